@@ -1,0 +1,135 @@
+"""The one place that talks to HiGHS.
+
+Every Pyomo model in rexopt is solved through :func:`solve`, which keeps one
+persistent solver object per model (re-solves after changing mutable parameters
+are much cheaper than rebuilding) and maps every HiGHS termination to a clear
+outcome instead of a solver status code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.factory import SolverFactory
+from pyomo.contrib.solver.common.results import TerminationCondition
+
+_SOLVERS: dict[int, object] = {}
+
+
+class SolveError(RuntimeError):
+    """HiGHS ended without a usable solution; the message says why."""
+
+
+@dataclass
+class SolveReport:
+    """What HiGHS did: outcome, objective, size of the model and time."""
+
+    status: str  # "optimal" | "feasible" (limit hit with a solution)
+    termination: str
+    objective: float
+    gap: float | None
+    n_variables: int
+    n_integer: int
+    n_constraints: int
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def model_size(model: pyo.ConcreteModel) -> tuple[int, int, int]:
+    """Number of (variables, integer variables, constraints) that are active."""
+    nvar = nint = 0
+    for v in model.component_data_objects(pyo.Var, active=True, descend_into=True):
+        if v.fixed:
+            continue
+        nvar += 1
+        if v.is_integer() or v.is_binary():
+            nint += 1
+    ncon = sum(
+        1 for _ in model.component_data_objects(pyo.Constraint, active=True)
+    )
+    return nvar, nint, ncon
+
+
+def _solver_for(model):
+    key = id(model)
+    s = _SOLVERS.get(key)
+    if s is None:
+        s = SolverFactory("highs")
+        _SOLVERS[key] = s
+    return s
+
+
+def solve(
+    model: pyo.ConcreteModel,
+    *,
+    time_limit_s: float | None = None,
+    mip_gap: float = 1e-6,
+    what: str = "model",
+) -> SolveReport:
+    """Solve ``model`` with HiGHS and load the solution.
+
+    Parameters
+    ----------
+    model : pyomo ConcreteModel
+        A linear or mixed-integer linear model with one active objective.
+    time_limit_s : float, optional
+        Wall-clock limit. [s]
+    mip_gap : float
+        Relative MIP gap at which HiGHS may stop. [-]
+    what : str
+        Name used in error messages ("cascade design", "NdFeB plant" ...).
+
+    Raises
+    ------
+    SolveError
+        Infeasible, unbounded, or no solution within the limits, with a message
+        that says so in words.
+    """
+    solver = _solver_for(model)
+    opts = {"mip_rel_gap": mip_gap, "output_flag": False}
+    if time_limit_s is not None:
+        opts["time_limit"] = float(time_limit_s)
+    t0 = time.perf_counter()
+    res = solver.solve(
+        model,
+        load_solutions=False,
+        raise_exception_on_nonoptimal_result=False,
+        solver_options=opts,
+    )
+    dt = time.perf_counter() - t0
+    tc = res.termination_condition
+    nvar, nint, ncon = model_size(model)
+    if tc == TerminationCondition.convergenceCriteriaSatisfied:
+        status = "optimal"
+    elif tc in (
+        TerminationCondition.provenInfeasible,
+        TerminationCondition.locallyInfeasible,
+    ):
+        raise SolveError(f"{what}: HiGHS proved the model infeasible")
+    elif tc == TerminationCondition.infeasibleOrUnbounded:
+        raise SolveError(f"{what}: HiGHS found the model infeasible or unbounded")
+    elif tc == TerminationCondition.unbounded:
+        raise SolveError(f"{what}: the objective is unbounded (a missing bound or cost)")
+    elif res.incumbent_objective is not None:
+        status = "feasible"
+    else:
+        raise SolveError(f"{what}: HiGHS stopped ({tc.name}) without a solution")
+    res.solution_loader.load_vars()
+    gap = None
+    if res.objective_bound is not None and res.incumbent_objective is not None:
+        obj, bnd = res.incumbent_objective, res.objective_bound
+        gap = abs(obj - bnd) / max(1e-9, abs(obj))
+    return SolveReport(
+        status=status,
+        termination=tc.name,
+        objective=float(res.incumbent_objective),
+        gap=gap,
+        n_variables=nvar,
+        n_integer=nint,
+        n_constraints=ncon,
+        seconds=dt,
+    )
