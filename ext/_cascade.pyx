@@ -1,0 +1,842 @@
+# cython: language_level=3
+"""Compiled cascade kernel: steady state of a countercurrent SX cascade.
+
+The algorithm is the one of its pure-NumPy twin ``rexopt/_pure/cascade.py``
+(read that file for the mathematics; this one mirrors it step for step):
+damped Newton in log-concentration variables on the block-tridiagonal stage
+balances, block-Thomas factorisation with LAPACK on each C x C (or 2C x 2C with
+Murphree efficiencies) block, and a two-stage continuation for cold starts.
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.math cimport exp, fabs, fmax, isfinite, log, log10, sqrt
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+cnp.import_array()
+
+DEF LN10 = 2.302585092994046
+
+# status codes and info layout: identical to rexopt._pure.cascade
+cdef int OK = 0
+cdef int NOT_CONVERGED = 1
+cdef int NO_ACID = 2
+cdef int SINGULAR = 3
+cdef int BAD_SITE_BALANCE = 4
+cdef int INFO_ITER = 0, INFO_RESID = 1, INFO_STAGE = 2, INFO_COMP = 3
+cdef int INFO_STEP = 4, INFO_HOMOTOPY = 5, INFO_TOTAL = 6
+
+cdef int STEP_ITER = 12
+cdef int MAX_STEPS = 60
+cdef double STEP_TOL = 1e-6
+cdef int MAX_HALVINGS = 30
+cdef int STEP_HALVINGS = 5
+cdef double MAX_GROWTH = 1e6
+cdef double CONC_FLOOR = 1e-100
+
+
+cdef struct Net:
+    int N
+    double *aq_out
+    double *aq_pass
+    double *org_out
+    double *org_pass
+    double *org_in
+
+
+cdef struct Chem:
+    int C
+    double *a
+    double *b
+    double *c
+    double *d
+    double *nu
+    double *z
+    double *sigma
+    double *cap
+    double *Q
+    double *ST
+    double ka
+    double *eff
+    int use_ph
+    int use_F
+
+
+cdef struct Work:
+    int N
+    int C
+    int M
+    int murphree
+    double *ext_aq
+    double *ext_org
+    double *scale
+    double *ystar    # N*C
+    double *G        # N*C*C
+    double *R        # N*M
+    double *Rn       # N*M
+    double *Bd       # N*M*M  (LU factors after the forward sweep)
+    double *Lo       # N*M*M
+    double *Up       # N*M*M
+    double *W        # N*M*M
+    double *gv       # N*M
+    double *du       # N*M
+    int *piv         # N*M
+    double *xn       # N*C
+    double *yn       # N*C
+    double *Fs       # N
+    double *p        # C  (scratch for the stage Jacobian)
+    double *q        # C
+    double *Dv       # C
+    double *Ev       # C
+    double *E0       # N*C: 10^c when pH is not modelled
+    double *floor    # C: smallest concentration kept (CONC_FLOOR x typical)
+
+
+cdef inline void acid(double QT, double ST, double ka, double zx,
+                      double *h, double *dh) noexcept nogil:
+    """Free [H+] and d[H+]/dH_T from total acidity H_T = Q - sum z x."""
+    cdef double HT = QT - zx, B, disc
+    if HT <= 0.0:
+        h[0] = -1.0
+        dh[0] = 0.0
+        return
+    if ST <= 0.0:
+        h[0] = HT
+        dh[0] = 1.0
+        return
+    B = ka + ST - HT
+    disc = sqrt(B * B + 4.0 * ka * HT)
+    if B > 0.0:
+        h[0] = 2.0 * ka * HT / (B + disc)
+    else:
+        h[0] = 0.5 * (disc - B)
+    dh[0] = 1.0 / (1.0 + ST * ka / ((ka + h[0]) * (ka + h[0])))
+
+
+cdef inline void dist(int C, double *E, double *bj, double *dj, double F,
+                      double pH, double *D) noexcept nogil:
+    """D_i = E_i F^d_i 10^(b_i F pH), with the common cases free of exp/log."""
+    cdef int i
+    cdef double lnF = 0.0
+    cdef int have_ln = 0
+    for i in range(C):
+        if bj[i] == 0.0:
+            if dj[i] == 1.0:
+                D[i] = E[i] * F
+                continue
+            if dj[i] == 0.0:
+                D[i] = E[i]
+                continue
+        if not have_ln:
+            lnF = log(F)
+            have_ln = 1
+        D[i] = E[i] * exp(LN10 * bj[i] * F * pH + dj[i] * lnF)
+
+
+cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
+                  double *Fout, double *hout, double *G, Work *w) noexcept nogil:
+    """Equilibrium at stage j: y*(x), free sites F, [H+] and (if G) dy*/dx."""
+    cdef int C = ch.C, i, k, it
+    cdef double *aj = ch.a + j * C
+    cdef double *bj = ch.b + j * C
+    cdef double *cj = ch.c + j * C
+    cdef double *dj = ch.d + j * C
+    cdef double *nuj = ch.nu + j * C
+    cdef double pH = 0.0, h = 1.0, dh = 0.0, zx, F = 1.0, hi, lo, g, dg, Fn, t
+    cdef double sig = ch.sigma[j], cap = ch.cap[j], lnD, Gd, P, ui, vi, lnF
+    cdef double *D = w.Dv
+    cdef double *E = w.Ev
+    cdef double *p = w.p
+    cdef double *q = w.q
+    if ch.use_ph:
+        zx = 0.0
+        for i in range(C):
+            zx += ch.z[i] * xj[i]
+        acid(ch.Q[j], ch.ST[j], ch.ka, zx, &h, &dh)
+        hout[0] = h
+        if h <= 0.0:
+            return NO_ACID
+        pH = -log10(h)
+    else:
+        hout[0] = 1.0
+    # E_i = 10^(a_i pH + c_i): from the per-call cache when pH is not modelled
+    if ch.use_ph:
+        for i in range(C):
+            E[i] = exp(LN10 * (aj[i] * pH + cj[i]))
+    else:
+        memcpy(E, w.E0 + j * C, C * sizeof(double))
+    if ch.use_F:
+        hi = cap / sig
+        lo = 0.0
+        F = Fguess if (Fguess > 0.0 and Fguess <= hi) else hi
+        for it in range(200):
+            g = sig * F - cap
+            dg = sig
+            dist(C, E, bj, dj, F, pH, D)
+            for i in range(C):
+                t = nuj[i] * D[i] * xj[i]
+                g += t
+                dg += t * (LN10 * bj[i] * pH + dj[i] / F)
+            if fabs(g) <= 1e-15 * cap:
+                break
+            if g > 0.0:
+                hi = F
+            else:
+                lo = F
+            if dg > 0.0:
+                Fn = F - g / dg
+            else:
+                Fn = 0.5 * (lo + hi)
+            if not (lo < Fn < hi):
+                if lo > 0.0:
+                    Fn = 0.5 * (lo + hi)
+                else:
+                    Fn = 0.5 * (F if F < hi else hi)
+            if fabs(Fn - F) <= 1e-15 * F:
+                F = Fn
+                break
+            F = Fn
+            if hi - lo <= 1e-15 * hi:
+                break
+        else:
+            return BAD_SITE_BALANCE
+        dist(C, E, bj, dj, F, pH, D)
+    else:
+        memcpy(D, E, C * sizeof(double))
+    Fout[0] = F
+    for i in range(C):
+        y[i] = D[i] * xj[i]
+        if not isfinite(y[i]):
+            return BAD_SITE_BALANCE
+    if G == NULL:
+        return OK
+    for i in range(C):
+        for k in range(C):
+            G[i * C + k] = 0.0
+        G[i * C + i] = D[i]
+    if ch.use_ph or ch.use_F:
+        for i in range(C):
+            p[i] = (aj[i] + bj[i] * F) * dh / h if ch.use_ph else 0.0
+        if ch.use_F:
+            Gd = sig
+            P = 0.0
+            for i in range(C):
+                q[i] = LN10 * bj[i] * pH + dj[i] / F
+                Gd += nuj[i] * y[i] * q[i]
+                P += nuj[i] * y[i] * p[i]
+            for i in range(C):
+                ui = y[i] * (p[i] - q[i] * P / Gd)
+                vi = -y[i] * q[i] / Gd
+                for k in range(C):
+                    G[i * C + k] += ui * ch.z[k] + vi * nuj[k] * D[k]
+        else:
+            for i in range(C):
+                for k in range(C):
+                    G[i * C + k] += y[i] * p[i] * ch.z[k]
+    return OK
+
+
+cdef int evaluate(Net *nt, Chem *ch, Work *w, double *x, double *y, double *F,
+                  double *h, int want_jac, double *info) noexcept nogil:
+    cdef int N = nt.N, C = ch.C, j, st
+    cdef double Fj
+    for j in range(N):
+        st = stage_eq(ch, j, x + j * C, F[j], w.ystar + j * C, &Fj, h + j,
+                      (w.G + j * C * C) if want_jac else NULL, w)
+        if st != OK:
+            info[INFO_STAGE] = j
+            return st
+        F[j] = Fj
+    if not w.murphree:
+        memcpy(y, w.ystar, N * C * sizeof(double))
+    return OK
+
+
+cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
+                   double *R) noexcept nogil:
+    cdef int N = nt.N, C = ch.C, M = w.M, j, i
+    cdef double r, up, yin
+    for j in range(N):
+        for i in range(C):
+            r = (w.ext_aq[j * C + i] + w.ext_org[j * C + i]
+                 - nt.aq_out[j] * x[j * C + i] - nt.org_out[j] * y[j * C + i])
+            if j + 1 < N:
+                r += nt.aq_pass[j + 1] * x[(j + 1) * C + i]
+            if j > 0:
+                r += nt.org_pass[j - 1] * y[(j - 1) * C + i]
+            R[j * M + i] = r
+            if w.murphree:
+                up = nt.org_pass[j - 1] * y[(j - 1) * C + i] if j > 0 else 0.0
+                yin = (up + w.ext_org[j * C + i]) / nt.org_in[j] if nt.org_in[j] > 0 else 0.0
+                R[j * M + C + i] = (y[j * C + i] - ch.eff[j] * w.ystar[j * C + i]
+                                    - (1.0 - ch.eff[j]) * yin) * nt.org_out[j]
+
+
+cdef double merit(Work *w, double *R) noexcept nogil:
+    cdef int k, n = w.N * w.M, C = w.C
+    cdef double s = 0.0, v
+    for k in range(n):
+        v = R[k] / w.scale[(k % w.M) % C]
+        s += v * v
+    return s
+
+
+cdef double norm(Work *w, double *R, int *js, int *ic) noexcept nogil:
+    cdef int k, n = w.N * w.M, C = w.C
+    cdef double best = -1.0, v
+    for k in range(n):
+        v = fabs(R[k]) / w.scale[(k % w.M) % C]
+        if not (v <= best):   # also catches NaN
+            best = v
+            js[0] = k // w.M
+            ic[0] = (k % w.M) % C
+            if not isfinite(v):
+                best = 1e300
+    return best
+
+
+cdef inline double rel_update(double r) noexcept nogil:
+    if r >= -0.9:
+        return 1.0 + (r if r < MAX_GROWTH else MAX_GROWTH)
+    r = 10.0 * (r + 0.9)
+    if r < -60.0:
+        r = -60.0
+    return 0.1 * exp(r)
+
+
+cdef int lu_factor(double *A, int M, int *piv) noexcept nogil:
+    """In-place LU with partial pivoting of a row-major M x M block.
+
+    Blocks are small (C or 2C), where a plain loop beats a threaded BLAS call.
+    """
+    cdef int k, i, l, p
+    cdef double amax, v, f
+    for k in range(M):
+        p = k
+        amax = fabs(A[k * M + k])
+        for i in range(k + 1, M):
+            v = fabs(A[i * M + k])
+            if v > amax:
+                amax = v
+                p = i
+        piv[k] = p
+        if amax == 0.0 or not isfinite(amax):
+            return SINGULAR
+        if p != k:
+            for l in range(M):
+                v = A[k * M + l]
+                A[k * M + l] = A[p * M + l]
+                A[p * M + l] = v
+        f = 1.0 / A[k * M + k]
+        for i in range(k + 1, M):
+            A[i * M + k] *= f
+            v = A[i * M + k]
+            if v != 0.0:
+                for l in range(k + 1, M):
+                    A[i * M + l] -= v * A[k * M + l]
+    return OK
+
+
+cdef void lu_solve(double *A, int M, int *piv, double *rhs, int nrhs) noexcept nogil:
+    """Solve A X = rhs in place; rhs is row-major M x nrhs."""
+    cdef int k, i, l
+    cdef double v
+    for k in range(M):
+        if piv[k] != k:
+            for l in range(nrhs):
+                v = rhs[k * nrhs + l]
+                rhs[k * nrhs + l] = rhs[piv[k] * nrhs + l]
+                rhs[piv[k] * nrhs + l] = v
+    for i in range(M):
+        for k in range(i):
+            v = A[i * M + k]
+            if v != 0.0:
+                for l in range(nrhs):
+                    rhs[i * nrhs + l] -= v * rhs[k * nrhs + l]
+    for i in range(M - 1, -1, -1):
+        for k in range(i + 1, M):
+            v = A[i * M + k]
+            if v != 0.0:
+                for l in range(nrhs):
+                    rhs[i * nrhs + l] -= v * rhs[k * nrhs + l]
+        v = 1.0 / A[i * M + i]
+        for l in range(nrhs):
+            rhs[i * nrhs + l] *= v
+
+
+cdef int block_thomas(Work *w) noexcept nogil:
+    """Solve (Lo, Bd, Up) du = -R in place (forward block elimination, back sweep)."""
+    cdef int N = w.N, M = w.M, j, k, l, m
+    cdef double s
+    cdef double *Bj
+    cdef double *Lj
+    cdef double *Wp
+    for j in range(N):
+        Bj = w.Bd + j * M * M
+        for k in range(M):
+            w.gv[j * M + k] = -w.R[j * M + k]
+        if j > 0:
+            Lj = w.Lo + j * M * M
+            Wp = w.W + (j - 1) * M * M
+            # Bj -= Lj @ W[j-1];  g_j -= Lj @ g[j-1]
+            for k in range(M):
+                for m in range(M):
+                    s = Lj[k * M + m]
+                    if s != 0.0:
+                        for l in range(M):
+                            Bj[k * M + l] -= s * Wp[m * M + l]
+                        w.gv[j * M + k] -= s * w.gv[(j - 1) * M + m]
+        if lu_factor(Bj, M, w.piv + j * M) != OK:
+            return SINGULAR
+        memcpy(w.W + j * M * M, w.Up + j * M * M, M * M * sizeof(double))
+        lu_solve(Bj, M, w.piv + j * M, w.W + j * M * M, M)
+        lu_solve(Bj, M, w.piv + j * M, w.gv + j * M, 1)
+    for k in range(M):
+        w.du[(N - 1) * M + k] = w.gv[(N - 1) * M + k]
+    for j in range(N - 2, -1, -1):
+        Wp = w.W + j * M * M
+        for k in range(M):
+            s = w.gv[j * M + k]
+            for l in range(M):
+                s -= Wp[k * M + l] * w.du[(j + 1) * M + l]
+            w.du[j * M + k] = s
+    for k in range(N * M):
+        if not isfinite(w.du[k]):
+            return SINGULAR
+    return OK
+
+
+cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
+                double *F, double tol, int max_it, double tol_accept,
+                double *info, int halvings) noexcept nogil:
+    cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
+    cdef double rn, phi, lam, rnn
+    cdef double *Bj
+    cdef double *Gj
+    cdef double *Lj
+    cdef double zk
+    if not ch.use_ph:
+        for k in range(N * C):
+            w.E0[k] = exp(LN10 * ch.c[k])
+    st = evaluate(nt, ch, w, x, y, F, h, 1, info)
+    if st != OK:
+        return st
+    if w.murphree:
+        for k in range(N * C):
+            if not (y[k] > 0.0):
+                y[k] = fmax(w.ystar[k], w.floor[k % C])
+    residual(nt, ch, w, x, y, w.R)
+    rn = norm(w, w.R, &js, &ic)
+    while True:
+        info[INFO_ITER] = it
+        info[INFO_RESID] = rn
+        info[INFO_STAGE] = js
+        info[INFO_COMP] = ic
+        if rn <= tol_accept:
+            return OK
+        if it >= max_it:
+            return NOT_CONVERGED
+        it += 1
+        info[INFO_TOTAL] += 1
+        memset(w.Bd, 0, N * M * M * sizeof(double))
+        memset(w.Lo, 0, N * M * M * sizeof(double))
+        memset(w.Up, 0, N * M * M * sizeof(double))
+        for j in range(N):
+            Bj = w.Bd + j * M * M
+            Gj = w.G + j * C * C
+            Lj = w.Lo + j * M * M
+            if w.murphree:
+                for i in range(C):
+                    Bj[i * M + i] = -nt.aq_out[j]
+                    Bj[i * M + C + i] = -nt.org_out[j]
+                    for k in range(C):
+                        Bj[(C + i) * M + k] = -ch.eff[j] * nt.org_out[j] * Gj[i * C + k]
+                    Bj[(C + i) * M + C + i] = nt.org_out[j]
+                    if j > 0:
+                        Lj[i * M + C + i] = nt.org_pass[j - 1]
+                        if nt.org_in[j] > 0:
+                            Lj[(C + i) * M + C + i] = (-(1.0 - ch.eff[j]) * nt.org_pass[j - 1]
+                                                       / nt.org_in[j] * nt.org_out[j])
+            else:
+                for i in range(C):
+                    for k in range(C):
+                        Bj[i * M + k] = -nt.org_out[j] * Gj[i * C + k]
+                    Bj[i * M + i] -= nt.aq_out[j]
+                if j > 0:
+                    for i in range(C):
+                        for k in range(C):
+                            Lj[i * M + k] = nt.org_pass[j - 1] * w.G[(j - 1) * C * C + i * C + k]
+            if j + 1 < N:
+                for i in range(C):
+                    w.Up[j * M * M + i * M + i] = nt.aq_pass[j + 1]
+            # log variables: scale columns by the concentrations
+            for k in range(M):
+                zk = x[j * C + k] if k < C else y[j * C + k - C]
+                for i in range(M):
+                    Bj[i * M + k] *= zk
+        for j in range(N):
+            for k in range(M):
+                if j > 0:
+                    zk = x[(j - 1) * C + k] if k < C else y[(j - 1) * C + k - C]
+                    for i in range(M):
+                        w.Lo[j * M * M + i * M + k] *= zk
+                if j + 1 < N:
+                    zk = x[(j + 1) * C + k] if k < C else y[(j + 1) * C + k - C]
+                    for i in range(M):
+                        w.Up[j * M * M + i * M + k] *= zk
+        st = block_thomas(w)
+        if st != OK:
+            return st
+        phi = merit(w, w.R)
+        lam = 1.0
+        memcpy(w.Fs, F, N * sizeof(double))
+        for ls in range(halvings):
+            for j in range(N):
+                for i in range(C):
+                    w.xn[j * C + i] = fmax(x[j * C + i] * rel_update(lam * w.du[j * M + i]),
+                                           w.floor[i])
+                    if w.murphree:
+                        w.yn[j * C + i] = fmax(y[j * C + i] * rel_update(lam * w.du[j * M + C + i]),
+                                               w.floor[i])
+                    else:
+                        w.yn[j * C + i] = y[j * C + i]
+            # the trial point is evaluated with its Jacobian: G of the old point
+            # is no longer needed (it is factored into Bd), and an accepted
+            # trial then needs no second evaluation
+            st = evaluate(nt, ch, w, w.xn, w.yn, F, h, 1, info)
+            if st == OK:
+                residual(nt, ch, w, w.xn, w.yn, w.Rn)
+                if merit(w, w.Rn) <= phi * (1.0 - 1e-4 * lam):
+                    break
+                if norm(w, w.Rn, &js, &ic) <= tol:
+                    break
+            memcpy(F, w.Fs, N * sizeof(double))
+            lam *= 0.5
+        else:
+            return NOT_CONVERGED if st == OK else st
+        info[INFO_STEP] = lam
+        memcpy(x, w.xn, N * C * sizeof(double))
+        memcpy(y, w.yn, N * C * sizeof(double))
+        memcpy(w.R, w.Rn, N * M * sizeof(double))
+        rn = norm(w, w.R, &js, &ic)
+
+
+cdef void interp(Chem *out, Chem *base, Chem *target, double t, int N) noexcept nogil:
+    """Parameters at continuation parameter t: base + t (target - base)."""
+    cdef int k, C = out.C
+    for k in range(N * C):
+        out.a[k] = base.a[k] + t * (target.a[k] - base.a[k])
+        out.b[k] = base.b[k] + t * (target.b[k] - base.b[k])
+        out.c[k] = base.c[k] + t * (target.c[k] - base.c[k])
+        out.d[k] = base.d[k] + t * (target.d[k] - base.d[k])
+        out.nu[k] = base.nu[k] + t * (target.nu[k] - base.nu[k])
+    for k in range(C):
+        out.z[k] = base.z[k] + t * (target.z[k] - base.z[k])
+
+
+cdef int track(Net *nt, Chem *cur, Chem *base, Chem *target, Work *w, double *x,
+               double *y, double *h, double *F, double tol, int max_iter,
+               double *info) noexcept nogil:
+    """Follow the solution from base (t = 0) to target (t = 1), adaptive steps."""
+    cdef int N = nt.N, C = cur.C, st, steps = 0, final
+    cdef double t = 0.0, dt = 1.0, t_try
+    cdef double *xs = <double *> malloc(N * C * sizeof(double))
+    cdef double *ys = <double *> malloc(N * C * sizeof(double))
+    cdef double *Fs = <double *> malloc(N * sizeof(double))
+    interp(cur, base, target, 0.0, N)
+    st = newton(nt, cur, w, x, y, h, F, tol, max_iter, STEP_TOL if STEP_TOL > tol else tol, info, MAX_HALVINGS)
+    while st == OK and t < 1.0:
+        memcpy(xs, x, N * C * sizeof(double))
+        memcpy(ys, y, N * C * sizeof(double))
+        memcpy(Fs, F, N * sizeof(double))
+        t_try = t + dt if t + dt < 1.0 else 1.0
+        final = t_try >= 1.0
+        interp(cur, base, target, t_try, N)
+        st = newton(nt, cur, w, x, y, h, F, tol, max_iter if final else STEP_ITER,
+                    tol if final else (STEP_TOL if STEP_TOL > tol else tol), info,
+                    STEP_HALVINGS)
+        steps += 1
+        info[INFO_HOMOTOPY] += 1
+        if st == OK:
+            t = t_try
+            dt *= 2.0
+        else:
+            memcpy(x, xs, N * C * sizeof(double))
+            memcpy(y, ys, N * C * sizeof(double))
+            memcpy(F, Fs, N * sizeof(double))
+            dt *= 0.25
+            if dt < 1e-4 or steps > MAX_STEPS:
+                break
+            st = OK
+    free(xs)
+    free(ys)
+    free(Fs)
+    return st
+
+
+cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
+    cdef int M = 2 * C if murphree else C
+    w.N = N
+    w.C = C
+    w.M = M
+    w.murphree = murphree
+    w.scale = <double *> malloc(C * sizeof(double))
+    w.ystar = <double *> malloc(N * C * sizeof(double))
+    w.G = <double *> malloc(N * C * C * sizeof(double))
+    w.R = <double *> malloc(N * M * sizeof(double))
+    w.Rn = <double *> malloc(N * M * sizeof(double))
+    w.Bd = <double *> malloc(N * M * M * sizeof(double))
+    w.Lo = <double *> malloc(N * M * M * sizeof(double))
+    w.Up = <double *> malloc(N * M * M * sizeof(double))
+    w.W = <double *> malloc(N * M * M * sizeof(double))
+    w.gv = <double *> malloc(N * M * sizeof(double))
+    w.du = <double *> malloc(N * M * sizeof(double))
+    w.piv = <int *> malloc(N * M * sizeof(int))
+    w.xn = <double *> malloc(N * C * sizeof(double))
+    w.yn = <double *> malloc(N * C * sizeof(double))
+    w.Fs = <double *> malloc(N * sizeof(double))
+    w.p = <double *> malloc(C * sizeof(double))
+    w.q = <double *> malloc(C * sizeof(double))
+    w.Dv = <double *> malloc(C * sizeof(double))
+    w.Ev = <double *> malloc(C * sizeof(double))
+    w.E0 = <double *> malloc(N * C * sizeof(double))
+    w.floor = <double *> malloc(C * sizeof(double))
+    return 0
+
+
+cdef void free_work(Work *w) noexcept nogil:
+    free(w.scale); free(w.ystar); free(w.G); free(w.R); free(w.Rn); free(w.Bd)
+    free(w.Lo); free(w.Up); free(w.W); free(w.gv); free(w.du); free(w.piv)
+    free(w.xn); free(w.yn); free(w.Fs); free(w.p); free(w.q)
+    free(w.Dv); free(w.Ev); free(w.E0); free(w.floor)
+
+
+cdef void set_floor(Net *nt, Work *w) noexcept nogil:
+    """Concentrations below CONC_FLOOR x (throughput / mean flow) are zero for all
+    purposes; the floor keeps the arithmetic out of subnormal numbers."""
+    cdef int j, i
+    cdef double tot = 0.0
+    for j in range(nt.N):
+        tot += nt.aq_out[j] + nt.org_out[j]
+    tot = tot / nt.N
+    if tot < 1e-300:
+        tot = 1e-300
+    for i in range(w.C):
+        w.floor[i] = CONC_FLOOR * w.scale[i] / tot
+
+
+cdef void cold_start(Net *nt, double *ext, double *scale, int C, double *x) noexcept nogil:
+    """A flat profile: every stage holds the cascade's feed spread over both phases."""
+    cdef int N = nt.N, j, i
+    cdef double tot = 0.0
+    for j in range(N):
+        tot += nt.aq_out[j] + nt.org_out[j]
+    tot = tot / N
+    if tot < 1e-300:
+        tot = 1e-300
+    for j in range(N):
+        for i in range(C):
+            x[j * C + i] = scale[i] / tot / 2.0
+
+
+cdef double initial_shift(Net *nt, Chem *ch) noexcept nogil:
+    """Shift of log10 D that makes every stage's extraction factor O D / A <= 0.1."""
+    cdef int N = nt.N, C = ch.C, j, i
+    cdef double worst = -1e300, pH, lf, lD, v, h, dh, ef, oo, aa
+    for j in range(N):
+        pH = 0.0
+        if ch.use_ph:
+            acid(ch.Q[j], ch.ST[j], ch.ka, 0.0, &h, &dh)
+            pH = -log10(h) if h > 0 else 0.0
+        lf = log10(ch.cap[j] / ch.sigma[j]) if (ch.use_F and ch.sigma[j] > 0) else 0.0
+        lD = -1e300
+        for i in range(C):
+            v = ch.a[j * C + i] * pH + ch.c[j * C + i] + ch.d[j * C + i] * lf
+            if v > lD:
+                lD = v
+        oo = nt.org_out[j] if nt.org_out[j] > 1e-300 else 1e-300
+        aa = nt.aq_out[j] if nt.aq_out[j] > 1e-300 else 1e-300
+        ef = lD + log10(oo / aa)
+        if ef > worst:
+            worst = ef
+    v = -1.0 - worst
+    return v if v < 0.0 else 0.0
+
+
+cdef void linear_profiles(Net *nt, double *ext_aq, double *ext_org, double *D,
+                          int C, double *x, double *cp, double *floor) noexcept nogil:
+    """Aqueous profile of every component for a D profile: Thomas per component."""
+    cdef int N = nt.N, j, i
+    cdef double bj, den
+    for i in range(C):
+        # row j: aq_pass[j+1] x_{j+1} + org_pass[j-1] D_{j-1} x_{j-1}
+        #        - (aq_out[j] + org_out[j] D_j) x_j = -ext_j
+        for j in range(N):
+            bj = -(nt.aq_out[j] + nt.org_out[j] * D[j])
+            den = bj
+            if j > 0:
+                den -= nt.org_pass[j - 1] * D[j - 1] * cp[j - 1]
+            cp[j] = (nt.aq_pass[j + 1] / den) if j + 1 < N else 0.0
+            x[j * C + i] = -(ext_aq[j * C + i] + ext_org[j * C + i])
+            if j > 0:
+                x[j * C + i] -= nt.org_pass[j - 1] * D[j - 1] * x[(j - 1) * C + i]
+            x[j * C + i] /= den
+        for j in range(N - 2, -1, -1):
+            x[j * C + i] -= cp[j] * x[(j + 1) * C + i]
+        for j in range(N):
+            x[j * C + i] = fmax(x[j * C + i], floor[i])
+
+
+cdef void chem_like(Chem *out, Chem *src, int C, double *buf, int N) noexcept nogil:
+    """out shares src's site/acid data; a, b, c, d, nu (N*C) and z (C) live in buf."""
+    out[0] = src[0]
+    out.C = C
+    out.a = buf
+    out.b = buf + N * C
+    out.c = buf + 2 * N * C
+    out.d = buf + 3 * N * C
+    out.nu = buf + 4 * N * C
+    out.z = buf + 5 * N * C
+
+
+cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *h,
+                    double *F, double tol, int max_iter, double *info) noexcept nogil:
+    """Cold start: lumped-component continuation, then pull the components apart."""
+    cdef int N = nt.N, C = full.C, j, i, st
+    cdef double stot = 0.0, wi, s0
+    cdef Chem lbase, ltarget, lcur, base, cur
+    cdef Work wl
+    cdef double *lb = <double *> malloc((5 * N + 1) * sizeof(double))
+    cdef double *lt = <double *> malloc((5 * N + 1) * sizeof(double))
+    cdef double *lc = <double *> malloc((5 * N + 1) * sizeof(double))
+    cdef double *bb = <double *> malloc((5 * N * C + C) * sizeof(double))
+    cdef double *cb = <double *> malloc((5 * N * C + C) * sizeof(double))
+    cdef double *extl = <double *> malloc(2 * N * sizeof(double))
+    cdef double *xl = <double *> malloc(N * sizeof(double))
+    cdef double *yl = <double *> malloc(N * sizeof(double))
+    cdef double *Dl = <double *> malloc(N * sizeof(double))
+    cdef double *cp = <double *> malloc(N * sizeof(double))
+    for i in range(C):
+        stot += w.scale[i]
+    chem_like(&ltarget, full, 1, lt, N)
+    for j in range(N):
+        ltarget.a[j] = 0.0; ltarget.b[j] = 0.0; ltarget.c[j] = 0.0
+        ltarget.d[j] = 0.0; ltarget.nu[j] = 0.0
+        extl[j] = 0.0
+        extl[N + j] = 0.0
+        for i in range(C):
+            wi = w.scale[i] / stot
+            ltarget.a[j] += wi * full.a[j * C + i]
+            ltarget.b[j] += wi * full.b[j * C + i]
+            ltarget.c[j] += wi * full.c[j * C + i]
+            ltarget.d[j] += wi * full.d[j * C + i]
+            ltarget.nu[j] += wi * full.nu[j * C + i]
+            extl[j] += w.ext_aq[j * C + i]
+            extl[N + j] += w.ext_org[j * C + i]
+    ltarget.z[0] = 0.0
+    for i in range(C):
+        ltarget.z[0] += w.scale[i] / stot * full.z[i]
+    s0 = initial_shift(nt, &ltarget)
+    chem_like(&lbase, &ltarget, 1, lb, N)
+    memcpy(lb, lt, (5 * N + 1) * sizeof(double))
+    for j in range(N):
+        lbase.c[j] += s0
+    chem_like(&lcur, &ltarget, 1, lc, N)
+    alloc_work(&wl, N, 1, w.murphree)
+    wl.scale[0] = stot
+    set_floor(nt, &wl)
+    wl.ext_aq = extl
+    wl.ext_org = extl + N
+    cold_start(nt, extl, wl.scale, 1, xl)
+    for j in range(N):
+        yl[j] = 0.0
+    st = track(nt, &lcur, &lbase, &ltarget, &wl, xl, yl, h, F, tol, max_iter, info)
+    free_work(&wl)
+    if st == OK:
+        # t = 0 of the full problem: every component sees the lumped D profile
+        for j in range(N):
+            Dl[j] = yl[j] / xl[j]
+        linear_profiles(nt, w.ext_aq, w.ext_org, Dl, C, x, cp, w.floor)
+        for j in range(N):
+            for i in range(C):
+                y[j * C + i] = x[j * C + i] * Dl[j]
+        chem_like(&base, full, C, bb, N)
+        for j in range(N):
+            for i in range(C):
+                base.a[j * C + i] = ltarget.a[j]
+                base.b[j * C + i] = ltarget.b[j]
+                base.c[j * C + i] = ltarget.c[j]
+                base.d[j * C + i] = ltarget.d[j]
+                base.nu[j * C + i] = ltarget.nu[j]
+        for i in range(C):
+            base.z[i] = ltarget.z[0]
+        chem_like(&cur, full, C, cb, N)
+        st = track(nt, &cur, &base, full, w, x, y, h, F, tol, max_iter, info)
+    free(lb); free(lt); free(lc); free(bb); free(cb); free(extl); free(xl)
+    free(yl); free(Dl); free(cp)
+    return st
+
+
+def solve_cascade(double[::1] aq_out, double[::1] aq_pass, double[::1] org_out,
+                  double[::1] org_pass, double[::1] org_in, double[:, ::1] ext_aq,
+                  double[:, ::1] ext_org, double[:, ::1] a, double[:, ::1] b,
+                  double[:, ::1] c, double[:, ::1] d, double[:, ::1] nu,
+                  double[::1] sigma, double[::1] cap, double[::1] z, double[::1] Q,
+                  double[::1] ST, double ka, double[::1] eff, int use_ph, int use_F,
+                  double[:, ::1] x, double[:, ::1] y, double[::1] h, double[::1] F,
+                  double tol, int max_iter, double[::1] info):
+    """Solve the steady state of one cascade in place (see the pure twin)."""
+    cdef int N = x.shape[0], C = x.shape[1], j, i, st = OK, murphree = 0, warm = 1
+    cdef Net nt
+    cdef Chem full
+    cdef Work w
+    for j in range(N):
+        if eff[j] < 1.0:
+            murphree = 1
+    for j in range(N):
+        for i in range(C):
+            if x[j, i] < 0.0:
+                warm = 0
+    nt.N = N
+    nt.aq_out = &aq_out[0]
+    nt.aq_pass = &aq_pass[0]
+    nt.org_out = &org_out[0]
+    nt.org_pass = &org_pass[0]
+    nt.org_in = &org_in[0]
+    full.C = C
+    full.a = &a[0, 0]; full.b = &b[0, 0]; full.c = &c[0, 0]; full.d = &d[0, 0]
+    full.nu = &nu[0, 0]; full.z = &z[0]; full.sigma = &sigma[0]; full.cap = &cap[0]
+    full.Q = &Q[0]; full.ST = &ST[0]; full.ka = ka; full.eff = &eff[0]
+    full.use_ph = use_ph; full.use_F = use_F
+    ext_sum = np.asarray(ext_aq) + np.asarray(ext_org)
+    cdef double[:, ::1] ext = ext_sum
+    alloc_work(&w, N, C, murphree)
+    w.ext_aq = &ext_aq[0, 0]
+    w.ext_org = &ext_org[0, 0]
+    for i in range(C):
+        w.scale[i] = 0.0
+        for j in range(N):
+            w.scale[i] += ext[j, i]
+        if w.scale[i] < 1e-300:
+            w.scale[i] = 1e-300
+    set_floor(&nt, &w)
+    info[INFO_HOMOTOPY] = 0
+    info[INFO_TOTAL] = 0
+    try:
+        if warm:
+            st = newton(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
+                        max_iter, tol, &info[0], MAX_HALVINGS)
+            if st == OK:
+                return OK
+        cold_start(&nt, &ext[0, 0], w.scale, C, &x[0, 0])
+        for j in range(N):
+            F[j] = cap[j] / (sigma[j] if sigma[j] > 0 else 1.0)
+        if not (use_ph or use_F):
+            return newton(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
+                          max_iter, tol, &info[0], MAX_HALVINGS)
+        return cold_solve(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
+                          max_iter, &info[0])
+    finally:
+        free_work(&w)

@@ -1,0 +1,462 @@
+"""Pure-NumPy twin of the compiled cascade kernel (``ext/_cascade.pyx``).
+
+Same signature, same algorithm, same status codes; it is the reference the
+compiled kernel is tested against and the fallback when no compiler was
+available.  See docs/ARCHITECTURE.md and docs/kernel.md for the equations.
+
+Unknowns per stage j: the aqueous concentrations x_j (C values, mol/L), plus
+the organic concentrations y_j when a Murphree efficiency below 1 is used
+(then y_j = E y*(x_j) + (1 - E) y_in,j is an equation, not a substitution).
+The Jacobian is block tridiagonal; each Newton step is a block-Thomas solve.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LN10 = math.log(10.0)
+DEBUG = False
+STEP_ITER = 12  # Newton iterations allowed per continuation step
+MAX_STEPS = 60
+STEP_TOL = 1e-6  # residual accepted on intermediate continuation steps
+MAX_HALVINGS = 30
+STEP_HALVINGS = 5  # a continuation step that needs more damping is cut shorter
+MAX_GROWTH = 1e6  # largest relative increase dx/x in one step
+CONC_FLOOR = 1e-100
+
+# status codes shared with the compiled kernel
+OK = 0
+NOT_CONVERGED = 1
+NO_ACID = 2  # electroneutrality leaves no acid (H_T <= 0) at a stage
+SINGULAR = 3
+BAD_SITE_BALANCE = 4
+
+# info[] layout shared with the compiled kernel
+INFO_ITER, INFO_RESID, INFO_STAGE, INFO_COMP, INFO_STEP, INFO_HOMOTOPY, INFO_TOTAL = range(7)
+INFO_SIZE = 8
+
+
+def _acid(QT, ST, ka, zx):
+    """Free [H+] and d[H+]/dH_T from total acidity H_T = Q - sum z x. [mol/L]"""
+    HT = QT - zx
+    if HT <= 0.0:
+        return HT, -1.0, 0.0
+    if ST <= 0.0:
+        return HT, HT, 1.0
+    B = ka + ST - HT
+    disc = math.sqrt(B * B + 4.0 * ka * HT)
+    if B > 0.0:
+        h = 2.0 * ka * HT / (B + disc)
+    else:
+        h = 0.5 * (disc - B)
+    dh = 1.0 / (1.0 + ST * ka / ((ka + h) * (ka + h)))
+    return HT, h, dh
+
+
+def _stage_eq(xj, aj, bj, cj, dj, nuj, sig, cap, z, QT, ST, ka, use_ph, use_F, Fguess,
+              want_jac):
+    """Equilibrium at one stage: y*(x), free sites F, [H+], and dy*/dx.
+    Returns (status, y, F, h, G) with G the C x C Jacobian (or None).
+    """
+    C = xj.shape[0]
+    pH = 0.0
+    h = 1.0
+    dh = 0.0
+    if use_ph:
+        zx = float(np.dot(z, xj))
+        HT, h, dh = _acid(QT, ST, ka, zx)
+        if h <= 0.0:
+            return NO_ACID, None, Fguess, h, None
+        pH = -math.log10(h)
+    F = 1.0
+    lnD0 = LN10 * (aj * pH + cj)
+    if use_F:
+        # site balance g(F) = sig F + sum nu D(F) x - cap = 0, monotone in F
+        hi = cap / sig
+        lo = 0.0
+        F = Fguess if 0.0 < Fguess <= hi else hi
+        for _ in range(200):
+            lnD = lnD0 + LN10 * bj * F * pH + dj * math.log(F)
+            D = np.exp(lnD)
+            t = nuj * D * xj
+            g = sig * F + t.sum() - cap
+            if abs(g) <= 1e-15 * cap:
+                break
+            if g > 0.0:
+                hi = F
+            else:
+                lo = F
+            dg = sig + float(np.dot(t, LN10 * bj * pH + dj / F))
+            Fn = F - g / dg if dg > 0.0 else 0.5 * (lo + hi)
+            if not (lo < Fn < hi):
+                Fn = 0.5 * (lo + hi) if lo > 0.0 else 0.5 * (F if F < hi else hi)
+            if abs(Fn - F) <= 1e-15 * F:
+                F = Fn
+                break
+            F = Fn
+            if hi - lo <= 1e-15 * hi:
+                break
+        else:
+            return BAD_SITE_BALANCE, None, F, h, None
+        lnD = lnD0 + LN10 * bj * F * pH + dj * math.log(F)
+    else:
+        lnD = lnD0
+    D = np.exp(lnD)
+    y = D * xj
+    if not np.all(np.isfinite(y)):
+        return BAD_SITE_BALANCE, None, F, h, None
+    if not want_jac:
+        return OK, y, F, h, None
+    G = np.diag(D)
+    if use_ph or use_F:
+        p = (aj + bj * F) * dh / h if use_ph else np.zeros(C)
+        if use_F:
+            q = LN10 * bj * pH + dj / F
+            Gd = sig + float(np.dot(nuj * y, q))
+            P = float(np.dot(nuj * y, p))
+            u = y * (p - q * P / Gd)
+            v = -y * q / Gd
+            w = nuj * D
+            G += np.outer(u, z) + np.outer(v, w)
+        else:
+            G += np.outer(y * p, z)
+    return OK, y, F, h, G
+
+
+def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
+                  a, b, c, d, nu, sigma, cap, z, Q, ST, ka, eff, use_ph, use_F,
+                  x, y, h, F, tol, max_iter, info):
+    """Solve the steady state of one cascade in place.
+
+    Parameters (all float64, C-contiguous; N stages, C components)
+    ----------
+    aq_out, org_out : (N,)  total aqueous / organic flow leaving stage j. [L/h]
+    aq_pass : (N,)  aqueous flow from stage j to stage j-1 (0 at breaks). [L/h]
+    org_pass : (N,) organic flow from stage j to stage j+1. [L/h]
+    org_in : (N,)   total organic flow entering stage j. [L/h]
+    ext_aq, ext_org : (N, C) external molar inflow to stage j by phase. [mol/h]
+    a, b, c, d, nu : (N, C) distribution-law parameters (see ARCHITECTURE.md).
+    sigma, cap : (N,) site-balance coefficient and capacity. [-], [mol/L]
+    z : (C,) charges. Q, ST : (N,) anion equivalents, total sulfate. [mol/L]
+    ka : float  Ka of HSO4-. [mol/L]
+    eff : (N,)  Murphree efficiency (organic basis). [-]
+    use_ph, use_F : int  whether pH / free-site coupling is active.
+    x : (N, C) in: initial guess (any negative entry = cold start); out: aqueous. [mol/L]
+    y : (N, C) out: organic. h, F : (N,) out: free H+ [mol/L] and free sites.
+    info : (INFO_SIZE,) out: iterations, scaled residual, worst stage, component...
+
+    Returns
+    -------
+    int : status code (0 = converged).
+    """
+    N, C = x.shape
+    ext = ext_aq + ext_org
+    scale = np.maximum(ext.sum(axis=0), 1e-300)
+    murphree = bool(np.any(eff < 1.0))
+    net = (aq_out, aq_pass, org_out, org_pass, org_in)
+    chem = (sigma, cap, Q, ST, ka, eff, use_ph, use_F)
+    info[INFO_HOMOTOPY] = 0
+    info[INFO_TOTAL] = 0
+    full = (a, b, c, d, nu, z)
+    if not np.any(x < 0.0):  # warm start from the caller's profile
+        st = _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
+                     info, scale, murphree)
+        if st == OK:
+            return OK
+    x[:] = _cold_start(aq_out, org_out, ext, scale)
+    F[:] = cap / np.where(sigma > 0, sigma, 1.0)
+    if not (use_ph or use_F):
+        # linear (constant D): Newton from any start is exact in one step
+        return _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
+                       info, scale, murphree)
+    # Cold start, in two continuations:
+    # 1. all components lumped into one with feed-weighted parameters; its cascade
+    #    is solved by raising a common affinity shift s from a nearly linear start
+    #    (every extraction factor < 0.1) to 0: 1x1 blocks, so this is cheap;
+    # 2. the lumped solution gives every component's profile exactly for the real
+    #    cascade with all components made alike (t = 0); the parameters are then
+    #    pulled apart to their real values (t = 1) in adaptive steps.
+    w = scale / scale.sum()
+    lump = tuple(np.ascontiguousarray((p * w).sum(axis=-1, keepdims=True))
+                 for p in (a, b, c, d, nu))
+    zl = np.array([float(z @ w)])
+    sa, sb, sc, sd, snu = lump
+    xl = np.empty((N, 1))
+    yl = np.zeros((N, 1))
+    extl_aq = ext_aq.sum(axis=1, keepdims=True)
+    extl_org = ext_org.sum(axis=1, keepdims=True)
+    s0 = _initial_shift(aq_out, org_out, sa, sc, sd, sigma, cap, Q, ST, ka, use_ph,
+                        use_F)
+    xl[:] = _cold_start(aq_out, org_out, extl_aq + extl_org,
+                        np.array([scale.sum()]))
+
+    def lumped(t):
+        return (sa, sb, sc + (1.0 - t) * s0, sd, snu, zl)
+
+    st = _track(lumped, net, extl_aq, extl_org, chem, xl, yl, h, F, tol, max_iter,
+                info, np.array([scale.sum()]), murphree)
+    if st != OK:
+        return st
+    # t = 0 of the full problem: every component sees the lumped D profile
+    x[:] = _linear_profiles(net, ext_aq, ext_org, yl[:, 0] / xl[:, 0])
+    y[:] = x * (yl / xl)
+    means = [np.repeat(p, C, axis=1) for p in lump] + [np.repeat(zl, C)]
+
+    def pulled(t):
+        return tuple(m + t * (p - m) for m, p in zip(means, full))
+
+    return _track(pulled, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter,
+                  info, scale, murphree)
+
+
+def _track(params, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter, info,
+           scale, murphree):
+    """Follow the solution of params(t) from t = 0 to t = 1 with adaptive steps."""
+    step_tol = max(STEP_TOL, tol)
+    st = _newton(net, ext_aq, ext_org, params(0.0), chem, x, y, h, F, tol, max_iter,
+                 info, scale, murphree, step_tol)
+    if st != OK:
+        return st
+    t, dt = 0.0, 1.0
+    xs, ys, Fs = x.copy(), y.copy(), F.copy()
+    steps = 0
+    while t < 1.0:
+        xs[:], ys[:], Fs[:] = x, y, F
+        t_try = min(1.0, t + dt)
+        final = t_try >= 1.0
+        st = _newton(net, ext_aq, ext_org, params(t_try), chem, x, y, h, F, tol,
+                     max_iter if final else STEP_ITER, info, scale, murphree,
+                     tol if final else step_tol, STEP_HALVINGS)
+        steps += 1
+        info[INFO_HOMOTOPY] += 1
+        if DEBUG:
+            print("track", t_try, st, info[INFO_ITER], info[INFO_RESID])
+        if st == OK:
+            t = t_try
+            dt *= 2.0
+        else:
+            x[:], y[:], F[:] = xs, ys, Fs
+            dt *= 0.25
+            if dt < 1e-4 or steps > MAX_STEPS:
+                return st
+    return st
+
+
+def _linear_profiles(net, ext_aq, ext_org, D):
+    """Aqueous profiles of every component for a given D profile (N,): one
+    tridiagonal solve per component. [mol/L]"""
+    from scipy.linalg import solve_banded
+
+    aq_out, aq_pass, org_out, org_pass, org_in = net
+    N, C = ext_aq.shape
+    ab = np.zeros((3, N))
+    ab[1] = -aq_out - org_out * D
+    ab[0, 1:] = aq_pass[1:]
+    ab[2, :-1] = org_pass[:-1] * D[:-1]
+    scale = np.maximum((ext_aq + ext_org).sum(axis=0), 1e-300)
+    return np.maximum(solve_banded((1, 1), ab, -(ext_aq + ext_org)),
+                      _floor(aq_out, org_out, scale))
+
+
+def _initial_shift(aq_out, org_out, a, c, d, sigma, cap, Q, ST, ka, use_ph, use_F):
+    """Shift of log10 D that makes every stage's extraction factor O D / A <= 0.1."""
+    N = aq_out.shape[0]
+    worst = -np.inf
+    for j in range(N):
+        pH = 0.0
+        if use_ph:
+            _, hj, _ = _acid(Q[j], ST[j], ka, 0.0)
+            pH = -math.log10(hj) if hj > 0 else 0.0
+        lf = math.log10(cap[j] / sigma[j]) if use_F and sigma[j] > 0 else 0.0
+        lD = float(np.max(a[j] * pH + c[j] + d[j] * lf))
+        ef = lD + math.log10(max(org_out[j], 1e-300) / max(aq_out[j], 1e-300))
+        worst = max(worst, ef)
+    return min(0.0, -1.0 - worst)
+
+
+def _floor(aq_out, org_out, scale):
+    """Concentrations below CONC_FLOOR x (throughput / mean flow) are zero for all
+    purposes; the floor keeps the arithmetic out of subnormal numbers. [mol/L]"""
+    tot = max(float(np.mean(aq_out + org_out)), 1e-300)
+    return CONC_FLOOR * scale / tot
+
+
+def _cold_start(aq_out, org_out, ext, scale):
+    """A flat profile: every stage holds the cascade's feed spread over both phases."""
+    N, C = ext.shape
+    tot = aq_out + org_out
+    x0 = np.empty((N, C))
+    x0[:] = scale / max(tot.sum() / N, 1e-300) / 2.0
+    return x0
+
+
+def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
+            scale, murphree, tol_accept=None, halvings=None):
+    """Damped Newton on the stage balances from the profile in x (and y)."""
+    aq_out, aq_pass, org_out, org_pass, org_in = net
+    a, b, c, d, nu, z = params
+    sigma, cap, Q, ST, ka, eff, use_ph, use_F = chem
+    tol_accept = tol if tol_accept is None else tol_accept
+    N, C = x.shape
+    M = 2 * C if murphree else C
+    floor = _floor(aq_out, org_out, scale)
+    ystar = np.zeros((N, C))
+    Gs = np.zeros((N, C, C))
+    I = np.eye(C)
+
+    def evaluate(xv, yv, want_jac):
+        for j in range(N):
+            st, yj, Fj, hj, G = _stage_eq(xv[j], a[j], b[j], c[j], d[j], nu[j],
+                                          sigma[j], cap[j], z, Q[j], ST[j], ka,
+                                          use_ph, use_F, F[j], want_jac)
+            if st != OK:
+                info[INFO_STAGE] = j
+                return st
+            ystar[j] = yj
+            F[j] = Fj
+            h[j] = hj
+            if want_jac:
+                Gs[j] = G
+        if not murphree:
+            yv[:] = ystar
+        return OK
+
+    def residual(xv, yv):
+        R = np.empty((N, M))
+        for j in range(N):
+            r = ext_aq[j] + ext_org[j] - aq_out[j] * xv[j] - org_out[j] * yv[j]
+            if j + 1 < N:
+                r = r + aq_pass[j + 1] * xv[j + 1]
+            if j > 0:
+                r = r + org_pass[j - 1] * yv[j - 1]
+            R[j, :C] = r
+            if murphree:
+                # organic entering stage j, mixed with any external organic
+                up = org_pass[j - 1] * yv[j - 1] if j > 0 else 0.0
+                yin = (up + ext_org[j]) / org_in[j] if org_in[j] > 0 else 0.0 * r
+                R[j, C:] = (yv[j] - eff[j] * ystar[j] - (1.0 - eff[j]) * yin) \
+                    * org_out[j]
+        return R
+
+    def merit(R):
+        Rs = R / np.tile(scale, M // C)
+        return float(np.sum(Rs * Rs))
+
+    def norm(R):
+        # worst residual relative to each component's throughput
+        Rs = np.abs(R) / np.tile(scale, M // C)
+        k = int(np.argmax(Rs))
+        return float(Rs.flat[k]), k // M, (k % M) % C
+
+    st = evaluate(x, y, True)
+    if st != OK:
+        return st
+    if murphree:
+        bad = ~(y > 0.0)
+        y[:] = np.where(bad, np.maximum(ystar, floor), y)
+    R = residual(x, y)
+    rn, js, ic = norm(R)
+    it = 0
+    while True:
+        info[INFO_ITER] = it
+        info[INFO_RESID] = rn
+        info[INFO_STAGE] = js
+        info[INFO_COMP] = ic
+        if rn <= tol_accept:
+            return OK
+        if it >= max_it:
+            return NOT_CONVERGED
+        it += 1
+        info[INFO_TOTAL] += 1
+        # --- block-tridiagonal Jacobian in log variables u = ln x (and ln y):
+        # columns scaled by the concentrations, so trace components keep
+        # their relative accuracy
+        Bd = np.zeros((N, M, M))
+        Lo = np.zeros((N, M, M))
+        Up = np.zeros((N, M, M))
+        for j in range(N):
+            if murphree:
+                Bd[j, :C, :C] = -aq_out[j] * I
+                Bd[j, :C, C:] = -org_out[j] * I
+                Bd[j, C:, :C] = -eff[j] * org_out[j] * Gs[j]
+                Bd[j, C:, C:] = org_out[j] * I
+                if j > 0:
+                    Lo[j, :C, C:] = org_pass[j - 1] * I
+                    if org_in[j] > 0:
+                        Lo[j, C:, C:] = -(1.0 - eff[j]) * org_pass[j - 1] \
+                            / org_in[j] * org_out[j] * I
+            else:
+                Bd[j] = -aq_out[j] * I - org_out[j] * Gs[j]
+                if j > 0:
+                    Lo[j] = org_pass[j - 1] * Gs[j - 1]
+            if j + 1 < N:
+                Up[j, :C, :C] = aq_pass[j + 1] * I
+        zc = np.concatenate([x, y], axis=1) if murphree else x
+        Bd *= zc[:, None, :]
+        Lo[1:] *= zc[:-1, None, :]
+        Up[:-1] *= zc[1:, None, :]
+        du = _block_thomas(Lo, Bd, Up, -R)
+        if du is None or not np.all(np.isfinite(du)):
+            return SINGULAR
+        # --- line search on the merit with a positivity-keeping update
+        phi = merit(R)
+        lam = 1.0
+        Fsave = F.copy()
+        for _ls in range(MAX_HALVINGS if halvings is None else halvings):
+            xn = np.maximum(x * _relative_update(lam * du[:, :C]), floor)
+            yn = (np.maximum(y * _relative_update(lam * du[:, C:]), floor) if murphree
+                  else y.copy())
+            st = evaluate(xn, yn, False)
+            if st == OK:
+                Rn = residual(xn, yn)
+                if merit(Rn) <= phi * (1.0 - 1e-4 * lam) or norm(Rn)[0] <= tol:
+                    break
+            F[:] = Fsave
+            lam *= 0.5
+        else:
+            return NOT_CONVERGED if st == OK else st
+        info[INFO_STEP] = lam
+        if DEBUG:
+            print(it, rn, lam, js, ic)
+        x[:] = xn
+        y[:] = yn
+        st = evaluate(x, y, True)
+        if st != OK:
+            return st
+        R = residual(x, y)
+        rn, js, ic = norm(R)
+
+
+def _relative_update(r):
+    """Factor applied to a concentration for a relative Newton change r = dx/x.
+
+    1 + r (the plain Newton step, exact for linear problems) for r >= -0.9;
+    below, a C1 exponential tail 0.1 exp(10 (r + 0.9)) that never reaches zero.
+    """
+    return np.where(r >= -0.9, 1.0 + np.minimum(r, MAX_GROWTH),
+                    0.1 * np.exp(np.clip(10.0 * (r + 0.9), -60.0, 0.0)))
+
+
+def _block_thomas(Lo, Bd, Up, rhs):
+    """Solve the block-tridiagonal system (Lo, Bd, Up) z = rhs; None if singular."""
+    N, M, _ = Bd.shape
+    W = np.zeros((N, M, M))
+    g = np.zeros((N, M))
+    Mj = Bd[0].copy()
+    rj = rhs[0].copy()
+    for j in range(N):
+        if j > 0:
+            Mj = Bd[j] - Lo[j] @ W[j - 1]
+            rj = rhs[j] - Lo[j] @ g[j - 1]
+        try:
+            W[j] = np.linalg.solve(Mj, Up[j])
+            g[j] = np.linalg.solve(Mj, rj)
+        except np.linalg.LinAlgError:
+            return None
+    z = np.zeros((N, M))
+    z[N - 1] = g[N - 1]
+    for j in range(N - 2, -1, -1):
+        z[j] = g[j] - W[j] @ z[j + 1]
+    return z
