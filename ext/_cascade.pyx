@@ -35,6 +35,9 @@ cdef int MAX_HALVINGS = 30
 cdef int STEP_HALVINGS = 5
 cdef double MAX_GROWTH = 1e6
 cdef double CONC_FLOOR = 1e-100
+cdef double MU_MAX = 1e8
+cdef int LUMPED_DIRECT_ITER = 30
+cdef double ROUNDOFF_TOL = 1e-10
 
 
 cdef struct Net:
@@ -412,7 +415,8 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
                 double *info, int halvings) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, lam, rnn
+    cdef double rn, phi, lam, rnn, mu = 0.0
+    cdef int ok
     cdef double *Bj
     cdef double *Gj
     cdef double *Lj
@@ -486,13 +490,19 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     zk = x[(j + 1) * C + k] if k < C else y[(j + 1) * C + k - C]
                     for i in range(M):
                         w.Up[j * M * M + i * M + k] *= zk
-        st = block_thomas(w)
-        if st != OK:
-            return st
+        if mu > 0.0:
+            # pseudo-transient regularisation J - mu*M (M = stage holdup): small
+            # steps along the cascade's own dynamics where Newton's model fails
+            for j in range(N):
+                for i in range(C):
+                    for k in range(M):
+                        w.Bd[j * M * M + i * M + k] *= 1.0 + mu
+        ok = block_thomas(w) == OK
         phi = merit(w, w.R)
         lam = 1.0
         memcpy(w.Fs, F, N * sizeof(double))
-        for ls in range(halvings):
+        st = OK
+        for ls in range(halvings if ok else 0):
             for j in range(N):
                 for i in range(C):
                     w.xn[j * C + i] = fmax(x[j * C + i] * rel_update(lam * w.du[j * M + i]),
@@ -515,7 +525,24 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             memcpy(F, w.Fs, N * sizeof(double))
             lam *= 0.5
         else:
-            return NOT_CONVERGED if st == OK else st
+            ok = 0
+        if not ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL:
+            # no descent left and the residual is at round-off level for the
+            # internal flows (high reflux): converged as far as arithmetic allows
+            memcpy(F, w.Fs, N * sizeof(double))
+            evaluate(nt, ch, w, x, y, F, h, 1, info)
+            return OK
+        if not ok:
+            memcpy(F, w.Fs, N * sizeof(double))
+            mu = 8.0 * mu if 8.0 * mu > 1.0 else 1.0
+            # continuation steps fail fast instead: the step size is their remedy
+            if mu > MU_MAX or halvings != MAX_HALVINGS:
+                return NOT_CONVERGED if st == OK else st
+            st = evaluate(nt, ch, w, x, y, F, h, 1, info)
+            if st != OK:
+                return st
+            continue
+        mu = mu * 0.25 if mu > 1e-6 else 0.0
         info[INFO_STEP] = lam
         memcpy(x, w.xn, N * C * sizeof(double))
         memcpy(y, w.yn, N * C * sizeof(double))
@@ -627,18 +654,26 @@ cdef void set_floor(Net *nt, Work *w) noexcept nogil:
         w.floor[i] = CONC_FLOOR * w.scale[i] / tot
 
 
-cdef void cold_start(Net *nt, double *ext, double *scale, int C, double *x) noexcept nogil:
-    """A flat profile: every stage holds the cascade's feed spread over both phases."""
+cdef void cold_start(Net *nt, Chem *ch, double *scale, int C, double *x) noexcept nogil:
+    """A flat profile: every stage holds the cascade's feed spread over both phases;
+    where acid is modelled, capped so that half the anions stay balanced by H+."""
     cdef int N = nt.N, j, i
-    cdef double tot = 0.0
+    cdef double tot = 0.0, zx, f
     for j in range(N):
         tot += nt.aq_out[j] + nt.org_out[j]
     tot = tot / N
     if tot < 1e-300:
         tot = 1e-300
     for j in range(N):
+        zx = 0.0
         for i in range(C):
             x[j * C + i] = scale[i] / tot / 2.0
+            zx += ch.z[i] * x[j * C + i]
+        if ch.use_ph and zx > 0.0:
+            f = 0.5 * ch.Q[j] / zx
+            if f < 1.0:
+                for i in range(C):
+                    x[j * C + i] *= f
 
 
 cdef double initial_shift(Net *nt, Chem *ch) noexcept nogil:
@@ -749,10 +784,22 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
     set_floor(nt, &wl)
     wl.ext_aq = extl
     wl.ext_org = extl + N
-    cold_start(nt, extl, wl.scale, 1, xl)
+    cold_start(nt, &ltarget, wl.scale, 1, xl)
     for j in range(N):
         yl[j] = 0.0
-    st = track(nt, &lcur, &lbase, &ltarget, &wl, xl, yl, h, F, tol, max_iter, info)
+    # the lumped cascade is cheap (1x1 blocks): try it directly first (this suits
+    # acid-limited pH models), then by the affinity continuation
+    memcpy(Dl, F, N * sizeof(double))
+    st = NOT_CONVERGED
+    if full.use_ph:
+        st = newton(nt, &ltarget, &wl, xl, yl, h, F, tol, LUMPED_DIRECT_ITER, tol, info,
+                    MAX_HALVINGS)
+    if st != OK:
+        cold_start(nt, &ltarget, wl.scale, 1, xl)
+        for j in range(N):
+            yl[j] = 0.0
+        memcpy(F, Dl, N * sizeof(double))
+        st = track(nt, &lcur, &lbase, &ltarget, &wl, xl, yl, h, F, tol, max_iter, info)
     free_work(&wl)
     if st == OK:
         # t = 0 of the full problem: every component sees the lumped D profile
@@ -830,7 +877,7 @@ def solve_cascade(double[::1] aq_out, double[::1] aq_pass, double[::1] org_out,
                         max_iter, tol, &info[0], MAX_HALVINGS)
             if st == OK:
                 return OK
-        cold_start(&nt, &ext[0, 0], w.scale, C, &x[0, 0])
+        cold_start(&nt, &full, w.scale, C, &x[0, 0])
         for j in range(N):
             F[j] = cap[j] / (sigma[j] if sigma[j] > 0 else 1.0)
         if not (use_ph or use_F):

@@ -25,6 +25,9 @@ MAX_HALVINGS = 30
 STEP_HALVINGS = 5  # a continuation step that needs more damping is cut shorter
 MAX_GROWTH = 1e6  # largest relative increase dx/x in one step
 CONC_FLOOR = 1e-100
+LUMPED_DIRECT_ITER = 30
+ROUNDOFF_TOL = 1e-10  # residual accepted when Newton can no longer descend
+MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 
 # status codes shared with the compiled kernel
 OK = 0
@@ -165,7 +168,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
                      info, scale, murphree)
         if st == OK:
             return OK
-    x[:] = _cold_start(aq_out, org_out, ext, scale)
+    x[:] = _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph)
     F[:] = cap / np.where(sigma > 0, sigma, 1.0)
     if not (use_ph or use_F):
         # linear (constant D): Newton from any start is exact in one step
@@ -190,13 +193,24 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
     s0 = _initial_shift(aq_out, org_out, sa, sc, sd, sigma, cap, Q, ST, ka, use_ph,
                         use_F)
     xl[:] = _cold_start(aq_out, org_out, extl_aq + extl_org,
-                        np.array([scale.sum()]))
+                        np.array([scale.sum()]), Q, zl, use_ph)
 
     def lumped(t):
         return (sa, sb, sc + (1.0 - t) * s0, sd, snu, zl)
 
-    st = _track(lumped, net, extl_aq, extl_org, chem, xl, yl, h, F, tol, max_iter,
-                info, np.array([scale.sum()]), murphree)
+    # the lumped cascade is cheap (1x1 blocks): try it directly first (this suits
+    # acid-limited pH models, where weak affinities leave no acid released), then
+    # by the affinity continuation
+    sl = np.array([scale.sum()])
+    Fl = F.copy()
+    st = (_newton(net, extl_aq, extl_org, lumped(1.0), chem, xl, yl, h, F, tol,
+                  LUMPED_DIRECT_ITER, info, sl, murphree) if use_ph else NOT_CONVERGED)
+    if st != OK:
+        xl[:] = _cold_start(aq_out, org_out, extl_aq + extl_org, sl, Q, zl, use_ph)
+        yl[:] = 0.0
+        F[:] = Fl
+        st = _track(lumped, net, extl_aq, extl_org, chem, xl, yl, h, F, tol, max_iter,
+                    info, sl, murphree)
     if st != OK:
         return st
     # t = 0 of the full problem: every component sees the lumped D profile
@@ -283,12 +297,17 @@ def _floor(aq_out, org_out, scale):
     return CONC_FLOOR * scale / tot
 
 
-def _cold_start(aq_out, org_out, ext, scale):
-    """A flat profile: every stage holds the cascade's feed spread over both phases."""
+def _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph):
+    """A flat profile: every stage holds the cascade's feed spread over both phases;
+    where acid is modelled, capped so that half the anions stay balanced by H+."""
     N, C = ext.shape
     tot = aq_out + org_out
     x0 = np.empty((N, C))
     x0[:] = scale / max(tot.sum() / N, 1e-300) / 2.0
+    if use_ph:
+        zx = x0 @ z
+        f = np.minimum(1.0, 0.5 * Q / np.maximum(zx, 1e-300))
+        x0 *= f[:, None]
     return x0
 
 
@@ -359,6 +378,7 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
     R = residual(x, y)
     rn, js, ic = norm(R)
     it = 0
+    mu = 0.0
     while True:
         info[INFO_ITER] = it
         info[INFO_RESID] = rn
@@ -397,14 +417,21 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
         Bd *= zc[:, None, :]
         Lo[1:] *= zc[:-1, None, :]
         Up[:-1] *= zc[1:, None, :]
+        if mu > 0.0:
+            # pseudo-transient regularisation J - mu*M, with M the stage holdup
+            # (flow x residence time): small steps that follow the cascade's own
+            # dynamics where Newton's linear model fails
+            Bd[:, :C, :] *= 1.0 + mu
         du = _block_thomas(Lo, Bd, Up, -R)
-        if du is None or not np.all(np.isfinite(du)):
-            return SINGULAR
+        ok = du is not None and bool(np.all(np.isfinite(du)))
         # --- line search on the merit with a positivity-keeping update
         phi = merit(R)
         lam = 1.0
         Fsave = F.copy()
+        st = OK
         for _ls in range(MAX_HALVINGS if halvings is None else halvings):
+            if not ok:
+                break
             xn = np.maximum(x * _relative_update(lam * du[:, :C]), floor)
             yn = (np.maximum(y * _relative_update(lam * du[:, C:]), floor) if murphree
                   else y.copy())
@@ -416,7 +443,24 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
             F[:] = Fsave
             lam *= 0.5
         else:
-            return NOT_CONVERGED if st == OK else st
+            ok = False
+        if not ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL:
+            # no descent left and the residual is at round-off level for the
+            # internal flows (high reflux): converged as far as arithmetic allows
+            F[:] = Fsave
+            evaluate(x, y, False)
+            return OK
+        if not ok:
+            F[:] = Fsave
+            mu = max(8.0 * mu, 1.0)
+            # continuation steps fail fast instead: the step size is their remedy
+            if mu > MU_MAX or (halvings is not None and halvings != MAX_HALVINGS):
+                return NOT_CONVERGED if st == OK else st
+            st = evaluate(x, y, True)
+            if st != OK:
+                return st
+            continue
+        mu = mu * 0.25 if mu > 1e-6 else 0.0
         info[INFO_STEP] = lam
         if DEBUG:
             print(it, rn, lam, js, ic)
