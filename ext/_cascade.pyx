@@ -28,7 +28,9 @@ cdef int BAD_SITE_BALANCE = 4
 cdef int INFO_ITER = 0, INFO_RESID = 1, INFO_STAGE = 2, INFO_COMP = 3
 cdef int INFO_STEP = 4, INFO_HOMOTOPY = 5, INFO_TOTAL = 6
 
+cdef int INFO_PATH = 7
 cdef int STEP_ITER = 12
+cdef int TRANSIENT_ITER = 300
 cdef int MAX_STEPS = 60
 cdef double STEP_TOL = 1e-6
 cdef int MAX_HALVINGS = 30
@@ -301,9 +303,11 @@ cdef double norm(Work *w, double *R, int *js, int *ic) noexcept nogil:
 
 
 cdef inline double rel_update(double r) noexcept nogil:
-    if r >= -0.9:
+    """Factor for a relative Newton change r = dx/x: 1 + r where that stays
+    positive, 0.1 exp(r + 1) where Newton overshoots below zero."""
+    if r > -1.0:
         return 1.0 + (r if r < MAX_GROWTH else MAX_GROWTH)
-    r = 10.0 * (r + 0.9)
+    r = r + 1.0
     if r < -60.0:
         r = -60.0
     return 0.1 * exp(r)
@@ -413,9 +417,9 @@ cdef int block_thomas(Work *w) noexcept nogil:
 
 cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
-                double *info, int halvings) noexcept nogil:
+                double *info, int halvings, double mu0) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, lam, rnn, mu = 0.0
+    cdef double rn, phi, lam, rnn, mu = mu0
     cdef int ok
     cdef double *Bj
     cdef double *Gj
@@ -573,7 +577,7 @@ cdef int track(Net *nt, Chem *cur, Chem *base, Chem *target, Work *w, double *x,
     cdef double *ys = <double *> malloc(N * C * sizeof(double))
     cdef double *Fs = <double *> malloc(N * sizeof(double))
     interp(cur, base, target, 0.0, N)
-    st = newton(nt, cur, w, x, y, h, F, tol, max_iter, STEP_TOL if STEP_TOL > tol else tol, info, MAX_HALVINGS)
+    st = newton(nt, cur, w, x, y, h, F, tol, max_iter, STEP_TOL if STEP_TOL > tol else tol, info, MAX_HALVINGS, 0.0)
     while st == OK and t < 1.0:
         memcpy(xs, x, N * C * sizeof(double))
         memcpy(ys, y, N * C * sizeof(double))
@@ -583,7 +587,7 @@ cdef int track(Net *nt, Chem *cur, Chem *base, Chem *target, Work *w, double *x,
         interp(cur, base, target, t_try, N)
         st = newton(nt, cur, w, x, y, h, F, tol, max_iter if final else STEP_ITER,
                     tol if final else (STEP_TOL if STEP_TOL > tol else tol), info,
-                    STEP_HALVINGS)
+                    STEP_HALVINGS, 0.0)
         steps += 1
         info[INFO_HOMOTOPY] += 1
         if st == OK:
@@ -793,7 +797,7 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
     st = NOT_CONVERGED
     if full.use_ph:
         st = newton(nt, &ltarget, &wl, xl, yl, h, F, tol, LUMPED_DIRECT_ITER, tol, info,
-                    MAX_HALVINGS)
+                    MAX_HALVINGS, 0.0)
     if st != OK:
         cold_start(nt, &ltarget, wl.scale, 1, xl)
         for j in range(N):
@@ -873,17 +877,31 @@ def solve_cascade(double[::1] aq_out, double[::1] aq_pass, double[::1] org_out,
     info[INFO_TOTAL] = 0
     try:
         if warm:
+            info[INFO_PATH] = 0
             st = newton(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
-                        max_iter, tol, &info[0], MAX_HALVINGS)
+                        max_iter, tol, &info[0], MAX_HALVINGS, 0.0)
             if st == OK:
                 return OK
         cold_start(&nt, &full, w.scale, C, &x[0, 0])
         for j in range(N):
             F[j] = cap[j] / (sigma[j] if sigma[j] > 0 else 1.0)
         if not (use_ph or use_F):
+            info[INFO_PATH] = 1
             return newton(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
-                          max_iter, tol, &info[0], MAX_HALVINGS)
-        return cold_solve(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
-                          max_iter, &info[0])
+                          max_iter, tol, &info[0], MAX_HALVINGS, 0.0)
+        info[INFO_PATH] = 2
+        st = cold_solve(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
+                        max_iter, &info[0])
+        if st != OK:
+            # fallback: pseudo-transient steps from a flat profile (see the twin)
+            info[INFO_PATH] = 3
+            cold_start(&nt, &full, w.scale, C, &x[0, 0])
+            for j in range(N):
+                F[j] = cap[j] / (sigma[j] if sigma[j] > 0 else 1.0)
+                for i in range(C):
+                    y[j, i] = 0.0
+            st = newton(&nt, &full, &w, &x[0, 0], &y[0, 0], &h[0], &F[0], tol,
+                        TRANSIENT_ITER, tol, &info[0], MAX_HALVINGS, 1.0)
+        return st
     finally:
         free_work(&w)

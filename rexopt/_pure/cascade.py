@@ -26,6 +26,7 @@ STEP_HALVINGS = 5  # a continuation step that needs more damping is cut shorter
 MAX_GROWTH = 1e6  # largest relative increase dx/x in one step
 CONC_FLOOR = 1e-100
 LUMPED_DIRECT_ITER = 30
+TRANSIENT_ITER = 300  # pseudo-transient fallback budget
 ROUNDOFF_TOL = 1e-10  # residual accepted when Newton can no longer descend
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 
@@ -37,7 +38,9 @@ SINGULAR = 3
 BAD_SITE_BALANCE = 4
 
 # info[] layout shared with the compiled kernel
-INFO_ITER, INFO_RESID, INFO_STAGE, INFO_COMP, INFO_STEP, INFO_HOMOTOPY, INFO_TOTAL = range(7)
+INFO_ITER, INFO_RESID, INFO_STAGE, INFO_COMP, INFO_STEP, INFO_HOMOTOPY, INFO_TOTAL, INFO_PATH = range(8)
+# INFO_PATH: how the solve started: 0 warm start, 1 linear, 2 continuation, 3 transient
+PATH_WARM, PATH_LINEAR, PATH_CONTINUATION, PATH_TRANSIENT = range(4)
 INFO_SIZE = 8
 
 
@@ -164,6 +167,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
     info[INFO_TOTAL] = 0
     full = (a, b, c, d, nu, z)
     if not np.any(x < 0.0):  # warm start from the caller's profile
+        info[INFO_PATH] = PATH_WARM
         st = _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
                      info, scale, murphree)
         if st == OK:
@@ -172,8 +176,24 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
     F[:] = cap / np.where(sigma > 0, sigma, 1.0)
     if not (use_ph or use_F):
         # linear (constant D): Newton from any start is exact in one step
+        info[INFO_PATH] = PATH_LINEAR
         return _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
                        info, scale, murphree)
+    info[INFO_PATH] = PATH_CONTINUATION
+    st = _continuation_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol,
+                             max_iter, info, scale, murphree, a, b, c, d, nu, z, Q, ST,
+                             ka, use_ph, use_F, sigma, cap, aq_out, org_out)
+    if st != OK:
+        info[INFO_PATH] = PATH_TRANSIENT
+        st = _transient_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info,
+                              scale, murphree, Q, z, use_ph, cap, sigma)
+    return st
+
+
+def _continuation_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
+                        info, scale, murphree, a, b, c, d, nu, z, Q, ST, ka, use_ph,
+                        use_F, sigma, cap, aq_out, org_out):
+    N, C = x.shape
     # Cold start, in two continuations:
     # 1. all components lumped into one with feed-weighted parameters; its cascade
     #    is solved by raising a common affinity shift s from a nearly linear start
@@ -223,6 +243,20 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
 
     return _track(pulled, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter,
                   info, scale, murphree)
+
+
+def _transient_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale,
+                     murphree, Q, z, use_ph, cap, sigma):
+    """Fallback cold start: pseudo-transient steps from a flat profile (the cascade
+    filled evenly), pseudo-time growing as the residual falls.  Slower on designed
+    cascades than the continuation, but it passes the sharp saturation fronts and
+    strongly saponified mass-action cases where the continuation folds."""
+    aq_out, _, org_out, _, _ = net
+    x[:] = _cold_start(aq_out, org_out, ext_aq + ext_org, scale, Q, z, use_ph)
+    y[:] = 0.0
+    F[:] = cap / np.where(sigma > 0, sigma, 1.0)
+    return _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, TRANSIENT_ITER,
+                   info, scale, murphree, None, None, 1.0)
 
 
 def _track(params, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter, info,
@@ -312,7 +346,7 @@ def _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph):
 
 
 def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
-            scale, murphree, tol_accept=None, halvings=None):
+            scale, murphree, tol_accept=None, halvings=None, mu0=0.0):
     """Damped Newton on the stage balances from the profile in x (and y)."""
     aq_out, aq_pass, org_out, org_pass, org_in = net
     a, b, c, d, nu, z = params
@@ -378,7 +412,7 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
     R = residual(x, y)
     rn, js, ic = norm(R)
     it = 0
-    mu = 0.0
+    mu = mu0
     while True:
         info[INFO_ITER] = it
         info[INFO_RESID] = rn
@@ -476,11 +510,12 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
 def _relative_update(r):
     """Factor applied to a concentration for a relative Newton change r = dx/x.
 
-    1 + r (the plain Newton step, exact for linear problems) for r >= -0.9;
-    below, a C1 exponential tail 0.1 exp(10 (r + 0.9)) that never reaches zero.
+    1 + r wherever that stays positive (the plain Newton step: exact for linear
+    problems, and able to drop a trace component by many orders at once); where
+    Newton overshoots below zero (r <= -1), 0.1 exp(r + 1) instead.
     """
-    return np.where(r >= -0.9, 1.0 + np.minimum(r, MAX_GROWTH),
-                    0.1 * np.exp(np.clip(10.0 * (r + 0.9), -60.0, 0.0)))
+    return np.where(r > -1.0, 1.0 + np.minimum(r, MAX_GROWTH),
+                    0.1 * np.exp(np.clip(r + 1.0, -60.0, 0.0)))
 
 
 def _block_thomas(Lo, Bd, Up, rhs):
