@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import rexopt
+import rexopt.case
 from rexopt.cascade import Cascade, CascadeError
 from rexopt.design import kremser_recovery
 
@@ -50,10 +51,10 @@ def _random_case(seed):
 
 # seeds whose steady state has a sharp saturation front the kernel does not resolve
 # yet (it stops with CascadeError, never a wrong number); kept visible below
-HARD_SEEDS = (4, 5, 7)
+HARD_SEEDS = (10,)
 
 
-@pytest.mark.parametrize("seed", [s for s in range(8) if s not in HARD_SEEDS])
+@pytest.mark.parametrize("seed", [s for s in range(12) if s not in HARD_SEEDS])
 def test_conservation_random_cascades(seed):
     r = rexopt.simulate(_random_case(seed))
     assert r.balance["relative_error"].max() <= 1e-10
@@ -169,7 +170,7 @@ def test_mass_action_with_saponification_balances_counter_ion():
         "chemistry": {"model": "mass_action", "components": ["Pr", "Nd"]},
         "sections": {"extraction": {"stages": 15}, "scrub": {"stages": 10},
                      "strip": {"stages": 5}},
-        "organic": {"flow_L_h": 300.0, "extractant_mol_L": 1.5, "saponification": 0.05},
+        "organic": {"flow_L_h": 300.0, "extractant_mol_L": 1.5, "saponification": 0.3},
         "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.05,
                  "conc_mol_L": {"Pr": 0.25, "Nd": 0.75}},
         "scrub": {"flow_L_h": 30.0, "acidity_mol_L": 1.0},
@@ -178,7 +179,8 @@ def test_mass_action_with_saponification_balances_counter_ion():
     r = rexopt.simulate(case)
     assert "NH4" in r.species
     assert r.balance["relative_error"].max() <= 1e-10  # metals, NH4+ and protons
-    assert r.balance.loc["NH4", "in_mol_h"] == pytest.approx(0.05 * 1.5 * 300.0)
+    assert r.balance.loc["NH4", "in_mol_h"] == pytest.approx(0.3 * 1.5 * 300.0)
+    assert r.balance.loc["H+ (protons)", "relative_error"] <= 1e-10
 
 
 @pytest.mark.parametrize("name", ["prnd_p507", "lace_p507", "prnd_dytb_group",
@@ -186,6 +188,22 @@ def test_mass_action_with_saponification_balances_counter_ion():
 def test_bundled_cases_solve_and_conserve(name):
     r = rexopt.simulate(CASES / f"{name}.toml")
     assert r.convergence["max_balance_error"] <= 1e-10
+
+
+def test_group_split_past_the_capacity_point():
+    # scrub acid beyond the point where the organic can carry all Dy+Tb: a Dy/Tb
+    # front must sit in the extraction section and some Dy/Tb reaches the raffinate
+    case = rexopt.case.load_case(CASES / "prnd_dytb_group.toml").model_dump()
+    case["scrub"]["flow_L_h"] = 6.0
+    r = rexopt.simulate(case)
+    assert r.balance["relative_error"].max() <= 1e-10
+    # the organic leaving the scrub carries its capacity (Ymax - H_scrub/3/O) O of
+    # almost pure Dy+Tb; the rest of the Dy+Tb fed goes to the raffinate
+    O = case["organic"]["flow_L_h"]
+    carried = (0.36 * 1.5 / 3 - 6.0 * 3.0 / 3 / O) * O
+    fed = 100.0 * (0.0346 + 0.0071)
+    raff = r.streams.loc["raffinate", ["Dy_mol_h", "Tb_mol_h"]].sum()
+    assert raff == pytest.approx(fed - carried, rel=0.05)
 
 
 def test_bundled_prnd_meets_its_design_purities():
