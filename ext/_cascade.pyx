@@ -143,7 +143,7 @@ cdef inline void dist(int C, double *E, double *bj, double *dj, double F,
 cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
                   double *Fout, double *hout, double *G, Work *w) noexcept nogil:
     """Equilibrium at stage j: y*(x), free sites F, [H+] and (if G) dy*/dx."""
-    cdef int C = ch.C, i, k, it
+    cdef int C = ch.C, i, k, it, linear
     cdef double *aj = ch.a + j * C
     cdef double *bj = ch.b + j * C
     cdef double *cj = ch.c + j * C
@@ -172,7 +172,27 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
             E[i] = exp(LN10 * (aj[i] * pH + cj[i]))
     else:
         memcpy(E, w.E0 + j * C, C * sizeof(double))
-    if ch.use_F:
+    linear = ch.use_F
+    if linear:
+        for i in range(C):
+            if bj[i] != 0.0 or (dj[i] != 0.0 and dj[i] != 1.0):
+                linear = 0
+                break
+    if linear:
+        # site balance linear in F (Langmuir, constant-D impurities): closed form
+        g = cap
+        dg = sig
+        for i in range(C):
+            t = nuj[i] * E[i] * xj[i]
+            if dj[i] == 0.0:
+                g -= t
+            else:
+                dg += t
+        if g <= 0.0:
+            return BAD_SITE_BALANCE
+        F = g / dg
+        dist(C, E, bj, dj, F, pH, D)
+    elif ch.use_F:
         hi = cap / sig
         lo = 0.0
         F = Fguess if (Fguess > 0.0 and Fguess <= hi) else hi

@@ -78,7 +78,16 @@ def _stage_eq(xj, aj, bj, cj, dj, nuj, sig, cap, z, QT, ST, ka, use_ph, use_F, F
         pH = -math.log10(h)
     F = 1.0
     lnD0 = LN10 * (aj * pH + cj)
-    if use_F:
+    if use_F and not np.any(bj) and np.all((dj == 0.0) | (dj == 1.0)):
+        # site balance linear in F (Langmuir, constant-D impurities): closed form
+        E = np.exp(lnD0)
+        t = nuj * E * xj
+        num = cap - float(t[dj == 0.0].sum())
+        if num <= 0.0:
+            return BAD_SITE_BALANCE, None, Fguess, h, None
+        F = num / (sig + float(t[dj == 1.0].sum()))
+        lnD = lnD0 + dj * math.log(F)
+    elif use_F:
         # site balance g(F) = sig F + sum nu D(F) x - cap = 0, monotone in F
         hi = cap / sig
         lo = 0.0
