@@ -592,7 +592,7 @@ cdef int track(Net *nt, Chem *cur, Chem *base, Chem *target, Work *w, double *x,
                double *info) noexcept nogil:
     """Follow the solution from base (t = 0) to target (t = 1), adaptive steps."""
     cdef int N = nt.N, C = cur.C, st, steps = 0, final
-    cdef double t = 0.0, dt = 1.0, t_try
+    cdef double t = 0.0, dt = 0.5, t_try
     cdef double *xs = <double *> malloc(N * C * sizeof(double))
     cdef double *ys = <double *> malloc(N * C * sizeof(double))
     cdef double *Fs = <double *> malloc(N * sizeof(double))

@@ -276,7 +276,7 @@ def _track(params, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter, info,
                  info, scale, murphree, step_tol)
     if st != OK:
         return st
-    t, dt = 0.0, 1.0
+    t, dt = 0.0, 0.5
     xs, ys, Fs = x.copy(), y.copy(), F.copy()
     steps = 0
     while t < 1.0:
