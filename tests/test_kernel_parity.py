@@ -52,8 +52,12 @@ def test_compiled_equals_pure(case):
     st_c, xc, yc, ic = _run(compiled.solve_cascade, cas)
     st_p, xp, yp, ip = _run(pure.solve_cascade, cas)
     assert st_c == st_p == 0
-    assert np.allclose(xc, xp, rtol=1e-10, atol=0)
-    assert np.allclose(yc, yp, rtol=1e-10, atol=1e-300)
+    # relative agreement down to the level the stage balances are converged to:
+    # 1e-12 of each component's throughput per unit flow (below that, both are zero)
+    net = cas.network()
+    tiny = 1e-12 * (net.ext_aq + net.ext_org).sum(0) / (net.aq_out + net.org_out).mean()
+    assert np.max(np.abs(xc - xp) / np.maximum(np.abs(xp), tiny)) <= 1e-10
+    assert np.max(np.abs(yc - yp) / np.maximum(np.abs(yp), tiny)) <= 1e-10
     # same algorithm: the work done agrees closely (round-off can shift a step)
     assert abs(ic[K.INFO_TOTAL] - ip[K.INFO_TOTAL]) <= 0.2 * ip[K.INFO_TOTAL] + 2
 
