@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 debug = os.environ.get("REXOPT_DEBUG_BUILD", "") == "1"
 directives = {
@@ -30,4 +30,11 @@ extensions = [
     for pyx in sorted(Path("ext").glob("*.pyx"))
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives))
+# flowsheets/ lives at the top of the repository (it reads like the process
+# diagrams) and is installed as rexopt.flowsheets
+packages = find_packages(include=["rexopt", "rexopt.*"]) + ["rexopt.flowsheets"]
+setup(
+    packages=packages,
+    package_dir={"rexopt.flowsheets": "flowsheets"},
+    ext_modules=cythonize(extensions, compiler_directives=directives),
+)

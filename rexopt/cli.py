@@ -179,6 +179,13 @@ def _optimize_handlers() -> dict:
     if run_cli is not None:
         handlers["ndfeb_flowsheet"] = lambda case, out, json_out, pareto: run_cli(
             str(case), str(out))
+    try:
+        from rexopt.lines.cli import optimize_line_cli
+
+        handlers["separation_line"] = lambda case, out, json_out, pareto: (
+            optimize_line_cli(str(case), str(out)))
+    except ImportError:
+        pass
     return handlers
 
 
