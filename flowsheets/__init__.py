@@ -1,0 +1,1 @@
+"""Process flowsheets built from rexopt unit models (installed as rexopt.flowsheets)."""

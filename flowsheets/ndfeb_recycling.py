@@ -1,0 +1,1415 @@
+"""NdFeB magnet-waste recycling: plant-wide superstructure optimisation.
+
+Process diagram (unit names in brackets)::
+
+    scrap -> [pretreat] crushing | hydrogen decrepitation -> [route]
+      selective: [roast] -> [leach] HCl -> [filter] -> hematite residue
+      full:      [dissolve] H2SO4 + double sulfate -> sulfate liquor
+    -> [liquor_mix] -> [purify] pH adjustment -> hydroxide sludge
+    -> [sx_group] (PrNd | DyTb) -> [sx_prnd] Pr | Nd (optional)
+                                -> [sx_dytb] Tb | Dy (optional)
+    -> [prec_pr|nd|tb|dy] oxalic acid -> [calc_*] calcination -> oxide products
+    mother liquors -> [ml_mix] -> [ml_split] -> recycle to leaching | purge
+    purge + sulfate liquor -> [neutralize] -> [regen] MgCl2 pyrohydrolysis
+    -> [brine_split] discharge | [evap] MVR or multiple effect -> salt + condensate
+    condensate -> reuse as process water | cooling tower | discharge
+
+Decisions (one Pyomo MILP solved by HiGHS through :func:`rexopt.highs.solve`):
+route binaries (pretreatment, leach route, saponification agent, evaporator,
+kiln heating, product slate = optional Pr/Nd and Dy/Tb cuts), one operating
+point per unit (data points: roasting temperature, acid ratio and leach
+temperature, wash ratio, pH, SX design, oxalic dose, recycle fraction, Mg
+regeneration), throughput and number of parallel trains, equipment sizes
+with piecewise-linear CAPEX.  The chosen plant is then re-simulated unit by
+unit (SX cascades re-run with the kernel) and every element, water and salt
+balance is checked.
+
+Functions follow the IDAES flowsheet pattern: :func:`load_case`, :func:`build`,
+:func:`build_model`, :func:`solve`, :func:`resimulate`, :func:`report`,
+:func:`main`; :func:`run_cli` is the ``rexopt optimize`` glue.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyomo.environ as pyo
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rexopt.highs import SolveError, SolveReport
+from rexopt.highs import solve as highs_solve
+from rexopt.units import (
+    agents,
+    calcination,
+    costing,
+    dissolution,
+    evaporation,
+    leaching,
+    neutralization,
+    precipitation,
+    pretreatment,
+    purification,
+    regeneration,
+    roasting,
+    solid_liquid,
+    sx,
+)
+from rexopt.units import data as unitdata
+from rexopt.units import species as sp
+from rexopt.units.base import Unit, UnitResult, check_balance, merge
+from rexopt.units.linear import (
+    build_unit,
+    chosen_point,
+    concave_cost,
+    default_bound,
+    outlet_species,
+    probe,
+    propagate_bounds,
+)
+from rexopt.units.mixing import Mixer, Router, Splitter
+
+# --------------------------------------------------------------------------- case
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlantSpec(_Strict):
+    scrap_t_yr: float | None = Field(None, gt=0, description="scrap supply [t/yr]")
+    throughput: Literal["fixed", "free"] = "fixed"
+    trains: list[int] = [1, 2, 3]
+
+
+Free = Literal["free"]
+
+
+class RouteSpec(_Strict):
+    pretreatment: Literal["free", "crushing", "hd"] = "free"
+    leach_route: Literal["free", "selective", "full"] = "free"
+    agent: Literal["free", "NaOH", "NH3", "MgHCO3"] = "free"
+    evaporator: Literal["free", "mvr", "mee"] = "free"
+    kiln_heating: Literal["free", "gas", "electric"] = "free"
+    prnd_cut: Literal["free", "on", "off"] = "free"
+    dytb_cut: Literal["free", "on", "off"] = "free"
+
+
+class TargetSpec(_Strict):
+    zld: bool = True
+    re_yield_min: float = Field(0.0, ge=0, le=1)
+    purity_single_min: float = Field(0.99, ge=0, le=1)
+    purity_mixed_min: float = Field(0.99, ge=0, le=1)
+
+
+METRICS = ("npv", "cost", "yield", "reagents", "wastewater", "energy", "co2")
+MAXIMISE = {"npv", "yield"}
+
+
+class ObjectiveSpec(_Strict):
+    kind: Literal[
+        "npv",
+        "cost",
+        "cost_per_kg_reo",
+        "yield",
+        "reagents",
+        "wastewater",
+        "energy",
+        "co2",
+        "weighted",
+    ] = "npv"
+    weights: dict[str, float] = {}
+
+
+class ParetoSpec(_Strict):
+    enabled: bool = False
+    primary: Literal[
+        "npv", "cost", "yield", "reagents", "wastewater", "energy", "co2"
+    ] = "cost"
+    secondary: Literal[
+        "npv", "cost", "yield", "reagents", "wastewater", "energy", "co2"
+    ] = "co2"
+    points: int = Field(5, ge=2, le=20)
+
+
+class SXSpec(_Strict):
+    candidates_csv: str | None = None
+
+
+class SolverSpec(_Strict):
+    time_limit_s: float = 55.0
+    mip_gap: float = 1e-3
+
+
+class NdfebCase(_Strict):
+    kind: Literal["ndfeb_flowsheet"]
+    name: str = "NdFeB recycling"
+    description: str = ""
+    plant: PlantSpec = PlantSpec()
+    routes: RouteSpec = RouteSpec()
+    targets: TargetSpec = TargetSpec()
+    objective: ObjectiveSpec = ObjectiveSpec()
+    pareto: ParetoSpec = ParetoSpec()
+    sx: SXSpec = SXSpec()
+    solver: SolverSpec = SolverSpec()
+    data: dict[str, dict[str, Any]] = {}
+
+
+class CaseError(ValueError):
+    """The case file is invalid; the message names file, field, value, allowed."""
+
+
+class InfeasibleCase(RuntimeError):
+    """No plant meets the case targets; the message explains which and why."""
+
+
+def load_case(path: str | Path | dict) -> tuple[NdfebCase, Path | None]:
+    """Read and validate a case (TOML path or dict)."""
+    if isinstance(path, dict):
+        raw, p = path, None
+    else:
+        p = Path(path)
+        with open(p, "rb") as fh:
+            raw = tomllib.load(fh)
+    try:
+        case = NdfebCase.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e["loc"])
+            lines.append(
+                f"{p or '<dict>'}: field {loc} = {e.get('input')!r}: {e['msg']}"
+            )
+        raise CaseError("\n".join(lines)) from None
+    w_bad = set(case.objective.weights) - set(METRICS)
+    if w_bad:
+        raise CaseError(
+            f"{p or '<dict>'}: objective.weights has {sorted(w_bad)}; allowed {METRICS}"
+        )
+    try:
+        unitdata.load_all(case.data)
+    except unitdata.DataError as exc:
+        raise CaseError(f"{p or '<dict>'}: {exc}") from None
+    return case, p
+
+
+# ----------------------------------------------------------------------- topology
+
+
+@dataclass
+class Plant:
+    """Units, connections and data of the flowsheet (no Pyomo)."""
+
+    case: NdfebCase
+    data: dict[str, unitdata.DataSet]
+    units: dict[str, Unit]
+    #: (unit, inlet port) -> list of (unit, outlet port) feeding it
+    edges: dict[tuple[str, str], list[tuple[str, str]]]
+    #: (unit, outlet port) -> plant outlet category
+    sinks: dict[tuple[str, str], str]
+    feed_kmol_t: dict[str, float]  # scrap species per tonne dry scrap [kmol/t]
+    hours_yr: float
+    supply_t_h: float
+    sx_tables: dict[str, pd.DataFrame]
+    order: list[str] = field(default_factory=list)
+    recycle_edges: set = field(default_factory=set)
+    sx_rejected: list = field(default_factory=list)
+
+
+LINES = {
+    "pr": ("sx_prnd", "raffinate"),
+    "nd": ("sx_prnd", "strip_liquor"),
+    "tb": ("sx_dytb", "raffinate"),
+    "dy": ("sx_dytb", "strip_liquor"),
+}
+LINE_OXIDE = {"pr": "Pr", "nd": "Nd", "tb": "Tb", "dy": "Dy"}
+ROUTE_TAGS = {
+    "pretreatment": ("crushing", "hd"),
+    "leach_route": ("selective", "full"),
+    "agent": agents.AGENTS,
+    "evaporator": ("mvr", "mee"),
+    "kiln_heating": ("gas", "electric"),
+    "prnd_cut": ("on", "off"),
+    "dytb_cut": ("on", "off"),
+}
+
+
+def scrap_species(feed: unitdata.DataSet) -> dict[str, float]:
+    """Scrap composition as species [kmol per t dry scrap] (+ moisture).
+
+    Bound oxygen is carried as RE2O3 (grain-boundary oxides), the rest of the
+    rare earths as metal.
+    """
+    wt = feed.table("composition_wt_pct")
+    tot = sum(wt.values())
+    if abs(tot - 100.0) > 0.5:
+        raise CaseError(f"scrap composition sums to {tot:.2f} wt %, not 100")
+    kmol = {
+        el: 1000.0 * w / tot / sp.ATOMIC_MASS_g_mol[el]
+        for el, w in wt.items()
+        if el != "O"
+    }
+    o = 1000.0 * wt.get("O", 0.0) / tot / sp.ATOMIC_MASS_g_mol["O"]
+    re_tot = sum(kmol[r] for r in sp.RARE_EARTHS)
+    out: dict[str, float] = {}
+    for el, n in kmol.items():
+        if el in sp.RARE_EARTHS:
+            as_oxide = min(n, 2.0 / 3.0 * o * n / re_tot)
+            out[f"{el}2O3(s)"] = as_oxide / 2
+            out[f"{el}(s)"] = n - as_oxide
+        else:
+            out[f"{el}(s)"] = n
+    m = feed("moisture.wt_pct_wet") / 100.0
+    out["H2O(l)"] = 1000.0 * m / (1 - m) / 18.015
+    return out
+
+
+def re_split(feed_kmol_t: dict[str, float]) -> dict[str, float]:
+    re = {r: 0.0 for r in sp.RARE_EARTHS}
+    for k, v in feed_kmol_t.items():
+        r = sp.re_of(k)
+        if r:
+            re[r] += v * sp.elements(k)[r]
+    tot = sum(re.values())
+    return {r: v / tot for r, v in re.items()}
+
+
+def nominal_sx_feeds(split: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Design feed compositions of the three cuts (mole fractions)."""
+    # traces carried over from the group cut (its raffinate keeps ~1e-4 of Dy/Tb
+    # relative to PrNd; its strip liquor almost no Pr/Nd).  A design feed with more
+    # light traces than the plant gives leaves the Dy/Tb cut short of organic.
+    light = split["Pr"] + split["Nd"]
+    heavy = split["Dy"] + split["Tb"]
+    prnd = {"Pr": split["Pr"], "Nd": split["Nd"], "Dy": 1e-4 * light}
+    prnd["Tb"] = 1e-4 * light
+    dytb = {"Dy": split["Dy"], "Tb": split["Tb"], "Pr": 1e-5 * heavy}
+    dytb["Nd"] = 1e-5 * heavy
+    norm = lambda d: {k: v / sum(d.values()) for k, v in d.items()}  # noqa: E731
+    return {"group": dict(split), "prnd": norm(prnd), "dytb": norm(dytb)}
+
+
+def sx_candidate_tables(
+    case: NdfebCase,
+    d: dict,
+    split: dict[str, float],
+    runner: Callable | None = None,
+    case_dir: Path | None = None,
+    rejected: list | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Candidate SX designs per cut: from a CSV given in the case, else the kernel."""
+    if case.sx.candidates_csv:
+        p = Path(case.sx.candidates_csv)
+        if not p.is_absolute() and case_dir is not None:
+            p = case_dir / p
+        df = sx.read_table(p)
+        return {
+            c: df[df["cut"] == c].reset_index(drop=True)
+            for c in ("group", "prnd", "dytb")
+        }
+    feeds = nominal_sx_feeds(split)
+    return {
+        c: sx.candidate_table(d["sx"], c, feeds[c], runner, rejected) for c in feeds
+    }
+
+
+def build(
+    case: NdfebCase,
+    sx_tables: dict[str, pd.DataFrame] | None = None,
+    runner: Callable | None = None,
+    case_dir: Path | None = None,
+) -> Plant:
+    """Build the flowsheet: units with their operating points and connections."""
+    d = unitdata.load_all(case.data)
+    feed_t = scrap_species(d["feed"])
+    split = re_split(feed_t)
+    rejected: list = []
+    if sx_tables is None:
+        sx_tables = sx_candidate_tables(case, d, split, runner, case_dir, rejected)
+    if sx_tables["group"].empty:
+        raise InfeasibleCase(
+            "no candidate design of the (PrNd)/(DyTb) group cut is usable: "
+            + "; ".join(
+                f"{r['name']}: {r['reason']}" for r in rejected if r["cut"] == "group"
+            )
+        )
+    for cut, tag in (("prnd", "prnd_cut"), ("dytb", "dytb_cut")):
+        if sx_tables[cut].empty:
+            if getattr(case.routes, tag) == "on":
+                raise InfeasibleCase(
+                    f"{tag} = 'on' but no candidate design of that cut is usable: "
+                    + "; ".join(
+                        f"{r['name']}: {r['reason']}"
+                        for r in rejected
+                        if r["cut"] == cut
+                    )
+                )
+    ag = d["agents"]
+    prec_pts = precipitation.points(d["precipitation"])
+    units: dict[str, Unit] = {
+        "pretreat": pretreatment.Pretreatment(
+            "pretreat", pretreatment.points(d["pretreatment"])
+        ),
+        "route": Router("route", "leach_route", ("selective", "full")),
+        "roast": roasting.Roasting("roast", roasting.points(d["roasting"])),
+        "leach": leaching.SelectiveLeach(
+            "leach", leaching.points(d["leaching"], split)
+        ),
+        "filter": solid_liquid.SolidLiquid(
+            "filter", solid_liquid.points(d["separation"])
+        ),
+        "dissolve": dissolution.FullDissolution(
+            "dissolve",
+            dissolution.points(
+                d["leaching"], split, d["sx"]("chemistry.feed_RE_mol_L")
+            ),
+        ),
+        "liquor_mix": Mixer("liquor_mix", ("a", "b")),
+        "purify": purification.Purification(
+            "purify", purification.points(d["purification"], ag)
+        ),
+        "sx_group": sx.SXCut(
+            "sx_group",
+            sx.points(sx_tables["group"], ag, d["sx"], False),
+            "group",
+            d["sx"],
+        ),
+        "sx_prnd": sx.SXCut(
+            "sx_prnd", sx.points(sx_tables["prnd"], ag, d["sx"], True), "prnd", d["sx"]
+        ),
+        "sx_dytb": sx.SXCut(
+            "sx_dytb", sx.points(sx_tables["dytb"], ag, d["sx"], True), "dytb", d["sx"]
+        ),
+        "ml_mix": Mixer("ml_mix", tuple(LINES)),
+        "ml_split": Splitter(
+            "ml_split",
+            [0.0, 0.25, 0.5, 0.75, 0.9],
+            "recycle",
+            "purge",
+            "recycle_fraction",
+        ),
+        "recycle_route": Router("recycle_route", "leach_route", ("selective", "full")),
+        "acid_mix": Mixer("acid_mix", ("purge", "sulfate")),
+        "neutralize": neutralization.Neutralization(
+            "neutralize", neutralization.points(ag, d["purification"])
+        ),
+        "regen": regeneration.MgRegeneration("regen", regeneration.points(ag)),
+        "brine_split": Splitter(
+            "brine_split",
+            [0.0, 0.25, 0.5, 0.75, 1.0],
+            "discharge",
+            "evaporate",
+            "discharge_fraction",
+        ),
+        "evap": evaporation.EvaporatorCrystallizer(
+            "evap", evaporation.points(d["evaporation"])
+        ),
+    }
+    for line in LINES:
+        units[f"prec_{line}"] = precipitation.OxalatePrecipitation(
+            f"prec_{line}", prec_pts
+        )
+        units[f"calc_{line}"] = calcination.Calcination(
+            f"calc_{line}", calcination.points(d["precipitation"])
+        )
+    E: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+
+    def connect(src, sport, dst, dport):
+        E[(dst, dport)].append((src, sport))
+
+    connect("pretreat", "powder", "route", "inlet")
+    connect("route", "selective", "roast", "feed")
+    connect("roast", "calcine", "leach", "calcine")
+    connect("leach", "pulp", "filter", "pulp")
+    connect("route", "full", "dissolve", "feed")
+    connect("filter", "filtrate", "liquor_mix", "a")
+    connect("dissolve", "re_liquor", "liquor_mix", "b")
+    connect("liquor_mix", "outlet", "purify", "liquor")
+    connect("purify", "purified", "sx_group", "feed")
+    connect("sx_group", "raffinate", "sx_prnd", "feed")
+    connect("sx_group", "strip_liquor", "sx_dytb", "feed")
+    for line, (u, port) in LINES.items():
+        connect(u, port, f"prec_{line}", "liquor")
+        connect(f"prec_{line}", "cake", f"calc_{line}", "cake")
+        connect(f"prec_{line}", "mother_liquor", "ml_mix", line)
+    connect("ml_mix", "outlet", "ml_split", "inlet")
+    connect("ml_split", "recycle", "recycle_route", "inlet")
+    connect("recycle_route", "selective", "leach", "recycle")
+    connect("recycle_route", "full", "dissolve", "recycle")
+    connect("ml_split", "purge", "acid_mix", "purge")
+    connect("dissolve", "sulfate_liquor", "acid_mix", "sulfate")
+    connect("acid_mix", "outlet", "neutralize", "acidic")
+    connect("neutralize", "brine", "regen", "brine")
+    connect("regen", "brine", "brine_split", "inlet")
+    connect("brine_split", "evaporate", "evap", "brine")
+    sinks = {
+        ("pretreat", "coating"): "coating",
+        ("filter", "residue"): "residue",
+        ("dissolve", "residue"): "residue",
+        ("purify", "sludge"): "sludge",
+        ("neutralize", "sludge"): "sludge",
+        ("brine_split", "discharge"): "discharge",
+        ("evap", "salt"): "salt",
+        ("evap", "condensate"): "condensate",
+    }
+    for u in (
+        "pretreat",
+        "roast",
+        "leach",
+        "dissolve",
+        "purify",
+        "sx_group",
+        "sx_prnd",
+        "sx_dytb",
+    ):
+        sinks[(u, "offgas")] = "offgas"
+    for line in LINES:
+        sinks[(f"calc_{line}", "product")] = f"product_{line}"
+        sinks[(f"calc_{line}", "offgas")] = "offgas"
+    # every outlet goes somewhere
+    fed = {s for v in E.values() for s in v}
+    for name, u in units.items():
+        for port in u.outlets:
+            if (name, port) not in fed and (name, port) not in sinks:
+                raise RuntimeError(f"outlet {name}.{port} goes nowhere")
+    fd = d["feed"]
+    hours = fd("supply.operating_h_yr")
+    supply = case.plant.scrap_t_yr or fd("supply.scrap_t_yr")
+    plant = Plant(
+        case, d, units, dict(E), sinks, feed_t, hours, supply / hours, sx_tables
+    )
+    plant.sx_rejected = rejected
+    plant.recycle_edges = {("leach", "recycle"), ("dissolve", "recycle")}
+    plant.order = [
+        "pretreat",
+        "route",
+        "roast",
+        "leach",
+        "filter",
+        "dissolve",
+        "liquor_mix",
+        "purify",
+        "sx_group",
+        "sx_prnd",
+        "sx_dytb",
+        *[f"prec_{x}" for x in LINES],
+        *[f"calc_{x}" for x in LINES],
+        "ml_mix",
+        "ml_split",
+        "recycle_route",
+        "acid_mix",
+        "neutralize",
+        "regen",
+        "brine_split",
+        "evap",
+    ]
+    return plant
+
+
+# ---------------------------------------------------------------------- MILP model
+
+
+def _species_sets(plant: Plant):
+    """Fixed point of the species each inlet port can carry, and the probes."""
+    ins: dict[tuple[str, str], set[str]] = defaultdict(set)
+    ins[("pretreat", "scrap")] = set(plant.feed_kmol_t)
+    cache: dict = {}
+    probes: dict[str, Any] = {}
+    for _ in range(12):
+        changed = False
+        for name in plant.order:
+            u = plant.units[name]
+            key_in = {p: sorted(ins[(name, p)]) for p in u.inlets if ins[(name, p)]}
+            ck = (name, tuple((p, tuple(v)) for p, v in sorted(key_in.items())))
+            if ck not in cache:
+                cache[ck] = probe(u, key_in)
+            probes[name] = (key_in, cache[ck])
+            outs = outlet_species(cache[ck])
+            for (dst, dport), srcs in plant.edges.items():
+                for src, sport in srcs:
+                    if src == name:
+                        new = outs.get(sport, set()) - ins[(dst, dport)]
+                        if new:
+                            ins[(dst, dport)] |= new
+                            changed = True
+        if not changed:
+            return probes
+    raise RuntimeError("species propagation did not converge")
+
+
+def build_model(plant: Plant) -> pyo.ConcreteModel:
+    """The plant MILP (linear in flows, binaries for routes and operating points)."""
+    case = plant.case
+    d = plant.data
+    c = d["costs"]
+    m = pyo.ConcreteModel(name="ndfeb_plant")
+    m.plant = plant
+    probes = _species_sets(plant)
+    feed_ub = {
+        ("pretreat", "scrap", s): v * plant.supply_t_h
+        for s, v in plant.feed_kmol_t.items()
+    }
+    ub = propagate_bounds(
+        plant.order,
+        probes,
+        plant.edges,
+        feed_ub,
+        plant.recycle_edges,
+        exclusive={"liquor_mix"},
+    )
+    loose = default_bound(plant.supply_t_h * 2)
+    m.flow_bounds = ub
+    m.scrap_t_h = pyo.Var(bounds=(0, plant.supply_t_h), doc="scrap processed [t/h]")
+    if case.plant.throughput == "fixed":
+        m.scrap_t_h.fix(plant.supply_t_h)
+    # route binaries
+    m.route = pyo.Var(
+        [(t, o) for t, opts in ROUTE_TAGS.items() for o in opts], within=pyo.Binary
+    )
+    m.route_one = pyo.ConstraintList()
+    for t, opts in ROUTE_TAGS.items():
+        m.route_one.add(sum(m.route[t, o] for o in opts) == 1)
+        forced = getattr(case.routes, t)
+        if forced != "free":
+            m.route[t, forced].fix(1)
+            for o in opts:
+                if o != forced:
+                    m.route[t, o].fix(0)
+    m.units = pyo.Block(list(plant.order))
+    link = pyo.ConstraintList()
+    m.link = link
+    # blocks are built in flow order; recycle inlets are Vars tied to their sources
+    # once every block exists
+    m.recycle_in = pyo.Var(
+        [(u, p, s) for (u, p) in plant.recycle_edges for s in probes[u][0].get(p, [])],
+        within=pyo.NonNegativeReals,
+    )
+    built = set()
+    for name in plant.order:
+        u = plant.units[name]
+        blk = m.units[name]
+        key_in, pr = probes[name]
+        exprs = {}
+        for p in u.inlets:
+            exprs[p] = {}
+            for s in key_in.get(p, []):
+                if name == "pretreat":
+                    exprs[p][s] = m.scrap_t_h * plant.feed_kmol_t[s]
+                elif (name, p) in plant.recycle_edges:
+                    exprs[p][s] = m.recycle_in[name, p, s]
+                else:
+                    terms = [
+                        m.units[src].out[sport, s]
+                        for src, sport in plant.edges.get((name, p), [])
+                        if src in built and (sport, s) in m.units[src].out
+                    ]
+                    exprs[p][s] = sum(terms) if terms else 0.0
+
+        def bound(p, s, name=name):
+            if ub is None:
+                return loose(p, s)
+            return 1.01 * ub.get((name, p, s), 0.0) + 1e-6
+
+        build_unit(
+            blk,
+            u,
+            {
+                p: {s: e for s, e in v.items() if not isinstance(e, float)}
+                for p, v in exprs.items()
+            },
+            probes=pr,
+            bound=bound,
+        )
+        built.add(name)
+        # route links
+        if len(u.points) > 1:
+            for tag, opts in ROUTE_TAGS.items():
+                key = "cut_on" if tag in ("prnd_cut", "dytb_cut") else tag
+                if tag == "prnd_cut" and name != "sx_prnd":
+                    continue
+                if tag == "dytb_cut" and name != "sx_dytb":
+                    continue
+                if key not in u.points[0]:
+                    continue
+                for o in opts:
+                    val = (o == "on") if key == "cut_on" else o
+                    ks = [k for k, pt in enumerate(u.points) if pt[key] == val]
+                    link.add(sum(blk.y[k] for k in ks) == m.route[tag, o])
+    # symmetry breaking: a unit that carries no flow under a route takes its first
+    # operating point (otherwise HiGHS branches on points that change nothing)
+    m.idle_point = pyo.ConstraintList()
+    idle_when_off = {
+        "roast": ("leach_route", "selective"),
+        "leach": ("leach_route", "selective"),
+        "filter": ("leach_route", "selective"),
+        "dissolve": ("leach_route", "full"),
+        "prec_nd": ("prnd_cut", "on"),
+        "prec_dy": ("dytb_cut", "on"),
+    }
+    for name, (tag, opt) in idle_when_off.items():
+        blk = m.units[name]
+        if not isinstance(blk.y, dict):
+            for k in blk.y:
+                if k > 0:
+                    m.idle_point.add(blk.y[k] <= m.route[tag, opt])
+    m.recycle_link = pyo.ConstraintList()
+    for name, p, s in m.recycle_in:
+        srcs = plant.edges[(name, p)]
+        m.recycle_link.add(
+            m.recycle_in[name, p, s]
+            == sum(
+                m.units[src].out[sport, s]
+                for src, sport in srcs
+                if (sport, s) in m.units[src].out
+            )
+        )
+    _build_plant_balances(m, plant)
+    _build_costs(m, plant, c)
+    _build_targets(m, plant)
+    return m
+
+
+def _stream_expr(m, unit: str, port: str) -> dict[str, Any]:
+    blk = m.units[unit]
+    return {s: blk.out[q, s] for (q, s) in blk.out if q == port}
+
+
+def _mass(st: dict[str, Any]):
+    return sum(v * sp.molar_mass_kg_kmol(s) for s, v in st.items())
+
+
+def _build_plant_balances(m, plant: Plant):
+    """Reagent pools, water network, utilities, discharge."""
+    d = plant.data
+    # reagents: sum over units; air is free; water via the pool
+    reag = defaultdict(list)
+    for name in plant.order:
+        for s, e in m.units[name].reag.items():
+            reag[s].append(e)
+    m.reagent_species = [s for s in reag if s not in ("O2(g)", "N2(g)", "H2O(l)")]
+    m.buy = pyo.Var(
+        m.reagent_species, within=pyo.NonNegativeReals, doc="purchased reagent [kmol/h]"
+    )
+    m.buy_eq = pyo.Constraint(
+        m.reagent_species, rule=lambda m, s: m.buy[s] == sum(reag[s])
+    )
+    m.air = {s: sum(reag.get(s, [])) for s in ("O2(g)", "N2(g)")}
+    # water pool
+    cond = _stream_expr(m, "evap", "condensate").get("H2O(l)", 0.0)
+    m.water_demand = sum(reag["H2O(l)"])
+    m.water_bound = sum(
+        costing.REAGENT_WATER_MOL_MOL.get(s, 0.0) * m.buy[s] for s in m.reagent_species
+    )
+    m.water_reuse = pyo.Var(
+        within=pyo.NonNegativeReals, doc="condensate reused [kmol/h]"
+    )
+    m.water_fresh = pyo.Var(within=pyo.NonNegativeReals, doc="fresh water [kmol/h]")
+    m.water_tower = pyo.Var(
+        within=pyo.NonNegativeReals, doc="to cooling towers [kmol/h]"
+    )
+    m.cond_discharge = pyo.Var(within=pyo.NonNegativeReals, doc="condensate discharged")
+    m.water_pool = pyo.Constraint(
+        expr=m.water_demand == m.water_bound + m.water_reuse + m.water_fresh
+    )
+    m.cond_split = pyo.Constraint(
+        expr=cond == m.water_reuse + m.water_tower + m.cond_discharge
+    )
+    ct = d["evaporation"]("common.cooling_tower_evap_t_t_scrap")
+    m.tower_cap = pyo.Constraint(expr=m.water_tower * 18.015 / 1000 <= ct * m.scrap_t_h)
+    # liquid discharge
+    dis = _stream_expr(m, "brine_split", "discharge")
+    m.discharge_kg_h = _mass(dis) + 18.015 * m.cond_discharge
+    if plant.case.targets.zld:
+        m.zld = pyo.Constraint(expr=m.discharge_kg_h == 0)
+    # utilities
+    u = defaultdict(list)
+    for name in plant.order:
+        for k, e in m.units[name].util.items():
+            u[k].append(e)
+    h = d["roasting"].table("heat")
+    m.kiln_heat = pyo.Var(within=pyo.NonNegativeReals, doc="kiln heat duty [kW]")
+    m.kiln_heat_eq = pyo.Constraint(expr=m.kiln_heat >= sum(u["heat_kW"]))
+    m.kiln_gas = pyo.Var(within=pyo.NonNegativeReals)
+    m.kiln_el = pyo.Var(within=pyo.NonNegativeReals)
+    m.kiln_split = pyo.Constraint(expr=m.kiln_heat == m.kiln_gas + m.kiln_el)
+    big = 2000.0 * max(plant.supply_t_h, 0.05) * 10
+    m.kiln_gas_on = pyo.Constraint(
+        expr=m.kiln_gas <= big * m.route["kiln_heating", "gas"]
+    )
+    m.kiln_el_on = pyo.Constraint(
+        expr=m.kiln_el <= big * m.route["kiln_heating", "electric"]
+    )
+    m.electricity_kW = sum(u["electricity_kW"]) + m.kiln_el / h["electric_efficiency"]
+    m.fuel_kW = sum(u["fuel_kW"]) + m.kiln_gas / h["gas_efficiency"]
+    m.steam_t_h = sum(u["steam_t_h"])
+    m.util_lists = u
+
+
+def _build_costs(m, plant: Plant, c: unitdata.DataSet):
+    hrs = plant.hours_yr
+    # products
+    m.prod = {}
+    for line in LINES:
+        m.prod[line] = _stream_expr(m, f"calc_{line}", "product")
+    pr = c.table("products_USD_kg")
+    disc = pr["mixed_discount"]
+    ox_key = {r: f"{sp.RE_OXIDE[r][0]}(s)" for r in sp.RARE_EARTHS}
+    price = {r: pr[sp.RE_OXIDE[r][0]] for r in sp.RARE_EARTHS}
+
+    def ox_mass(line, r):
+        v = m.prod[line].get(ox_key[r])
+        return 0.0 if v is None else v * sp.molar_mass_kg_kmol(ox_key[r])
+
+    # big-M from the most the feed could give (all RE as oxide at the best price)
+    re_max = {
+        r: plant.supply_t_h
+        * sum(v * sp.elements(k).get(r, 0) for k, v in plant.feed_kmol_t.items())
+        for r in sp.RARE_EARTHS
+    }
+    ox_kg_kmol = {
+        r: sp.molar_mass_kg_kmol(ox_key[r]) / sp.RE_OXIDE[r][1] for r in sp.RARE_EARTHS
+    }
+    m.oxide_max_kg_h = sum(re_max[r] * ox_kg_kmol[r] for r in sp.RARE_EARTHS)
+    # Revenue [kUSD/h]: each oxide of a line is split into the part sold as a single
+    # oxide (cut on) and the part sold in a mixed oxide (cut off), each bounded by
+    # the most the feed can give, so the relaxation stays tight.
+    price = {r: v / 1000.0 for r, v in price.items()}
+    ox_max = {r: 1.05 * re_max[r] * ox_kg_kmol[r] for r in sp.RARE_EARTHS}
+    m.ox_max = ox_max
+    on = {"pr": m.route["prnd_cut", "on"], "tb": m.route["dytb_cut", "on"]}
+    mixed_with = {"pr": ("Pr", "Nd"), "tb": ("Tb", "Dy")}
+    idx = [(li, r) for li, rs in mixed_with.items() for r in rs]
+    m.sold_on = pyo.Var(idx, within=pyo.NonNegativeReals, doc="oxide sold alone [kg/h]")
+    m.sold_mix = pyo.Var(
+        idx, within=pyo.NonNegativeReals, doc="oxide sold mixed [kg/h]"
+    )
+    m.sold_c = pyo.ConstraintList()
+    for li, r in idx:
+        m.sold_c.add(m.sold_on[li, r] + m.sold_mix[li, r] == ox_mass(li, r))
+        m.sold_c.add(m.sold_on[li, r] <= ox_max[r] * on[li])
+        m.sold_c.add(m.sold_mix[li, r] <= ox_max[r] * (1 - on[li]))
+    m.rev = pyo.Expression(
+        list(LINES),
+        rule=lambda m, li: (
+            price[LINE_OXIDE[li]] * m.sold_on[li, LINE_OXIDE[li]]
+            + disc * sum(price[r] * m.sold_mix[li, r] for r in mixed_with[li])
+            if li in mixed_with
+            else price[LINE_OXIDE[li]] * ox_mass(li, LINE_OXIDE[li])
+        ),
+        doc="revenue [kUSD/h]",
+    )
+    m.ox_mass = ox_mass
+    # by-products and wastes [USD/h]
+    bp = c.table("byproducts_USD_t")
+    salt = _stream_expr(m, "evap", "salt")
+    salt_price = {
+        "NaCl(s)": bp["salt_NaCl"],
+        "NH4Cl(s)": bp["salt_NH4Cl"],
+        "MgCl2(s)": bp["salt_MgCl2"],
+    }
+    m.salt_usd_h = sum(
+        v * sp.molar_mass_kg_kmol(s) / 1000 * salt_price.get(s, bp["salt_other"])
+        for s, v in salt.items()
+        if s != "H2O(l)"
+    )
+    res = _mass(_stream_expr(m, "filter", "residue")) + _mass(
+        _stream_expr(m, "dissolve", "residue")
+    )
+    slu = _mass(_stream_expr(m, "purify", "sludge")) + _mass(
+        _stream_expr(m, "neutralize", "sludge")
+    )
+    m.waste_usd_h = (
+        res * bp["residue"] + slu * bp["sludge"] + m.discharge_kg_h * bp["wastewater"]
+    ) / 1000
+    # OPEX [USD/h]
+    rp = costing.reagent_price_USD_t(c)
+    m.reagent_usd_h = sum(
+        m.buy[s] * sp.molar_mass_kg_kmol(s) / 1000 * rp[s] for s in m.reagent_species
+    )
+    ut = c.table("utilities")
+    m.utility_usd_h = (
+        m.electricity_kW * ut["electricity_USD_kWh"]
+        + m.fuel_kW * ut["fuel_USD_kWh"]
+        + m.steam_t_h * ut["steam_USD_t"]
+        + m.water_fresh * 18.015 / 1000 * c("reagents_USD_t.water")
+    )
+    m.scrap_usd_h = m.scrap_t_h * c("feed_USD_t.scrap")
+    # trains and CAPEX
+    trains = [n for n in plant.case.plant.trains]
+    m.trains = pyo.Var(trains, within=pyo.Binary)
+    m.trains_one = pyo.Constraint(expr=sum(m.trains[n] for n in trains) == 1)
+    sizes = defaultdict(list)
+    for name in plant.order:
+        for e, x in m.units[name].size.items():
+            sizes[e].append(x)
+    m.capex_blk = pyo.Block(list(sizes))
+    m.capex_items = {}
+    for e, xs in sizes.items():
+        fn = costing.installed_cost_fn(c, e)
+        m.capex_items[e] = concave_cost(
+            m.capex_blk[e],
+            sum(xs),
+            fn,
+            c(f"equipment.{e}.max_per_train"),
+            {n: m.trains[n] for n in trains},
+            c(f"equipment.{e}.exp"),
+        )
+    m.sizes = {e: sum(xs) for e, xs in sizes.items()}
+    m.capex_usd = 1e6 * sum(m.capex_items.values())
+    fin = c.table("finance")
+    m.labour_usd_yr = sum(fin["labour_USD_yr_train"] * n * m.trains[n] for n in trains)
+    m.opex_usd_yr = (
+        hrs * (m.reagent_usd_h + m.utility_usd_h - m.waste_usd_h - m.salt_usd_h)
+        + m.labour_usd_yr
+        + fin["maintenance_frac"] * m.capex_usd
+    )
+    m.revenue_usd_yr = 1000.0 * hrs * sum(m.rev[x] for x in LINES)
+    af = costing.annuity_factor(fin["discount_rate"], int(fin["life_yr"]))
+    m.annuity_factor = af
+    m.npv_usd = -m.capex_usd + af * (
+        m.revenue_usd_yr - m.opex_usd_yr - hrs * m.scrap_usd_h
+    )
+    m.cost_usd_yr = m.capex_usd / af + m.opex_usd_yr + hrs * m.scrap_usd_h
+    # RE yield, REO, reagents, energy, CO2
+    re_feed = sum(
+        v * sp.elements(k).get(sp.re_of(k), 0)
+        for k, v in plant.feed_kmol_t.items()
+        if sp.re_of(k)
+    )
+    m.re_feed_kmol_h = m.scrap_t_h * re_feed
+    m.re_prod_kmol_h = sum(
+        v * sp.elements(s).get(sp.re_of(s), 0)
+        for line in LINES
+        for s, v in m.prod[line].items()
+        if sp.re_of(s)
+    )
+    m.reo_kg_h = sum(ox_mass(line, r) for line in LINES for r in sp.RARE_EARTHS)
+    m.reagents_t_yr = hrs * sum(
+        m.buy[s] * sp.molar_mass_kg_kmol(s) / 1000 for s in m.reagent_species
+    )
+    m.energy_MWh_yr = (
+        hrs * (m.electricity_kW + m.fuel_kW + m.steam_t_h * 2100 / 3.6) / 1000
+    )
+    co2_proc = 0
+    for (u, port), cat in plant.sinks.items():
+        if cat == "offgas":
+            v = _stream_expr(m, u, port).get("CO2(g)")
+            if v is not None:
+                co2_proc = co2_proc + v
+    m.co2_t_yr = (
+        hrs
+        * (
+            m.electricity_kW * ut["grid_kgCO2_kWh"]
+            + m.fuel_kW * ut["fuel_kgCO2_kWh"]
+            + m.steam_t_h * ut["steam_kgCO2_t"]
+            + co2_proc * 44.01
+        )
+        / 1000
+    )
+    m.wastewater_t_yr = hrs * m.discharge_kg_h / 1000
+
+
+def _build_targets(m, plant: Plant):
+    t = plant.case.targets
+    m.yield_min = pyo.Param(initialize=t.re_yield_min, mutable=True)
+    m.yield_con = pyo.Constraint(
+        expr=m.re_prod_kmol_h >= m.yield_min * m.re_feed_kmol_h
+    )
+    group = {"pr": ("Pr", "Nd"), "nd": ("Nd",), "tb": ("Tb", "Dy"), "dy": ("Dy",)}
+    m.purity = pyo.ConstraintList()
+    on = {
+        "pr": m.route["prnd_cut", "on"],
+        "nd": m.route["prnd_cut", "on"],
+        "tb": m.route["dytb_cut", "on"],
+        "dy": m.route["dytb_cut", "on"],
+    }
+    mixed = {"pr": ("Pr", "Nd"), "tb": ("Tb", "Dy")}
+    for line in LINES:
+        tot = _mass(m.prod[line])
+        r = LINE_OXIDE[line]
+        # the line can hold at most its group's oxides plus a few % impurities
+        big = 1.2 * sum(m.ox_max[x] for x in group[line])
+        m.purity.add(
+            m.ox_mass(line, r) >= t.purity_single_min * tot - big * (1 - on[line])
+        )
+        if line in mixed:
+            both = sum(m.ox_mass(line, x) for x in mixed[line])
+            m.purity.add(both >= t.purity_mixed_min * tot - big * on[line])
+    m.metric = {
+        "npv": m.npv_usd,
+        "cost": m.cost_usd_yr,
+        "yield": m.re_prod_kmol_h / max(1e-9, pyo.value(m.re_feed_kmol_h) or 1.0)
+        if m.scrap_t_h.fixed
+        else m.re_prod_kmol_h,
+        "reagents": m.reagents_t_yr,
+        "wastewater": m.wastewater_t_yr,
+        "energy": m.energy_MWh_yr,
+        "co2": m.co2_t_yr,
+    }
+    m.eps = pyo.Param(initialize=0.0, mutable=True)
+    m.eps_sense = 1
+
+
+METRIC_SCALE = {
+    "npv": 1e7,
+    "cost": 1e6,
+    "yield": 0.01,
+    "reagents": 1e3,
+    "wastewater": 1e3,
+    "energy": 1e3,
+    "co2": 1e3,
+}
+
+
+def set_objective(
+    m, kind: str, weights: dict[str, float] | None = None, q: float = 0.0
+):
+    """Activate one objective (``q`` is the Dinkelbach ratio for cost_per_kg_reo)."""
+    if hasattr(m, "obj"):
+        m.del_component(m.obj)
+    if kind == "weighted":
+        w = weights or {"cost": 1.0}
+        expr = sum(
+            wt * (-1 if k in MAXIMISE else 1) * m.metric[k] / METRIC_SCALE[k]
+            for k, wt in w.items()
+        )
+        m.obj = pyo.Objective(expr=expr, sense=pyo.minimize)
+    elif kind == "cost_per_kg_reo":
+        m.obj = pyo.Objective(
+            expr=(m.cost_usd_yr - q * m.plant.hours_yr * m.reo_kg_h) / 1e6,
+            sense=pyo.minimize,
+        )
+    else:
+        sense = pyo.maximize if kind in MAXIMISE else pyo.minimize
+        m.obj = pyo.Objective(expr=m.metric[kind] / METRIC_SCALE[kind], sense=sense)
+
+
+# ----------------------------------------------------------------------- solving
+
+
+@dataclass
+class Choice:
+    """The decisions read back from the MILP."""
+
+    routes: dict[str, str]
+    points: dict[str, int]
+    trains: int
+    scrap_t_h: float
+
+
+def read_choice(m) -> Choice:
+    routes = {
+        t: max(opts, key=lambda o: pyo.value(m.route[t, o]))
+        for t, opts in ROUTE_TAGS.items()
+    }
+    pts = {name: chosen_point(m.units[name]) for name in m.plant.order}
+    trains = max(m.trains, key=lambda n: pyo.value(m.trains[n]))
+    return Choice(routes, pts, trains, pyo.value(m.scrap_t_h))
+
+
+def solve(m, case: NdfebCase) -> SolveReport:
+    """Solve the plant MILP for the case objective (Dinkelbach for cost per kg)."""
+    kind = case.objective.kind
+    opts = dict(
+        time_limit_s=case.solver.time_limit_s,
+        mip_gap=case.solver.mip_gap,
+        what="NdFeB plant",
+    )
+    if kind != "cost_per_kg_reo":
+        set_objective(m, kind, case.objective.weights)
+        return highs_solve(m, **opts)
+    q = 0.0
+    rep = None
+    for _ in range(8):
+        set_objective(m, kind, q=q)
+        rep = highs_solve(m, **opts)
+        reo = pyo.value(m.reo_kg_h) * m.plant.hours_yr
+        new_q = pyo.value(m.cost_usd_yr) / max(reo, 1e-9)
+        if abs(new_q - q) <= 1e-4 * max(1.0, abs(new_q)):
+            break
+        q = new_q
+    return rep
+
+
+def diagnose(m, case: NdfebCase, err: Exception) -> str:
+    """Explain an infeasible case in words (which target the data cannot reach)."""
+    if "without a solution" in str(err):
+        return (
+            f"{err}: HiGHS found no plant within solver.time_limit_s = "
+            f"{case.solver.time_limit_s} s.  Raise the time limit or the MIP gap, or "
+            "fix some routes in [routes] to shrink the superstructure."
+        )
+    lines = [f"The case has no feasible plant: {err}."]
+    d = m.plant.data
+    lv = d["leaching"]
+    max_leach = max(
+        max(lv(f"selective.extent_RE.{k}")) for k in lv.keys("selective.extent_RE")
+    )
+    max_prec = max(d["precipitation"]("re_recovery"))
+    t = case.targets
+    if t.re_yield_min > 0:
+        m.yield_min = 0.0
+        try:
+            set_objective(m, "yield" if m.scrap_t_h.fixed else "npv")
+            highs_solve(
+                m, time_limit_s=case.solver.time_limit_s, what="NdFeB plant (max yield)"
+            )
+            y = pyo.value(m.re_prod_kmol_h) / pyo.value(m.re_feed_kmol_h)
+            y_free = None
+            if t.zld and hasattr(m, "zld"):
+                m.zld.deactivate()
+                try:
+                    highs_solve(
+                        m,
+                        time_limit_s=case.solver.time_limit_s,
+                        what="NdFeB plant (max yield, no ZLD)",
+                    )
+                    y_free = pyo.value(m.re_prod_kmol_h) / pyo.value(m.re_feed_kmol_h)
+                except SolveError:
+                    pass
+                finally:
+                    m.zld.activate()
+            if y + 1e-6 >= t.re_yield_min:
+                lines.append(
+                    f"The RE yield target {t.re_yield_min:.2%} alone is reachable "
+                    f"({y:.2%}); it is the combination with the other targets "
+                    "that fails."
+                )
+                raise SolveError("yield reachable")  # go on to the other checks
+            lines.append(
+                f"Requested RE yield {t.re_yield_min:.2%} is above the best this "
+                f"flowsheet reaches with its data: {y:.2%}.  The leach data top out "
+                f"at {max_leach:.2%} RE extracted "
+                "(leaching.toml [selective.extent_RE]) "
+                f"and oxalate precipitation at {max_prec:.2%} per pass "
+                f"(precipitation.toml re_recovery, [S35]); purity targets and losses "
+                f"to residue, sludge and SX cut the rest.  Lower re_yield_min or "
+                f"supply better leach data."
+            )
+            if y_free is not None and y_free > y + 1e-4:
+                lines.append(
+                    f"Zero liquid discharge costs yield here: without it the best is "
+                    f"{y_free:.2%} (more acid and base bring water that must leave "
+                    f"as vapour or in solids)."
+                )
+            return "\n".join(lines)
+        except SolveError as exc2:
+            if "yield reachable" not in str(exc2):
+                lines.append("It stays infeasible without the yield target.")
+        finally:
+            m.yield_min = t.re_yield_min
+    if t.zld and hasattr(m, "zld"):
+        m.zld.deactivate()
+        try:
+            set_objective(m, "wastewater")
+            highs_solve(
+                m,
+                time_limit_s=case.solver.time_limit_s,
+                what="NdFeB plant (least discharge)",
+            )
+            ct = d["evaporation"]("common.cooling_tower_evap_t_t_scrap")
+            lines.append(
+                "Zero liquid discharge is the binding target: without it the least "
+                f"liquid discharge is {pyo.value(m.wastewater_t_yr):,.0f} t/yr.  Water "
+                "brought by reagent solutions and made by neutralisation must leave as "
+                "vapour, in cakes and salts, or in cooling towers (capacity "
+                f"{ct} t per t scrap, evaporation.toml common."
+                "cooling_tower_evap_t_t_scrap); choose another route or set "
+                "zld = false."
+            )
+            return "\n".join(lines)
+        except SolveError:
+            lines.append("It stays infeasible without zero liquid discharge.")
+        finally:
+            m.zld.activate()
+    lines.append(
+        f"Purity targets: single {t.purity_single_min:.3%}, mixed "
+        f"{t.purity_mixed_min:.3%}; forced routes: "
+        f"{ {k: v for k, v in case.routes.model_dump().items() if v != 'free'} }."
+    )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ re-simulation
+
+
+@dataclass
+class Resim:
+    """Rigorous re-simulation of the chosen plant."""
+
+    streams: dict[tuple[str, str], dict[str, float]]  # (unit, outlet) -> species
+    inlets: dict[str, dict[str, dict[str, float]]]
+    results: dict[str, UnitResult]
+    points: dict[str, dict]
+    iterations: int
+    unit_imbalance: dict[str, dict[str, float]]
+    plant_imbalance: dict[str, float]
+    recycle_residual: float
+    sx_verification: dict[str, dict]
+
+
+def resimulate(
+    plant: Plant,
+    choice: Choice,
+    runner: Callable | None = None,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+) -> Resim:
+    """Sequential-modular simulation of the chosen plant; SX cuts re-run the kernel.
+
+    The recycle (mother liquor to leaching) is torn and converged by successive
+    substitution to ``tol`` (relative).
+    """
+    feed = {s: v * choice.scrap_t_h for s, v in plant.feed_kmol_t.items()}
+    for name in ("sx_group", "sx_prnd", "sx_dytb"):
+        plant.units[name].runner = runner
+    streams: dict[tuple[str, str], dict[str, float]] = {}
+    tear: dict[tuple[str, str], dict[str, float]] = {e: {} for e in plant.recycle_edges}
+    pts = {n: plant.units[n].points[choice.points[n]] for n in plant.order}
+    results: dict[str, UnitResult] = {}
+    inlets_all: dict[str, dict] = {}
+    resid = float("inf")
+    it = 0
+    try:
+        for it in range(1, max_iter + 1):  # noqa: B007
+            for name in plant.order:
+                u = plant.units[name]
+                ins = {}
+                for p in u.inlets:
+                    if name == "pretreat":
+                        ins[p] = dict(feed)
+                    elif (name, p) in plant.recycle_edges:
+                        ins[p] = dict(tear[(name, p)])
+                    else:
+                        ins[p] = merge(
+                            *[
+                                streams.get(src, {})
+                                for src in plant.edges.get((name, p), [])
+                            ]
+                        )
+                # the kernel is re-run once, on the converged feed (last pass)
+                if name.startswith("sx_"):
+                    u.runner = runner if (runner is not None and resid < 1e-6) else None
+                r = u.simulate(ins, pts[name])
+                results[name] = r
+                inlets_all[name] = ins
+                for q, st in r.outlets.items():
+                    streams[(name, q)] = st
+            new = {
+                e: merge(*[streams[s] for s in plant.edges[e]])
+                for e in plant.recycle_edges
+            }
+            num = sum(
+                abs(new[e].get(k, 0.0) - tear[e].get(k, 0.0))
+                for e in new
+                for k in set(new[e]) | set(tear[e])
+            )
+            den = sum(abs(v) for e in new for v in new[e].values()) + 1e-12
+            prev_resid = resid
+            resid = num / den
+            tear = new
+            if resid < tol and (runner is None or prev_resid < 1e-6):
+                break
+    finally:
+        for name in ("sx_group", "sx_prnd", "sx_dytb"):
+            plant.units[name].runner = None
+    unit_imb = {
+        n: check_balance(inlets_all[n], results[n], tol=1e-9) for n in plant.order
+    }
+    # plant-wide element balance: feed + reagents in, sinks out
+    tot_in = sp.element_flows(merge(feed, *[r.reagents for r in results.values()]))
+    tot_out = sp.element_flows(merge(*[streams[k] for k in plant.sinks]))
+    plant_imb = {
+        e: (tot_in.get(e, 0.0) - tot_out.get(e, 0.0)) / max(1e-12, tot_in.get(e, 0.0))
+        for e in set(tot_in) | set(tot_out)
+    }
+    sxv = {}
+    for name in ("sx_group", "sx_prnd", "sx_dytb"):
+        v = plant.units[name].verification
+        if v and pts[name].get("cut_on"):
+            diff = max(abs(v["raff"][c] - v["table"][c]) for c in v["raff"])
+            sxv[name] = {
+                "design": pts[name]["design"],
+                "max_abs_recovery_difference": diff,
+                "raffinate_recovery_kernel": v["raff"],
+                "raffinate_recovery_table": v["table"],
+            }
+        plant.units[name].verification = {}
+    return Resim(streams, inlets_all, results, pts, it, unit_imb, plant_imb, resid, sxv)
+
+
+# ------------------------------------------------------------------------ results
+
+
+@dataclass
+class Result:
+    case: NdfebCase
+    plant: Plant
+    model: Any
+    solve: SolveReport
+    choice: Choice
+    resim: Resim
+    summary: dict
+    tables: dict[str, pd.DataFrame]
+    pareto: pd.DataFrame | None
+    timings_s: dict[str, float]
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def summarize(m, plant: Plant, choice: Choice, rs: Resim) -> tuple[dict, dict]:
+    """Report figures from the re-simulated plant (MILP values beside for checks)."""
+    from rexopt.units import report as rep
+
+    return rep.summarize(m, plant, choice, rs)
+
+
+def run(
+    case: NdfebCase,
+    sx_tables: dict | None = None,
+    runner: Callable | None = None,
+    case_dir: Path | None = None,
+    verify_runner: Callable | None = None,
+) -> Result:
+    """Build, solve, re-simulate; no files written."""
+    t0 = time.perf_counter()
+    plant = build(case, sx_tables=sx_tables, runner=runner, case_dir=case_dir)
+    t1 = time.perf_counter()
+    m = build_model(plant)
+    t2 = time.perf_counter()
+    try:
+        rep = solve(m, case)
+    except SolveError as exc:
+        raise InfeasibleCase(diagnose(m, case, exc)) from None
+    t3 = time.perf_counter()
+    choice = read_choice(m)
+    if verify_runner is None and sx_tables is None:
+        # the chosen cascades are re-run with the kernel; a user table without a
+        # kernel is reported as not re-verified
+        try:
+            verify_runner = runner or sx.kernel()
+        except sx.KernelUnavailable:
+            if not case.sx.candidates_csv:
+                raise
+    rs = resimulate(plant, choice, runner=verify_runner)
+    t4 = time.perf_counter()
+    summ, tables = summarize(m, plant, choice, rs)
+    # the front re-solves the model; the reported plant was summarised above
+    pareto = pareto_front(m, case) if case.pareto.enabled else None
+    t5 = time.perf_counter()
+    timings = {
+        "sx_candidates_and_build": t1 - t0,
+        "milp_build": t2 - t1,
+        "milp_solve": t3 - t2,
+        "resimulation": t4 - t3,
+        "report_and_pareto": t5 - t4,
+    }
+    return Result(case, plant, m, rep, choice, rs, summ, tables, pareto, timings)
+
+
+def pareto_front(m, case: NdfebCase) -> pd.DataFrame:
+    """Epsilon-constraint front: optimise the primary with the secondary bounded."""
+    p, s, n = case.pareto.primary, case.pareto.secondary, case.pareto.points
+    opts = dict(
+        time_limit_s=case.solver.time_limit_s,
+        mip_gap=case.solver.mip_gap,
+        what="NdFeB plant (Pareto)",
+    )
+    ends = []
+    for k in (s, p):
+        set_objective(m, k)
+        highs_solve(m, **opts)
+        ends.append(pyo.value(m.metric[s]))
+    lo, hi = sorted(ends)
+    sign = -1 if s in MAXIMISE else 1
+    m.eps_con = pyo.Constraint(expr=sign * m.metric[s] <= m.eps)
+    rows = []
+    try:
+        for i in range(n):
+            val = lo + (hi - lo) * i / (n - 1)
+            m.eps = sign * val + 1e-6 * max(1.0, abs(val))
+            set_objective(m, p)
+            try:
+                highs_solve(m, **opts)
+            except SolveError:
+                rows.append({f"{s}_bound": val, p: float("nan"), s: float("nan")})
+                continue
+            rows.append(
+                {
+                    f"{s}_bound": val,
+                    p: pyo.value(m.metric[p]),
+                    s: pyo.value(m.metric[s]),
+                    "agent": read_choice(m).routes["agent"],
+                    "evaporator": read_choice(m).routes["evaporator"],
+                }
+            )
+    finally:
+        m.del_component(m.eps_con)
+    return pd.DataFrame(rows)
+
+
+def report(res: Result) -> str:
+    from rexopt.units import report as rep
+
+    return rep.text_report(res)
+
+
+def write_outputs(res: Result, out_dir: str | Path) -> dict[str, str]:
+    from rexopt.units import report as rep
+
+    return rep.write_outputs(res, Path(out_dir))
+
+
+def main(
+    case_path: str | Path,
+    out_dir: str | Path,
+    sx_tables: dict | None = None,
+    runner: Callable | None = None,
+    verify_runner: Callable | None = None,
+) -> Result:
+    """Optimise the case, re-simulate, write the report files; returns the Result."""
+    case, p = load_case(case_path)
+    res = run(
+        case,
+        sx_tables=sx_tables,
+        runner=runner,
+        case_dir=p.parent if p else None,
+        verify_runner=verify_runner,
+    )
+    res.files = write_outputs(res, out_dir)
+    return res
+
+
+def run_cli(case_path: str, out_dir: str) -> int:
+    """``rexopt optimize CASE`` for kind = "ndfeb_flowsheet": print, write files."""
+    try:
+        res = main(case_path, out_dir)
+    except (CaseError, InfeasibleCase, sx.KernelUnavailable, unitdata.DataError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(report(res))
+    print("\nfiles:")
+    for k, v in res.files.items():
+        print(f"  {k}: {v}")
+    return 0
+
+
+__all__ = [
+    "load_case",
+    "build",
+    "build_model",
+    "solve",
+    "resimulate",
+    "run",
+    "main",
+    "run_cli",
+    "report",
+    "write_outputs",
+    "json",
+]

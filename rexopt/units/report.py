@@ -1,0 +1,694 @@
+"""Report of an optimised NdFeB plant: figures, stream table, mass-flow diagram.
+
+All figures are taken from the rigorous re-simulation of the chosen plant
+(MILP values are shown beside the main ones as a consistency check).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from rexopt.units import agents, costing
+from rexopt.units import species as sp
+from rexopt.units.base import merge
+from rexopt.units.data import unverified
+
+STEAM_MWh_t = 2100 / 3600  # latent heat of LP steam [MWh/t]
+SALT_SPECIES = sorted(
+    {v[0] for a in agents._SALTS.values() for v in a.values()} | {"Na2SO4(aq)"}
+)
+
+LINE_NAMES = {
+    ("pr", True): "Pr6O11",
+    ("pr", False): "PrNd oxide",
+    ("nd", True): "Nd2O3",
+    ("tb", True): "Tb4O7",
+    ("tb", False): "DyTb oxide",
+    ("dy", True): "Dy2O3",
+}
+
+
+def _t_yr(kmol_h: float, key: str, hours: float) -> float:
+    return kmol_h * sp.molar_mass_kg_kmol(key) / 1000 * hours
+
+
+def _mass_t_yr(stream: dict, hours: float) -> float:
+    return sp.mass_flow_kg_h(stream) / 1000 * hours
+
+
+def summarize(m, plant, choice, rs):
+    """Figures of the re-simulated plant -> (summary dict, tables)."""
+    hrs = plant.hours_yr
+    c = plant.data["costs"]
+    S = rs.streams
+    feed = {s: v * choice.scrap_t_h for s, v in plant.feed_kmol_t.items()}
+    feed_el = sp.element_flows(feed)
+    cut_on = {
+        "pr": choice.routes["prnd_cut"] == "on",
+        "nd": True,
+        "tb": choice.routes["dytb_cut"] == "on",
+        "dy": True,
+    }
+    # products
+    prows = []
+    reo_t_yr = 0.0
+    re_out = defaultdict(float)
+    revenue = 0.0
+    pr_price = c.table("products_USD_kg")
+    for line in ("pr", "nd", "tb", "dy"):
+        prod = S[(f"calc_{line}", "product")]
+        tot = _mass_t_yr(prod, hrs)
+        if tot <= 1e-9:
+            continue
+        name = LINE_NAMES[(line, cut_on[line])]
+        ox_t = {
+            r: _t_yr(
+                prod.get(f"{sp.RE_OXIDE[r][0]}(s)", 0.0), f"{sp.RE_OXIDE[r][0]}(s)", hrs
+            )
+            for r in sp.RARE_EARTHS
+        }
+        main = {"pr": ["Pr"], "nd": ["Nd"], "tb": ["Tb"], "dy": ["Dy"]}[line]
+        if not cut_on[line]:
+            main = {"pr": ["Pr", "Nd"], "tb": ["Tb", "Dy"]}[line]
+        purity = sum(ox_t[r] for r in main) / tot
+        el = sp.element_flows(prod)
+        for r in sp.RARE_EARTHS:
+            re_out[r] += el.get(r, 0.0)
+        reo = sum(ox_t.values())
+        reo_t_yr += reo
+        val = sum(ox_t[r] * 1000 * pr_price[sp.RE_OXIDE[r][0]] for r in main)
+        if not cut_on[line]:
+            val *= pr_price["mixed_discount"]
+        revenue += val
+        prows.append(
+            {
+                "product": name,
+                "line": line,
+                "t_yr": tot,
+                "REO_t_yr": reo,
+                "purity_pct": 100 * purity,
+                **{
+                    f"{r}_recovery_pct": 100 * el.get(r, 0.0) / feed_el.get(r, 1e-30)
+                    for r in main
+                },
+                "revenue_USD_yr": val,
+            }
+        )
+    products = pd.DataFrame(prows)
+    recov = {r: re_out[r] / feed_el[r] for r in sp.RARE_EARTHS}
+    re_yield = sum(re_out.values()) / sum(feed_el[r] for r in sp.RARE_EARTHS)
+    # reagents (net of recovered MgO / HCl)
+    reag = merge(*[r.reagents for r in rs.results.values()])
+    prices = costing.reagent_price_USD_t(c)
+    rrows = []
+    reagent_usd = 0.0
+    for s_, v in sorted(reag.items()):
+        if s_ in ("O2(g)", "N2(g)", "H2O(l)"):
+            continue
+        t = _t_yr(v, s_, hrs)
+        usd = max(t, 0.0) * prices.get(s_, 0.0)
+        reagent_usd += usd
+        rrows.append(
+            {
+                "reagent": s_,
+                "t_yr": t,
+                "t_per_t_REO": t / max(reo_t_yr, 1e-9),
+                "USD_yr": usd,
+            }
+        )
+    reagents = pd.DataFrame(rrows)
+    # water
+    bound = sum(
+        costing.REAGENT_WATER_MOL_MOL.get(s_, 0.0) * max(v, 0.0)
+        for s_, v in reag.items()
+    )
+    demand = reag.get("H2O(l)", 0.0)
+    cond = S[("evap", "condensate")].get("H2O(l)", 0.0)
+    need = max(demand - bound, 0.0)
+    reuse = min(need, cond)
+    fresh = need - reuse
+    tower_cap = (
+        plant.data["evaporation"]("common.cooling_tower_evap_t_t_scrap")
+        * choice.scrap_t_h
+        * 1000
+        / 18.015
+    )
+    tower = min(cond - reuse, tower_cap)
+    cond_dis = cond - reuse - tower
+    dis = S[("brine_split", "discharge")]
+    discharge_t_yr = _mass_t_yr(dis, hrs) + cond_dis * 18.015 / 1000 * hrs
+    w = lambda kmol_h: kmol_h * 18.015 / 1000 * hrs  # noqa: E731
+    vap = sum(
+        S[k].get("H2O(g)", 0.0) for k, cat in plant.sinks.items() if cat == "offgas"
+    )
+    moist = {
+        cat: sum(S[k].get("H2O(l)", 0.0) for k, c2 in plant.sinks.items() if c2 == cat)
+        for cat in ("residue", "sludge", "salt", "coating")
+    }
+    # all water drawn by units (reagent solutions, fresh, reused condensate) + moisture
+    h2o_in = feed.get("H2O(l)", 0.0) + demand
+    h2o_out = vap + sum(moist.values()) + cond + dis.get("H2O(l)", 0.0)
+    gen_units = 0.0
+    for n, r in rs.results.items():
+        ins = merge(*rs.inlets[n].values(), r.reagents)
+        outs = merge(*r.outlets.values())
+        gen_units += (
+            outs.get("H2O(l)", 0)
+            + outs.get("H2O(g)", 0)
+            - ins.get("H2O(l)", 0)
+            - ins.get("H2O(g)", 0)
+        )
+    water = {
+        "scrap_moisture_t_yr": w(feed.get("H2O(l)", 0.0)),
+        "reagent_solution_water_t_yr": w(bound),
+        "fresh_water_t_yr": w(fresh),
+        "condensate_reused_t_yr": w(reuse),
+        "reaction_water_net_t_yr": w(gen_units),
+        "vapour_in_offgases_t_yr": w(vap),
+        **{f"moisture_in_{k}_t_yr": w(v) for k, v in moist.items()},
+        "condensate_to_cooling_towers_t_yr": w(tower),
+        "condensate_discharged_t_yr": w(cond_dis),
+        "brine_discharged_t_yr": _mass_t_yr(dis, hrs),
+        "liquid_discharge_t_yr": discharge_t_yr,
+        "closure_rel": abs(h2o_in + gen_units - h2o_out) / max(h2o_in, 1e-12),
+    }
+    # salts: formed in units vs leaving the plant
+    srows = []
+    for s_ in SALT_SPECIES:
+        sol = sp.with_phase(s_, "s")
+        formed = 0.0
+        for n, r in rs.results.items():
+            ins = merge(*rs.inlets[n].values(), r.reagents)
+            outs = merge(*r.outlets.values())
+            formed += (
+                outs.get(s_, 0) + outs.get(sol, 0) - ins.get(s_, 0) - ins.get(sol, 0)
+            )
+        bought = reag.get(s_, 0.0)
+        left = {
+            cat: 0.0 for cat in ("salt", "discharge", "residue", "sludge", "product")
+        }
+        for k, cat in plant.sinks.items():
+            key = "product" if cat.startswith("product") else cat
+            if key in left:
+                left[key] += S[k].get(s_, 0.0) + S[k].get(sol, 0.0)
+        tot_out = sum(left.values())
+        if formed + bought <= 1e-12 and tot_out <= 1e-12:
+            continue
+        srows.append(
+            {
+                "salt": sp.split(s_)[0],
+                "formed_t_yr": _t_yr(formed, s_, hrs),
+                "bought_t_yr": _t_yr(bought, s_, hrs),
+                **{f"to_{k}_t_yr": _t_yr(v, s_, hrs) for k, v in left.items()},
+                "closure_rel": abs(formed + bought - tot_out) / max(tot_out, 1e-12),
+            }
+        )
+    salts = pd.DataFrame(srows)
+    # energy by unit
+    h = plant.data["roasting"].table("heat")
+    gas = choice.routes["kiln_heating"] == "gas"
+    erows = []
+    el_tot = fuel_tot = steam_tot = 0.0
+    for n, r in rs.results.items():
+        u = r.utilities
+        el = u.get("electricity_kW", 0.0)
+        fuel = u.get("fuel_kW", 0.0)
+        heat = max(u.get("heat_kW", 0.0), 0.0)
+        if heat:
+            if gas:
+                fuel += heat / h["gas_efficiency"]
+            else:
+                el += heat / h["electric_efficiency"]
+        st = u.get("steam_t_h", 0.0)
+        el_tot += el
+        fuel_tot += fuel
+        steam_tot += st
+        tot = (el + fuel + st * STEAM_MWh_t * 1000) * hrs / 1000
+        if tot > 1e-6:
+            erows.append(
+                {
+                    "unit": n,
+                    "electricity_MWh_yr": el * hrs / 1000,
+                    "fuel_MWh_yr": fuel * hrs / 1000,
+                    "steam_t_yr": st * hrs,
+                    "total_MWh_yr": tot,
+                }
+            )
+    energy = pd.DataFrame(erows)
+    ut = c.table("utilities")
+    co2_proc = (
+        sum(
+            S[k].get("CO2(g)", 0.0) for k, cat in plant.sinks.items() if cat == "offgas"
+        )
+        * 44.01
+        / 1000
+        * hrs
+    )
+    co2 = {
+        "electricity_t_yr": el_tot * ut["grid_kgCO2_kWh"] * hrs / 1000,
+        "fuel_t_yr": fuel_tot * ut["fuel_kgCO2_kWh"] * hrs / 1000,
+        "steam_t_yr": steam_tot * ut["steam_kgCO2_t"] * hrs / 1000,
+        "process_t_yr": co2_proc,
+    }
+    co2["total_t_yr"] = sum(co2.values())
+    # equipment and CAPEX (exact power law at the re-simulated sizes)
+    sizes = defaultdict(float)
+    for r in rs.results.values():
+        for e, x in r.sizes.items():
+            sizes[e] += x
+    n = choice.trains
+    qrows = []
+    capex = 0.0
+    for e, x in sorted(sizes.items()):
+        if x <= 1e-9:
+            continue
+        fn = costing.installed_cost_fn(c, e)
+        cost = n * fn(x / n)
+        capex += cost
+        qrows.append(
+            {
+                "equipment": e,
+                "size_total": x,
+                "size_unit": c(f"equipment.{e}.size_unit"),
+                "trains": n,
+                "size_per_train": x / n,
+                "max_per_train": c(f"equipment.{e}.max_per_train"),
+                "installed_cost_USD": cost,
+            }
+        )
+    equipment = pd.DataFrame(qrows)
+    fin = c.table("finance")
+    bp = c.table("byproducts_USD_t")
+    salt_stream = S[("evap", "salt")]
+    salt_price = {
+        "NaCl(s)": bp["salt_NaCl"],
+        "NH4Cl(s)": bp["salt_NH4Cl"],
+        "MgCl2(s)": bp["salt_MgCl2"],
+    }
+    salt_usd = sum(
+        _t_yr(v, k, hrs) * salt_price.get(k, bp["salt_other"])
+        for k, v in salt_stream.items()
+        if k != "H2O(l)"
+    )
+    res_t = _mass_t_yr(S[("filter", "residue")], hrs) + _mass_t_yr(
+        S[("dissolve", "residue")], hrs
+    )
+    slu_t = _mass_t_yr(S[("purify", "sludge")], hrs) + _mass_t_yr(
+        S[("neutralize", "sludge")], hrs
+    )
+    waste_usd = (
+        res_t * bp["residue"] + slu_t * bp["sludge"] + discharge_t_yr * bp["wastewater"]
+    )
+    util_usd = (
+        el_tot * ut["electricity_USD_kWh"]
+        + fuel_tot * ut["fuel_USD_kWh"]
+        + steam_tot * ut["steam_USD_t"]
+    ) * hrs + w(fresh) * c("reagents_USD_t.water")
+    labour = fin["labour_USD_yr_train"] * n
+    maint = fin["maintenance_frac"] * capex
+    opex = reagent_usd + util_usd + labour + maint - salt_usd - waste_usd
+    scrap_usd = choice.scrap_t_h * hrs * c("feed_USD_t.scrap")
+    af = costing.annuity_factor(fin["discount_rate"], int(fin["life_yr"]))
+    npv = -capex + af * (revenue - opex - scrap_usd)
+    cost_yr = capex / af + opex + scrap_usd
+    econ = {
+        "capex_USD": capex,
+        "opex_USD_yr": opex,
+        "reagents_USD_yr": reagent_usd,
+        "utilities_USD_yr": util_usd,
+        "labour_USD_yr": labour,
+        "maintenance_USD_yr": maint,
+        "salt_credit_USD_yr": salt_usd,
+        "waste_credit_USD_yr": waste_usd,
+        "scrap_USD_yr": scrap_usd,
+        "revenue_USD_yr": revenue,
+        "npv_USD": npv,
+        "annualised_cost_USD_yr": cost_yr,
+        "cost_per_kg_REO_USD": cost_yr / max(reo_t_yr * 1000, 1e-9),
+        "milp_npv_USD": pyo.value(m.npv_usd) if m is not None else None,
+        "milp_capex_USD": pyo.value(m.capex_usd) if m is not None else None,
+    }
+    # routes and operating points
+    route = dict(choice.routes)
+    route["trains"] = n
+    route["scrap_t_yr"] = choice.scrap_t_h * hrs
+    points = {
+        nm: plant.units[nm].label(pt)
+        + (
+            ""
+            if any(sum(st.values()) > 0 for st in rs.inlets[nm].values())
+            else " (idle)"
+        )
+        for nm, pt in rs.points.items()
+        if len(plant.units[nm].points) > 1
+    }
+    balances = {
+        "max_unit_element_imbalance_rel": max(
+            [
+                abs(v)
+                / max(
+                    1e-12,
+                    abs(
+                        sp.element_flows(
+                            merge(*rs.inlets[nm].values(), rs.results[nm].reagents)
+                        ).get(e, 1)
+                    ),
+                )
+                for nm, d_ in rs.unit_imbalance.items()
+                for e, v in d_.items()
+            ]
+            or [0.0]
+        ),
+        "plant_element_imbalance_rel": {
+            e: v for e, v in sorted(rs.plant_imbalance.items())
+        },
+        "recycle_residual_rel": rs.recycle_residual,
+        "recycle_iterations": rs.iterations,
+        "zld": plant.case.targets.zld,
+        "zld_met": discharge_t_yr <= 1e-6,
+    }
+    summary = {
+        "case": plant.case.name,
+        "route": route,
+        "operating_points": points,
+        "re_yield": re_yield,
+        "re_recovery": recov,
+        "REO_t_yr": reo_t_yr,
+        "water": water,
+        "co2": co2,
+        "economics": econ,
+        "balances": balances,
+        "energy_MWh_yr": float(energy["total_MWh_yr"].sum()) if len(energy) else 0.0,
+        "sx_verification": rs.sx_verification,
+        "sx_rejected": list(getattr(plant, "sx_rejected", [])),
+        "milp_REO_t_yr": (
+            sum(
+                pyo.value(m.ox_mass(li, r))
+                for li in ("pr", "nd", "tb", "dy")
+                for r in sp.RARE_EARTHS
+            )
+            * hrs
+            / 1000
+        )
+        if m is not None
+        else None,
+    }
+    tables = {
+        "products": products,
+        "reagents": reagents,
+        "salts": salts,
+        "energy": energy,
+        "equipment": equipment,
+        "streams": stream_table(plant, rs),
+    }
+    return summary, tables
+
+
+def stream_table(plant, rs) -> pd.DataFrame:
+    """One row per stream: ends, mass flows, water, RE and main species [kmol/h]."""
+    dest = {}
+    for (dst, dport), srcs in plant.edges.items():  # noqa: B007
+        for s in srcs:
+            dest[s] = f"{dst}.{dport}"
+    rows = []
+    hrs = plant.hours_yr
+    for (u, port), st in rs.streams.items():
+        if not st:
+            continue
+        el = sp.element_flows(st)
+        row = {
+            "stream": f"{u}.{port}",
+            "from": u,
+            "to": dest.get((u, port), f"[{plant.sinks.get((u, port), '?')}]"),
+            "mass_kg_h": sp.mass_flow_kg_h(st),
+            "mass_t_yr": sp.mass_flow_kg_h(st) * hrs / 1000,
+            "water_kg_h": 18.015 * (st.get("H2O(l)", 0.0) + st.get("H2O(g)", 0.0)),
+            **{
+                f"{r}_kg_h": el.get(r, 0.0) * sp.ATOMIC_MASS_g_mol[r]
+                for r in (*sp.RARE_EARTHS, "Fe", "Cl", "Na", "Mg", "N")
+            },
+        }
+        for s, v in st.items():
+            row[f"{s} [kmol/h]"] = v
+        rows.append(row)
+    df = pd.DataFrame(rows).fillna(0.0)
+    return df
+
+
+def text_report(res) -> str:
+    s = res.summary
+    t = res.tables
+    L = []
+    L.append(f"NdFeB recycling plant - {s['case']}")
+    L.append("=" * 72)
+    r = s["route"]
+    L.append(
+        "Chosen route: "
+        + ", ".join(
+            f"{k}={v}" for k, v in r.items() if k not in ("scrap_t_yr", "trains")
+        )
+    )
+    L.append(f"Scrap processed {r['scrap_t_yr']:.0f} t/yr in {r['trains']} train(s)")
+    L.append("Operating points:")
+    for k, v in s["operating_points"].items():
+        L.append(f"  {k:14s} {v}")
+    L.append("\nProducts")
+    L.append(t["products"].to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    L.append(
+        f"Overall RE yield {100 * s['re_yield']:.2f} %; recovery by element: "
+        + ", ".join(f"{k} {100 * v:.2f} %" for k, v in s["re_recovery"].items())
+    )
+    L.append("\nReagents (net of recovered MgO / HCl)")
+    L.append(t["reagents"].to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
+    w = s["water"]
+    b = s["balances"]
+    L.append("\nWater balance [t/yr]")
+    for k, v in w.items():
+        L.append(f"  {k:38s} {v:14,.6g}")
+    L.append(
+        f"Zero liquid discharge: {'ON' if b['zld'] else 'off'}; liquid discharge "
+        f"{w['liquid_discharge_t_yr']:.3g} t/yr -> "
+        f"{'met' if b['zld_met'] else 'NOT zero'}"
+    )
+    L.append("\nSalt balance [t/yr]")
+    if len(t["salts"]):
+        L.append(t["salts"].to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+    L.append("\nEnergy by unit")
+    L.append(t["energy"].to_string(index=False, float_format=lambda x: f"{x:,.1f}"))
+    L.append(f"Total {s['energy_MWh_yr']:,.0f} MWh/yr")
+    L.append("\nCO2 [t/yr]: " + ", ".join(f"{k} {v:,.0f}" for k, v in s["co2"].items()))
+    e = s["economics"]
+    L.append("\nEconomics (USD)")
+    for k in (
+        "capex_USD",
+        "opex_USD_yr",
+        "revenue_USD_yr",
+        "scrap_USD_yr",
+        "npv_USD",
+        "cost_per_kg_REO_USD",
+    ):
+        L.append(f"  {k:26s} {e[k]:16,.2f}")
+    L.append(
+        f"  (MILP: NPV {e['milp_npv_USD']:,.0f}, CAPEX {e['milp_capex_USD']:,.0f}; "
+        f"REO {s['milp_REO_t_yr']:.1f} t/yr vs re-simulated {s['REO_t_yr']:.1f})"
+    )
+    L.append("\nEquipment")
+    L.append(t["equipment"].to_string(index=False, float_format=lambda x: f"{x:,.3g}"))
+    L.append("\nBalances of the re-simulated plant")
+    L.append(
+        "  largest unit element imbalance (rel) "
+        f"{b['max_unit_element_imbalance_rel']:.2e}"
+    )
+    L.append(
+        "  plant element imbalance (rel): "
+        + ", ".join(f"{k} {v:.1e}" for k, v in b["plant_element_imbalance_rel"].items())
+    )
+    L.append(
+        f"  recycle converged to {b['recycle_residual_rel']:.1e} in "
+        f"{b['recycle_iterations']} passes"
+    )
+    if s["sx_verification"]:
+        L.append(
+            "\nSX cascades re-run with the kernel (raffinate recovery kernel / table):"
+        )
+        for u, v in s["sx_verification"].items():
+            L.append(
+                f"  {u} {v['design']}: "
+                + ", ".join(
+                    f"{c} {v['raffinate_recovery_kernel'][c]:.4f}/"
+                    f"{v['raffinate_recovery_table'][c]:.4f}"
+                    for c in v["raffinate_recovery_kernel"]
+                )
+            )
+            if v["max_abs_recovery_difference"] > 0.01:
+                L.append(
+                    f"  WARNING: {u} kernel and table differ by "
+                    f"{v['max_abs_recovery_difference']:.3f} in a recovery; the "
+                    "figures above are the kernel's (re-simulated plant)."
+                )
+    else:
+        L.append(
+            "\nSX cascades: recoveries from the candidate table "
+            "(NOT re-run with the kernel in this run)."
+        )
+    if s.get("sx_rejected"):
+        L.append(
+            "SX candidates rejected by the kernel check (their cut is limited to the "
+            "designs that passed; a cut with none is switched off):"
+        )
+        for r_ in s["sx_rejected"]:
+            L.append(f"  {r_['name']}: {r_['reason']}")
+    rep = res.solve
+    L.append(
+        f"\nHiGHS: {rep.status}, {rep.n_variables} variables "
+        f"({rep.n_integer} integer), "
+        f"{rep.n_constraints} constraints, {rep.seconds:.1f} s, gap "
+        f"{(rep.gap or 0) * 100:.3f} %"
+    )
+    L.append(
+        "Times [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in res.timings_s.items())
+    )
+    nu = len(unverified(res.plant.data))
+    L.append(
+        f"{nu} default values are unverified placeholders "
+        "(see unverified_defaults.csv)."
+    )
+    if res.pareto is not None:
+        L.append("\nPareto front (epsilon-constraint)")
+        L.append(res.pareto.to_string(index=False))
+    return "\n".join(L)
+
+
+def sankey_png(plant, rs, path: Path) -> None:
+    """Sankey-style diagram: units in flow order, band width ~ mass flow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = [n for n in plant.order]
+    level = {}
+    for n in order:
+        srcs = [
+            s
+            for (dst, _), ss in plant.edges.items()
+            if dst == n
+            for s, _ in ss
+            if (n, _) not in plant.recycle_edges
+        ]
+        level[n] = 1 + max([level.get(s, 0) for s in srcs] or [0])
+    cols = defaultdict(list)
+    for n in order:
+        cols[level[n]].append(n)
+    pos = {}
+    for lv, ns in cols.items():
+        for i, n in enumerate(ns):
+            pos[n] = (lv, -(i - (len(ns) - 1) / 2))
+    sinks = sorted(set(plant.sinks.values()))
+    maxlv = max(level.values()) + 1
+    for i, s in enumerate(sinks):
+        pos[f"[{s}]"] = (maxlv, -(i - (len(sinks) - 1) / 2) * 0.8)
+    pos["scrap"] = (0, 0)
+    flows = []
+    flows.append(
+        ("scrap", "pretreat", sp.mass_flow_kg_h(rs.inlets["pretreat"]["scrap"]))
+    )
+    for (dst, _dport), srcs in plant.edges.items():
+        for s, sport in srcs:
+            flows.append((s, dst, sp.mass_flow_kg_h(rs.streams.get((s, sport), {}))))
+    for (u, port), cat in plant.sinks.items():
+        flows.append((u, f"[{cat}]", sp.mass_flow_kg_h(rs.streams.get((u, port), {}))))
+    fmax = max(f for *_, f in flows) or 1.0
+    fig, ax = plt.subplots(figsize=(18, 9))
+    for a, b, f in flows:
+        if f <= 1e-6 * fmax:
+            continue
+        (x0, y0), (x1, y1) = pos[a], pos[b]
+        xs = np.linspace(0, 1, 30)
+        yy = y0 + (y1 - y0) * (3 * xs**2 - 2 * xs**3)
+        color = "tab:red" if b in ("leach", "dissolve") and x1 < x0 else "tab:blue"
+        ax.plot(
+            x0 + (x1 - x0) * xs,
+            yy,
+            color=color,
+            alpha=0.35,
+            lw=max(0.5, 28 * np.sqrt(f / fmax)),
+            solid_capstyle="butt",
+        )
+        if f > 0.02 * fmax:
+            ax.text(
+                (x0 + x1) / 2,
+                (y0 + y1) / 2,
+                f"{f / 1000:.2f}",
+                fontsize=6,
+                ha="center",
+                color="k",
+            )
+    for n, (x, y) in pos.items():
+        ax.text(
+            x,
+            y,
+            n,
+            ha="center",
+            va="center",
+            fontsize=7,
+            bbox=dict(boxstyle="round", fc="white", ec="gray"),
+        )
+    ax.set_title(
+        f"{plant.case.name}: mass flows [t/h] (band width ~ sqrt of flow; "
+        "red = recycle)"
+    )
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(res, out: Path) -> dict[str, str]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    st = res.tables["streams"]
+    files["stream_table_csv"] = str(out / "stream_table.csv")
+    st.to_csv(files["stream_table_csv"], index=False)
+    files["stream_table_html"] = str(out / "stream_table.html")
+    st.to_html(
+        files["stream_table_html"], index=False, float_format=lambda x: f"{x:.6g}"
+    )
+    for k in ("products", "reagents", "salts", "energy", "equipment"):
+        files[f"{k}_csv"] = str(out / f"{k}.csv")
+        res.tables[k].to_csv(files[f"{k}_csv"], index=False)
+    files["summary_json"] = str(out / "summary.json")
+    with open(files["summary_json"], "w") as fh:
+        json.dump(
+            {**res.summary, "solve": res.solve.as_dict(), "timings_s": res.timings_s},
+            fh,
+            indent=2,
+            default=float,
+        )
+    files["report_txt"] = str(out / "report.txt")
+    Path(files["report_txt"]).write_text(text_report(res))
+    files["sankey_png"] = str(out / "mass_flow_sankey.png")
+    sankey_png(res.plant, res.resim, Path(files["sankey_png"]))
+    uv = unverified(res.plant.data)
+    files["unverified_defaults_csv"] = str(out / "unverified_defaults.csv")
+    pd.DataFrame(
+        [
+            {
+                "entry": k,
+                "value": json.dumps(e.value),
+                "unit": e.unit,
+                "source": e.source,
+            }
+            for k, e in uv
+        ]
+    ).to_csv(files["unverified_defaults_csv"], index=False)
+    if res.pareto is not None:
+        files["pareto_csv"] = str(out / "pareto.csv")
+        res.pareto.to_csv(files["pareto_csv"], index=False)
+    return files

@@ -1,0 +1,411 @@
+"""Solvent-extraction cuts: candidate cascade designs and the SX unit model.
+
+Each cut (``group``: PrNd | DyTb, ``prnd``: Pr | Nd, ``dytb``: Tb | Dy) splits
+a light group (raffinate) from a heavy group (loaded organic -> strip liquor).
+Candidates are designed with Xu's closed form (DOMAIN 2.1-2.4: purification
+factors a, b; scrub amount W = 1/(beta^k - 1); S = W + f'_A; stage numbers
+n = log b / log(beta E_M), m = log a / log(beta / E'_M)) and then *evaluated with
+the project's cascade kernel* ``rexopt.simulate`` (model "saturated"): the
+recoveries in the candidate table are the kernel's, not the closed form's.
+
+There is no fallback: if the kernel cannot be imported, :func:`candidate_table`
+raises.  A table can also be read from a CSV the user supplies
+(:func:`read_table`), e.g. one written by an earlier run.
+
+Reagents per mol RE fed follow from the design flows: base = saponified sites
+s C_HA O / F_RE (= 3 S), HCl = scrub + strip acid; the salt made is one
+equivalent per equivalent of base (DOMAIN 2.4, 5.1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from rexopt.units import agents
+from rexopt.units import species as sp
+from rexopt.units.base import Unit, UnitResult, add
+from rexopt.units.data import DataSet
+from rexopt.units.leaching import WATER_KMOL_M3
+
+REs = list(sp.RARE_EARTHS)
+STRIP_STAGES = 6
+FEED_FLOW_L_H = 100.0
+
+
+class KernelUnavailable(RuntimeError):
+    """rexopt.simulate (the cascade kernel) cannot be imported or run."""
+
+
+def kernel() -> Callable:
+    """The project's cascade kernel, ``rexopt.simulate``; raises if absent."""
+    try:
+        from rexopt.cascade import simulate  # noqa: F401  (the real kernel module)
+    except Exception as exc:  # pragma: no cover - depends on the tree state
+        raise KernelUnavailable(
+            "the cascade kernel rexopt.simulate is not importable "
+            f"({type(exc).__name__}: {exc}); SX candidates cannot be evaluated. "
+            "Give a candidate table with [sx] candidates_csv in the case instead."
+        ) from exc
+    import rexopt
+
+    return rexopt.simulate
+
+
+def cut_groups(d: DataSet, cut: str) -> tuple[list[str], list[str]]:
+    return d(f"cuts.{cut}.light"), d(f"cuts.{cut}.heavy")
+
+
+def key_beta(d: DataSet, cut: str) -> float:
+    light, heavy = cut_groups(d, cut)
+    K = d.table("separation_factors")
+    return min(K[h] for h in heavy) / max(K[l_] for l_ in light)
+
+
+def xu_design(beta: float, f_A: float, purity: float, k: float, margin: float) -> dict:
+    """Xu constant-E_M design, aqueous feed (DOMAIN 2.1-2.4)."""
+    f_B = 1.0 - f_A
+    a = (purity / (1 - purity)) / (f_A / f_B)
+    b = (purity / (1 - purity)) / (f_B / f_A)
+    Y_A = a * (b - 1) / (a * b - 1)
+    fA_out = f_A * Y_A / purity
+    W = 1.0 / (beta**k - 1.0)
+    S = W + fA_out
+    E_M = S / (W + 1.0)
+    E_Mp = S / W
+    if beta * E_M <= 1.0 or E_Mp >= beta:
+        return {}
+    n = math.log(b) / math.log(beta * E_M)
+    m = math.log(a) / math.log(beta / E_Mp)
+    return {
+        "S": S,
+        "W": W,
+        "fA_out": fA_out,
+        "n_extraction": max(1, math.ceil(n * margin)),
+        "n_scrub": max(1, math.ceil(m * margin)),
+    }
+
+
+def case_dict(
+    d: DataSet, cut: str, feed_frac: dict[str, float], design: dict, scale: float = 1.0
+) -> dict:
+    """A kernel case (docs/cases.md schema) for one candidate design.
+
+    ``scale`` multiplies every flow (the kernel sees the same concentrations).
+    """
+    ch = d.table("chemistry")
+    F = FEED_FLOW_L_H * scale
+    c_re = ch["feed_RE_mol_L"]
+    F_RE = F * c_re  # mol/h
+    ymax = ch["saponification"] * ch["extractant_mol_L"] / 3.0
+    O = design["S"] * F_RE / ymax
+    scrub_acid = 3.0 * design["W"] * F_RE
+    strip_acid = 3.0 * design["fA_out"] * F_RE * ch["strip_acid_excess"]
+    conc = {c: max(feed_frac.get(c, 0.0), 1e-6) * c_re for c in REs}
+    return {
+        "kind": "cascade",
+        "name": f"ndfeb {cut} cut candidate",
+        "chemistry": {
+            "model": "saturated",
+            "medium": "chloride",
+            "components": REs,
+            "saturated": {
+                "separation_factors": d.table("separation_factors"),
+                "K_ref_L_mol": ch["K_ref_L_mol"],
+            },
+        },
+        "sections": {
+            "extraction": {"stages": design["n_extraction"]},
+            # stage efficiency is in the installed-stage margin (design.stage_margin)
+            "scrub": {"stages": design["n_scrub"]},
+            "strip": {"stages": STRIP_STAGES},
+        },
+        "organic": {
+            "flow_L_h": O,
+            "extractant_mol_L": ch["extractant_mol_L"],
+            "saponification": ch["saponification"],
+            "agent": "NaOH",
+            "recycle": False,
+        },
+        "feed": {
+            "phase": "aqueous",
+            "flow_L_h": F,
+            "acidity_mol_L": 0.05,
+            "conc_mol_L": conc,
+        },
+        "scrub": {
+            "flow_L_h": scrub_acid / ch["scrub_acid_mol_L"],
+            "acidity_mol_L": ch["scrub_acid_mol_L"],
+        },
+        "strip": {
+            "flow_L_h": strip_acid / ch["strip_acid_mol_L"],
+            "acidity_mol_L": ch["strip_acid_mol_L"],
+        },
+    }
+
+
+def recoveries_from_result(result, case: dict) -> dict[str, float]:
+    """Fraction of each RE fed that leaves in the raffinate (kernel result)."""
+    out = result.outlets
+    F = case["feed"]["flow_L_h"]
+    rec = {}
+    for c in REs:
+        fed = case["feed"]["conc_mol_L"][c] * F
+        raff = float(out.loc["raffinate", f"{c}_mol_h"])
+        rec[c] = min(1.0, max(0.0, raff / fed))
+    return rec
+
+
+def row_from_case(
+    d: DataSet, case: dict, name: str, raff: dict[str, float], verified_by: str
+) -> dict:
+    """Candidate-table row: recoveries, reagents and volume per kmol/h RE fed."""
+    ch = d.table("chemistry")
+    sz = d.table("sizing")
+    F = case["feed"]["flow_L_h"]
+    F_RE = F * ch["feed_RE_mol_L"]
+    O = case["organic"]["flow_L_h"]
+    sc = case["scrub"]["flow_L_h"]
+    st = case["strip"]["flow_L_h"]
+    ne = case["sections"]["extraction"]["stages"]
+    ns = case["sections"]["scrub"]["stages"]
+    nt = case["sections"]["strip"]["stages"]
+    vol_L = (
+        ((O + F + sc) * ne + (O + sc) * ns + (O + st) * nt)
+        * (sz["mixer_residence_min"] / 60.0)
+        * (1 + sz["settler_to_mixer"])
+    )
+    row = {
+        "name": name,
+        "n_extraction": ne,
+        "n_scrub": ns,
+        "n_strip": nt,
+        "base_eq_per_mol": ch["saponification"] * ch["extractant_mol_L"] * O / F_RE,
+        "hcl_mol_per_mol": (
+            sc * case["scrub"]["acidity_mol_L"] + st * case["strip"]["acidity_mol_L"]
+        )
+        / F_RE,
+        "scrub_L_per_mol": sc / F_RE,
+        "strip_L_per_mol": st / F_RE,
+        "volume_m3_per_kmol_h": vol_L / 1000.0 / (F_RE / 1000.0),
+        "verified_by": verified_by,
+    }
+    for c in REs:
+        row[f"raff_{c}"] = raff[c]
+    return row
+
+
+def designs(
+    d: DataSet, cut: str, feed_frac: dict[str, float]
+) -> list[tuple[str, dict]]:
+    light, heavy = cut_groups(d, cut)
+    # everything less extractable than the heavy group leaves with the raffinate
+    tot = sum(feed_frac.values())
+    f_A = sum(feed_frac.get(c, 0.0) for c in heavy) / tot
+    beta = key_beta(d, cut)
+    out = []
+    for p in d(f"cuts.{cut}.purity_targets"):
+        for k in d("design.reflux_k"):
+            des = xu_design(beta, f_A, p, k, d("design.stage_margin"))
+            if des:
+                out.append((f"{cut}_p{p}_k{k}", des))
+    return out
+
+
+def candidate_table(
+    d: DataSet,
+    cut: str,
+    feed_frac: dict[str, float],
+    runner: Callable | None = None,
+    rejected: list | None = None,
+) -> pd.DataFrame:
+    """Design candidates for a cut and evaluate each with the cascade kernel.
+
+    A candidate is kept only if the kernel solves it and it separates in the
+    intended direction (light key mostly to the raffinate, heavy key mostly to
+    the strip liquor); the others are appended to ``rejected`` with the reason.
+    The table may come back empty.
+    """
+    run = runner or kernel()
+    light, heavy = cut_groups(d, cut)
+    lk = max(light, key=lambda c: d.table("separation_factors")[c])
+    hk = min(heavy, key=lambda c: d.table("separation_factors")[c])
+    rows = []
+    for name, des in designs(d, cut, feed_frac):
+        case = case_dict(d, cut, feed_frac, des)
+        try:
+            res = run(case)
+        except Exception as exc:  # the kernel's own error says why
+            if rejected is not None:
+                rejected.append(
+                    {"cut": cut, "name": name, "reason": f"{type(exc).__name__}: {exc}"}
+                )
+            continue
+        raff = recoveries_from_result(res, case)
+        if raff[lk] < 0.5 or raff[hk] > 0.5:
+            if rejected is not None:
+                rejected.append(
+                    {
+                        "cut": cut,
+                        "name": name,
+                        "reason": (
+                            "kernel result does not separate: raffinate gets "
+                            f"{raff[lk]:.3g} "
+                            f"of {lk} and {raff[hk]:.3g} of {hk}"
+                        ),
+                    }
+                )
+            continue
+        rows.append(row_from_case(d, case, name, raff, "rexopt.simulate"))
+    cols = [
+        "name",
+        "n_extraction",
+        "n_scrub",
+        "n_strip",
+        "base_eq_per_mol",
+        "hcl_mol_per_mol",
+        "scrub_L_per_mol",
+        "strip_L_per_mol",
+        "volume_m3_per_kmol_h",
+        "verified_by",
+    ] + [f"raff_{c}" for c in REs]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    df = pd.read_csv(path)
+    need = {
+        "name",
+        "cut",
+        "base_eq_per_mol",
+        "hcl_mol_per_mol",
+        "scrub_L_per_mol",
+        "strip_L_per_mol",
+        "volume_m3_per_kmol_h",
+    } | {f"raff_{c}" for c in REs}
+    missing = need - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: candidate table lacks columns {sorted(missing)}")
+    return df
+
+
+def points(table: pd.DataFrame, ag: DataSet, d: DataSet, optional: bool) -> list[dict]:
+    """Operating points: agent x candidate design (+ 'off' for an optional cut)."""
+    sz = d.table("sizing")
+    pts = []
+    for a in agents.AGENTS:
+        for row in table.to_dict("records"):
+            pts.append(
+                {
+                    "agent": a,
+                    "cut_on": True,
+                    "design": row["name"],
+                    "_row": row,
+                    "_ag": ag.table(a),
+                    "_kw_m3": sz["mixing_kW_m3"],
+                }
+            )
+        if optional or table.empty:
+            pts.append(
+                {"agent": a, "cut_on": False, "design": "off", "_ag": ag.table(a)}
+            )
+    return pts
+
+
+class SXCut(Unit):
+    """One SX cut at a candidate design (table recoveries, or kernel re-run)."""
+
+    inlets = ("feed",)
+    outlets = ("raffinate", "strip_liquor", "offgas")
+    equipment = ("mixer_settlers",)
+
+    def __init__(
+        self, name, points, cut: str, d: DataSet, runner: Callable | None = None
+    ):
+        super().__init__(name, points)
+        self.cut = cut
+        self.d = d
+        self.runner = runner  # set for the final re-simulation
+        self.verification: dict = {}
+
+    def _raff(self, feed: dict, point: dict) -> dict[str, float]:
+        row = point["_row"]
+        if self.runner is None:
+            return {c: row[f"raff_{c}"] for c in REs}
+        re_in = {c: feed.get(sp.chloride(c, 3), 0.0) for c in REs}
+        tot = sum(re_in.values())
+        if tot <= 0:
+            return {c: row[f"raff_{c}"] for c in REs}
+        frac = {c: v / tot for c, v in re_in.items()}
+        des = {
+            "S": row["base_eq_per_mol"] / 3.0,
+            "W": None,
+            "n_extraction": int(row["n_extraction"]),
+            "n_scrub": int(row["n_scrub"]),
+        }
+        # rebuild the design flows from the table row (per mol RE fed)
+        ch = self.d.table("chemistry")
+        des["W"] = row["scrub_L_per_mol"] * ch["scrub_acid_mol_L"] / 3.0
+        des["fA_out"] = (
+            row["strip_L_per_mol"]
+            * ch["strip_acid_mol_L"]
+            / (3.0 * ch["strip_acid_excess"])
+        )
+        case = case_dict(self.d, self.cut, frac, des)
+        res = self.runner(case)
+        rec = recoveries_from_result(res, case)
+        self.verification = {
+            "case": case,
+            "raff": rec,
+            "table": {c: row[f"raff_{c}"] for c in REs},
+            "summary": getattr(res, "summary", dict)(),
+        }
+        return rec
+
+    def simulate(self, inlets, point):
+        feed = inlets.get("feed", {})
+        raff: dict = {}
+        strip: dict = {}
+        off: dict = {}
+        reag: dict = {}
+        if not point["cut_on"]:
+            return UnitResult(
+                outlets={"raffinate": dict(feed), "strip_liquor": {}, "offgas": {}}
+            )
+        row = point["_row"]
+        r = self._raff(feed, point)
+        re_fed = 0.0
+        for k, v in feed.items():
+            re = sp.re_of(k)
+            if re and k == sp.chloride(re, 3):
+                re_fed += v
+                add(raff, k, r[re] * v)
+                add(strip, k, (1 - r[re]) * v)
+            else:
+                add(raff, k, v)
+        eq = row["base_eq_per_mol"] * re_fed
+        hcl = row["hcl_mol_per_mol"] * re_fed
+        add(reag, "HCl(aq)", hcl)
+        agents.saponify(raff, off, eq, point["agent"], reag, point["_ag"])
+        add(strip, "HCl(aq)", hcl - eq)
+        w_scrub = row["scrub_L_per_mol"] * re_fed * WATER_KMOL_M3
+        w_strip = row["strip_L_per_mol"] * re_fed * WATER_KMOL_M3
+        add(reag, "H2O(l)", w_scrub + w_strip)
+        add(raff, "H2O(l)", w_scrub)
+        add(strip, "H2O(l)", w_strip)
+        vol = row["volume_m3_per_kmol_h"] * re_fed
+        return UnitResult(
+            outlets={"raffinate": raff, "strip_liquor": strip, "offgas": off},
+            reagents=reag,
+            utilities={"electricity_kW": point["_kw_m3"] * vol},
+            sizes={"mixer_settlers": vol},
+        )
+
+
+def build_sx(blk, unit, inlet_exprs, **kw):
+    from rexopt.units.linear import build_unit
+
+    return build_unit(blk, unit, inlet_exprs, **kw)
