@@ -1,0 +1,72 @@
+"""``rexopt optimize CASE`` for ``kind = "separation_line"``.
+
+The main CLI dispatches to :func:`optimize_line_cli`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from rexopt.lines.case import LineCaseError
+from rexopt.lines.model import UNITS
+from rexopt.lines.report import optimize_line, write_outputs
+from rexopt.lines.superstructure import LineSpecError
+
+
+def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
+    """Optimize a separation line, print the summary, write outputs to ``out_dir``.
+
+    Returns
+    -------
+    int
+        0 on success, 1 when the case is malformed or the specification cannot be
+        met (the reason is printed).
+    """
+    con = Console()
+    try:
+        res = optimize_line(case_path)
+    except (LineCaseError, LineSpecError) as err:
+        con.print(f"[red]{case_path}: {err}[/red]")
+        return 1
+    paths = write_outputs(res, out_dir)
+    sz = res["superstructure"]
+    con.print(f"[bold]{res['case']}[/bold]")
+    con.print(
+        f"superstructure: {sz['candidate_cuts']} candidate cuts "
+        f"({sz['two_outlet_cuts']} two-outlet, {sz['three_outlet_cuts']} three-outlet, "
+        f"{sz['excluded_cuts']} excluded), {sz['links']} link options, "
+        f"{sz['binaries']} binaries; {res['seconds']['total']:.1f} s"
+    )
+    tab = Table(title=f"chosen line (min {res['objective']})")
+    for col in ("cut", "feed", "strip", "S", "stages", "annualized [USD/y]"):
+        tab.add_column(col)
+    for c in res["chosen"]["cascades"]:
+        tab.add_row(
+            c["cut"],
+            c["feed"],
+            str(c["strip"]),
+            f"{c['S_mol_mol']:.3f}",
+            str(c["stages_extraction"] + c["stages_scrub"] + c["stages_strip"]),
+            f"{c['annualized_cost']:,.0f}",
+        )
+    con.print(tab)
+    for name, comp in res["savings_of_chosen_vs"].items():
+        parts = [f"{n} {v['saving_pct']:+.1f} %" for n, v in comp.items()]
+        con.print(f"saving vs {name}: " + ", ".join(parts))
+    kc = res.get("kernel_check")
+    if kc:
+        for p, v in kc["products"].items():
+            flag = "[green]met[/green]" if v["met"] else "[red]NOT met[/red]"
+            con.print(
+                f"kernel: {p}: purity {v['purity']:.5f} (spec "
+                f"{v['purity_spec']}), recovery {v['recovery']:.4f} (spec "
+                f"{v['recovery_spec']}) {flag}"
+            )
+    m = res["chosen"]["metrics"]
+    con.print(", ".join(f"{n} = {m[n]:,.4g} {UNITS[n]}" for n in m))
+    for k, p in paths.items():
+        con.print(f"{k}: {Path(p)}")
+    return 0

@@ -1,0 +1,548 @@
+"""Run a separation-line case and report it: tables, balances, diagram, JSON.
+
+:func:`optimize_line` does the whole job (superstructure, MILP, comparisons,
+Pareto front, kernel re-verification); :func:`write_outputs` writes
+
+* ``line.png``           the chosen sequence (cascades, streams, links dashed)
+* ``line_report.md``     design table, reagent/water balance per product,
+                         comparisons, Pareto front, kernel check, unverified data
+* ``line_result.json``   every number of the above
+* ``pareto.png``         the Pareto front (if asked for)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rexopt.lines.case import OBJECTIVES, LineCase, load_line_case
+from rexopt.lines.model import UNITS, LineModel, LineSolution, evaluate, pareto
+from rexopt.lines.superstructure import (
+    LINE_COSTS,
+    Superstructure,
+    build_superstructure,
+    parse_cut,
+)
+from rexopt.lines.verify import verify_line
+from rexopt.lines.zld import brine_to_zld
+
+
+def optimize_line(case: str | Path | dict | LineCase, *, verify: bool = True) -> dict:
+    """Optimize a separation line; everything the report prints, as a dict.
+
+    Raises
+    ------
+    rexopt.lines.superstructure.LineSpecError
+        The specification cannot be met; the message says why.
+    """
+    t0 = time.perf_counter()
+    lc = case if isinstance(case, LineCase) else load_line_case(case)
+    ss = build_superstructure(lc)
+    t_build = time.perf_counter() - t0
+    obj = lc.objective.kind
+    lm = LineModel(ss)
+    lm.fix([parse_cut(ss, c) for c in lc.design.force])
+    best = lm.optimize(obj, time_limit_s=lc.objective.time_limit_s, label="best")
+    best.label = "optimal" + (" (linked)" if best.links else "")
+    out = {
+        "case": lc.name,
+        "objective": obj,
+        "objective_unit": UNITS[obj],
+        "superstructure": {**ss.sizes(), **lm.size()},
+        "superstructure_note": (
+            "binaries = one per candidate cut + one per (cut, feed phase, strip) "
+            "variant + one per loaded-organic link"
+        ),
+        "boundary_crossing_mol_h": {
+            f"{ss.blocks[k][0]}|{ss.blocks[k + 1][0]}": {
+                "down": ss.down[k],
+                "up": ss.up[k],
+            }
+            for k in range(len(ss.down))
+        },
+        "feed": {
+            "components": ss.feed.components,
+            "mol_h": ss.feed.mol_h,
+            "oxide_pct": ss.feed.oxide_pct,
+            "status": ss.feed.status,
+            "capacity_t_REO_y": lc.feed.capacity_t_REO_y,
+        },
+        "chosen": describe(ss, best),
+    }
+    # comparisons: best without linkage, conventional fixed sequence
+    nl = LineModel(ss, linkage=False)
+    nl.fix([parse_cut(ss, c) for c in lc.design.force])
+    unlinked = nl.optimize(
+        obj, time_limit_s=lc.objective.time_limit_s, label="no linkage"
+    )
+    out["best_unlinked"] = describe(ss, unlinked)
+    comp = {"best_unlinked": _saving(best, unlinked)}
+    if lc.conventional.sequence:
+        keys = [parse_cut(ss, c) for c in lc.conventional.sequence]
+        conv = evaluate(ss, keys, linked=lc.conventional.linked, objective=obj)
+        out["conventional"] = describe(ss, conv)
+        comp["conventional"] = _saving(best, conv)
+    out["savings_of_chosen_vs"] = comp
+    if lc.objective.pareto:
+        a, b = lc.objective.pareto
+        front = pareto(lm, a, b, lc.objective.points, lc.objective.time_limit_s)
+        out["pareto"] = {
+            "objectives": [a, b],
+            "units": [UNITS[a], UNITS[b]],
+            "points": [
+                {
+                    "metrics": p.metrics,
+                    "sequence": [ss.tasks[k].label for k in p.tasks],
+                    "links": len(p.links),
+                }
+                for p in front
+            ],
+        }
+    out["candidates"] = [_candidate_row(t) for t in ss.tasks.values()]
+    if verify:
+        out["kernel_check"] = verify_line(ss, best)
+    out["unverified_data"] = _unverified(ss)
+    out["seconds"] = {"superstructure": t_build, "total": time.perf_counter() - t0}
+    out["_ss"] = ss
+    out["_best"] = best
+    return out
+
+
+def _saving(best: LineSolution, other: LineSolution) -> dict:
+    return {
+        n: {
+            "chosen": best.metrics[n],
+            "other": other.metrics[n],
+            "saving": other.metrics[n] - best.metrics[n],
+            "saving_pct": 100.0
+            * (other.metrics[n] - best.metrics[n])
+            / other.metrics[n]
+            if other.metrics[n]
+            else 0.0,
+        }
+        for n in OBJECTIVES
+    }
+
+
+def _candidate_row(t) -> dict:
+    v = t.variants.get(("aq", True))
+    return {
+        "cut": t.label,
+        "excluded": t.excluded,
+        "stages": v.stages if v else None,
+        "S_mol_mol": v.S if v else None,
+        "annualized_USD_y": v.metrics["annualized_cost"] if v else None,
+        "theory_purity": t.theory,
+        "kernel_purity": t.kernel,
+    }
+
+
+def describe(ss: Superstructure, sol: LineSolution) -> dict:
+    """Per-cascade design table and reagent/water balance per product."""
+    rows = []
+    per_product = {
+        name: dict.fromkeys(
+            (
+                "base_mol_h",
+                "acid_mol_h",
+                "salt_kg_h",
+                "water_evaporated_t_h",
+                "electricity_kWh_h",
+            ),
+            0.0,
+        )
+        for name, _ in ss.blocks
+    }
+    links_in = {b: a for a, b in sol.links}
+    # parents before children, then top (organic side) first
+    order = sorted(sol.tasks, key=lambda k: (k[0] - k[1], -k[0]))
+    for k in order:
+        t = ss.tasks[k]
+        f, s = sol.variants[k]
+        v = t.variants[(f, s)]
+        d = t.design.upper if hasattr(t.design, "upper") else t.design
+        st = v.cost.stages
+        rows.append(
+            {
+                "cut": t.label,
+                "type": "three-outlet" if len(t.cuts) == 2 else "two-outlet",
+                "feed": "loaded organic from " + ss.tasks[links_in[k]].label
+                if k in links_in
+                else "aqueous",
+                "strip": s,
+                "key_pair": f"{d.key_B}/{d.key_A}",
+                "beta": d.beta,
+                "control": d.control,
+                "S_mol_mol": v.S,
+                "W_mol_mol": v.W,
+                "stages_extraction": st[0],
+                "stages_scrub": st[1],
+                "stages_strip": st[2],
+                "feed_RE_mol_h": t.F,
+                "base_mol_h": v.base_mol_h,
+                "acid_mol_h": v.acid_mol_h,
+                "theory_purity": t.theory,
+                "kernel_purity_candidate": t.kernel,
+                **{f"{n}": v.metrics[n] for n in OBJECTIVES},
+                "salt_kg_h": v.zld["salt_kg_h"],
+                "water_evaporated_t_h": v.zld["water_evaporated_t_h"],
+                "electricity_kWh_h": v.zld["electricity_kWh_h"],
+            }
+        )
+        # allocate each cascade's reagents to the products passing through it,
+        # in proportion to their rare earth (mol)
+        i, j = t.group
+        for b in range(i, j + 1):
+            name, comps = ss.blocks[b]
+            share = sum(ss.feed.mol_h[c] for c in comps) / t.F
+            pp = per_product[name]
+            pp["base_mol_h"] += share * v.base_mol_h
+            pp["acid_mol_h"] += share * v.acid_mol_h
+            pp["salt_kg_h"] += share * v.zld["salt_kg_h"]
+            pp["water_evaporated_t_h"] += share * v.zld["water_evaporated_t_h"]
+            pp["electricity_kWh_h"] += share * v.zld["electricity_kWh_h"]
+    for name, comps in ss.blocks:
+        ox = sum(ss.feed.mol_h[c] * _ox(c) for c in comps) / 1e3  # [kg/h]
+        per_product[name]["oxide_kg_h"] = ox
+        for q in ("base_mol_h", "acid_mol_h"):
+            per_product[name][q.replace("_mol_h", "_mol_per_kg_oxide")] = (
+                per_product[name][q] / ox
+            )
+    # the line's brine through the shared ZLD unit once (linear: equals the sum)
+    line_zld = brine_to_zld(
+        sum(r["base_mol_h"] for r in rows),
+        sum(
+            ss.tasks[k].variants[sol.variants[k]].zld["solution_water_L_h"]
+            for k in sol.tasks
+        ),
+        agent=ss.case.chemistry.agent,
+        evaporator=ss.case.zld.evaporator,
+    )
+    return {
+        "label": sol.label,
+        "sequence": [r["cut"] for r in rows],
+        "links": [(ss.tasks[a].label, ss.tasks[b].label) for a, b in sol.links],
+        "metrics": sol.metrics,
+        "solve": sol.solve,
+        "cascades": rows,
+        "per_product": per_product,
+        "line_zld": line_zld,
+    }
+
+
+def _ox(c: str) -> float:
+    from rexopt.chemistry import element
+
+    return element(c).oxide_g_per_mol_metal
+
+
+def _unverified(ss: Superstructure) -> list[str]:
+    from rexopt.chemistry import read_data
+
+    out = [f"feed {c}: {s}" for c, s in ss.feed.status.items() if s == "unverified"]
+    beta = read_data("p507_hcl")["beta"]
+    comps = ss.feed.components
+    for a, b in zip(comps, comps[1:], strict=False):
+        row = beta.get(f"{b}/{a}")
+        if (
+            row
+            and row["status"] == "unverified"
+            and b not in (ss.case.chemistry.separation_factors)
+        ):
+            out.append(f"separation factor {b}/{a} = {row['value']}: unverified")
+    for k, (v, src, status) in LINE_COSTS.items():
+        if status != "verified" and k not in ss.case.costs:
+            out.append(f"cost {k} = {v}: {status} ({src})")
+    out.append(
+        "link saving model: "
+        + ss.case.design.link_model
+        + " (DOMAIN 2.8; the saving claim is unsupported in the literature read)"
+    )
+    return out
+
+
+# ------------------------------------------------------------------- outputs
+def draw_line(
+    ss: Superstructure, sol: LineSolution, path: str | Path, title: str = ""
+) -> None:
+    """PNG of the chosen sequence: boxes = cascades, arrows = streams; a dashed
+    arrow is a loaded-organic link (no strip, no re-saponification)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    chosen = {ss.tasks[k].group: ss.tasks[k] for k in sol.tasks}
+    linked = {(ss.tasks[a].group, ss.tasks[b].group) for a, b in sol.links}
+    pos: dict = {}
+    ypos = [0.0]
+
+    def place(s, depth):
+        if s in chosen:
+            t = chosen[s]
+            kids = [
+                t.outputs[n]
+                for n in ("organic", "middle", "raffinate")
+                if n in t.outputs
+            ]
+            ys = [place(c, depth + 1) for c in kids]
+            y = sum(ys) / len(ys)
+        else:
+            y = ypos[0]
+            ypos[0] -= 1.0
+        pos[s] = (depth, y)
+        return y
+
+    place(ss.root, 0)
+    depth = max(p[0] for p in pos.values()) + 1
+    fig, ax = plt.subplots(figsize=(3.2 * depth + 2, 1.1 * (-ypos[0]) + 1.5))
+    for s, (x, y) in pos.items():
+        if s in chosen:
+            t = chosen[s]
+            v = t.variants[sol.variants[t.key]]
+            txt = (
+                f"{t.label}\n{v.stages} stages, S={v.S:.2f}\n"
+                f"{'no strip' if not v.strip else 'strip'}"
+                f"{', fed loaded org.' if v.feed == 'org' else ''}"
+            )
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x * 3 - 1.1, y - 0.35),
+                    2.2,
+                    0.7,
+                    boxstyle="round,pad=0.02",
+                    fc="#dde8f5",
+                    ec="#2b5d8a",
+                )
+            )
+            ax.text(x * 3, y, txt, ha="center", va="center", fontsize=7)
+            for name, c in t.outputs.items():
+                cx, cy = pos[c]
+                dashed = (s, c) in linked or (
+                    name == "organic" and (t.group, c) in linked
+                )
+                ax.annotate(
+                    "",
+                    xy=(cx * 3 - 1.15, cy),
+                    xytext=(x * 3 + 1.1, y),
+                    arrowprops=dict(
+                        arrowstyle="->",
+                        ls="--" if dashed else "-",
+                        color="#b03030" if dashed else "k",
+                    ),
+                )
+                ax.text(
+                    (x * 3 + cx * 3) / 2,
+                    (y + cy) / 2 + 0.08,
+                    {"organic": "org", "raffinate": "raff", "middle": "draw"}[name]
+                    + (" (link)" if dashed else ""),
+                    fontsize=6,
+                    ha="center",
+                )
+        else:
+            name = ss.block_label(s)
+            ax.text(
+                x * 3 - 1.0,
+                y,
+                f"product {name}",
+                ha="left",
+                va="center",
+                fontsize=8,
+                bbox=dict(fc="#e8f5dd", ec="#3a7a2b"),
+            )
+    ax.set_xlim(-1.5, 3 * depth + 0.5)
+    ax.set_ylim(ypos[0] + 0.3, 0.8)
+    ax.axis("off")
+    ax.set_title(title or f"{ss.case.name}: {sol.label}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def _md_table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
+    head = "| " + " | ".join(h for _, h, _ in cols) + " |"
+    sep = "|" + "---|" * len(cols)
+    body = []
+    for r in rows:
+        cells = []
+        for key, _, fmt in cols:
+            v = r.get(key)
+            cells.append(
+                format(v, fmt) if isinstance(v, int | float) and fmt else str(v)
+            )
+        body.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, sep, *body])
+
+
+def write_outputs(res: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write PNG diagram(s), Markdown report and JSON; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ss, best = res["_ss"], res["_best"]
+    paths = {
+        "diagram": out / "line.png",
+        "report": out / "line_report.md",
+        "json": out / "line_result.json",
+    }
+    draw_line(ss, best, paths["diagram"])
+    if "pareto" in res:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        a, b = res["pareto"]["objectives"]
+        pts = res["pareto"]["points"]
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot([p["metrics"][b] for p in pts], [p["metrics"][a] for p in pts], "o-")
+        ax.set_xlabel(f"{b} [{UNITS[b]}]")
+        ax.set_ylabel(f"{a} [{UNITS[a]}]")
+        ax.set_title("Pareto front (epsilon constraint)")
+        fig.tight_layout()
+        paths["pareto"] = out / "pareto.png"
+        fig.savefig(paths["pareto"], dpi=120)
+        plt.close(fig)
+    clean = {k: v for k, v in res.items() if not k.startswith("_")}
+    paths["json"].write_text(json.dumps(clean, indent=1, default=_jsonable))
+    paths["report"].write_text(report_text(res))
+    return paths
+
+
+def _jsonable(o):
+    if isinstance(o, tuple | set):
+        return list(o)
+    return str(o)
+
+
+def report_text(res: dict) -> str:
+    ch = res["chosen"]
+    L = [f"# Separation line: {res['case']}", ""]
+    L.append(
+        f"Objective: {res['objective']} [{res['objective_unit']}]; "
+        f"superstructure {res['superstructure']}."
+    )
+    L.append("")
+    L.append("## Chosen sequence")
+    for c in ch["cascades"]:
+        L.append(
+            f"- {c['cut']} ({c['type']}; feed {c['feed']}; "
+            f"{'strip' if c['strip'] else 'no strip: organic linked on'})"
+        )
+    L.append("")
+    L.append(
+        "## Per-cascade design (Xu theory; kernel group purities of the "
+        "candidate beside it)"
+    )
+    cols = [
+        ("cut", "cut", ""),
+        ("key_pair", "key pair", ""),
+        ("beta", "beta", ".3g"),
+        ("control", "control", ""),
+        ("S_mol_mol", "S [mol/mol]", ".3f"),
+        ("W_mol_mol", "W [mol/mol]", ".3f"),
+        ("stages_extraction", "n ext", "d"),
+        ("stages_scrub", "m scrub", "d"),
+        ("stages_strip", "strip", "d"),
+        ("feed_RE_mol_h", "feed [mol/h]", ".1f"),
+        ("base_mol_h", "base [mol/h]", ".0f"),
+        ("acid_mol_h", "acid [mol/h]", ".0f"),
+        ("salt_kg_h", "salt [kg/h]", ".1f"),
+        ("water_evaporated_t_h", "water to ZLD [t/h]", ".3f"),
+        ("annualized_cost", "annualized [USD/y]", ",.0f"),
+    ]
+    L.append(_md_table(ch["cascades"], cols))
+    L.append("")
+    for c in ch["cascades"]:
+        th = ", ".join(f"{k}={v:.5f}" for k, v in c["theory_purity"].items())
+        kp = ", ".join(
+            f"{k}={v:.5f}"
+            for k, v in c["kernel_purity_candidate"].items()
+            if isinstance(v, float) and k.startswith("purity")
+        )
+        L.append(f"- {c['cut']}: theory {th}; kernel {kp or 'not simulated'}")
+    L.append("")
+    L.append(
+        "## Reagent and water balance per product (cascade use allocated by "
+        "the product's share of each cascade's feed)"
+    )
+    rows = [{"product": k, **v} for k, v in ch["per_product"].items()]
+    L.append(
+        _md_table(
+            rows,
+            [
+                ("product", "product", ""),
+                ("oxide_kg_h", "oxide [kg/h]", ".1f"),
+                ("base_mol_h", "base [mol/h]", ".0f"),
+                ("acid_mol_h", "acid [mol/h]", ".0f"),
+                ("base_mol_per_kg_oxide", "base [mol/kg ox]", ".2f"),
+                ("acid_mol_per_kg_oxide", "acid [mol/kg ox]", ".2f"),
+                ("salt_kg_h", "salt [kg/h]", ".1f"),
+                ("water_evaporated_t_h", "water to ZLD [t/h]", ".3f"),
+                ("electricity_kWh_h", "evaporation [kWh/h]", ".1f"),
+            ],
+        )
+    )
+    L.append("")
+    L.append("## Comparisons (positive saving = chosen line is better)")
+    for name, comp in res["savings_of_chosen_vs"].items():
+        other = res[name]
+        L.append(f"### vs {name}: {' ; '.join(other['sequence'])}")
+        L.append(
+            _md_table(
+                [{"metric": f"{n} [{UNITS[n]}]", **v} for n, v in comp.items()],
+                [
+                    ("metric", "metric", ""),
+                    ("chosen", "chosen", ",.4g"),
+                    ("other", name, ",.4g"),
+                    ("saving", "saving", ",.4g"),
+                    ("saving_pct", "saving [%]", ".1f"),
+                ],
+            )
+        )
+        L.append("")
+    if "pareto" in res:
+        a, b = res["pareto"]["objectives"]
+        L.append(f"## Pareto front: {a} vs {b}")
+        for p in res["pareto"]["points"]:
+            L.append(
+                f"- {a} = {p['metrics'][a]:,.4g}, {b} = {p['metrics'][b]:,.4g}: "
+                f"{' ; '.join(p['sequence'])} ({p['links']} links)"
+            )
+        L.append("")
+    kc = res.get("kernel_check")
+    if kc:
+        L.append(
+            "## Kernel re-verification of the chosen line (cascades simulated in "
+            "sequence)"
+        )
+        L.append(
+            _md_table(
+                [{"product": k, **v} for k, v in kc["products"].items()],
+                [
+                    ("product", "product", ""),
+                    ("purity", "purity", ".5f"),
+                    ("purity_spec", "spec", ".4f"),
+                    ("recovery", "recovery", ".5f"),
+                    ("recovery_spec", "spec", ".4f"),
+                    ("met", "met", ""),
+                ],
+            )
+        )
+        err = max(v["relative_error"] for v in kc["conservation"].values())
+        L.append("")
+        L.append(
+            f"Whole-line conservation (kernel): max relative error {err:.2e}.  "
+            + (
+                "All specs met."
+                if kc["all_met"]
+                else "NOT all specs met by the kernel: the Xu design of the cuts is "
+                "optimistic against the kernel (see docs/lines.md)."
+            )
+        )
+        L.append("")
+    L.append("## Unverified data used")
+    L += [f"- {u}" for u in res["unverified_data"]]
+    L.append("")
+    return "\n".join(L)

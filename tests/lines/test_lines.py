@@ -1,0 +1,274 @@
+"""Separation-line synthesis: conservation, linkage, forced sequences, specs."""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from rexopt.chemistry import element, read_data
+from rexopt.lines import (
+    LineModel,
+    LineSpecError,
+    build_superstructure,
+    evaluate,
+    load_line_case,
+)
+from rexopt.lines.case import LineCaseError, feed_presets
+from rexopt.lines.cli import optimize_line_cli
+from rexopt.lines.model import forced_keys
+from rexopt.lines.report import describe
+from rexopt.lines.verify import verify_line
+from rexopt.lines.zld import brine_to_zld
+
+ROOT = Path(__file__).resolve().parents[2]
+CASE = ROOT / "cases" / "separation_line_bayanobo.toml"
+
+
+def small_case(**over) -> dict:
+    """Four products from a 7-component Bayan Obo cut, candidates not simulated."""
+    with open(CASE, "rb") as fh:
+        d = tomllib.load(fh)
+    d["feed"]["components"] = ["La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd"]
+    d["products"] = [
+        {"name": "La", "components": ["La"], "purity": 0.999, "recovery": 0.97},
+        {"name": "Ce", "components": ["Ce"], "purity": 0.995, "recovery": 0.97},
+        {"name": "PrNd", "components": ["Pr", "Nd"], "purity": 0.995, "recovery": 0.98},
+        {
+            "name": "SEG",
+            "components": ["Sm", "Eu", "Gd"],
+            "purity": 0.95,
+            "recovery": 0.96,
+        },
+    ]
+    d["design"]["verify_candidates"] = False
+    d["conventional"]["sequence"] = ["La Ce PrNd | SEG", "La | Ce PrNd", "Ce | PrNd"]
+    d["objective"]["pareto"] = []
+    for path, val in over.items():
+        node = d
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = val
+    return d
+
+
+@pytest.fixture(scope="module")
+def ss_small():
+    return build_superstructure(load_line_case(small_case()))
+
+
+def _trees(ss, state):
+    """Every complete sequence (list of task keys) that splits ``state``."""
+    if state[0] == state[1]:
+        yield []
+        return
+    for t in ss.tasks.values():
+        if t.group != state or t.excluded:
+            continue
+        subs = [list(_trees(ss, s)) for s in t.outputs.values()]
+        combos = [[t.key]]
+        for options in subs:
+            combos = [c + o for c in combos for o in options]
+        yield from combos
+
+
+# ------------------------------------------------------------------- data
+@pytest.mark.unit
+def test_feed_presets_have_source_and_status():
+    presets = feed_presets()
+    assert {
+        "bayan_obo",
+        "ion_clay_high_y",
+        "ion_clay_medium_y_eu",
+        "ion_clay_light",
+    } <= set(presets)
+    for name, tab in presets.items():
+        rows = {k: v for k, v in tab.items() if isinstance(v, dict)}
+        assert rows, name
+        for k, v in rows.items():
+            assert {"value", "unit", "source", "status"} <= set(v), (name, k)
+            assert v["status"] in ("verified", "derived", "unverified")
+    assert read_data("feeds")["bayan_obo"]["Ce"]["status"] == "verified"
+
+
+@pytest.mark.unit
+def test_feed_normalised_and_in_extraction_order(ss_small):
+    f = ss_small.feed
+    assert math.isclose(sum(f.oxide_pct.values()), 100.0, rel_tol=1e-12)
+    K = [f.K[c] for c in f.components]
+    assert K == sorted(K)
+    # 3,000 t/y REO at 7,920 h/y
+    ox = sum(f.mol_h[c] * element(c).oxide_g_per_mol_metal for c in f.components)
+    ox /= 1e3  # [kg/h]
+    assert ox == pytest.approx(3000e3 / 7920, rel=1e-9)
+
+
+# ------------------------------------------------------------ conservation
+@pytest.mark.unit
+def test_zld_uses_shared_units_and_closes_water_and_salt():
+    z = brine_to_zld(3000.0, 1000.0, agent="NH3")
+    # every equivalent of base leaves as NH4Cl (53.49 g/mol)
+    assert z["salt_kg_h"] == pytest.approx(3.0 * 53.491, rel=1e-3)
+    assert z["water_in_t_h"] == pytest.approx(
+        z["water_evaporated_t_h"] + z["salt_moisture_t_h"], rel=1e-12
+    )
+    # linear and homogeneous: one line = sum of its cascades
+    z2 = brine_to_zld(6000.0, 2000.0, agent="NH3")
+    for k in z:
+        assert z2[k] == pytest.approx(2 * z[k], rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.component
+def test_line_conserves_every_component_through_the_kernel(ss_small):
+    sol = LineModel(ss_small).optimize("annualized_cost")
+    chk = verify_line(ss_small, sol)
+    for c, row in chk["conservation"].items():
+        assert row["relative_error"] < 1e-9, c
+    for name, row in chk["cascades"].items():
+        assert "error" not in row, name
+        assert row["max_balance_error"] < 1e-9
+    # the MILP metrics equal the sum of the chosen variants
+    tot = sum(
+        ss_small.tasks[k].variants[sol.variants[k]].metrics["reagents"]
+        for k in sol.tasks
+    )
+    assert sol.metrics["reagents"] == pytest.approx(tot, rel=1e-9)
+    # one ZLD balance for the whole line = sum of the cascades' (shared units)
+    d = describe(ss_small, sol)
+    for key in ("water_evaporated_t_h", "salt_kg_h", "electricity_kWh_h"):
+        assert d["line_zld"][key] == pytest.approx(
+            sum(r[key] for r in d["cascades"]), rel=1e-9
+        )
+    assert sol.metrics["wastewater"] == pytest.approx(
+        d["line_zld"]["water_evaporated_t_h"], rel=1e-9
+    )
+
+
+# ---------------------------------------------------------------- linkage
+@pytest.mark.component
+@pytest.mark.parametrize("objective", ["annualized_cost", "reagents", "stages"])
+def test_no_linkage_equals_best_independent_sequence(ss_small, objective):
+    seqs = list(_trees(ss_small, ss_small.root))
+    assert len(seqs) > 5
+    brute = min(
+        sum(ss_small.tasks[k].variants[("aq", True)].metrics[objective] for k in s)
+        for s in seqs
+    )
+    sol = LineModel(ss_small, linkage=False).optimize(objective)
+    assert not sol.links
+    assert all(v == ("aq", True) for v in sol.variants.values())
+    assert sol.metrics[objective] == pytest.approx(brute, rel=1e-9)
+    linked = LineModel(ss_small, linkage=True).optimize(objective)
+    assert linked.metrics[objective] <= sol.metrics[objective] * (1 + 1e-9)
+
+
+@pytest.mark.component
+def test_one_link_saves_three_acid_and_three_base_per_mol(ss_small):
+    keys = forced_keys(ss_small, ["La | Ce PrNd SEG", "Ce | PrNd SEG", "PrNd | SEG"])
+    free = evaluate(ss_small, keys, linked=False, objective="reagents")
+    link = evaluate(ss_small, keys, linked=True, objective="reagents")
+    assert len(link.links) == 2
+    saved = 0.0
+    for up, down in link.links:
+        u, t = ss_small.tasks[up], ss_small.tasks[down]
+        # upstream strip acid (3 per mol RE on its loaded organic, ~ t.F) and
+        # downstream saponification replaced by the loaded rare earth
+        assert u.design.fp_A * u.F == pytest.approx(t.F, rel=0.01)
+        saved += 3.0 * u.design.fp_A * u.F
+        saved += 3.0 * min(t.variants[("aq", True)].S, 1.0) * t.F
+    assert free.metrics["reagents"] - link.metrics["reagents"] == pytest.approx(
+        saved / 1e3, rel=1e-9
+    )
+
+
+# ------------------------------------------------------------------ forcing
+@pytest.mark.component
+def test_forced_sequence_gives_its_costed_result(ss_small):
+    keys = forced_keys(ss_small, small_case()["conventional"]["sequence"])
+    sol = evaluate(ss_small, keys, linked=False)
+    assert sorted(sol.tasks) == sorted(keys)
+    for name in ("annualized_cost", "reagents", "stages", "energy", "wastewater"):
+        direct = sum(
+            ss_small.tasks[k].variants[("aq", True)].metrics[name] for k in keys
+        )
+        assert sol.metrics[name] == pytest.approx(direct, rel=1e-9)
+
+
+@pytest.mark.component
+def test_incomplete_forced_sequence_is_explained(ss_small):
+    keys = forced_keys(ss_small, ["La Ce PrNd | SEG", "La | Ce PrNd"])
+    with pytest.raises(LineSpecError, match="do not form a complete line"):
+        evaluate(ss_small, keys)
+
+
+# ------------------------------------------------------- infeasible specs
+@pytest.mark.unit
+def test_purity_one_is_explained():
+    d = small_case()
+    d["products"][2]["purity"] = 1.0
+    with pytest.raises(LineSpecError, match="infinitely many stages"):
+        build_superstructure(load_line_case(d))
+
+
+@pytest.mark.unit
+def test_non_contiguous_product_is_explained():
+    d = small_case()
+    d["products"][2] = {"name": "PrNd", "components": ["Pr", "Nd", "Gd"]}
+    d["products"][3] = {"name": "SmEu", "components": ["Sm", "Eu"]}
+    with pytest.raises(LineSpecError, match="not contiguous"):
+        build_superstructure(load_line_case(d))
+
+
+@pytest.mark.unit
+def test_component_in_no_product_is_explained():
+    d = small_case()
+    d["products"] = d["products"][:3]
+    with pytest.raises(LineSpecError, match=r"in no product"):
+        build_superstructure(load_line_case(d))
+
+
+@pytest.mark.unit
+def test_stage_limit_is_explained():
+    d = small_case(**{"design.max_stages_per_cascade": 12})
+    with pytest.raises(LineSpecError, match=r"boundary .*\|.*every candidate cut"):
+        build_superstructure(load_line_case(d))
+
+
+@pytest.mark.unit
+def test_bad_case_fields_name_field_and_value():
+    d = small_case()
+    d["feed"]["preset"] = "nowhere"
+    with pytest.raises(LineCaseError, match="feed.preset"):
+        load_line_case(d)
+    d = copy.deepcopy(small_case())
+    d["objective"]["kind"] = "profit"
+    with pytest.raises(LineCaseError, match="objective.kind"):
+        load_line_case(d)
+
+
+# ---------------------------------------------------------------------- CLI
+@pytest.mark.integration
+@pytest.mark.slow
+def test_cli_writes_diagram_tables_and_comparisons(tmp_path):
+    rc = optimize_line_cli(str(CASE), str(tmp_path))
+    assert rc == 0
+    for f in ("line.png", "line_report.md", "line_result.json", "pareto.png"):
+        assert (tmp_path / f).stat().st_size > 0
+    text = (tmp_path / "line_report.md").read_text()
+    assert "vs best_unlinked" in text and "vs conventional" in text
+    assert "Kernel re-verification" in text
+
+
+@pytest.mark.integration
+def test_cli_reports_infeasible_spec(tmp_path):
+    d = small_case()
+    d["products"][0]["recovery"] = 1.0
+    import tomli_w
+
+    p = tmp_path / "bad.toml"
+    p.write_text(tomli_w.dumps(d))
+    assert optimize_line_cli(str(p), str(tmp_path / "out")) == 1
