@@ -279,6 +279,14 @@ cdef int evaluate(Net *nt, Chem *ch, Work *w, double *x, double *y, double *F,
     return OK
 
 
+cdef inline double inlet_scale(Chem *ch, int j) noexcept nogil:
+    """Organic entering a stage of lower capacity (acid consumed there) is first
+    brought down to that capacity; Murphree then acts on the approach to equilibrium."""
+    if j == 0 or ch.cap[j] >= ch.cap[j - 1]:
+        return 1.0
+    return ch.cap[j] / ch.cap[j - 1]
+
+
 cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
                    double *R) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i
@@ -294,7 +302,8 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
             R[j * M + i] = r
             if w.murphree:
                 up = nt.org_pass[j - 1] * y[(j - 1) * C + i] if j > 0 else 0.0
-                yin = (up + w.ext_org[j * C + i]) / nt.org_in[j] if nt.org_in[j] > 0 else 0.0
+                yin = ((up + w.ext_org[j * C + i]) / nt.org_in[j] * inlet_scale(ch, j)
+                       if nt.org_in[j] > 0 else 0.0)
                 R[j * M + C + i] = (y[j * C + i] - ch.eff[j] * w.ystar[j * C + i]
                                     - (1.0 - ch.eff[j]) * yin) * nt.org_out[j]
 
@@ -486,7 +495,8 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                         Lj[i * M + C + i] = nt.org_pass[j - 1]
                         if nt.org_in[j] > 0:
                             Lj[(C + i) * M + C + i] = (-(1.0 - ch.eff[j]) * nt.org_pass[j - 1]
-                                                       / nt.org_in[j] * nt.org_out[j])
+                                                       / nt.org_in[j] * inlet_scale(ch, j)
+                                                       * nt.org_out[j])
             else:
                 for i in range(C):
                     for k in range(C):

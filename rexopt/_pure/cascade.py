@@ -364,6 +364,11 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
     N, C = x.shape
     M = 2 * C if murphree else C
     floor = _floor(aq_out, org_out, scale)
+    # organic entering a stage whose capacity is lower (acid consumed there) is
+    # first brought down to that capacity (fast exchange); the Murphree efficiency
+    # then acts on the approach to the stage equilibrium
+    rho = np.ones(N)
+    rho[1:] = np.minimum(1.0, cap[1:] / cap[:-1])
     ystar = np.zeros((N, C))
     Gs = np.zeros((N, C, C))
     I = np.eye(C)
@@ -397,7 +402,7 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
             if murphree:
                 # organic entering stage j, mixed with any external organic
                 up = org_pass[j - 1] * yv[j - 1] if j > 0 else 0.0
-                yin = (up + ext_org[j]) / org_in[j] if org_in[j] > 0 else 0.0 * r
+                yin = (up + ext_org[j]) / org_in[j] * rho[j] if org_in[j] > 0 else 0.0 * r
                 R[j, C:] = (yv[j] - eff[j] * ystar[j] - (1.0 - eff[j]) * yin) \
                     * org_out[j]
         return R
@@ -449,7 +454,7 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
                     Lo[j, :C, C:] = org_pass[j - 1] * I
                     if org_in[j] > 0:
                         Lo[j, C:, C:] = -(1.0 - eff[j]) * org_pass[j - 1] \
-                            / org_in[j] * org_out[j] * I
+                            / org_in[j] * rho[j] * org_out[j] * I
             else:
                 Bd[j] = -aq_out[j] * I - org_out[j] * Gs[j]
                 if j > 0:
