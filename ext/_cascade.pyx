@@ -97,6 +97,10 @@ cdef struct Work:
     double *Ev       # C
     double *E0       # N*C: 10^c when pH is not modelled
     double *floor    # C: smallest concentration kept (CONC_FLOOR x typical)
+    double *fac      # N*4C: factors of dy*/dx = diag(D) + u z^T + v w^T
+    double *zx       # M scratch
+    double *wx       # M scratch
+    double *ox       # N*C: organic pass x column scale of the lower block
 
 
 cdef inline void acid(double QT, double ST, double ka, double zx,
@@ -141,7 +145,8 @@ cdef inline void dist(int C, double *E, double *bj, double *dj, double F,
 
 
 cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
-                  double *Fout, double *hout, double *G, Work *w) noexcept nogil:
+                  double *Fout, double *hout, double *G, double *fac,
+                  Work *w) noexcept nogil:
     """Equilibrium at stage j: y*(x), free sites F, [H+] and (if G) dy*/dx."""
     cdef int C = ch.C, i, k, it, linear
     cdef double *aj = ch.a + j * C
@@ -237,10 +242,13 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
             return BAD_SITE_BALANCE
     if G == NULL:
         return OK
+    # dy*/dx = diag(D) + u z^T + v w^T (rank-2 update of a diagonal); the factors
+    # are kept (fac = [D, u, v, w]) so the block solve can use the structure
     for i in range(C):
-        for k in range(C):
-            G[i * C + k] = 0.0
-        G[i * C + i] = D[i]
+        fac[i] = D[i]
+        fac[C + i] = 0.0
+        fac[2 * C + i] = 0.0
+        fac[3 * C + i] = nuj[i] * D[i]
     if ch.use_ph or ch.use_F:
         for i in range(C):
             p[i] = (aj[i] + bj[i] * F) * dh / h if ch.use_ph else 0.0
@@ -252,14 +260,17 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
                 Gd += nuj[i] * y[i] * q[i]
                 P += nuj[i] * y[i] * p[i]
             for i in range(C):
-                ui = y[i] * (p[i] - q[i] * P / Gd)
-                vi = -y[i] * q[i] / Gd
-                for k in range(C):
-                    G[i * C + k] += ui * ch.z[k] + vi * nuj[k] * D[k]
+                fac[C + i] = y[i] * (p[i] - q[i] * P / Gd)
+                fac[2 * C + i] = -y[i] * q[i] / Gd
         else:
             for i in range(C):
-                for k in range(C):
-                    G[i * C + k] += y[i] * p[i] * ch.z[k]
+                fac[C + i] = y[i] * p[i]
+    for i in range(C):
+        ui = fac[C + i]
+        vi = fac[2 * C + i]
+        for k in range(C):
+            G[i * C + k] = ui * ch.z[k] + vi * fac[3 * C + k]
+        G[i * C + i] += D[i]
     return OK
 
 
@@ -269,7 +280,7 @@ cdef int evaluate(Net *nt, Chem *ch, Work *w, double *x, double *y, double *F,
     cdef double Fj
     for j in range(N):
         st = stage_eq(ch, j, x + j * C, F[j], w.ystar + j * C, &Fj, h + j,
-                      (w.G + j * C * C) if want_jac else NULL, w)
+                      (w.G + j * C * C) if want_jac else NULL, w.fac + 4 * j * C, w)
         if st != OK:
             info[INFO_STAGE] = j
             return st
@@ -402,18 +413,51 @@ cdef void lu_solve(double *A, int M, int *piv, double *rhs, int nrhs) noexcept n
             rhs[i * nrhs + l] *= v
 
 
-cdef int block_thomas(Work *w) noexcept nogil:
-    """Solve (Lo, Bd, Up) du = -R in place (forward block elimination, back sweep)."""
+cdef int block_thomas(Work *w, double *z, int structured) noexcept nogil:
+    """Solve (Lo, Bd, Up) du = -R in place (forward block elimination, back sweep).
+
+    structured: the lower block is Lo_j = G_{j-1} diag(ox_j) with G = diag(D) +
+    u z^T + v w^T (factors in w.fac), so Lo_j @ W costs O(M^2) instead of O(M^3).
+    """
     cdef int N = w.N, M = w.M, j, k, l, m
-    cdef double s
+    cdef double s, a, b, gz, gw
     cdef double *Bj
     cdef double *Lj
     cdef double *Wp
+    cdef double *fc
+    cdef double *ox
+    cdef double *gp
     for j in range(N):
         Bj = w.Bd + j * M * M
         for k in range(M):
             w.gv[j * M + k] = -w.R[j * M + k]
-        if j > 0:
+        if j > 0 and structured:
+            Wp = w.W + (j - 1) * M * M
+            fc = w.fac + 4 * (j - 1) * M
+            ox = w.ox + j * M
+            gp = w.gv + (j - 1) * M
+            # row vectors A_l = sum_m z_m ox_m W[m,l], B_l = sum_m w_m ox_m W[m,l]
+            for l in range(M):
+                w.zx[l] = 0.0
+                w.wx[l] = 0.0
+            gz = 0.0
+            gw = 0.0
+            for m in range(M):
+                a = z[m] * ox[m]
+                b = fc[3 * M + m] * ox[m]
+                gz += a * gp[m]
+                gw += b * gp[m]
+                for l in range(M):
+                    w.zx[l] += a * Wp[m * M + l]
+                    w.wx[l] += b * Wp[m * M + l]
+            for k in range(M):
+                s = fc[k] * ox[k]
+                a = fc[M + k]
+                b = fc[2 * M + k]
+                for l in range(M):
+                    Bj[k * M + l] -= s * Wp[k * M + l] + a * w.zx[l] + b * w.wx[l]
+                w.gv[j * M + k] -= s * gp[k] + a * gz + b * gw
+        elif j > 0:
             Lj = w.Lo + j * M * M
             Wp = w.W + (j - 1) * M * M
             # Bj -= Lj @ W[j-1];  g_j -= Lj @ g[j-1]
@@ -503,9 +547,9 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                         Bj[i * M + k] = -nt.org_out[j] * Gj[i * C + k]
                     Bj[i * M + i] -= nt.aq_out[j]
                 if j > 0:
-                    for i in range(C):
-                        for k in range(C):
-                            Lj[i * M + k] = nt.org_pass[j - 1] * w.G[(j - 1) * C * C + i * C + k]
+                    # lower block kept in factored form: O x_{j-1} scales its columns
+                    for k in range(C):
+                        w.ox[j * C + k] = nt.org_pass[j - 1] * x[(j - 1) * C + k]
             if j + 1 < N:
                 for i in range(C):
                     w.Up[j * M * M + i * M + i] = nt.aq_pass[j + 1]
@@ -531,7 +575,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 for i in range(C):
                     for k in range(M):
                         w.Bd[j * M * M + i * M + k] *= 1.0 + mu
-        ok = block_thomas(w) == OK
+        ok = block_thomas(w, ch.z, 0 if w.murphree else 1) == OK
         phi = merit(w, w.R)
         lam = 1.0
         memcpy(w.Fs, F, N * sizeof(double))
@@ -664,6 +708,10 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
     w.Ev = <double *> malloc(C * sizeof(double))
     w.E0 = <double *> malloc(N * C * sizeof(double))
     w.floor = <double *> malloc(C * sizeof(double))
+    w.fac = <double *> malloc(4 * N * C * sizeof(double))
+    w.zx = <double *> malloc(M * sizeof(double))
+    w.wx = <double *> malloc(M * sizeof(double))
+    w.ox = <double *> malloc(N * C * sizeof(double))
     return 0
 
 
@@ -672,6 +720,7 @@ cdef void free_work(Work *w) noexcept nogil:
     free(w.Lo); free(w.Up); free(w.W); free(w.gv); free(w.du); free(w.piv)
     free(w.xn); free(w.yn); free(w.Fs); free(w.p); free(w.q)
     free(w.Dv); free(w.Ev); free(w.E0); free(w.floor)
+    free(w.fac); free(w.zx); free(w.wx); free(w.ox)
 
 
 cdef void set_floor(Net *nt, Work *w) noexcept nogil:
