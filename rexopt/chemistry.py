@@ -50,8 +50,10 @@ class Agent:
     co2_per_HA: float  # [mol CO2 / mol HA]
 
 
+@cache
 def read_data(name: str) -> dict:
-    """Parse a bundled data file ``rexopt/data/<name>.toml``."""
+    """Parse a bundled data file ``rexopt/data/<name>.toml`` (parsed once; treat the
+    returned dict as read-only)."""
     path = resources.files("rexopt") / "data" / f"{name}.toml"
     if not path.is_file():
         raise FileNotFoundError(
