@@ -65,14 +65,29 @@ def validate(case: Path = typer.Argument(..., help="case TOML file")):
     """Check a case file and report every problem at once."""
     from rexopt.cascade import Cascade
 
+    extra = ""
     try:
-        c = Cascade(case)
+        raw = tomllib.loads(case.read_text(encoding="utf-8")) if case.is_file() else None
+        if raw is not None and "optimize" in raw:
+            # a cascade with an [optimize] table: both parts are checked
+            from rexopt.design.optimize import OptimizeError, split_case
+
+            try:
+                base, spec = split_case(case)
+            except OptimizeError as e:
+                _fail(str(e))
+            c = Cascade(base)
+            extra = f", \\[optimize] with {len(spec.specs)} specs"
+        else:
+            c = Cascade(case)
         net = c.network()
         c.stage_parameters(net)
     except (CaseError, FileNotFoundError, KeyError) as e:
         _fail(str(e))
+    except tomllib.TOMLDecodeError as e:
+        _fail(f"{case}: not valid TOML: {e}")
     console.print(f"[green]ok[/]: {case} ({c.case.n_stages} stages, "
-                  f"{len(c.species)} species, {c.model} model)")
+                  f"{len(c.species)} species, {c.model} model{extra})")
 
 
 def _print_result(res):
