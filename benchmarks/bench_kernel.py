@@ -29,47 +29,96 @@ from rexopt import _cascade as compiled  # noqa: E402
 from rexopt._pure import cascade as pure  # noqa: E402
 from rexopt.cascade import Cascade  # noqa: E402
 
-REE = ["La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Y", "Er", "Tm", "Yb", "Lu"]
+REE = [
+    "La",
+    "Ce",
+    "Pr",
+    "Nd",
+    "Sm",
+    "Eu",
+    "Gd",
+    "Tb",
+    "Dy",
+    "Ho",
+    "Y",
+    "Er",
+    "Tm",
+    "Yb",
+    "Lu",
+]
 
 
 def case_a():
     comps = ["La", "Ce", "Pr", "Nd", "Sm", "Gd"]
-    return {"kind": "cascade", "name": "(a) 40/30/10 x 6, saturated",
-            "chemistry": {"model": "saturated", "components": comps},
-            "sections": {"extraction": {"stages": 40}, "scrub": {"stages": 30},
-                         "strip": {"stages": 10}},
-            "organic": {"flow_L_h": 2300.0, "saponification": 0.36},
-            "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.01,
-                     "conc_mol_L": {"La": 0.25, "Ce": 0.45, "Pr": 0.05, "Nd": 0.2,
-                                    "Sm": 0.03, "Gd": 0.02}},
-            # product capacity (0.18 mol/L x 2300 L/h - scrub acid/3) = 64 mol/h:
-            # the cut falls inside the feed (Ce/Pr), as in a real design
-            "scrub": {"flow_L_h": 350.0, "acidity_mol_L": 3.0},
-            "strip": {"flow_L_h": 80.0, "acidity_mol_L": 6.0}}
+    return {
+        "kind": "cascade",
+        "name": "(a) 40/30/10 x 6, saturated",
+        "chemistry": {"model": "saturated", "components": comps},
+        "sections": {
+            "extraction": {"stages": 40},
+            "scrub": {"stages": 30},
+            "strip": {"stages": 10},
+        },
+        "organic": {"flow_L_h": 2300.0, "saponification": 0.36},
+        "feed": {
+            "flow_L_h": 100.0,
+            "acidity_mol_L": 0.01,
+            "conc_mol_L": {
+                "La": 0.25,
+                "Ce": 0.45,
+                "Pr": 0.05,
+                "Nd": 0.2,
+                "Sm": 0.03,
+                "Gd": 0.02,
+            },
+        },
+        # product capacity (0.18 mol/L x 2300 L/h - scrub acid/3) = 64 mol/h:
+        # the cut falls inside the feed (Ce/Pr), as in a real design
+        "scrub": {"flow_L_h": 350.0, "acidity_mol_L": 3.0},
+        "strip": {"flow_L_h": 80.0, "acidity_mol_L": 6.0},
+    }
 
 
 def case_b():
     comps = ["La", "Ce", "Pr", "Nd", "Sm", "Gd"]
-    return {"kind": "cascade", "name": "(b) 60 extraction x 6 REE, empirical pH",
-            "chemistry": {"model": "empirical_ph", "components": comps},
-            "sections": {"extraction": {"stages": 60}},
-            "organic": {"flow_L_h": 100.0, "extractant_mol_L": 1.0},
-            "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.001,
-                     "conc_mol_L": {"La": 0.02, "Ce": 0.04, "Pr": 0.006, "Nd": 0.016,
-                                    "Sm": 0.004, "Gd": 0.002}}}
+    return {
+        "kind": "cascade",
+        "name": "(b) 60 extraction x 6 REE, empirical pH",
+        "chemistry": {"model": "empirical_ph", "components": comps},
+        "sections": {"extraction": {"stages": 60}},
+        "organic": {"flow_L_h": 100.0, "extractant_mol_L": 1.0},
+        "feed": {
+            "flow_L_h": 100.0,
+            "acidity_mol_L": 0.001,
+            "conc_mol_L": {
+                "La": 0.02,
+                "Ce": 0.04,
+                "Pr": 0.006,
+                "Nd": 0.016,
+                "Sm": 0.004,
+                "Gd": 0.002,
+            },
+        },
+    }
 
 
 def case_c():
     conc = {c: 0.06 for c in REE}
-    return {"kind": "cascade", "name": "(c) 300 stages x 15, saturated",
-            "chemistry": {"model": "saturated", "components": REE},
-            "sections": {"extraction": {"stages": 150}, "scrub": {"stages": 120},
-                         "strip": {"stages": 30}},
-            "organic": {"flow_L_h": 2300.0, "saponification": 0.36},
-            "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.01, "conc_mol_L": conc},
-            # product capacity 45 mol/h of the 90 mol/h fed: the cut falls mid-feed
-            "scrub": {"flow_L_h": 369.0, "acidity_mol_L": 3.0},
-            "strip": {"flow_L_h": 80.0, "acidity_mol_L": 6.0}}
+    return {
+        "kind": "cascade",
+        "name": "(c) 300 stages x 15, saturated",
+        "chemistry": {"model": "saturated", "components": REE},
+        "sections": {
+            "extraction": {"stages": 150},
+            "scrub": {"stages": 120},
+            "strip": {"stages": 30},
+        },
+        "organic": {"flow_L_h": 2300.0, "saponification": 0.36},
+        "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.01, "conc_mol_L": conc},
+        # product capacity 45 mol/h of the 90 mol/h fed: the cut falls mid-feed
+        "scrub": {"flow_L_h": 369.0, "acidity_mol_L": 3.0},
+        "strip": {"flow_L_h": 80.0, "acidity_mol_L": 6.0},
+    }
 
 
 def arrays(case):
@@ -89,11 +138,36 @@ def kernel_rate(fn, cas, net, par, seconds):
     n, t0, status = 0, time.perf_counter(), 0
     while True:
         x = np.full((N, C), -1.0)  # cold start every time
-        status = fn(net.aq_out, net.aq_pass, net.org_out, net.org_pass, net.org_in,
-                    net.ext_aq, net.ext_org, par["a"], par["b"], par["c"], par["d"],
-                    par["nu"], par["sigma"], par["cap"], net.z, par["Q"], par["ST"],
-                    par["ka"], eff, par["use_ph"], par["use_F"], x, y, h, F, 1e-12, 200,
-                    info)
+        status = fn(
+            net.aq_out,
+            net.aq_pass,
+            net.org_out,
+            net.org_pass,
+            net.org_in,
+            net.ext_aq,
+            net.ext_org,
+            par["a"],
+            par["b"],
+            par["c"],
+            par["d"],
+            par["nu"],
+            par["sigma"],
+            par["cap"],
+            net.z,
+            par["Q"],
+            par["ST"],
+            par["ka"],
+            eff,
+            par["use_ph"],
+            par["use_F"],
+            x,
+            y,
+            h,
+            F,
+            1e-12,
+            200,
+            info,
+        )
         n += 1
         dt = time.perf_counter() - t0
         if dt > seconds and n >= 1:
@@ -117,7 +191,9 @@ def scipy_rate(cas, net, par, x_ref, max_seconds):
             base = 10.0 ** (par["a"][j] * pH + par["c"][j])
             if par["use_F"]:
                 # saturated / empirical with d = 1, b = 0: closed-form free sites
-                F = par["cap"][j] / (par["sigma"][j] + np.sum(par["nu"][j] * base * x[j]))
+                F = par["cap"][j] / (
+                    par["sigma"][j] + np.sum(par["nu"][j] * base * x[j])
+                )
                 y[j] = base * F * x[j]
             else:
                 y[j] = base * x[j]
@@ -144,8 +220,10 @@ def main():
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     secs = 1.0 if args.quick else 3.0
-    print(f"{'case':42s} {'compiled/s':>11s} {'pure/s':>9s} {'scipy/s':>9s} "
-          f"{'comp/pure':>9s} {'comp/scipy':>10s} {'ms/solve':>9s} {'Newton':>6s}")
+    print(
+        f"{'case':42s} {'compiled/s':>11s} {'pure/s':>9s} {'scipy/s':>9s} "
+        f"{'comp/pure':>9s} {'comp/scipy':>10s} {'ms/solve':>9s} {'Newton':>6s}"
+    )
     for make, do_scipy in ((case_a, True), (case_b, True), (case_c, False)):
         case = make()
         cas, net, par = arrays(case)
@@ -158,17 +236,26 @@ def main():
         # throughput per unit flow (what the stage residuals are converged to)
         tput = (net.ext_aq + net.ext_org).sum(axis=0)
         tiny = 1e-12 * tput / (net.aq_out + net.org_out).mean()
-        agree = (np.max(np.abs(xp - x_ref) / np.maximum(x_ref, tiny))
-                 if stp == 0 else float("nan"))
+        agree = (
+            np.max(np.abs(xp - x_ref) / np.maximum(x_ref, tiny))
+            if stp == 0
+            else float("nan")
+        )
         if do_scipy:
             rs, ok, err, dts = scipy_rate(cas, net, par, x_ref, 600)
             sc = f"{rs:9.3f}"
             ratio = f"{rc / rs:10.0f}"
             note = f"scipy {'converged' if ok else 'FAILED'} in {dts:.1f} s, max rel diff {err:.1e}"
         else:
-            sc, ratio, note = f"{'-':>9s}", f"{'-':>10s}", "scipy skipped (4,500 unknowns)"
-        print(f"{case['name']:42s} {rc:11.1f} {rp:9.3f} {sc} {rc / rp:9.0f} {ratio} "
-              f"{1e3 / rc:9.2f} {its:6d}")
+            sc, ratio, note = (
+                f"{'-':>9s}",
+                f"{'-':>10s}",
+                "scipy skipped (4,500 unknowns)",
+            )
+        print(
+            f"{case['name']:42s} {rc:11.1f} {rp:9.3f} {sc} {rc / rp:9.0f} {ratio} "
+            f"{1e3 / rc:9.2f} {its:6d}"
+        )
         print(f"{'':42s} pure twin agrees to {agree:.1e}; {note}")
 
 

@@ -82,7 +82,11 @@ class Cascade:
         self.agent = agents()[c.organic.agent]
         self.pH_model = self.model in ("empirical_ph", "mass_action")
         species = list(self.components)
-        if self.pH_model and c.organic.saponification > 0 and self.agent.ion not in species:
+        if (
+            self.pH_model
+            and c.organic.saponification > 0
+            and self.agent.ion not in species
+        ):
             species.append(self.agent.ion)
         self.species = species
         self.z = np.array([float(element(s).charge) for s in species])
@@ -149,8 +153,10 @@ class Cascade:
 
         # feed
         f = c.feed
-        fconc = self._conc_vector(f.conc_mol_L if f.conc_mol_L is not None else f.conc_g_L,
-                                  g_L=f.conc_mol_L is None)
+        fconc = self._conc_vector(
+            f.conc_mol_L if f.conc_mol_L is not None else f.conc_g_L,
+            g_L=f.conc_mol_L is None,
+        )
         if f.stage is not None:
             jf = f.stage - 1
         elif f.phase == "aqueous":
@@ -166,8 +172,12 @@ class Cascade:
         for name in ("scrub", "strip"):
             stream = getattr(c, name)
             if stream is not None and name in span:
-                add_aq(span[name][1] - 1, stream.flow_L_h,
-                       self._conc_vector(stream.conc_mol_L), stream.acidity_mol_L)
+                add_aq(
+                    span[name][1] - 1,
+                    stream.flow_L_h,
+                    self._conc_vector(stream.conc_mol_L),
+                    stream.acidity_mol_L,
+                )
 
         aq_draw = np.zeros(N)
         org_draw = np.zeros(N)
@@ -193,7 +203,9 @@ class Cascade:
                     f"{aq_draw[j]:g} L/h aqueous asked, only {aq_out[j]:g} L/h flows there"
                 )
             if j == 0 or j == strip_first:
-                outlets.append(("raffinate" if j == 0 else "strip_liquor", "aqueous", j, left))
+                outlets.append(
+                    ("raffinate" if j == 0 else "strip_liquor", "aqueous", j, left)
+                )
                 aq_pass[j] = 0.0
                 down = 0.0
             else:
@@ -227,8 +239,24 @@ class Cascade:
                     f"no aqueous flows through {sec[j]} stage {loc[j]} (stage {j + 1}): "
                     f"every stage needs an aqueous phase (check feed stage and scrub/strip flows)"
                 )
-        return Network(N, self.species, z, sec, loc, aq_out, aq_pass, org_out, org_pass,
-                       org_in, ext_aq, ext_org, anion, acid, outlets, internal)
+        return Network(
+            N,
+            self.species,
+            z,
+            sec,
+            loc,
+            aq_out,
+            aq_pass,
+            org_out,
+            org_pass,
+            org_in,
+            ext_aq,
+            ext_org,
+            anion,
+            acid,
+            outlets,
+            internal,
+        )
 
     # ---------------------------------------------------------- equilibrium data
     def _relative_affinity(self) -> dict[str, float]:
@@ -286,10 +314,17 @@ class Cascade:
             rel = self._relative_affinity()
             ds = read_data("p507_hcl")["saturated"]
             blk = c.chemistry.saturated
-            K = (blk.K_ref_L_mol if blk and blk.K_ref_L_mol else ds["K_ref_L_mol"]["value"])
-            Kw = (blk.K_ref_scrub_L_mol if blk and blk.K_ref_scrub_L_mol else K)
-            Ks = (blk.K_ref_strip_L_mol if blk and blk.K_ref_strip_L_mol
-                  else ds["K_ref_strip_L_mol"]["value"])
+            K = (
+                blk.K_ref_L_mol
+                if blk and blk.K_ref_L_mol
+                else ds["K_ref_L_mol"]["value"]
+            )
+            Kw = blk.K_ref_scrub_L_mol if blk and blk.K_ref_scrub_L_mol else K
+            Ks = (
+                blk.K_ref_strip_L_mol
+                if blk and blk.K_ref_strip_L_mol
+                else ds["K_ref_strip_L_mol"]["value"]
+            )
             ref = min(rel[s] for s in self.components)
             Ksec = {"extraction": K, "scrub": Kw, "strip": Ks}
             ymax = c.organic.saponification * c.organic.extractant_mol_L / 3.0
@@ -345,7 +380,7 @@ class Cascade:
         elif m == "empirical_ph":
             blk = c.chemistry.empirical_ph
             params = dict(blk.params) if blk else {}
-            dsname = (blk.dataset if blk and blk.dataset else "d2ehpa_tbp_empirical")
+            dsname = blk.dataset if blk and blk.dataset else "d2ehpa_tbp_empirical"
             ds = read_data(dsname)["params"]
             ka = blk.ka_HSO4_mol_L if blk else ka
             for i, s in enumerate(self.species):
@@ -373,14 +408,29 @@ class Cascade:
                         f"or a constant D for {s} (dataset {dsname} has "
                         f"{', '.join(ds)})"
                     )
-            E_tot = (blk.extractant_vol_pct if blk and blk.E_unit == "vol%"
-                     else c.organic.extractant_mol_L)
+            E_tot = (
+                blk.extractant_vol_pct
+                if blk and blk.E_unit == "vol%"
+                else c.organic.extractant_mol_L
+            )
             sigma[:] = c.organic.extractant_mol_L / E_tot
             cap[:] = c.organic.extractant_mol_L
             use_ph = int(np.any(a != 0) or np.any(b != 0))
             use_F = int(np.any(d != 0) or np.any(b != 0))
-        return dict(a=a, b=b, c=cc, d=d, nu=nu, sigma=sigma, cap=cap, Q=Q, ST=ST,
-                    ka=float(ka), use_ph=use_ph, use_F=use_F)
+        return dict(
+            a=a,
+            b=b,
+            c=cc,
+            d=d,
+            nu=nu,
+            sigma=sigma,
+            cap=cap,
+            Q=Q,
+            ST=ST,
+            ka=float(ka),
+            use_ph=use_ph,
+            use_F=use_F,
+        )
 
     # ----------------------------------------------------------------- solving
     def _solve_once(self, net: Network, par: dict, eff: np.ndarray, x0, tol, max_iter):
@@ -391,11 +441,35 @@ class Cascade:
         F = np.zeros(N)
         info = np.zeros(kernels.INFO_SIZE)
         st = kernels.solve_cascade(
-            net.aq_out, net.aq_pass, net.org_out, net.org_pass, net.org_in,
-            np.ascontiguousarray(net.ext_aq), np.ascontiguousarray(net.ext_org),
-            par["a"], par["b"], par["c"], par["d"], par["nu"], par["sigma"],
-            par["cap"], net.z, par["Q"], par["ST"], par["ka"], eff,
-            par["use_ph"], par["use_F"], x, y, h, F, tol, max_iter, info)
+            net.aq_out,
+            net.aq_pass,
+            net.org_out,
+            net.org_pass,
+            net.org_in,
+            np.ascontiguousarray(net.ext_aq),
+            np.ascontiguousarray(net.ext_org),
+            par["a"],
+            par["b"],
+            par["c"],
+            par["d"],
+            par["nu"],
+            par["sigma"],
+            par["cap"],
+            net.z,
+            par["Q"],
+            par["ST"],
+            par["ka"],
+            eff,
+            par["use_ph"],
+            par["use_F"],
+            x,
+            y,
+            h,
+            F,
+            tol,
+            max_iter,
+            info,
+        )
         return st, x, y, h, F, info
 
     def _raise_for(self, st: int, net: Network, par: dict, info: np.ndarray):
@@ -422,8 +496,15 @@ class Cascade:
             f"iterations and {int(info[kernels.INFO_HOMOTOPY])} continuation steps"
         )
 
-    def simulate(self, *, tol: float = 1e-12, max_iter: int = 200, warm_start=None,
-                 recycle_tol: float = 1e-12, max_recycle: int = 200):
+    def simulate(
+        self,
+        *,
+        tol: float = 1e-12,
+        max_iter: int = 200,
+        warm_start=None,
+        recycle_tol: float = 1e-12,
+        max_recycle: int = 200,
+    ):
         """Solve the steady state and return a :class:`CascadeResult`.
 
         Parameters
@@ -452,9 +533,15 @@ class Cascade:
             # loop variable is its metal loading, solved by fixed-point iteration (the
             # map contracts by the fraction the strip leaves on the organic), each
             # pass warm-started from the previous profile
-            metals = [i for i, s in enumerate(self.species)
-                      if not (self.pH_model and s == self.agent.ion
-                              and c.organic.saponification > 0)]
+            metals = [
+                i
+                for i, s in enumerate(self.species)
+                if not (
+                    self.pH_model
+                    and s == self.agent.ion
+                    and c.organic.saponification > 0
+                )
+            ]
             r = np.zeros(len(self.species))
             scale = np.maximum(net.ext_aq.sum(0) + net.ext_org.sum(0), 1e-300)
             while True:
@@ -474,8 +561,9 @@ class Cascade:
                 net = self.network(organic_in_mol_L=r)
                 st, x, y, h, F, info = self._solve_once(net, par, eff, x, tol, max_iter)
                 if st != kernels.OK:
-                    st, x, y, h, F, info = self._solve_once(net, par, eff, None, tol,
-                                                            max_iter)
+                    st, x, y, h, F, info = self._solve_once(
+                        net, par, eff, None, tol, max_iter
+                    )
                 if st != kernels.OK:
                     self._raise_for(st, net, par, info)
                 iters += int(info[kernels.INFO_TOTAL])
@@ -489,7 +577,9 @@ class Cascade:
             "organic_loop_passes": loops,
             "solve_time_s": time.perf_counter() - t0,
         }
-        return CascadeResult.build(self, net, par, x, y, h, F, conv, list(self.warnings))
+        return CascadeResult.build(
+            self, net, par, x, y, h, F, conv, list(self.warnings)
+        )
 
     def _efficiencies(self) -> np.ndarray:
         eff = []

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rexopt.chemistry import agents, elements
+from rexopt.chemistry import elements
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -163,12 +163,13 @@ def _semantic_checks(case: CascadeCase) -> list[tuple[str, Any, str]]:
             errs.append((f"chemistry.components.{i}", c, f"one of {', '.join(known)}"))
     if len(set(comps)) != len(comps):
         errs.append(("chemistry.components", comps, "each component once"))
-    agent_ion = agents()[case.organic.agent].ion
 
     def check_keys(field, d):
         for k in d or {}:
             if k not in comps:
-                errs.append((f"{field}.{k}", k, f"a listed component ({', '.join(comps)})"))
+                errs.append(
+                    (f"{field}.{k}", k, f"a listed component ({', '.join(comps)})")
+                )
 
     check_keys("feed.conc_mol_L", case.feed.conc_mol_L)
     check_keys("feed.conc_g_L", case.feed.conc_g_L)
@@ -182,8 +183,11 @@ def _semantic_checks(case: CascadeCase) -> list[tuple[str, Any, str]]:
         section = getattr(sec, name)
         if section is not None and (stream is None or stream.flow_L_h <= 0):
             errs.append(
-                (name, None if stream is None else stream.flow_L_h,
-                 f"a [{name}] stream with flow_L_h > 0 when sections.{name} exists")
+                (
+                    name,
+                    None if stream is None else stream.flow_L_h,
+                    f"a [{name}] stream with flow_L_h > 0 when sections.{name} exists",
+                )
             )
         if section is None and stream is not None:
             errs.append((name, "given", f"no [{name}] stream without sections.{name}"))
@@ -191,7 +195,9 @@ def _semantic_checks(case: CascadeCase) -> list[tuple[str, Any, str]]:
             check_keys(f"{name}.conc_mol_L", stream.conc_mol_L)
     N = case.n_stages
     if case.feed.stage is not None and case.feed.stage > N:
-        errs.append(("feed.stage", case.feed.stage, f"1..{N} (the cascade has {N} stages)"))
+        errs.append(
+            ("feed.stage", case.feed.stage, f"1..{N} (the cascade has {N} stages)")
+        )
     for k, d in enumerate(case.side_draws):
         if d.stage > N:
             errs.append((f"side_draws.{k}.stage", d.stage, f"1..{N}"))
@@ -199,28 +205,66 @@ def _semantic_checks(case: CascadeCase) -> list[tuple[str, Any, str]]:
     block = getattr(case.chemistry, m)
     if m == "constant":
         if block is None:
-            errs.append(("chemistry.constant", None, "a [chemistry.constant] table with distribution"))
+            errs.append(
+                (
+                    "chemistry.constant",
+                    None,
+                    "a [chemistry.constant] table with distribution",
+                )
+            )
         else:
             for sname in ("extraction", "scrub", "strip"):
                 if getattr(sec, sname) is None:
                     continue
                 table = block.distribution.get(sname)
                 if table is None:
-                    errs.append((f"chemistry.constant.distribution.{sname}", None,
-                                 "D for every component in every section"))
+                    errs.append(
+                        (
+                            f"chemistry.constant.distribution.{sname}",
+                            None,
+                            "D for every component in every section",
+                        )
+                    )
                     continue
                 for c in comps:
                     if c not in table:
-                        errs.append((f"chemistry.constant.distribution.{sname}.{c}", None,
-                                     "D >= 0 for every component"))
-    if m in ("empirical_ph", "mass_action") and case.organic.saponification > 0:
-        if agent_ion in comps:
-            pass  # the user models the counter-ion explicitly
-    if m == "empirical_ph" and block is not None and block.E_unit == "vol%" \
-            and block.extractant_vol_pct is None:
-        errs.append(("chemistry.empirical_ph.extractant_vol_pct", None,
-                     "the extractant volume % when E_unit = 'vol%'"))
+                        errs.append(
+                            (
+                                f"chemistry.constant.distribution.{sname}.{c}",
+                                None,
+                                "D >= 0 for every component",
+                            )
+                        )
+    if (
+        m == "empirical_ph"
+        and block is not None
+        and block.E_unit == "vol%"
+        and block.extractant_vol_pct is None
+    ):
+        errs.append(
+            (
+                "chemistry.empirical_ph.extractant_vol_pct",
+                None,
+                "the extractant volume % when E_unit = 'vol%'",
+            )
+        )
     return errs
+
+
+def read_case_source(
+    source: str | Path | dict, *, name: str | None = None, error=CaseError
+) -> tuple[dict, str]:
+    """The raw mapping of a case (TOML path or dict) and how to name it in errors."""
+    if isinstance(source, dict):
+        return dict(source), name or "<case dict>"
+    path = Path(source)
+    where = name or str(path)
+    if not path.is_file():
+        raise error(f"{where}: no such case file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")), where
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{where}: not valid TOML: {e}") from None
 
 
 def load_case(source: str | Path | dict, *, name: str | None = None) -> CascadeCase:
@@ -231,17 +275,7 @@ def load_case(source: str | Path | dict, *, name: str | None = None) -> CascadeC
     CaseError
         With one line per problem: ``<file>: <field>: <value> -- <allowed>``.
     """
-    if isinstance(source, dict):
-        data, where = source, name or "<case dict>"
-    else:
-        path = Path(source)
-        where = str(path)
-        if not path.is_file():
-            raise CaseError(f"{where}: no such case file")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise CaseError(f"{where}: not valid TOML: {e}") from None
+    data, where = read_case_source(source, name=name)
     kind = data.get("kind", "cascade")
     if kind != "cascade":
         raise CaseError(

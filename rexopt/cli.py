@@ -9,11 +9,9 @@ traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 import tomllib
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -22,8 +20,11 @@ from rich.table import Table
 import rexopt
 from rexopt.case import CaseError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="rexopt: rare-earth SX cascade simulation and process optimization")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="rexopt: rare-earth SX cascade simulation and process optimization",
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -37,13 +38,22 @@ def _version_cb(value: bool):
     if value:
         from rexopt.kernels import kernel_info
 
-        console.print(f"rexopt {rexopt.__version__} ({kernel_info()['cascade_kernel']} kernels)")
+        console.print(
+            f"rexopt {rexopt.__version__} ({kernel_info()['cascade_kernel']} kernels)"
+        )
         raise typer.Exit()
 
 
 @app.callback()
-def _main(version: bool = typer.Option(False, "--version", callback=_version_cb,
-                                       is_eager=True, help="show version and kernels")):
+def _main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_cb,
+        is_eager=True,
+        help="show version and kernels",
+    ),
+):
     pass
 
 
@@ -55,8 +65,10 @@ def info():
 
     ki = kernel_info()
     console.print(f"rexopt {rexopt.__version__}")
-    console.print(f"cascade kernel: {ki['cascade_kernel']}"
-                  + ("  (forced by REXOPT_PUREPYTHON)" if ki["forced_pure"] else ""))
+    console.print(
+        f"cascade kernel: {ki['cascade_kernel']}"
+        + ("  (forced by REXOPT_PUREPYTHON)" if ki["forced_pure"] else "")
+    )
     console.print(f"data sets: {', '.join(available_datasets())}")
 
 
@@ -67,7 +79,9 @@ def validate(case: Path = typer.Argument(..., help="case TOML file")):
 
     extra = ""
     try:
-        raw = tomllib.loads(case.read_text(encoding="utf-8")) if case.is_file() else None
+        raw = (
+            tomllib.loads(case.read_text(encoding="utf-8")) if case.is_file() else None
+        )
         if raw is not None and "optimize" in raw:
             # a cascade with an [optimize] table: both parts are checked
             from rexopt.design.optimize import OptimizeError, split_case
@@ -86,8 +100,10 @@ def validate(case: Path = typer.Argument(..., help="case TOML file")):
         _fail(str(e))
     except tomllib.TOMLDecodeError as e:
         _fail(f"{case}: not valid TOML: {e}")
-    console.print(f"[green]ok[/]: {case} ({c.case.n_stages} stages, "
-                  f"{len(c.species)} species, {c.model} model{extra})")
+    console.print(
+        f"[green]ok[/]: {case} ({c.case.n_stages} stages, "
+        f"{len(c.species)} species, {c.model} model{extra})"
+    )
 
 
 def _print_result(res):
@@ -101,9 +117,14 @@ def _print_result(res):
         t.add_column(f"{s} purity", justify="right")
     for name, row in res.streams.iterrows():
         tag = "" if row["outlet"] else " (internal)"
-        t.add_row(name + tag, row["phase"], str(row["stage"]), f"{row['flow_L_h']:.6g}",
-                  f"{row['metals_mol_h']:.6g}",
-                  *[f"{res.purity.loc[name, s]:.6f}" for s in res.components])
+        t.add_row(
+            name + tag,
+            row["phase"],
+            str(row["stage"]),
+            f"{row['flow_L_h']:.6g}",
+            f"{row['metals_mol_h']:.6g}",
+            *[f"{res.purity.loc[name, s]:.6f}" for s in res.components],
+        )
     console.print(t)
     r = Table(title="recovery (fraction of each component's input)")
     r.add_column("component")
@@ -124,7 +145,8 @@ def _print_result(res):
         f"converged: {cv['newton_iterations']} Newton iterations, "
         f"{cv['continuation_steps']} continuation steps, scaled residual "
         f"{cv['scaled_residual']:.2e}, worst balance error {cv['max_balance_error']:.2e}, "
-        f"{cv['solve_time_s'] * 1e3:.1f} ms")
+        f"{cv['solve_time_s'] * 1e3:.1f} ms"
+    )
     for w in res.warnings:
         console.print(f"[yellow]warning:[/] {w}")
 
@@ -132,8 +154,12 @@ def _print_result(res):
 @app.command()
 def simulate(
     case: Path = typer.Argument(..., help="cascade case TOML file"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write every number as JSON"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="draw stage profiles (PNG)"),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="write every number as JSON"
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="draw stage profiles (PNG)"
+    ),
 ):
     """Solve a cascade's steady state and print streams, purities and reagents."""
     from rexopt.cascade import CascadeError
@@ -155,10 +181,16 @@ def simulate(
 
 @app.command()
 def optimize(
-    case: Path = typer.Argument(..., help="case TOML: a cascade with [optimize], or a flowsheet"),
+    case: Path = typer.Argument(
+        ..., help="case TOML: a cascade with [optimize], or a flowsheet"
+    ),
     out: Path = typer.Option(Path("out"), "--out", help="folder for tables and plots"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON"),
-    pareto: Optional[Path] = typer.Option(None, "--pareto", help="Pareto table/plot prefix"),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="write the result as JSON"
+    ),
+    pareto: Path | None = typer.Option(
+        None, "--pareto", help="Pareto table/plot prefix"
+    ),
 ):
     """Optimize a case: a cascade design, a separation line or a recycling plant."""
     if not case.is_file():
@@ -169,7 +201,9 @@ def optimize(
         _fail(f"{case}: not valid TOML: {e}")
     handlers = _optimize_handlers()
     if kind not in handlers:
-        _fail(f"{case}: kind: {kind!r} -- optimize handles {', '.join(sorted(handlers))}")
+        _fail(
+            f"{case}: kind: {kind!r} -- optimize handles {', '.join(sorted(handlers))}"
+        )
     code = handlers[kind](case, out=out, json_out=json_out, pareto=pareto)
     raise typer.Exit(code or 0)
 
@@ -181,7 +215,8 @@ def _optimize_handlers() -> dict:
         from rexopt.design.cli import optimize_cli
 
         handlers["cascade"] = lambda case, out, json_out, pareto: optimize_cli(
-            str(case), json_out=json_out, pareto=pareto)
+            str(case), json_out=json_out, pareto=pareto
+        )
     except ImportError:
         pass
     try:
@@ -193,12 +228,14 @@ def _optimize_handlers() -> dict:
             run_cli = None
     if run_cli is not None:
         handlers["ndfeb_flowsheet"] = lambda case, out, json_out, pareto: run_cli(
-            str(case), str(out))
+            str(case), str(out)
+        )
     try:
         from rexopt.lines.cli import optimize_line_cli
 
         handlers["separation_line"] = lambda case, out, json_out, pareto: (
-            optimize_line_cli(str(case), str(out)))
+            optimize_line_cli(str(case), str(out))
+        )
     except ImportError:
         pass
     return handlers

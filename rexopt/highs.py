@@ -48,9 +48,7 @@ def model_size(model: pyo.ConcreteModel) -> tuple[int, int, int]:
         nvar += 1
         if v.is_integer() or v.is_binary():
             nint += 1
-    ncon = sum(
-        1 for _ in model.component_data_objects(pyo.Constraint, active=True)
-    )
+    ncon = sum(1 for _ in model.component_data_objects(pyo.Constraint, active=True))
     return nvar, nint, ncon
 
 
@@ -113,7 +111,9 @@ def solve(
     elif tc == TerminationCondition.infeasibleOrUnbounded:
         raise SolveError(f"{what}: HiGHS found the model infeasible or unbounded")
     elif tc == TerminationCondition.unbounded:
-        raise SolveError(f"{what}: the objective is unbounded (a missing bound or cost)")
+        raise SolveError(
+            f"{what}: the objective is unbounded (a missing bound or cost)"
+        )
     elif res.incumbent_objective is not None:
         status = "feasible"
     else:

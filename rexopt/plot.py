@@ -18,8 +18,16 @@ def _shade_sections(ax, prof):
     for sec, grp in prof.groupby("section", sort=False):
         lo, hi = grp.index.min(), grp.index.max()
         ax.axvspan(lo - 0.5, hi + 0.5, color=_SECTION_SHADE.get(sec, "#eee"), zorder=0)
-        ax.text((lo + hi) / 2, 1.0, sec, transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=8, color="#555")
+        ax.text(
+            (lo + hi) / 2,
+            1.0,
+            sec,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="#555",
+        )
         start = hi + 1
     return start
 
@@ -39,15 +47,31 @@ def plot_profiles(result, path: str | Path) -> Path:
         _shade_sections(ax, prof)
         for k, s in enumerate(result.species):
             v = prof[f"{phase}_{s}_mol_L"].to_numpy()
-            ax.semilogy(prof.index, np.maximum(v, 1e-30), "-", lw=1.4,
-                        color=cmap(k % cmap.N), label=s)
+            ax.semilogy(
+                prof.index,
+                np.maximum(v, 1e-30),
+                "-",
+                lw=1.4,
+                color=cmap(k % cmap.N),
+                label=s,
+            )
         ax.set_ylabel(f"{label} [mol/L]")
         ax.grid(True, which="major", alpha=0.3)
-        lo = max(1e-12, np.nanmin(prof[[f"{phase}_{s}_mol_L" for s in result.species]]
-                                  .to_numpy().clip(1e-30)))
+        lo = max(
+            1e-12,
+            np.nanmin(
+                prof[[f"{phase}_{s}_mol_L" for s in result.species]]
+                .to_numpy()
+                .clip(1e-30)
+            ),
+        )
         ax.set_ylim(bottom=lo)
-    axes[0].legend(ncol=min(len(result.species), 8), fontsize=8, loc="lower left",
-                   bbox_to_anchor=(0, 1.08))
+    axes[0].legend(
+        ncol=min(len(result.species), 8),
+        fontsize=8,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.08),
+    )
     if has_ph:
         _shade_sections(axes[2], prof)
         axes[2].plot(prof.index, prof["pH"], "k-", lw=1.4)

@@ -50,8 +50,14 @@ class CascadeResult:
         all_streams += [(n, p, j, f, False) for n, p, j, f in net.internal]
         for name, phase, j, flow, _ in all_streams:
             conc = x[j] if phase == "aqueous" else y[j]
-            row = {"stream": name, "phase": phase, "stage": j + 1,
-                   "section": net.section[j], "flow_L_h": flow, "outlet": True}
+            row = {
+                "stream": name,
+                "phase": phase,
+                "stage": j + 1,
+                "section": net.section[j],
+                "flow_L_h": flow,
+                "outlet": True,
+            }
             row["outlet"] = name in [o[0] for o in net.outlets]
             for i, s in enumerate(sp):
                 row[f"{s}_mol_L"] = conc[i]
@@ -60,7 +66,8 @@ class CascadeResult:
             row["metals_mol_h"] = metals
             row["oxide_kg_h"] = sum(
                 conc[sp.index(s)] * flow * element(s).oxide_g_per_mol_metal / 1000.0
-                for s in comps)
+                for s in comps
+            )
             rows.append(row)
         streams = pd.DataFrame(rows).set_index("stream")
         outlets = streams[streams["outlet"]]
@@ -68,20 +75,30 @@ class CascadeResult:
         total_in = net.ext_aq.sum(0) + net.ext_org.sum(0)
         rec = {}
         for name in outlets.index:
-            rec[name] = [outlets.loc[name, f"{s}_mol_h"] / total_in[sp.index(s)]
-                         if total_in[sp.index(s)] > 0 else np.nan for s in comps]
+            rec[name] = [
+                outlets.loc[name, f"{s}_mol_h"] / total_in[sp.index(s)]
+                if total_in[sp.index(s)] > 0
+                else np.nan
+                for s in comps
+            ]
         recovery = pd.DataFrame(rec, index=pd.Index(comps, name="component"))
         pur = {}
         for name in streams.index:
             tot = streams.loc[name, "metals_mol_h"]
-            pur[name] = [streams.loc[name, f"{s}_mol_h"] / tot if tot > 0 else np.nan
-                         for s in comps]
+            pur[name] = [
+                streams.loc[name, f"{s}_mol_h"] / tot if tot > 0 else np.nan
+                for s in comps
+            ]
         purity = pd.DataFrame(pur, index=pd.Index(comps, name="component")).T
         purity.index.name = "stream"
 
-        prof = {"stage": np.arange(1, N + 1), "section": net.section,
-                "section_stage": net.local, "aq_flow_L_h": net.aq_out,
-                "org_flow_L_h": net.org_out}
+        prof = {
+            "stage": np.arange(1, N + 1),
+            "section": net.section,
+            "section_stage": net.local,
+            "aq_flow_L_h": net.aq_out,
+            "org_flow_L_h": net.org_out,
+        }
         for i, s in enumerate(sp):
             prof[f"x_{s}_mol_L"] = x[:, i]
         for i, s in enumerate(sp):
@@ -97,11 +114,16 @@ class CascadeResult:
         out = np.zeros(C)
         for name in outlets.index:
             out += np.array([outlets.loc[name, f"{s}_mol_h"] for s in sp])
-        bal = pd.DataFrame({
-            "in_mol_h": total_in, "out_mol_h": out,
-        }, index=pd.Index(sp, name="species"))
-        bal["relative_error"] = (bal["out_mol_h"] - bal["in_mol_h"]).abs() / \
-            bal["in_mol_h"].where(bal["in_mol_h"] > 0, 1.0)
+        bal = pd.DataFrame(
+            {
+                "in_mol_h": total_in,
+                "out_mol_h": out,
+            },
+            index=pd.Index(sp, name="species"),
+        )
+        bal["relative_error"] = (bal["out_mol_h"] - bal["in_mol_h"]).abs() / bal[
+            "in_mol_h"
+        ].where(bal["in_mol_h"] > 0, 1.0)
         if par["use_ph"]:
             CHA = case.organic.extractant_mol_L
             # H+ in: free acid of aqueous inputs + acidic sites of entering organic
@@ -112,21 +134,37 @@ class CascadeResult:
                     org_sites_in += CHA * vol_in - float(net.ext_org[j] @ net.z)
             h_in = net.acid_in.sum() + org_sites_in
             h_out = 0.0
-            for name, phase, j, flow in net.outlets:
+            for _name, phase, j, flow in net.outlets:
                 if phase == "aqueous":
                     h_out += (par["Q"][j] - float(x[j] @ net.z)) * flow
                 else:
                     h_out += (CHA - float(y[j] @ net.z)) * flow
-            bal.loc["H+ (protons)"] = [h_in, h_out, abs(h_out - h_in) / max(h_in, 1e-300)]
+            bal.loc["H+ (protons)"] = [
+                h_in,
+                h_out,
+                abs(h_out - h_in) / max(h_in, 1e-300),
+            ]
         conv = dict(conv)
         conv["max_balance_error"] = float(bal["relative_error"].max())
 
         reagents = _reagents(cascade, net, streams)
         return cls(
-            name=case.name, model=cascade.model, components=comps, species=sp,
-            streams=streams, recovery=recovery, purity=purity, profiles=profiles,
-            reagents=reagents, balance=bal, convergence=conv, warnings=warnings,
-            case=case.model_dump(mode="json"), x=x, y=y)
+            name=case.name,
+            model=cascade.model,
+            components=comps,
+            species=sp,
+            streams=streams,
+            recovery=recovery,
+            purity=purity,
+            profiles=profiles,
+            reagents=reagents,
+            balance=bal,
+            convergence=conv,
+            warnings=warnings,
+            case=case.model_dump(mode="json"),
+            x=x,
+            y=y,
+        )
 
     # ---------------------------------------------------------------- outputs
     @property
@@ -157,8 +195,10 @@ class CascadeResult:
 
         def table(df):
             d = df.reset_index()
-            return {"columns": list(d.columns),
-                    "data": json.loads(d.to_json(orient="values", double_precision=15))}
+            return {
+                "columns": list(d.columns),
+                "data": json.loads(d.to_json(orient="values", double_precision=15)),
+            }
 
         return {
             "schema": SCHEMA,
@@ -166,9 +206,14 @@ class CascadeResult:
             "model": self.model,
             "components": self.components,
             "species": self.species,
-            "units": {"flow": "L/h", "concentration": "mol/L", "molar_flow": "mol/h",
-                      "mass_flow": "kg/h", "recovery": "fraction of input",
-                      "purity": "mole fraction of the case's components"},
+            "units": {
+                "flow": "L/h",
+                "concentration": "mol/L",
+                "molar_flow": "mol/h",
+                "mass_flow": "kg/h",
+                "recovery": "fraction of input",
+                "purity": "mole fraction of the case's components",
+            },
             "streams": table(self.streams),
             "recovery": table(self.recovery),
             "purity": table(self.purity),
@@ -214,13 +259,17 @@ def _reagents(cascade, net, streams) -> pd.DataFrame:
     ha = org.saponification * org.extractant_mol_L * org.flow_L_h  # mol HA/h
     rows = {}
     rows[f"saponification agent ({ag.name})"] = (
-        ha * ag.agent_per_HA, ha * ag.agent_per_HA * ag.agent_molar_mass_g_mol / 1e3)
+        ha * ag.agent_per_HA,
+        ha * ag.agent_per_HA * ag.agent_molar_mass_g_mol / 1e3,
+    )
     hcl = float(net.acid_in.sum())
     rows["HCl (free acid of aqueous inputs)"] = (hcl, hcl * HCL_G_MOL / 1e3)
     if ag.co2_per_HA:
         rows["CO2 released"] = (ha * ag.co2_per_HA, ha * ag.co2_per_HA * 44.009 / 1e3)
     rows[f"salt to wastewater ({ag.salt})"] = (
-        ha * ag.salt_per_HA, ha * ag.salt_per_HA * ag.salt_molar_mass_g_mol / 1e3)
+        ha * ag.salt_per_HA,
+        ha * ag.salt_per_HA * ag.salt_molar_mass_g_mol / 1e3,
+    )
     df = pd.DataFrame.from_dict(rows, orient="index", columns=["mol_h", "kg_h"])
     df.index.name = "reagent"
     return df

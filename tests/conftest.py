@@ -14,15 +14,29 @@ def prnd_case(**over):
     c = {
         "kind": "cascade",
         "name": "test Pr/Nd",
-        "chemistry": {"model": "saturated", "components": ["Pr", "Nd"],
-                      "saturated": {"separation_factors": {"Pr": 1.0, "Nd": 1.5},
-                                    "K_ref_L_mol": 50.0}},
-        "sections": {"extraction": {"stages": 20}, "scrub": {"stages": 20},
-                     "strip": {"stages": 6}},
-        "organic": {"flow_L_h": 2300.0, "extractant_mol_L": 1.5,
-                    "saponification": 0.36},
-        "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.01,
-                 "conc_mol_L": {"Pr": 0.25, "Nd": 0.75}},
+        "chemistry": {
+            "model": "saturated",
+            "components": ["Pr", "Nd"],
+            "saturated": {
+                "separation_factors": {"Pr": 1.0, "Nd": 1.5},
+                "K_ref_L_mol": 50.0,
+            },
+        },
+        "sections": {
+            "extraction": {"stages": 20},
+            "scrub": {"stages": 20},
+            "strip": {"stages": 6},
+        },
+        "organic": {
+            "flow_L_h": 2300.0,
+            "extractant_mol_L": 1.5,
+            "saponification": 0.36,
+        },
+        "feed": {
+            "flow_L_h": 100.0,
+            "acidity_mol_L": 0.01,
+            "conc_mol_L": {"Pr": 0.25, "Nd": 0.75},
+        },
         "scrub": {"flow_L_h": 338.0, "acidity_mol_L": 3.0},
         "strip": {"flow_L_h": 80.0, "acidity_mol_L": 6.0},
     }
@@ -41,8 +55,11 @@ def constant_case(D, n=8, O=100.0, A=100.0, conc=None):
     comps = list(D)
     return {
         "kind": "cascade",
-        "chemistry": {"model": "constant", "components": comps,
-                      "constant": {"distribution": {"extraction": dict(D)}}},
+        "chemistry": {
+            "model": "constant",
+            "components": comps,
+            "constant": {"distribution": {"extraction": dict(D)}},
+        },
         "sections": {"extraction": {"stages": n}},
         "organic": {"flow_L_h": O},
         "feed": {"flow_L_h": A, "conc_mol_L": conc or {c: 0.1 for c in comps}},

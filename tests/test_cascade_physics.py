@@ -15,37 +15,53 @@ pytestmark = pytest.mark.component
 
 def test_kremser_closed_form_constant_D():
     # single solute, constant D: raffinate fraction = (E - 1) / (E^(N+1) - 1)
-    for D, n, O, A in [(1.5, 5, 100.0, 100.0), (10.0, 6, 100.0, 300.0), (0.4, 12, 200.0, 100.0)]:
+    for D, n, O, A in [
+        (1.5, 5, 100.0, 100.0),
+        (10.0, 6, 100.0, 300.0),
+        (0.4, 12, 200.0, 100.0),
+    ]:
         r = rexopt.simulate(constant_case({"Nd": D}, n=n, O=O, A=A))
         E = D * O / A
         frac = (E - 1.0) / (E ** (n + 1) - 1.0)
         assert r.recovery.loc["Nd", "raffinate"] == pytest.approx(frac, rel=1e-10)
         # and the design layer's Kremser agrees with the kernel
         assert 1 - r.recovery.loc["Nd", "raffinate"] == pytest.approx(
-            kremser_recovery(D, O / A, n), rel=1e-10)
+            kremser_recovery(D, O / A, n), rel=1e-10
+        )
 
 
 def test_kremser_example_from_literature():
     # DOMAIN 2.5: D = 10, O/A = 1/3, 99.9 % recovery needs N = 5.4 -> 6 stages
     r5 = rexopt.simulate(constant_case({"La": 10.0}, n=5, O=100.0, A=300.0))
     r6 = rexopt.simulate(constant_case({"La": 10.0}, n=6, O=100.0, A=300.0))
-    assert r5.recovery.loc["La", "loaded_organic"] < 0.999 < r6.recovery.loc["La", "loaded_organic"]
+    assert (
+        r5.recovery.loc["La", "loaded_organic"]
+        < 0.999
+        < r6.recovery.loc["La", "loaded_organic"]
+    )
 
 
 def _random_case(seed):
     rng = np.random.default_rng(seed)
     comps = ["La", "Ce", "Pr", "Nd", "Sm"][: rng.integers(2, 6)]
-    beta = {c: float(b) for c, b in zip(comps, np.cumprod(rng.uniform(1.2, 2.5, len(comps))))}
-    case = prnd_case(**{
-        "chemistry.components": comps,
-        "chemistry.saturated.separation_factors": beta,
-        "sections.extraction.stages": int(rng.integers(3, 25)),
-        "sections.scrub.stages": int(rng.integers(2, 25)),
-        "sections.strip.stages": int(rng.integers(2, 8)),
-        "feed.conc_mol_L": {c: float(v) for c, v in zip(comps, rng.uniform(0.05, 0.5, len(comps)))},
-        "scrub.flow_L_h": float(rng.uniform(100, 300)),
-        "side_draws": [{"phase": "aqueous", "stage": 3, "flow_L_h": 10.0}],
-    })
+    beta = {
+        c: float(b)
+        for c, b in zip(comps, np.cumprod(rng.uniform(1.2, 2.5, len(comps))))
+    }
+    case = prnd_case(
+        **{
+            "chemistry.components": comps,
+            "chemistry.saturated.separation_factors": beta,
+            "sections.extraction.stages": int(rng.integers(3, 25)),
+            "sections.scrub.stages": int(rng.integers(2, 25)),
+            "sections.strip.stages": int(rng.integers(2, 8)),
+            "feed.conc_mol_L": {
+                c: float(v) for c, v in zip(comps, rng.uniform(0.05, 0.5, len(comps)))
+            },
+            "scrub.flow_L_h": float(rng.uniform(100, 300)),
+            "side_draws": [{"phase": "aqueous", "stage": 3, "flow_L_h": 10.0}],
+        }
+    )
     return case
 
 
@@ -66,11 +82,15 @@ def test_conservation_random_cascades(seed):
 @pytest.mark.parametrize("seed", HARD_SEEDS)
 def test_hard_random_cascades_fail_loudly(seed):
     # known limit: these must raise a clear error naming the stage, never return
-    with pytest.raises(CascadeError, match=r"stage \d+ \((extraction|scrub|strip) stage"):
+    with pytest.raises(
+        CascadeError, match=r"stage \d+ \((extraction|scrub|strip) stage"
+    ):
         rexopt.simulate(_random_case(seed))
 
 
-@pytest.mark.xfail(strict=True, reason="sharp saturation fronts: kernel limit, see issue note")
+@pytest.mark.xfail(
+    strict=True, reason="sharp saturation fronts: kernel limit, see issue note"
+)
 @pytest.mark.parametrize("seed", HARD_SEEDS)
 def test_hard_random_cascades_converge(seed):
     r = rexopt.simulate(_random_case(seed))
@@ -81,14 +101,21 @@ def test_constant_model_random_flows_conserve():
     rng = np.random.default_rng(42)
     for _ in range(5):
         D = {c: float(v) for c, v in zip(["Fe", "Al", "Nd"], rng.uniform(0.01, 20, 3))}
-        r = rexopt.simulate(constant_case(D, n=int(rng.integers(1, 40)),
-                                          O=float(rng.uniform(10, 500)),
-                                          A=float(rng.uniform(10, 500))))
+        r = rexopt.simulate(
+            constant_case(
+                D,
+                n=int(rng.integers(1, 40)),
+                O=float(rng.uniform(10, 500)),
+                A=float(rng.uniform(10, 500)),
+            )
+        )
         assert r.balance["relative_error"].max() <= 1e-12
 
 
 def test_beta_one_gives_no_separation():
-    case = prnd_case(**{"chemistry.saturated.separation_factors": {"Pr": 1.0, "Nd": 1.0}})
+    case = prnd_case(
+        **{"chemistry.saturated.separation_factors": {"Pr": 1.0, "Nd": 1.0}}
+    )
     r = rexopt.simulate(case)
     for stream in ("raffinate", "strip_liquor"):
         assert r.purity.loc[stream, "Nd"] == pytest.approx(0.75, rel=1e-9)
@@ -97,11 +124,19 @@ def test_beta_one_gives_no_separation():
 def test_more_stages_never_worsen_key_purity():
     # more scrub stages at fixed flows: the extracted product (Nd) is not less pure;
     # more extraction stages: the raffinate product (Pr) is not less pure
-    nd = [rexopt.simulate(prnd_case(**{"sections.scrub.stages": m}))
-          .purity.loc["strip_liquor", "Nd"] for m in (5, 10, 20, 30)]
+    nd = [
+        rexopt.simulate(prnd_case(**{"sections.scrub.stages": m})).purity.loc[
+            "strip_liquor", "Nd"
+        ]
+        for m in (5, 10, 20, 30)
+    ]
     assert all(b >= a - 1e-12 for a, b in zip(nd, nd[1:]))
-    pr = [rexopt.simulate(prnd_case(**{"sections.extraction.stages": n}))
-          .purity.loc["raffinate", "Pr"] for n in (5, 10, 20, 30)]
+    pr = [
+        rexopt.simulate(prnd_case(**{"sections.extraction.stages": n})).purity.loc[
+            "raffinate", "Pr"
+        ]
+        for n in (5, 10, 20, 30)
+    ]
     assert all(b >= a - 1e-12 for a, b in zip(pr, pr[1:]))
     assert nd[-1] > nd[0] and pr[-1] > pr[0]
 
@@ -115,7 +150,9 @@ def test_saturated_model_reaches_constant_beta_limit():
     sc = prof[prof["section"] == "scrub"].iloc[:-1]  # before the acid inlet stage
     load = sc["y_Pr_mol_L"] + sc["y_Nd_mol_L"]
     assert (load / ymax).min() > 0.995
-    ratio = (sc["y_Nd_mol_L"] / sc["y_Pr_mol_L"]) / (sc["x_Nd_mol_L"] / sc["x_Pr_mol_L"])
+    ratio = (sc["y_Nd_mol_L"] / sc["y_Pr_mol_L"]) / (
+        sc["x_Nd_mol_L"] / sc["x_Pr_mol_L"]
+    )
     assert np.allclose(ratio, 1.5, rtol=1e-10)
 
 
@@ -123,11 +160,17 @@ def test_trace_component_keeps_relative_accuracy():
     # a component at 1e-9 and 1e-12 of the feed behaves linearly: same recoveries
     rec = []
     for level in (1e-9, 1e-12):
-        case = prnd_case(**{
-            "chemistry.components": ["Pr", "Nd", "Sm"],
-            "chemistry.saturated.separation_factors": {"Pr": 1.0, "Nd": 1.5, "Sm": 12.0},
-            "feed.conc_mol_L": {"Pr": 0.25, "Nd": 0.75, "Sm": level},
-        })
+        case = prnd_case(
+            **{
+                "chemistry.components": ["Pr", "Nd", "Sm"],
+                "chemistry.saturated.separation_factors": {
+                    "Pr": 1.0,
+                    "Nd": 1.5,
+                    "Sm": 12.0,
+                },
+                "feed.conc_mol_L": {"Pr": 0.25, "Nd": 0.75, "Sm": level},
+            }
+        )
         r = rexopt.simulate(case)
         assert r.balance.loc["Sm", "relative_error"] <= 1e-10
         rec.append(r.recovery.loc["Sm"].to_numpy())
@@ -138,8 +181,11 @@ def test_murphree_efficiency():
     full = rexopt.simulate(prnd_case())
     same = rexopt.simulate(prnd_case(**{"sections.scrub.efficiency": 1.0}))
     assert np.allclose(full.x, same.x, rtol=1e-12)
-    low = rexopt.simulate(prnd_case(**{"sections.scrub.efficiency": 0.7,
-                                       "sections.extraction.efficiency": 0.7}))
+    low = rexopt.simulate(
+        prnd_case(
+            **{"sections.scrub.efficiency": 0.7, "sections.extraction.efficiency": 0.7}
+        )
+    )
     assert low.balance["relative_error"].max() <= 1e-10
     assert low.purity.loc["strip_liquor", "Nd"] < full.purity.loc["strip_liquor", "Nd"]
 
@@ -163,9 +209,15 @@ def test_murphree_efficiency_degrades_gracefully_on_the_design_case():
 
 
 def test_organic_recycle_closes_the_loop():
-    r = rexopt.simulate(prnd_case(**{"organic.recycle": True,
-                                     "strip.flow_L_h": 40.0,
-                                     "chemistry.saturated.K_ref_strip_L_mol": 0.5}))
+    r = rexopt.simulate(
+        prnd_case(
+            **{
+                "organic.recycle": True,
+                "strip.flow_L_h": 40.0,
+                "chemistry.saturated.K_ref_strip_L_mol": 0.5,
+            }
+        )
+    )
     assert r.convergence["organic_loop_passes"] >= 1
     # with the loop closed the organic is not an outlet: feed leaves in the two liquors
     assert set(r.outlets.index) == {"raffinate", "strip_liquor", "stripped_organic"}
@@ -184,16 +236,28 @@ def test_empirical_ph_case_closes_proton_balance():
 
 
 def test_mass_action_with_saponification_balances_counter_ion():
-    case = prnd_case(**{
-        "chemistry": {"model": "mass_action", "components": ["Pr", "Nd"]},
-        "sections": {"extraction": {"stages": 15}, "scrub": {"stages": 10},
-                     "strip": {"stages": 5}},
-        "organic": {"flow_L_h": 300.0, "extractant_mol_L": 1.5, "saponification": 0.3},
-        "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.05,
-                 "conc_mol_L": {"Pr": 0.25, "Nd": 0.75}},
-        "scrub": {"flow_L_h": 30.0, "acidity_mol_L": 1.0},
-        "strip": {"flow_L_h": 30.0, "acidity_mol_L": 4.0},
-    })
+    case = prnd_case(
+        **{
+            "chemistry": {"model": "mass_action", "components": ["Pr", "Nd"]},
+            "sections": {
+                "extraction": {"stages": 15},
+                "scrub": {"stages": 10},
+                "strip": {"stages": 5},
+            },
+            "organic": {
+                "flow_L_h": 300.0,
+                "extractant_mol_L": 1.5,
+                "saponification": 0.3,
+            },
+            "feed": {
+                "flow_L_h": 100.0,
+                "acidity_mol_L": 0.05,
+                "conc_mol_L": {"Pr": 0.25, "Nd": 0.75},
+            },
+            "scrub": {"flow_L_h": 30.0, "acidity_mol_L": 1.0},
+            "strip": {"flow_L_h": 30.0, "acidity_mol_L": 4.0},
+        }
+    )
     r = rexopt.simulate(case)
     assert "NH4" in r.species
     assert r.balance["relative_error"].max() <= 1e-10  # metals, NH4+ and protons
@@ -201,8 +265,16 @@ def test_mass_action_with_saponification_balances_counter_ion():
     assert r.balance.loc["H+ (protons)", "relative_error"] <= 1e-10
 
 
-@pytest.mark.parametrize("name", ["prnd_p507", "lace_p507", "prnd_dytb_group",
-                                  "three_outlet_smeugd", "lree_d2ehpa_empirical"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "prnd_p507",
+        "lace_p507",
+        "prnd_dytb_group",
+        "three_outlet_smeugd",
+        "lree_d2ehpa_empirical",
+    ],
+)
 def test_bundled_cases_solve_and_conserve(name):
     r = rexopt.simulate(CASES / f"{name}.toml")
     assert r.convergence["max_balance_error"] <= 1e-10
@@ -233,4 +305,7 @@ def test_bundled_prnd_meets_its_design_purities():
 def test_three_outlet_draw_is_enriched_in_the_middle_component():
     r = rexopt.simulate(CASES / "three_outlet_smeugd.toml")
     assert r.purity.loc["middle_Eu", "Eu"] > 3 * 0.1  # feed has 10 % Eu
-    assert r.purity.loc["strip_liquor", "Gd"] > 0.8 and r.purity.loc["raffinate", "Sm"] > 0.99
+    assert (
+        r.purity.loc["strip_liquor", "Gd"] > 0.8
+        and r.purity.loc["raffinate", "Sm"] > 0.99
+    )

@@ -17,8 +17,11 @@ def _err(case):
 
 
 def test_unknown_component():
-    msg = _err(prnd_case(**{"chemistry.components": ["Pr", "Xx"],
-                            "feed.conc_mol_L": {"Pr": 0.2}}))
+    msg = _err(
+        prnd_case(
+            **{"chemistry.components": ["Pr", "Xx"], "feed.conc_mol_L": {"Pr": 0.2}}
+        )
+    )
     assert "chemistry.components.1" in msg and "'Xx'" in msg and "one of" in msg
 
 
@@ -50,7 +53,9 @@ def test_feed_stage_beyond_cascade():
 
 
 def test_side_draw_larger_than_flow():
-    msg = _err(prnd_case(side_draws=[{"phase": "aqueous", "stage": 2, "flow_L_h": 1e6}]))
+    msg = _err(
+        prnd_case(side_draws=[{"phase": "aqueous", "stage": 2, "flow_L_h": 1e6}])
+    )
     assert "side draw" in msg and "extraction stage 2" in msg
 
 

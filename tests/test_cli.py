@@ -12,13 +12,16 @@ pytestmark = pytest.mark.integration
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "rexopt.cli", *args],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "rexopt.cli", *args], capture_output=True, text=True
+    )
 
 
 def test_simulate_writes_json_and_plot(tmp_path):
     js, png = tmp_path / "r.json", tmp_path / "p.png"
-    out = run("simulate", str(CASES / "prnd_p507.toml"), "--json", str(js), "--plot", str(png))
+    out = run(
+        "simulate", str(CASES / "prnd_p507.toml"), "--json", str(js), "--plot", str(png)
+    )
     assert out.returncode == 0, out.stderr
     assert "strip_liquor" in out.stdout and "converged" in out.stdout
     data = json.loads(js.read_text())
@@ -33,7 +36,11 @@ def test_simulate_writes_json_and_plot(tmp_path):
 
 def test_bad_case_gives_clear_error_not_traceback(tmp_path):
     p = tmp_path / "bad.toml"
-    text = (CASES / "prnd_p507.toml").read_text().replace("flow_L_h = 100.0", "flow_L_h = -1.0")
+    text = (
+        (CASES / "prnd_p507.toml")
+        .read_text()
+        .replace("flow_L_h = 100.0", "flow_L_h = -1.0")
+    )
     p.write_text(text)
     out = run("simulate", str(p))
     assert out.returncode == 2

@@ -18,7 +18,9 @@ try:
 except ImportError:  # pragma: no cover
     compiled = None
 
-needs_compiled = pytest.mark.skipif(compiled is None, reason="compiled kernels not built")
+needs_compiled = pytest.mark.skipif(
+    compiled is None, reason="compiled kernels not built"
+)
 
 
 def _run(fn, cas):
@@ -30,23 +32,52 @@ def _run(fn, cas):
     h = np.zeros(N)
     F = np.zeros(N)
     info = np.zeros(K.INFO_SIZE)
-    st = fn(net.aq_out, net.aq_pass, net.org_out, net.org_pass, net.org_in,
-            net.ext_aq, net.ext_org, par["a"], par["b"], par["c"], par["d"], par["nu"],
-            par["sigma"], par["cap"], net.z, par["Q"], par["ST"], par["ka"],
-            cas._efficiencies(), par["use_ph"], par["use_F"], x, y, h, F, 1e-12, 200,
-            info)
+    st = fn(
+        net.aq_out,
+        net.aq_pass,
+        net.org_out,
+        net.org_pass,
+        net.org_in,
+        net.ext_aq,
+        net.ext_org,
+        par["a"],
+        par["b"],
+        par["c"],
+        par["d"],
+        par["nu"],
+        par["sigma"],
+        par["cap"],
+        net.z,
+        par["Q"],
+        par["ST"],
+        par["ka"],
+        cas._efficiencies(),
+        par["use_ph"],
+        par["use_F"],
+        x,
+        y,
+        h,
+        F,
+        1e-12,
+        200,
+        info,
+    )
     return st, x, y, info
 
 
 @needs_compiled
 @pytest.mark.compiled
-@pytest.mark.parametrize("case", [
-    prnd_case(),
-    prnd_case(**{"sections.scrub.efficiency": 0.8}),
-    str(CASES / "lace_p507.toml"),
-    str(CASES / "prnd_dytb_group.toml"),
-    str(CASES / "lree_d2ehpa_empirical.toml"),
-], ids=["prnd", "prnd-murphree", "lace", "group", "empirical-pH"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        prnd_case(),
+        prnd_case(**{"sections.scrub.efficiency": 0.8}),
+        str(CASES / "lace_p507.toml"),
+        str(CASES / "prnd_dytb_group.toml"),
+        str(CASES / "lree_d2ehpa_empirical.toml"),
+    ],
+    ids=["prnd", "prnd-murphree", "lace", "group", "empirical-pH"],
+)
 def test_compiled_equals_pure(case):
     cas = Cascade(case)
     st_c, xc, yc, ic = _run(compiled.solve_cascade, cas)
@@ -64,7 +95,15 @@ def test_compiled_equals_pure(case):
 
 def test_env_var_forces_pure_twin():
     env = dict(os.environ, REXOPT_PUREPYTHON="1")
-    out = subprocess.run([sys.executable, "-c",
-                          "import rexopt.kernels as k; print(k.kernel_info()['cascade_kernel'])"],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import rexopt.kernels as k; print(k.kernel_info()['cascade_kernel'])",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert out.stdout.strip() == "pure NumPy"

@@ -38,7 +38,16 @@ SINGULAR = 3
 BAD_SITE_BALANCE = 4
 
 # info[] layout shared with the compiled kernel
-INFO_ITER, INFO_RESID, INFO_STAGE, INFO_COMP, INFO_STEP, INFO_HOMOTOPY, INFO_TOTAL, INFO_PATH = range(8)
+(
+    INFO_ITER,
+    INFO_RESID,
+    INFO_STAGE,
+    INFO_COMP,
+    INFO_STEP,
+    INFO_HOMOTOPY,
+    INFO_TOTAL,
+    INFO_PATH,
+) = range(8)
 # INFO_PATH: how the solve started: 0 warm start, 1 linear, 2 continuation, 3 transient
 PATH_WARM, PATH_LINEAR, PATH_CONTINUATION, PATH_TRANSIENT = range(4)
 INFO_SIZE = 8
@@ -61,8 +70,9 @@ def _acid(QT, ST, ka, zx):
     return HT, h, dh
 
 
-def _stage_eq(xj, aj, bj, cj, dj, nuj, sig, cap, z, QT, ST, ka, use_ph, use_F, Fguess,
-              want_jac):
+def _stage_eq(
+    xj, aj, bj, cj, dj, nuj, sig, cap, z, QT, ST, ka, use_ph, use_F, Fguess, want_jac
+):
     """Equilibrium at one stage: y*(x), free sites F, [H+], and dy*/dx.
     Returns (status, y, F, h, G) with G the C x C Jacobian (or None).
     """
@@ -140,9 +150,36 @@ def _stage_eq(xj, aj, bj, cj, dj, nuj, sig, cap, z, QT, ST, ka, use_ph, use_F, F
     return OK, y, F, h, G
 
 
-def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
-                  a, b, c, d, nu, sigma, cap, z, Q, ST, ka, eff, use_ph, use_F,
-                  x, y, h, F, tol, max_iter, info):
+def solve_cascade(
+    aq_out,
+    aq_pass,
+    org_out,
+    org_pass,
+    org_in,
+    ext_aq,
+    ext_org,
+    a,
+    b,
+    c,
+    d,
+    nu,
+    sigma,
+    cap,
+    z,
+    Q,
+    ST,
+    ka,
+    eff,
+    use_ph,
+    use_F,
+    x,
+    y,
+    h,
+    F,
+    tol,
+    max_iter,
+    info,
+):
     """Solve the steady state of one cascade in place.
 
     Parameters (all float64, C-contiguous; N stages, C components)
@@ -177,8 +214,22 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
     full = (a, b, c, d, nu, z)
     if not np.any(x < 0.0):  # warm start from the caller's profile
         info[INFO_PATH] = PATH_WARM
-        st = _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
-                     info, scale, murphree)
+        st = _newton(
+            net,
+            ext_aq,
+            ext_org,
+            full,
+            chem,
+            x,
+            y,
+            h,
+            F,
+            tol,
+            max_iter,
+            info,
+            scale,
+            murphree,
+        )
         if st == OK:
             return OK
     x[:] = _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph)
@@ -186,22 +237,110 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org,
     if not (use_ph or use_F):
         # linear (constant D): Newton from any start is exact in one step
         info[INFO_PATH] = PATH_LINEAR
-        return _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
-                       info, scale, murphree)
+        return _newton(
+            net,
+            ext_aq,
+            ext_org,
+            full,
+            chem,
+            x,
+            y,
+            h,
+            F,
+            tol,
+            max_iter,
+            info,
+            scale,
+            murphree,
+        )
     info[INFO_PATH] = PATH_CONTINUATION
-    st = _continuation_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol,
-                             max_iter, info, scale, murphree, a, b, c, d, nu, z, Q, ST,
-                             ka, use_ph, use_F, sigma, cap, aq_out, org_out)
+    st = _continuation_start(
+        net,
+        ext_aq,
+        ext_org,
+        full,
+        chem,
+        x,
+        y,
+        h,
+        F,
+        tol,
+        max_iter,
+        info,
+        scale,
+        murphree,
+        a,
+        b,
+        c,
+        d,
+        nu,
+        z,
+        Q,
+        ST,
+        ka,
+        use_ph,
+        use_F,
+        sigma,
+        cap,
+        aq_out,
+        org_out,
+    )
     if st != OK:
         info[INFO_PATH] = PATH_TRANSIENT
-        st = _transient_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info,
-                              scale, murphree, Q, z, use_ph, cap, sigma)
+        st = _transient_start(
+            net,
+            ext_aq,
+            ext_org,
+            full,
+            chem,
+            x,
+            y,
+            h,
+            F,
+            tol,
+            info,
+            scale,
+            murphree,
+            Q,
+            z,
+            use_ph,
+            cap,
+            sigma,
+        )
     return st
 
 
-def _continuation_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter,
-                        info, scale, murphree, a, b, c, d, nu, z, Q, ST, ka, use_ph,
-                        use_F, sigma, cap, aq_out, org_out):
+def _continuation_start(
+    net,
+    ext_aq,
+    ext_org,
+    full,
+    chem,
+    x,
+    y,
+    h,
+    F,
+    tol,
+    max_iter,
+    info,
+    scale,
+    murphree,
+    a,
+    b,
+    c,
+    d,
+    nu,
+    z,
+    Q,
+    ST,
+    ka,
+    use_ph,
+    use_F,
+    sigma,
+    cap,
+    aq_out,
+    org_out,
+):
     N, C = x.shape
     # Cold start, in two continuations:
     # 1. all components lumped into one with feed-weighted parameters; its cascade
@@ -211,18 +350,22 @@ def _continuation_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_i
     #    cascade with all components made alike (t = 0); the parameters are then
     #    pulled apart to their real values (t = 1) in adaptive steps.
     w = scale / scale.sum()
-    lump = tuple(np.ascontiguousarray((p * w).sum(axis=-1, keepdims=True))
-                 for p in (a, b, c, d, nu))
+    lump = tuple(
+        np.ascontiguousarray((p * w).sum(axis=-1, keepdims=True))
+        for p in (a, b, c, d, nu)
+    )
     zl = np.array([float(z @ w)])
     sa, sb, sc, sd, snu = lump
     xl = np.empty((N, 1))
     yl = np.zeros((N, 1))
     extl_aq = ext_aq.sum(axis=1, keepdims=True)
     extl_org = ext_org.sum(axis=1, keepdims=True)
-    s0 = _initial_shift(aq_out, org_out, sa, sc, sd, sigma, cap, Q, ST, ka, use_ph,
-                        use_F)
-    xl[:] = _cold_start(aq_out, org_out, extl_aq + extl_org,
-                        np.array([scale.sum()]), Q, zl, use_ph)
+    s0 = _initial_shift(
+        aq_out, org_out, sa, sc, sd, sigma, cap, Q, ST, ka, use_ph, use_F
+    )
+    xl[:] = _cold_start(
+        aq_out, org_out, extl_aq + extl_org, np.array([scale.sum()]), Q, zl, use_ph
+    )
 
     def lumped(t):
         return (sa, sb, sc + (1.0 - t) * s0, sd, snu, zl)
@@ -232,14 +375,46 @@ def _continuation_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_i
     # by the affinity continuation
     sl = np.array([scale.sum()])
     Fl = F.copy()
-    st = (_newton(net, extl_aq, extl_org, lumped(1.0), chem, xl, yl, h, F, tol,
-                  LUMPED_DIRECT_ITER, info, sl, murphree) if use_ph else NOT_CONVERGED)
+    st = (
+        _newton(
+            net,
+            extl_aq,
+            extl_org,
+            lumped(1.0),
+            chem,
+            xl,
+            yl,
+            h,
+            F,
+            tol,
+            LUMPED_DIRECT_ITER,
+            info,
+            sl,
+            murphree,
+        )
+        if use_ph
+        else NOT_CONVERGED
+    )
     if st != OK:
         xl[:] = _cold_start(aq_out, org_out, extl_aq + extl_org, sl, Q, zl, use_ph)
         yl[:] = 0.0
         F[:] = Fl
-        st = _track(lumped, net, extl_aq, extl_org, chem, xl, yl, h, F, tol, max_iter,
-                    info, sl, murphree)
+        st = _track(
+            lumped,
+            net,
+            extl_aq,
+            extl_org,
+            chem,
+            xl,
+            yl,
+            h,
+            F,
+            tol,
+            max_iter,
+            info,
+            sl,
+            murphree,
+        )
     if st != OK:
         return st
     # t = 0 of the full problem: every component sees the lumped D profile
@@ -250,12 +425,44 @@ def _continuation_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_i
     def pulled(t):
         return tuple(m + t * (p - m) for m, p in zip(means, full))
 
-    return _track(pulled, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter,
-                  info, scale, murphree)
+    return _track(
+        pulled,
+        net,
+        ext_aq,
+        ext_org,
+        chem,
+        x,
+        y,
+        h,
+        F,
+        tol,
+        max_iter,
+        info,
+        scale,
+        murphree,
+    )
 
 
-def _transient_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale,
-                     murphree, Q, z, use_ph, cap, sigma):
+def _transient_start(
+    net,
+    ext_aq,
+    ext_org,
+    full,
+    chem,
+    x,
+    y,
+    h,
+    F,
+    tol,
+    info,
+    scale,
+    murphree,
+    Q,
+    z,
+    use_ph,
+    cap,
+    sigma,
+):
     """Fallback cold start: pseudo-transient steps from a flat profile (the cascade
     filled evenly), pseudo-time growing as the residual falls.  Slower on designed
     cascades than the continuation, but it passes the sharp saturation fronts and
@@ -264,16 +471,49 @@ def _transient_start(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, sc
     x[:] = _cold_start(aq_out, org_out, ext_aq + ext_org, scale, Q, z, use_ph)
     y[:] = 0.0
     F[:] = cap / np.where(sigma > 0, sigma, 1.0)
-    return _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, TRANSIENT_ITER,
-                   info, scale, murphree, None, None, 1.0)
+    return _newton(
+        net,
+        ext_aq,
+        ext_org,
+        full,
+        chem,
+        x,
+        y,
+        h,
+        F,
+        tol,
+        TRANSIENT_ITER,
+        info,
+        scale,
+        murphree,
+        None,
+        None,
+        1.0,
+    )
 
 
-def _track(params, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter, info,
-           scale, murphree):
+def _track(
+    params, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter, info, scale, murphree
+):
     """Follow the solution of params(t) from t = 0 to t = 1 with adaptive steps."""
     step_tol = max(STEP_TOL, tol)
-    st = _newton(net, ext_aq, ext_org, params(0.0), chem, x, y, h, F, tol, max_iter,
-                 info, scale, murphree, step_tol)
+    st = _newton(
+        net,
+        ext_aq,
+        ext_org,
+        params(0.0),
+        chem,
+        x,
+        y,
+        h,
+        F,
+        tol,
+        max_iter,
+        info,
+        scale,
+        murphree,
+        step_tol,
+    )
     if st != OK:
         return st
     t, dt = 0.0, 0.5
@@ -283,9 +523,24 @@ def _track(params, net, ext_aq, ext_org, chem, x, y, h, F, tol, max_iter, info,
         xs[:], ys[:], Fs[:] = x, y, F
         t_try = min(1.0, t + dt)
         final = t_try >= 1.0
-        st = _newton(net, ext_aq, ext_org, params(t_try), chem, x, y, h, F, tol,
-                     max_iter if final else STEP_ITER, info, scale, murphree,
-                     tol if final else step_tol, STEP_HALVINGS)
+        st = _newton(
+            net,
+            ext_aq,
+            ext_org,
+            params(t_try),
+            chem,
+            x,
+            y,
+            h,
+            F,
+            tol,
+            max_iter if final else STEP_ITER,
+            info,
+            scale,
+            murphree,
+            tol if final else step_tol,
+            STEP_HALVINGS,
+        )
         steps += 1
         info[INFO_HOMOTOPY] += 1
         if DEBUG:
@@ -313,8 +568,9 @@ def _linear_profiles(net, ext_aq, ext_org, D):
     ab[0, 1:] = aq_pass[1:]
     ab[2, :-1] = org_pass[:-1] * D[:-1]
     scale = np.maximum((ext_aq + ext_org).sum(axis=0), 1e-300)
-    return np.maximum(solve_banded((1, 1), ab, -(ext_aq + ext_org)),
-                      _floor(aq_out, org_out, scale))
+    return np.maximum(
+        solve_banded((1, 1), ab, -(ext_aq + ext_org)), _floor(aq_out, org_out, scale)
+    )
 
 
 def _initial_shift(aq_out, org_out, a, c, d, sigma, cap, Q, ST, ka, use_ph, use_F):
@@ -354,8 +610,25 @@ def _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph):
     return x0
 
 
-def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
-            scale, murphree, tol_accept=None, halvings=None, mu0=0.0):
+def _newton(
+    net,
+    ext_aq,
+    ext_org,
+    params,
+    chem,
+    x,
+    y,
+    h,
+    F,
+    tol,
+    max_it,
+    info,
+    scale,
+    murphree,
+    tol_accept=None,
+    halvings=None,
+    mu0=0.0,
+):
     """Damped Newton on the stage balances from the profile in x (and y)."""
     aq_out, aq_pass, org_out, org_pass, org_in = net
     a, b, c, d, nu, z = params
@@ -375,9 +648,24 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
 
     def evaluate(xv, yv, want_jac):
         for j in range(N):
-            st, yj, Fj, hj, G = _stage_eq(xv[j], a[j], b[j], c[j], d[j], nu[j],
-                                          sigma[j], cap[j], z, Q[j], ST[j], ka,
-                                          use_ph, use_F, F[j], want_jac)
+            st, yj, Fj, hj, G = _stage_eq(
+                xv[j],
+                a[j],
+                b[j],
+                c[j],
+                d[j],
+                nu[j],
+                sigma[j],
+                cap[j],
+                z,
+                Q[j],
+                ST[j],
+                ka,
+                use_ph,
+                use_F,
+                F[j],
+                want_jac,
+            )
             if st != OK:
                 info[INFO_STAGE] = j
                 return st
@@ -402,9 +690,12 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
             if murphree:
                 # organic entering stage j, mixed with any external organic
                 up = org_pass[j - 1] * yv[j - 1] if j > 0 else 0.0
-                yin = (up + ext_org[j]) / org_in[j] * rho[j] if org_in[j] > 0 else 0.0 * r
-                R[j, C:] = (yv[j] - eff[j] * ystar[j] - (1.0 - eff[j]) * yin) \
-                    * org_out[j]
+                yin = (
+                    (up + ext_org[j]) / org_in[j] * rho[j] if org_in[j] > 0 else 0.0 * r
+                )
+                R[j, C:] = (yv[j] - eff[j] * ystar[j] - (1.0 - eff[j]) * yin) * org_out[
+                    j
+                ]
         return R
 
     def merit(R):
@@ -453,8 +744,14 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
                 if j > 0:
                     Lo[j, :C, C:] = org_pass[j - 1] * I
                     if org_in[j] > 0:
-                        Lo[j, C:, C:] = -(1.0 - eff[j]) * org_pass[j - 1] \
-                            / org_in[j] * rho[j] * org_out[j] * I
+                        Lo[j, C:, C:] = (
+                            -(1.0 - eff[j])
+                            * org_pass[j - 1]
+                            / org_in[j]
+                            * rho[j]
+                            * org_out[j]
+                            * I
+                        )
             else:
                 Bd[j] = -aq_out[j] * I - org_out[j] * Gs[j]
                 if j > 0:
@@ -481,8 +778,11 @@ def _newton(net, ext_aq, ext_org, params, chem, x, y, h, F, tol, max_it, info,
             if not ok:
                 break
             xn = np.maximum(x * _relative_update(lam * du[:, :C]), floor)
-            yn = (np.maximum(y * _relative_update(lam * du[:, C:]), floor) if murphree
-                  else y.copy())
+            yn = (
+                np.maximum(y * _relative_update(lam * du[:, C:]), floor)
+                if murphree
+                else y.copy()
+            )
             st = evaluate(xn, yn, False)
             if st == OK:
                 Rn = residual(xn, yn)
@@ -528,8 +828,11 @@ def _relative_update(r):
     problems, and able to drop a trace component by many orders at once); where
     Newton overshoots below zero (r <= -1), 0.1 exp(r + 1) instead.
     """
-    return np.where(r > -1.0, 1.0 + np.minimum(r, MAX_GROWTH),
-                    0.1 * np.exp(np.clip(r + 1.0, -60.0, 0.0)))
+    return np.where(
+        r > -1.0,
+        1.0 + np.minimum(r, MAX_GROWTH),
+        0.1 * np.exp(np.clip(r + 1.0, -60.0, 0.0)),
+    )
 
 
 def _block_thomas(Lo, Bd, Up, rhs):

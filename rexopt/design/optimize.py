@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rexopt import kernels
 from rexopt.cascade import Cascade, CascadeError
-from rexopt.case import CascadeCase, CaseError, load_case
+from rexopt.case import CascadeCase, CaseError, load_case, read_case_source
 from rexopt.chemistry import element
 from rexopt.design.costing import (
     CascadeCost,
@@ -173,17 +173,7 @@ def split_case(source, *, where: str | None = None) -> tuple[CascadeCase, Optimi
     schema forbids unknown keys).  Errors name the file, field, value and what is
     allowed.
     """
-    if isinstance(source, dict):
-        raw, where = dict(source), where or "<case dict>"
-    else:
-        path = Path(source)
-        where = where or str(path)
-        if not path.is_file():
-            raise OptimizeError(f"{where}: no such case file")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise OptimizeError(f"{where}: not valid TOML: {e}") from None
+    raw, where = read_case_source(source, name=where, error=OptimizeError)
     opt_raw = raw.pop("optimize", None)
     if opt_raw is None:
         raise OptimizeError(
