@@ -1,0 +1,266 @@
+"""Throughput of the sweep engine: scenarios per second and overhead per task.
+
+Prints measured figures (no assertions):
+
+1. machinery only (a function that returns at once): serial, and a Dask
+   LocalCluster with tasks of 1 scenario (the per-task overhead) and with automatic
+   batching;
+2. a kernel-only sweep: N cascade simulations (``rexopt.simulate(case).summary()``,
+   the ``cascade`` kind) serial vs LocalCluster, with the speed-up.  Without
+   ``rexopt.cascade`` a stand-in NumPy kernel of about 1 ms is used and labelled so.
+
+Usage::
+
+    python benchmarks/bench_sweep.py [--n 10000] [--workers 2]
+        [--case cases/prnd_p507.toml]
+
+Cluster start-up is timed separately and not part of any rate.  Every sweep writes
+its HDF5 file as in real use (in a temporary folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+THIS = Path(__file__).resolve()
+
+
+def noop(x=0.0):
+    """Returns at once: what is left is the sweep machinery."""
+    return {"y": x}
+
+
+def standin_kernel(feed=1.0, stages=60, beta=1.5):
+    """About 1 ms of NumPy: a Kremser-like countercurrent profile, 2 components."""
+    n = int(stages)
+    E = np.array([0.9, 0.9 * beta])
+    x = np.empty((n, 2))
+    for it in range(25):  # fixed-point sweeps stand in for Newton iterations
+        x = feed * (E[None, :] ** np.arange(n)[:, None]) / (1 + it * 1e-3)
+    r = (E ** (n + 1) - E) / (E ** (n + 1) - 1)
+    return {
+        "recovery_A": float(r[0]),
+        "recovery_B": float(r[1]),
+        "x_last": float(x[-1, 0]),
+    }
+
+
+def _spin(n: int = 3_000_000) -> float:
+    t = time.perf_counter()
+    s = 0
+    for i in range(n):
+        s += i * i
+    return time.perf_counter() - t
+
+
+def parallel_capacity(workers: int) -> float:
+    """Measured CPU throughput of ``workers`` busy processes relative to one.
+
+    On a machine with ``workers`` free cores this is close to ``workers``; shared or
+    throttled virtual CPUs give less, and no sweep can be faster than that.
+    """
+    import multiprocessing as mp
+
+    one = _spin()
+    with mp.get_context("spawn").Pool(workers) as pool:
+        pool.map(_spin, [10_000] * workers)  # start-up out of the timing
+        many = pool.map(_spin, [3_000_000] * workers)
+    return workers * one / max(many)
+
+
+def _sweep_dict(func: str, n: int, outputs: list[str], params: dict, path: str):
+    return {
+        "name": f"bench-{func}",
+        "base": {
+            "kind": "function",
+            "callable": f"{THIS.as_posix()}:{func}",
+            "params": params,
+        },
+        "outputs": outputs,
+        "parameters": [{"path": path, "range": [0.5, 1.5]}],
+        "sampling": {"method": "random", "n": n, "seed": 0},
+        "cluster": {"kind": "serial"},
+    }
+
+
+def _cascade_sweep(case: Path, n: int):
+    import rexopt
+
+    summary = rexopt.simulate(str(case)).summary()
+    scalars = [
+        k
+        for k, v in summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    # purities and recoveries first: what a process engineer would keep
+    outputs = sorted(scalars, key=lambda k: not k.startswith(("purity", "recovery")))
+    outputs = outputs[:4]
+    return {
+        "name": "bench-cascade",
+        "base": str(case),
+        "outputs": outputs,
+        "parameters": [
+            {
+                "path": "organic.flow_L_h",
+                "range": [
+                    0.9 * _get(case, "organic.flow_L_h"),
+                    1.1 * _get(case, "organic.flow_L_h"),
+                ],
+            },
+            {
+                "path": "feed.flow_L_h",
+                "range": [
+                    0.9 * _get(case, "feed.flow_L_h"),
+                    1.1 * _get(case, "feed.flow_L_h"),
+                ],
+            },
+        ],
+        "sampling": {"method": "lhs", "n": n, "seed": 0},
+        "cluster": {"kind": "serial"},
+    }
+
+
+def _get(case: Path, dotted: str) -> float:
+    import tomllib
+
+    d = tomllib.loads(case.read_text())
+    for k in dotted.split("."):
+        d = d[k]
+    return float(d)
+
+
+def _run(sweep, out: Path, executor, batch_size=None):
+    from rexopt.sweep import run_sweep
+
+    return run_sweep(
+        sweep,
+        out,
+        executor=executor,
+        progress=False,
+        overwrite=True,
+        batch_size=batch_size,
+    )
+
+
+def _line(label: str, s) -> None:
+    print(
+        f"  {label:<44} {s.computed:>7,} scen  {s.wall_s:7.2f} s  "
+        f"{s.rate:>10,.0f} scen/s  tasks {s.n_tasks:>5}  "
+        f"overhead/task {s.overhead_per_task_s * 1e3:7.2f} ms"
+    )
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=10_000, help="kernel sweep scenarios")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--case", type=Path, default=REPO / "cases" / "prnd_p507.toml")
+    args = ap.parse_args(argv)
+
+    from distributed import Client, LocalCluster
+
+    from rexopt.sweep import SerialExecutor, sweep_from_dict
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
+    print(f"python {sys.version.split()[0]}, {args.workers} workers, files in {tmp}")
+    cap = parallel_capacity(args.workers)
+    print(
+        f"CPU capacity of {args.workers} busy processes: x{cap:.2f} of one "
+        f"(the ceiling for any speed-up here)"
+    )
+
+    t0 = time.perf_counter()
+    cluster = LocalCluster(
+        n_workers=args.workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+    )
+    client = Client(cluster)
+    client.wait_for_workers(args.workers)
+    print(f"LocalCluster start-up: {time.perf_counter() - t0:.2f} s (not in rates)")
+    ex = client.get_executor(pure=False)
+    try:
+        print("\n1. machinery only (function returns at once)")
+        n0 = 20_000
+        sw = sweep_from_dict(_sweep_dict("noop", n0, ["y"], {"x": 0.0}, "params.x"))
+        _line("serial, auto batches", _run(sw, tmp / "a.h5", SerialExecutor()))
+        sw1 = sweep_from_dict(_sweep_dict("noop", 2000, ["y"], {"x": 0.0}, "params.x"))
+        _run(sw1, tmp / "warm.h5", ex)  # evaluators built, modules imported
+        s1 = _run(sw1, tmp / "b.h5", ex, batch_size=1)
+        _line(f"LocalCluster({args.workers}), 1 scenario/task", s1)
+        print(
+            f"  -> per-task overhead (wall x slots / tasks): "
+            f"{s1.wall_s * s1.slots / s1.n_tasks * 1e3:.2f} ms"
+        )
+        _line(f"LocalCluster({args.workers}), auto batches", _run(sw, tmp / "c.h5", ex))
+
+        print(f"\n2. kernel-only sweep, {args.n:,} scenarios")
+        use_cascade = args.case.exists()
+        why = ""
+        if use_cascade:
+            try:
+                importlib.import_module("rexopt.cascade")
+                d = _cascade_sweep(args.case, args.n)
+            except Exception as exc:  # the cascade module is not there yet
+                use_cascade, why = False, f"{type(exc).__name__}: {exc}"
+        else:
+            why = f"{args.case} not found"
+        if use_cascade:
+            from rexopt import kernels
+
+            info = getattr(kernels, "kernel_info", lambda: "?")
+            print(f"  cascade simulations of {args.case} (outputs {d['outputs']})")
+            print(f"  kernels: {info() if callable(info) else info}")
+        else:
+            print(f"  cascade unavailable ({why}); STAND-IN NumPy kernel instead")
+            d = _sweep_dict(
+                "standin_kernel",
+                args.n,
+                ["recovery_A", "recovery_B"],
+                {"feed": 1.0, "stages": 60, "beta": 1.5},
+                "params.feed",
+            )
+        sw = sweep_from_dict(d, base_dir=REPO)
+        t_one = time.perf_counter()
+        ser = _run(sw, tmp / "k_serial.h5", SerialExecutor())
+        t_one = (time.perf_counter() - t_one) / max(1, ser.computed)
+        _line("serial", ser)
+        par = _run(sw, tmp / "k_cluster.h5", ex)
+        _line(f"LocalCluster({args.workers})", par)
+        mean_eval = ser.compute_s / max(1, ser.computed)
+        mean_par = par.compute_s / max(1, par.computed)
+        print(
+            f"  mean evaluation {mean_eval * 1e3:.3f} ms serial, {mean_par * 1e3:.3f} "
+            f"ms on the workers; serial wall/scenario {t_one * 1e3:.3f} ms"
+        )
+        print(
+            f"  speed-up x{par.rate / max(ser.rate, 1e-9):.2f} on {par.slots} "
+            f"workers (CPU ceiling measured above: x{cap:.2f})"
+        )
+        print(
+            f"  ok/infeasible/failed serial {ser.ok}/{ser.infeasible}/{ser.failed}, "
+            f"cluster {par.ok}/{par.infeasible}/{par.failed}"
+        )
+        eff = par.rate / max(ser.rate, 1e-9) / par.slots
+        if not math.isnan(eff):
+            print(f"  parallel efficiency {eff:.0%}")
+    finally:
+        client.close()
+        cluster.close()
+
+
+if __name__ == "__main__":
+    main()

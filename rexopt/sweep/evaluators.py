@@ -1,0 +1,167 @@
+"""Evaluators: what a scenario means for each case kind.
+
+An evaluator *factory* takes the base case once per worker and returns the
+function that evaluates one scenario::
+
+    factory(base_case: dict, *, base_dir: Path | None) -> evaluate
+    evaluate(case: dict) -> Mapping[str, float]      # may include status="infeasible"
+
+Expensive set-up (loading data, building a Pyomo model and its solver object)
+belongs in the factory: the worker keeps the returned ``evaluate`` in a cache keyed
+by the kind and the base-case hash and re-uses it for every later task of the sweep.
+``evaluate`` receives the base case with the scenario's overrides applied; it can
+change mutable parameters of a model built by the factory instead of rebuilding.
+
+A scenario is *infeasible* when ``evaluate`` returns ``status = "infeasible"`` or
+raises an exception whose class (or a base class) is named like ``*Infeasible*``;
+any other exception marks it *failed* with its message.
+
+New kinds ("design", "optimize", "flowsheet") plug in with
+:func:`register_evaluator`.  The factory travels to the workers with each task
+(pickled by reference), so it must be importable there: a module-level function in
+an installed module, or an ``"package.module:function"`` string.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "register_evaluator",
+    "registered_kinds",
+    "get_factory",
+    "resolve_callable",
+    "function_factory",
+    "cascade_factory",
+]
+
+Evaluate = Callable[[dict], Mapping[str, Any]]
+Factory = Callable[..., Evaluate]
+
+_REGISTRY: dict[str, Factory | str] = {}
+
+
+def register_evaluator(kind: str, factory: Factory | str) -> None:
+    """Make sweeps over cases of ``kind`` possible.
+
+    Parameters
+    ----------
+    kind : str
+        The ``kind`` of the base case (``"design"``, ``"optimize"``, ...).
+    factory : callable or str
+        ``factory(base_case, *, base_dir) -> evaluate`` or ``"pkg.mod:factory"``.
+        Called once per worker and base case; ``evaluate(case) -> dict`` of floats.
+    """
+    if not isinstance(kind, str) or not kind:
+        raise ValueError("kind must be a non-empty string")
+    if not (callable(factory) or isinstance(factory, str)):
+        raise TypeError("factory must be callable or a 'module:function' string")
+    _REGISTRY[kind] = factory
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_factory(kind: str) -> Factory:
+    try:
+        f = _REGISTRY[kind]
+    except KeyError:
+        raise KeyError(
+            f"no sweep evaluator for kind {kind!r}; registered: "
+            f"{', '.join(registered_kinds())}"
+        ) from None
+    if isinstance(f, str):
+        f = resolve_callable(f)
+    return f
+
+
+def resolve_callable(ref: str, base_dir: str | Path | None = None) -> Callable:
+    """``"package.module:func"`` or ``"path/to/file.py:func"`` -> the function.
+
+    A file path is taken relative to ``base_dir`` (the directory of the case).
+    """
+    if not isinstance(ref, str) or ref.count(":") < 1:
+        raise ValueError(
+            f"callable = {ref!r}: write 'package.module:function' or 'file.py:function'"
+        )
+    mod_ref, _, attr = ref.rpartition(":")
+    if mod_ref.endswith(".py"):
+        path = Path(mod_ref)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        path = path.resolve()
+        if not path.exists():
+            raise FileNotFoundError(f"callable = {ref!r}: file {path} not found")
+        mod_name = f"_rexopt_sweep_user_{abs(hash(str(path)))}"
+        module = sys.modules.get(mod_name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(mod_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[mod_name]
+                raise
+    else:
+        module = importlib.import_module(mod_ref)
+    obj = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AttributeError(
+                f"callable = {ref!r}: {mod_ref} has no attribute {attr!r}"
+            ) from None
+    if not callable(obj):
+        raise TypeError(f"callable = {ref!r} is not callable")
+    return obj
+
+
+# ----------------------------------------------------------------- built-in kinds
+
+
+def function_factory(base_case: dict, *, base_dir: str | Path | None = None):
+    """``kind = "function"``: ``callable = "mod:func"``, ``params = {...}``.
+
+    Each scenario calls ``func(**params)`` and keeps its returned dict.
+    """
+    ref = base_case.get("callable")
+    if ref is None:
+        raise ValueError("a 'function' case needs callable = 'module:function'")
+    extra = set(base_case) - {"kind", "name", "description", "callable", "params"}
+    if extra:
+        raise ValueError(
+            f"unknown field(s) {sorted(extra)} in a 'function' case; allowed: "
+            "kind, name, description, callable, params"
+        )
+    func = resolve_callable(ref, base_dir)
+
+    def evaluate(case: dict) -> Mapping[str, Any]:
+        return func(**case.get("params", {}))
+
+    return evaluate
+
+
+def cascade_factory(base_case: dict, *, base_dir: str | Path | None = None):
+    """``kind = "cascade"``: ``rexopt.simulate(case).summary()`` per scenario."""
+    import rexopt
+
+    # Import now so a missing or broken cascade module fails the set-up once,
+    # with its own message, instead of every scenario separately.
+    importlib.import_module("rexopt.cascade")
+
+    def evaluate(case: dict) -> Mapping[str, Any]:
+        return rexopt.simulate(case).summary()
+
+    return evaluate
+
+
+register_evaluator("function", function_factory)
+register_evaluator("cascade", cascade_factory)
