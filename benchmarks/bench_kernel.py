@@ -27,7 +27,7 @@ from scipy.optimize import root  # noqa: E402
 
 from rexopt import _cascade as compiled  # noqa: E402
 from rexopt._pure import cascade as pure  # noqa: E402
-from rexopt.cascade import Cascade  # noqa: E402
+from rexopt.cascade import Cascade, solve_arrays  # noqa: E402
 
 REE = [
     "La",
@@ -129,45 +129,11 @@ def arrays(case):
 
 
 def kernel_rate(fn, cas, net, par, seconds):
-    N, C = net.N, len(cas.species)
     eff = cas._efficiencies()
-    y = np.zeros((N, C))
-    h = np.zeros(N)
-    F = np.zeros(N)
-    info = np.zeros(8)
-    n, t0, status = 0, time.perf_counter(), 0
+    n, t0 = 0, time.perf_counter()
     while True:
-        x = np.full((N, C), -1.0)  # cold start every time
-        status = fn(
-            net.aq_out,
-            net.aq_pass,
-            net.org_out,
-            net.org_pass,
-            net.org_in,
-            net.ext_aq,
-            net.ext_org,
-            par["a"],
-            par["b"],
-            par["c"],
-            par["d"],
-            par["nu"],
-            par["sigma"],
-            par["cap"],
-            net.z,
-            par["Q"],
-            par["ST"],
-            par["ka"],
-            eff,
-            par["use_ph"],
-            par["use_F"],
-            x,
-            y,
-            h,
-            F,
-            1e-12,
-            200,
-            info,
-        )
+        # cold start every time (x0=None); array allocation is part of the cost
+        status, x, _, _, _, info = solve_arrays(net, par, eff, kernel=fn)
         n += 1
         dt = time.perf_counter() - t0
         if dt > seconds and n >= 1:

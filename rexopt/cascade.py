@@ -434,43 +434,7 @@ class Cascade:
 
     # ----------------------------------------------------------------- solving
     def _solve_once(self, net: Network, par: dict, eff: np.ndarray, x0, tol, max_iter):
-        N, C = net.N, len(self.species)
-        x = np.full((N, C), -1.0) if x0 is None else np.array(x0, float, copy=True)
-        y = np.zeros((N, C))
-        h = np.zeros(N)
-        F = np.zeros(N)
-        info = np.zeros(kernels.INFO_SIZE)
-        st = kernels.solve_cascade(
-            net.aq_out,
-            net.aq_pass,
-            net.org_out,
-            net.org_pass,
-            net.org_in,
-            np.ascontiguousarray(net.ext_aq),
-            np.ascontiguousarray(net.ext_org),
-            par["a"],
-            par["b"],
-            par["c"],
-            par["d"],
-            par["nu"],
-            par["sigma"],
-            par["cap"],
-            net.z,
-            par["Q"],
-            par["ST"],
-            par["ka"],
-            eff,
-            par["use_ph"],
-            par["use_F"],
-            x,
-            y,
-            h,
-            F,
-            tol,
-            max_iter,
-            info,
-        )
-        return st, x, y, h, F, info
+        return solve_arrays(net, par, eff, x0, tol=tol, max_iter=max_iter)
 
     def _raise_for(self, st: int, net: Network, par: dict, info: np.ndarray):
         j = int(info[kernels.INFO_STAGE])
@@ -588,6 +552,32 @@ class Cascade:
             if spec is not None:
                 eff += [spec.efficiency] * spec.stages
         return np.array(eff, float)
+
+
+def solve_arrays(
+    net: Network, par: dict, eff, x0=None, *, tol=1e-12, max_iter=200, kernel=None
+):
+    """Call a cascade kernel on a network and its stage parameters.
+
+    ``kernel`` defaults to the active one (``rexopt.kernels``); tests and
+    benchmarks pass the compiled or the pure twin explicitly.  ``x0`` is an aqueous
+    profile to start from (None: cold start).  Returns (status, x, y, h, F, info).
+    """
+    fn = kernels.solve_cascade if kernel is None else kernel
+    N, C = net.ext_aq.shape
+    x = np.full((N, C), -1.0) if x0 is None else np.array(x0, float, copy=True)
+    y = np.zeros((N, C))
+    h = np.zeros(N)
+    F = np.zeros(N)
+    info = np.zeros(kernels.INFO_SIZE)
+    st = fn(
+        net.aq_out, net.aq_pass, net.org_out, net.org_pass, net.org_in,
+        np.ascontiguousarray(net.ext_aq), np.ascontiguousarray(net.ext_org),
+        par["a"], par["b"], par["c"], par["d"], par["nu"], par["sigma"], par["cap"],
+        net.z, par["Q"], par["ST"], par["ka"], eff, par["use_ph"], par["use_F"],
+        x, y, h, F, tol, max_iter, info,
+    )  # fmt: skip
+    return st, x, y, h, F, info
 
 
 def simulate(case, **kwargs):

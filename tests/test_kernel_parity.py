@@ -9,7 +9,7 @@ import pytest
 
 import rexopt.kernels as K
 from rexopt._pure import cascade as pure
-from rexopt.cascade import Cascade
+from rexopt.cascade import Cascade, solve_arrays
 
 from .conftest import CASES, prnd_case
 
@@ -26,42 +26,7 @@ needs_compiled = pytest.mark.skipif(
 def _run(fn, cas):
     net = cas.network()
     par = cas.stage_parameters(net)
-    N, C = net.N, len(cas.species)
-    x = np.full((N, C), -1.0)
-    y = np.zeros((N, C))
-    h = np.zeros(N)
-    F = np.zeros(N)
-    info = np.zeros(K.INFO_SIZE)
-    st = fn(
-        net.aq_out,
-        net.aq_pass,
-        net.org_out,
-        net.org_pass,
-        net.org_in,
-        net.ext_aq,
-        net.ext_org,
-        par["a"],
-        par["b"],
-        par["c"],
-        par["d"],
-        par["nu"],
-        par["sigma"],
-        par["cap"],
-        net.z,
-        par["Q"],
-        par["ST"],
-        par["ka"],
-        cas._efficiencies(),
-        par["use_ph"],
-        par["use_F"],
-        x,
-        y,
-        h,
-        F,
-        1e-12,
-        200,
-        info,
-    )
+    st, x, y, _, _, info = solve_arrays(net, par, cas._efficiencies(), kernel=fn)
     return st, x, y, info
 
 

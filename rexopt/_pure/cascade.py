@@ -269,78 +269,21 @@ def solve_cascade(
         info,
         scale,
         murphree,
-        a,
-        b,
-        c,
-        d,
-        nu,
-        z,
-        Q,
-        ST,
-        ka,
-        use_ph,
-        use_F,
-        sigma,
-        cap,
-        aq_out,
-        org_out,
     )
     if st != OK:
         info[INFO_PATH] = PATH_TRANSIENT
         st = _transient_start(
-            net,
-            ext_aq,
-            ext_org,
-            full,
-            chem,
-            x,
-            y,
-            h,
-            F,
-            tol,
-            info,
-            scale,
-            murphree,
-            Q,
-            z,
-            use_ph,
-            cap,
-            sigma,
+            net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree
         )
     return st
 
 
 def _continuation_start(
-    net,
-    ext_aq,
-    ext_org,
-    full,
-    chem,
-    x,
-    y,
-    h,
-    F,
-    tol,
-    max_iter,
-    info,
-    scale,
-    murphree,
-    a,
-    b,
-    c,
-    d,
-    nu,
-    z,
-    Q,
-    ST,
-    ka,
-    use_ph,
-    use_F,
-    sigma,
-    cap,
-    aq_out,
-    org_out,
+    net, ext_aq, ext_org, full, chem, x, y, h, F, tol, max_iter, info, scale, murphree
 ):
+    aq_out, _, org_out, _, _ = net
+    a, b, c, d, nu, z = full
+    sigma, cap, Q, ST, ka, _, use_ph, use_F = chem
     N, C = x.shape
     # Cold start, in two continuations:
     # 1. all components lumped into one with feed-weighted parameters; its cascade
@@ -444,30 +387,15 @@ def _continuation_start(
 
 
 def _transient_start(
-    net,
-    ext_aq,
-    ext_org,
-    full,
-    chem,
-    x,
-    y,
-    h,
-    F,
-    tol,
-    info,
-    scale,
-    murphree,
-    Q,
-    z,
-    use_ph,
-    cap,
-    sigma,
+    net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree
 ):
     """Fallback cold start: pseudo-transient steps from a flat profile (the cascade
     filled evenly), pseudo-time growing as the residual falls.  Slower on designed
     cascades than the continuation, but it passes the sharp saturation fronts and
     strongly saponified mass-action cases where the continuation folds."""
     aq_out, _, org_out, _, _ = net
+    z = full[5]
+    sigma, cap, Q, _, _, _, use_ph, _ = chem
     x[:] = _cold_start(aq_out, org_out, ext_aq + ext_org, scale, Q, z, use_ph)
     y[:] = 0.0
     F[:] = cap / np.where(sigma > 0, sigma, 1.0)
