@@ -27,6 +27,8 @@ from rexopt.chemistry import (
 )
 
 SECTIONS = ("extraction", "scrub", "strip")
+# how the kernel started (info[INFO_PATH]); see docs/kernel.md
+START_PATHS = ("warm start", "linear", "continuation", "pseudo-transient")
 
 
 class CascadeError(RuntimeError):
@@ -537,6 +539,7 @@ class Cascade:
             "kernel": kernels.kernel_info()["cascade_kernel"],
             "newton_iterations": iters,
             "continuation_steps": int(info[kernels.INFO_HOMOTOPY]),
+            "start": START_PATHS[int(info[kernels.INFO_PATH])],
             "scaled_residual": float(info[kernels.INFO_RESID]),
             "organic_loop_passes": loops,
             "solve_time_s": time.perf_counter() - t0,

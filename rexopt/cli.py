@@ -142,7 +142,7 @@ def _print_result(res):
     console.print(g)
     cv = res.convergence
     console.print(
-        f"converged: {cv['newton_iterations']} Newton iterations, "
+        f"converged ({cv['start']} start): {cv['newton_iterations']} Newton iterations, "
         f"{cv['continuation_steps']} continuation steps, scaled residual "
         f"{cv['scaled_residual']:.2e}, worst balance error {cv['max_balance_error']:.2e}, "
         f"{cv['solve_time_s'] * 1e3:.1f} ms"
@@ -157,9 +157,7 @@ def simulate(
     json_out: Path | None = typer.Option(
         None, "--json", help="write every number as JSON"
     ),
-    plot: Path | None = typer.Option(
-        None, "--plot", help="draw stage profiles (PNG)"
-    ),
+    plot: Path | None = typer.Option(None, "--plot", help="draw stage profiles (PNG)"),
 ):
     """Solve a cascade's steady state and print streams, purities and reagents."""
     from rexopt.cascade import CascadeError

@@ -45,6 +45,7 @@ INFO_STAGE = _pure_cascade.INFO_STAGE
 INFO_COMP = _pure_cascade.INFO_COMP
 INFO_HOMOTOPY = _pure_cascade.INFO_HOMOTOPY
 INFO_TOTAL = _pure_cascade.INFO_TOTAL
+INFO_PATH = _pure_cascade.INFO_PATH
 
 
 def kernel_info() -> dict:
