@@ -61,6 +61,9 @@ class DesignSpec(_M):
     # organic (DOMAIN 2.8 assumption); "xu_organic_feed": Xu's organic-feed balances
     link_model: Literal["exchange", "xu_organic_feed"] = "exchange"
     verify_candidates: bool = True  # simulate every candidate with the kernel
+    # move each candidate's scrub (and organic) flow on the kernel until its
+    # outlets meet the cut's purity targets (needs verify_candidates)
+    calibrate: bool = True
     exclude_kernel_failures: bool = True  # drop candidates the kernel cannot solve
     min_kernel_purity: float | None = Field(None, gt=0, lt=1)  # drop candidates
     # whose kernel group purity of any outlet falls below this [-]

@@ -95,6 +95,8 @@ class Task:
     variants: dict[tuple[str, bool], Variant] = field(default_factory=dict)
     theory: dict[str, float] = field(default_factory=dict)  # group purities
     kernel: dict[str, float] = field(default_factory=dict)
+    kernel_design: dict[str, float] = field(default_factory=dict)  # uncalibrated
+    calib: dict | None = None  # kernel calibration (rexopt.lines.calibrate)
     excluded: str | None = None
 
     @property
@@ -354,6 +356,15 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
     exchange = feed_phase == "org" and mode == "exchange"
     design = t.design if (feed_phase == "aq" or exchange) else t.design_org
     case = _case_for(ss, t, design, t.feed_mol_h, "aq" if exchange else feed_phase)
+    calibrated = (
+        t.calib is not None
+        and t.calib.get("feasible")
+        and (feed_phase == "aq" or exchange)
+    )
+    if calibrated:
+        from rexopt.lines.calibrate import apply_calibration
+
+        case = apply_calibration(case, t.calib)
     F = t.F
     S, W = design.S, design.W
     d = design.upper if hasattr(design, "upper") else design
@@ -374,6 +385,15 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
         base = 3.0 * max(S - 1.0, 0.0) * F
     # acid = scrub (3 W) + strip (3 f'_A, RE leaving in the organic) [DOMAIN 2.4]
     acid = 3.0 * W * F + (3.0 * fpA * F if strip else 0.0)
+    if calibrated:
+        # the kernel-calibrated design: base = s C_HA O, acid = scrub + strip acid
+        o = case["organic"]
+        base = o["saponification"] * o["extractant_mol_L"] * Q_org
+        if exchange:
+            base = max(base - 3.0 * min(S, 1.0) * F, 0.0)
+        acid = Q_scr * case["scrub"]["acidity_mol_L"] + (
+            Q_str * case["strip"]["acidity_mol_L"] if strip else 0.0
+        )
     water_L_h = Q_scr + Q_str + (aq_f if t.group == ss.root else 0.0)
     z = brine_to_zld(
         base,
@@ -411,28 +431,72 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
     return v
 
 
-def verify_task(ss: Superstructure, t: Task) -> None:
-    """Simulate the designed (aqueous-feed) cascade with the kernel; group purities."""
+def _kernel_purities(ss: Superstructure, t: Task, res) -> dict:
+    """Group purities and recoveries of each outlet of a kernel result."""
+    groups = outlet_groups(res)
+    out = {}
+    for name, (a, b) in t.outputs.items():
+        side = set(_task_components(ss.blocks, a, b))
+        flows = groups[name]
+        tot = sum(flows.values())
+        mine = sum(flows.get(c, 0.0) for c in side)
+        fed = sum(v for c, v in t.feed_mol_h.items() if c in side)
+        if tot > 0:
+            out[f"purity_{name}"] = mine / tot
+        out[f"recovery_{name}"] = mine / fed if fed > 0 else 0.0
+    out["max_balance_error"] = float(res.convergence["max_balance_error"])
+    return out
+
+
+def verify_task(ss: Superstructure, t: Task, calibrate: bool | None = None) -> None:
+    """Simulate the designed (aqueous-feed) cascade with the kernel; group purities.
+
+    With ``calibrate`` (default ``case.design.calibrate``) the scrub flow (and if
+    needed the organic flow) is moved on the kernel until both outlets meet the
+    cut's purity targets (:mod:`rexopt.lines.calibrate`); ``t.calib`` holds the
+    calibrated flows, ``t.kernel`` the kernel purities/recoveries at the calibrated
+    point (``t.kernel_design`` those at the design_to_case point), and the task's
+    variants are re-costed from the calibrated flows.
+    """
     import rexopt
+    from rexopt.lines.calibrate import calibrate_case
 
     t.case = _case_for(ss, t, t.design, t.feed_mol_h, "aq")
     try:
         res = rexopt.simulate(t.case)
+        t.kernel_design = _kernel_purities(ss, t, res)
     except Exception as err:  # kernel failures are reported, not hidden
-        t.kernel = {"error": f"{type(err).__name__}: {err}"}
+        t.kernel_design = {"error": f"{type(err).__name__}: {err}"}
+    do_cal = ss.case.design.calibrate if calibrate is None else calibrate
+    if not do_cal:
+        t.kernel = dict(t.kernel_design)
         return
-    groups = outlet_groups(res)
-    i, j = t.group
-    sides = {"organic": None, "raffinate": None, "middle": None}
-    for name, (a, b) in t.outputs.items():
-        sides[name] = set(_task_components(ss.blocks, a, b))
-    out = {}
-    for name, flows in groups.items():
-        tot = sum(flows.values())
-        if tot > 0 and sides.get(name):
-            out[f"purity_{name}"] = sum(flows[c] for c in sides[name]) / tot
-    out["max_balance_error"] = float(res.convergence["max_balance_error"])
-    t.kernel = out
+
+    def fn(r):
+        k = _kernel_purities(ss, t, r)
+        return k.get("purity_organic", 0.0), k.get("purity_raffinate", 0.0), k
+
+    tgt_o = t.theory["purity_organic"]
+    tgt_r = t.theory["purity_raffinate"]
+    cal = calibrate_case(t.case, fn, tgt_o, tgt_r)
+    t.calib = cal
+    if cal["feasible"]:
+        t.kernel = {
+            k: v
+            for k, v in cal.items()
+            if k.startswith(("purity_", "recovery_", "max_balance"))
+        }
+        for key in list(t.variants):
+            t.variants[key] = _variant(ss, t, *key)
+    elif "purity_organic" in cal:
+        t.kernel = {
+            k: v
+            for k, v in cal.items()
+            if k.startswith(("purity_", "recovery_", "max_balance"))
+        }
+        t.kernel["not_calibrated"] = cal["reason"]
+    else:
+        t.kernel = {"error": "kernel fails at every calibration point"}
 
 
 def outlet_groups(res) -> dict[str, dict[str, float]]:
@@ -536,7 +600,15 @@ def _kernel_filter(ss: Superstructure, t: Task) -> None:
     if t.excluded:
         return
     d = ss.case.design
-    if "error" in t.kernel and d.exclude_kernel_failures:
+    if t.calib is not None and not t.calib.get("feasible"):
+        t.excluded = (
+            f"kernel calibration infeasible: {t.calib.get('reason')} (best: "
+            f"organic {t.kernel.get('purity_organic', float('nan')):.5f} vs "
+            f"{t.theory['purity_organic']:.5f}, raffinate "
+            f"{t.kernel.get('purity_raffinate', float('nan')):.5f} vs "
+            f"{t.theory['purity_raffinate']:.5f})"
+        )
+    elif "error" in t.kernel and d.exclude_kernel_failures:
         t.excluded = f"kernel check failed: {t.kernel['error'][:120]}"
     elif d.min_kernel_purity is not None:
         low = {

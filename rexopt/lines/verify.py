@@ -3,8 +3,9 @@
 Every chosen cascade is simulated in sequence: the kernel's actual outlets of one
 cascade (with whatever crossed its cut) are the feed of the next, so the product
 purities and recoveries printed here are those of the designed line as the kernel
-sees it, not the theory's.  Each cascade keeps its Xu design (S, W, stages) per
-mol fed; its flows are scaled to the rare earth it actually receives, and a
+sees it, not the theory's.  Each cascade keeps its Xu stages and its
+kernel-calibrated organic and scrub flows (:mod:`rexopt.lines.calibrate`) per mol
+of the organic-side group it receives (the other flows per mol fed); its flows are scaled to the rare earth it actually receives, and a
 stream passed on is brought back to the line's feed concentration
 (``feed.conc_mol_L``; dilution/concentration between cascades is assumed).
 
@@ -50,6 +51,18 @@ def verify_line(ss: Superstructure, sol: LineSolution) -> dict:
         org = var[0] == "org" and mode == "xu_organic_feed" and t.design_org
         design = t.design_org if org else t.design
         case = _case_for(ss, t, design, feed, "org" if org else "aq")
+        if not org and t.calib and t.calib.get("feasible"):
+            # the kernel-calibrated flows, scaled to the organic-side (extracted)
+            # group this cascade actually receives: in the saturated model the
+            # organic capacity left after the scrub acid sets the split, so it
+            # must follow the extracted product, not the total RE fed
+            a, b = t.outputs["organic"]
+            side = set(_task_components(ss.blocks, a, b))
+            A_des = sum(v for c, v in t.feed_mol_h.items() if c in side)
+            A_act = sum(v for c, v in feed.items() if c in side)
+            r = A_act / A_des if A_des > 0 else 1.0
+            case["organic"]["flow_L_h"] = t.calib["organic_flow_L_h"] * r
+            case["scrub"]["flow_L_h"] = t.calib["scrub_flow_L_h"] * r
         try:
             res = rexopt.simulate(case)
         except Exception as err:
