@@ -212,24 +212,26 @@ def solve_cascade(
     info[INFO_HOMOTOPY] = 0
     info[INFO_TOTAL] = 0
     full = (a, b, c, d, nu, z)
+    # the real problem, as every direct Newton call on it sees it
+    real = (
+        net,
+        ext_aq,
+        ext_org,
+        full,
+        chem,
+        x,
+        y,
+        h,
+        F,
+        tol,
+        max_iter,
+        info,
+        scale,
+        murphree,
+    )
     if not np.any(x < 0.0):  # warm start from the caller's profile
         info[INFO_PATH] = PATH_WARM
-        st = _newton(
-            net,
-            ext_aq,
-            ext_org,
-            full,
-            chem,
-            x,
-            y,
-            h,
-            F,
-            tol,
-            max_iter,
-            info,
-            scale,
-            murphree,
-        )
+        st = _newton(*real)
         if st == OK:
             return OK
     x[:] = _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph)
@@ -237,22 +239,7 @@ def solve_cascade(
     if not (use_ph or use_F):
         # linear (constant D): Newton from any start is exact in one step
         info[INFO_PATH] = PATH_LINEAR
-        return _newton(
-            net,
-            ext_aq,
-            ext_org,
-            full,
-            chem,
-            x,
-            y,
-            h,
-            F,
-            tol,
-            max_iter,
-            info,
-            scale,
-            murphree,
-        )
+        return _newton(*real)
     info[INFO_PATH] = PATH_CONTINUATION
     st = _continuation_start(
         net,

@@ -15,6 +15,7 @@ level: the worker records them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
@@ -258,11 +259,7 @@ def run_sweep(
         if retry_failed:
             # Their old results stay until overwritten, so they must not stay done.
             store.undo(pending[store.done[pending]])
-        if executor is not None:
-            executor = as_robust_executor(executor)
-            handle = ExecutorHandle(
-                executor, lambda: executor_slots(executor), type(executor).__name__
-            )
+        with _executor_handle(executor, sweep, workers) as handle:
             _loop(
                 sweep,
                 store,
@@ -275,24 +272,24 @@ def run_sweep(
                 console,
                 max_inflight_per_slot,
             )
-        else:
-            with open_executor(sweep.spec.cluster, workers) as handle:
-                _loop(
-                    sweep,
-                    store,
-                    handle,
-                    pending,
-                    fixed,
-                    retries,
-                    summary,
-                    progress,
-                    console,
-                    max_inflight_per_slot,
-                )
         summary.totals = store.counts()
         return summary
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def _executor_handle(executor, sweep, workers):
+    """The caller's executor (made robust; not shut down here), or one opened from
+    the sweep's cluster section and closed afterwards."""
+    if executor is not None:
+        executor = as_robust_executor(executor)
+        yield ExecutorHandle(
+            executor, lambda: executor_slots(executor), type(executor).__name__
+        )
+    else:
+        with open_executor(sweep.spec.cluster, workers) as handle:
+            yield handle
 
 
 def _loop(
