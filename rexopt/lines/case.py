@@ -57,9 +57,11 @@ class DesignSpec(_M):
     stage_margin: int = Field(0, ge=0)  # extra stages per designed section
     three_outlet: bool = True
     linkage: bool = True
-    # "exchange": the linked loaded organic replaces the downstream's saponified
-    # organic (DOMAIN 2.8 assumption); "xu_organic_feed": Xu's organic-feed balances
-    link_model: Literal["exchange", "xu_organic_feed"] = "exchange"
+    # "xu_organic_feed": the linked cascade is fed the upstream's loaded organic
+    # (Xu's organic-feed design, calibrated and re-simulated by the kernel);
+    # "exchange": UNVERIFIED estimate -- the loaded organic replaces the
+    # downstream's saponified organic (DOMAIN 2.8 claim), not a kernel case
+    link_model: Literal["exchange", "xu_organic_feed"] = "xu_organic_feed"
     verify_candidates: bool = True  # simulate every candidate with the kernel
     # move each candidate's scrub (and organic) flow on the kernel until its
     # outlets meet the cut's purity targets (needs verify_candidates)
@@ -68,6 +70,13 @@ class DesignSpec(_M):
     min_kernel_purity: float | None = Field(None, gt=0, lt=1)  # drop candidates
     # whose kernel group purity of any outlet falls below this [-]
     force: list[str] = Field(default_factory=list)  # cuts that must be used
+    # in-line repair: the chosen cascades are re-calibrated on the feed they
+    # actually receive so that each boundary's crossing stays below
+    # (1 - repair_margin) x its budget [-]; then HiGHS is re-solved with the
+    # repaired costs until the choice is stable (at most repair_rounds solves)
+    repair: bool = True
+    repair_margin: float = Field(0.25, ge=0, lt=1)
+    repair_rounds: int = Field(3, ge=1, le=10)
 
 
 class ObjectiveSpec(_M):

@@ -62,9 +62,28 @@ def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
             flag = "[green]met[/green]" if v["met"] else "[red]NOT met[/red]"
             con.print(
                 f"kernel: {p}: purity {v['purity']:.5f} (spec "
-                f"{v['purity_spec']}), recovery {v['recovery']:.4f} (spec "
-                f"{v['recovery_spec']}) {flag}"
+                f"{v['purity_spec']}, margin {v['purity_margin']:+.5f}), recovery "
+                f"{v['recovery']:.4f} (spec {v['recovery_spec']}, margin "
+                f"{v['recovery_margin']:+.4f}) {flag}"
             )
+        for msg in kc.get("problems", []):
+            con.print(f"[red]kernel: {msg}[/red]")
+    obj = res["objective"]
+    for r in res.get("repair_rounds", []):
+        con.print(
+            f"repair round {r['round']}: {obj} {r[obj + '_before']:,.4g} -> "
+            f"{r[obj + '_repaired']:,.4g} after in-line re-calibration; choice "
+            f"{'stable' if r['choice_stable'] else 'changed'}"
+        )
+    ls = res.get("linkage_saving_kernel")
+    if ls:
+        con.print(
+            f"linkage saves (kernel-verified linked vs unlinked): {obj} "
+            f"{ls[obj]['unlinked']:,.4g} -> {ls[obj]['linked']:,.4g} "
+            f"({ls[obj]['saving_pct']:+.1f} %), base "
+            f"{ls['base_HA_mol_h']['saving']:+.0f} mol/h, acid "
+            f"{ls['acid_mol_h']['saving']:+.0f} mol/h"
+        )
     m = res["chosen"]["metrics"]
     con.print(", ".join(f"{n} = {m[n]:,.4g} {UNITS[n]}" for n in m))
     for k, p in paths.items():

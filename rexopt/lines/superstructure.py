@@ -97,6 +97,9 @@ class Task:
     kernel: dict[str, float] = field(default_factory=dict)
     kernel_design: dict[str, float] = field(default_factory=dict)  # uncalibrated
     calib: dict | None = None  # kernel calibration (rexopt.lines.calibrate)
+    # kernel calibration of the loaded-organic-feed design (xu_organic_feed)
+    calib_org: dict | None = None
+    kernel_org: dict[str, float] = field(default_factory=dict)
     excluded: str | None = None
 
     @property
@@ -341,30 +344,28 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
     """Reagents, stages, ZLD and cost of one way to run a task (DOMAIN 2.4, 5).
 
     ``feed_phase = "org"``: the task is fed with the loaded organic of the cascade
-    upstream (linkage).  ``design.link_model = "exchange"`` (default): that organic
-    enters with the fresh organic and its rare earth replaces
-    ``min(S, 1)`` mol of saponified extractant per mol fed (3 mol base each);
-    stages, S and W stay those of the aqueous-feed design.  Together with the
-    upstream strip that is no longer needed (3 f'_A mol acid per mol), one link
-    saves 3 mol acid + 3 mol base per mol RE transferred -- the DOMAIN 2.8
-    assumption, not a balance-checked result.  ``"xu_organic_feed"``: Xu's
-    organic-feed design (feed joins between extraction and scrub): same S, W
-    larger by one, so the line's acid and base do not change and only the strip
-    section is saved.
+    upstream (linkage).  ``design.link_model = "xu_organic_feed"`` (default): Xu's
+    organic-feed design (the loaded organic joins at the first scrub stage),
+    calibrated on the kernel like the aqueous one (``t.calib_org``); its base is
+    the fresh saponified organic it really needs and its acid the scrub (+ strip)
+    acid of the calibrated kernel case, so what a link saves (the upstream strip
+    acid and strip stages, less any extra scrub acid and fresh organic the linked
+    cascade needs) comes out of kernel-calibrated flows.  ``"exchange"``
+    (**unverified estimate**, no kernel counterpart): the loaded rare earth
+    replaces ``min(S, 1)`` mol of saponified extractant per mol fed (3 mol base
+    each) while the aqueous-feed design is kept -- the DOMAIN 2.8 claim of
+    3 mol acid + 3 mol base saved per mol RE transferred, not a balance result.
     """
     mode = ss.case.design.link_model
     exchange = feed_phase == "org" and mode == "exchange"
     design = t.design if (feed_phase == "aq" or exchange) else t.design_org
     case = _case_for(ss, t, design, t.feed_mol_h, "aq" if exchange else feed_phase)
-    calibrated = (
-        t.calib is not None
-        and t.calib.get("feasible")
-        and (feed_phase == "aq" or exchange)
-    )
+    calib = t.calib if (feed_phase == "aq" or exchange) else t.calib_org
+    calibrated = calib is not None and bool(calib.get("feasible"))
     if calibrated:
         from rexopt.lines.calibrate import apply_calibration
 
-        case = apply_calibration(case, t.calib)
+        case = apply_calibration(case, calib)
     F = t.F
     S, W = design.S, design.W
     d = design.upper if hasattr(design, "upper") else design
@@ -488,6 +489,7 @@ def verify_task(ss: Superstructure, t: Task, calibrate: bool | None = None) -> N
         }
         for key in list(t.variants):
             t.variants[key] = _variant(ss, t, *key)
+        _calibrate_org_feed(ss, t, fn, tgt_o, tgt_r)
     elif "purity_organic" in cal:
         t.kernel = {
             k: v
@@ -497,6 +499,42 @@ def verify_task(ss: Superstructure, t: Task, calibrate: bool | None = None) -> N
         t.kernel["not_calibrated"] = cal["reason"]
     else:
         t.kernel = {"error": "kernel fails at every calibration point"}
+
+
+def _calibrate_org_feed(ss: Superstructure, t: Task, fn, tgt_o, tgt_r) -> None:
+    """Calibrate the loaded-organic-feed variants of ``t`` on the kernel.
+
+    The design feed enters as loaded organic carrying the task's feed at
+    ``LOADING_FRACTION`` of its sites (the kernel gives each litre of entering
+    organic the capacity s C_HA/3, so the feed volume is the one that carries
+    exactly those sites; see :mod:`rexopt.lines.verify`).  Its fresh organic and
+    scrub flows are moved like the aqueous design's.  If no flows meet both
+    targets the organic-feed variants are dropped (the task can then not be the
+    downstream end of a link) and the reason is kept in ``t.kernel_org``.
+    """
+    from rexopt.lines.calibrate import calibrate_case
+
+    if (
+        ss.case.design.link_model != "xu_organic_feed"
+        or t.design_org is None
+        or not any(f == "org" for f, _ in t.variants)
+    ):
+        return
+    case = _case_for(ss, t, t.design_org, t.feed_mol_h, "org")
+    cal = calibrate_case(case, fn, tgt_o, tgt_r)
+    t.calib_org = cal
+    t.kernel_org = {
+        k: v
+        for k, v in cal.items()
+        if k.startswith(("purity_", "recovery_", "max_balance"))
+    }
+    if cal["feasible"]:
+        for key in [k for k in t.variants if k[0] == "org"]:
+            t.variants[key] = _variant(ss, t, *key)
+    else:
+        t.kernel_org["not_calibrated"] = cal.get("reason", "kernel failed")
+        for key in [k for k in t.variants if k[0] == "org"]:
+            del t.variants[key]
 
 
 def outlet_groups(res) -> dict[str, dict[str, float]]:
