@@ -358,151 +358,25 @@ cdef inline double update(double v, double r, double lo, double hi) noexcept nog
     return f if f > lo else lo
 
 
-cdef int invert(double *A, int M, int *piv) noexcept nogil:
-    """In-place inverse of a row-major M x M block: Gauss-Jordan with partial
-    (row) pivoting, the row interchanges undone as column interchanges at the end.
-
-    M^3 multiply-adds on contiguous rows; blocks are small (C or 2C), where a plain
-    loop beats a BLAS call.
-    """
-    cdef int k, i, l, p
-    cdef double amax, v, f, d
-    cdef double *rk
-    cdef double *ri
-    for k in range(M):
-        p = k
-        amax = fabs(A[k * M + k])
-        for i in range(k + 1, M):
-            v = fabs(A[i * M + k])
-            if v > amax:
-                amax = v
-                p = i
-        piv[k] = p
-        if amax == 0.0 or not isfinite(amax):
-            return SINGULAR
-        rk = A + k * M
-        if p != k:
-            ri = A + p * M
-            for l in range(M):
-                v = rk[l]
-                rk[l] = ri[l]
-                ri[l] = v
-        d = 1.0 / rk[k]
-        rk[k] = 1.0
-        for l in range(M):
-            rk[l] *= d
-        for i in range(M):
-            if i == k:
-                continue
-            ri = A + i * M
-            f = ri[k]
-            if f != 0.0:
-                ri[k] = 0.0
-                for l in range(M):
-                    ri[l] -= f * rk[l]
-    for k in range(M - 1, -1, -1):
-        p = piv[k]
-        if p != k:
-            for i in range(M):
-                v = A[i * M + k]
-                A[i * M + k] = A[i * M + p]
-                A[i * M + p] = v
-    return OK
+cdef extern from "_blocks.h" nogil:
+    int bt_solve(int M, int N, int C, int structured, double *Bd, const double *Lo,
+                 const double *ud, const double *R, double *gv, double *du,
+                 const double *fac, const double *ox, const double *z, int *piv)
 
 
-cdef int block_thomas(Work *w, double *z, int structured) noexcept nogil:
+cdef inline int block_thomas(Work *w, double *z, int structured) noexcept nogil:
     """Solve (Lo, Bd, diag(ud)) du = -R in place: forward block elimination that
     keeps the inverse P_j of every reduced diagonal block (in Bd), back sweep.
 
     The upper blocks are diagonal (aqueous from the stage above), nonzero on the
     first C columns only, so W_j = P_j diag(ud_j) is never formed.  structured: the
     lower block is Lo_j = G_{j-1} diag(ox_j) with G = diag(D) + u z^T + v w^T
-    (factors in w.fac), so Lo_j W_{j-1} costs O(M^2) instead of O(M^3).
+    (factors in w.fac), so Lo_j W_{j-1} costs O(M^2) instead of O(M^3).  The loops
+    live in ext/_blocks.h, one copy per block size up to 16 (unrolled by the
+    compiler), the inverse by in-place Gauss-Jordan with partial pivoting.
     """
-    cdef int N = w.N, M = w.M, C = w.C, j, k, l, m
-    cdef double s, a, b, gz, gw
-    cdef double *Bj
-    cdef double *Pp
-    cdef double *Lj
-    cdef double *fc
-    cdef double *ox
-    cdef double *gp
-    cdef double *gj
-    cdef double *up
-    cdef double *t = w.zx
-    cdef double *r
-    for j in range(N):
-        Bj = w.Bd + j * M * M
-        gj = w.gv + j * M
-        for k in range(M):
-            gj[k] = -w.R[j * M + k]
-        if j > 0:
-            Pp = w.Bd + (j - 1) * M * M
-            up = w.ud + (j - 1) * M
-            gp = w.gv + (j - 1) * M
-            if structured:
-                fc = w.fac + 4 * (j - 1) * M
-                ox = w.ox + j * M
-                # row vectors zx_l = sum_m z_m ox_m P[m,l], wx_l likewise with w
-                for l in range(M):
-                    w.zx[l] = 0.0
-                    w.wx[l] = 0.0
-                gz = 0.0
-                gw = 0.0
-                for m in range(M):
-                    a = z[m] * ox[m]
-                    b = fc[3 * M + m] * ox[m]
-                    gz += a * gp[m]
-                    gw += b * gp[m]
-                    r = Pp + m * M
-                    for l in range(M):
-                        w.zx[l] += a * r[l]
-                        w.wx[l] += b * r[l]
-                for k in range(M):
-                    s = fc[k] * ox[k]
-                    a = fc[M + k]
-                    b = fc[2 * M + k]
-                    r = Pp + k * M
-                    for l in range(M):
-                        Bj[k * M + l] -= (s * r[l] + a * w.zx[l] + b * w.wx[l]) * up[l]
-                    gj[k] -= s * gp[k] + a * gz + b * gw
-            else:
-                # Bj -= Lo_j P_{j-1} diag(up);  g_j -= Lo_j g_{j-1}
-                Lj = w.Lo + j * M * M
-                for k in range(M):
-                    for m in range(M):
-                        s = Lj[k * M + m]
-                        if s != 0.0:
-                            r = Pp + m * M
-                            for l in range(C):
-                                Bj[k * M + l] -= s * r[l] * up[l]
-                            gj[k] -= s * gp[m]
-        if invert(Bj, M, w.piv + j * M) != OK:
-            return SINGULAR
-        for k in range(M):
-            s = 0.0
-            r = Bj + k * M
-            for l in range(M):
-                s += r[l] * gj[l]
-            w.wx[k] = s
-        memcpy(gj, w.wx, M * sizeof(double))
-    for k in range(M):
-        w.du[(N - 1) * M + k] = w.gv[(N - 1) * M + k]
-    for j in range(N - 2, -1, -1):
-        Bj = w.Bd + j * M * M
-        up = w.ud + j * M
-        for l in range(C):
-            t[l] = up[l] * w.du[(j + 1) * M + l]
-        for k in range(M):
-            s = w.gv[j * M + k]
-            r = Bj + k * M
-            for l in range(C):
-                s -= r[l] * t[l]
-            w.du[j * M + k] = s
-    for k in range(N * M):
-        if not isfinite(w.du[k]):
-            return SINGULAR
-    return OK
+    return bt_solve(w.M, w.N, w.C, structured, w.Bd, w.Lo, w.ud, w.R, w.gv, w.du,
+                    w.fac, w.ox, z, w.piv)
 
 
 cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
