@@ -129,7 +129,7 @@ def arrays(case):
 
 
 def kernel_rate(fn, cas, net, par, seconds):
-    eff = cas._efficiencies()
+    eff = cas.efficiencies()
     n, t0 = 0, time.perf_counter()
     while True:
         # cold start every time (x0=None); array allocation is part of the cost
