@@ -90,6 +90,7 @@ cdef struct Work:
     double *gv       # N*M
     double *du       # N*M
     int *piv         # N*M
+    int *lin         # N: site balance linear in F at this stage
     double *xn       # N*C
     double *yn       # N*C
     double *Fs       # N
@@ -180,12 +181,7 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
             E[i] = exp(LN10 * (aj[i] * pH + cj[i]))
     else:
         memcpy(E, w.E0 + j * C, C * sizeof(double))
-    linear = ch.use_F
-    if linear:
-        for i in range(C):
-            if bj[i] != 0.0 or (dj[i] != 0.0 and dj[i] != 1.0):
-                linear = 0
-                break
+    linear = w.lin[j]   # set per stage by newton() from the parameters
     if linear:
         # site balance linear in F (Langmuir, constant-D impurities): closed form
         g = cap
@@ -262,9 +258,11 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
                 q[i] = LN10 * bj[i] * pH + dj[i] / F
                 Gd += nuj[i] * y[i] * q[i]
                 P += nuj[i] * y[i] * p[i]
+            P = P / Gd
+            Gd = 1.0 / Gd
             for i in range(C):
-                fac[C + i] = y[i] * (p[i] - q[i] * P / Gd)
-                fac[2 * C + i] = -y[i] * q[i] / Gd
+                fac[C + i] = y[i] * (p[i] - q[i] * P)
+                fac[2 * C + i] = -y[i] * q[i] * Gd
         else:
             for i in range(C):
                 fac[C + i] = y[i] * p[i]
@@ -327,16 +325,18 @@ cdef double merit(Work *w, double *R) noexcept nogil:
 
 
 cdef double norm(Work *w, double *R, int *js, int *ic) noexcept nogil:
-    cdef int k, n = w.N * w.M, C = w.C
+    cdef int j, k, i, M = w.M, C = w.C
     cdef double best = -1.0, v
-    for k in range(n):
-        v = fabs(R[k]) / w.scale[(k % w.M) % C]
-        if not (v <= best):   # also catches NaN
-            best = v
-            js[0] = k // w.M
-            ic[0] = (k % w.M) % C
-            if not isfinite(v):
-                best = 1e300
+    for j in range(w.N):
+        for k in range(M):
+            i = k if k < C else k - C
+            v = fabs(R[j * M + k]) / w.scale[i]
+            if not (v <= best):   # also catches NaN
+                best = v
+                js[0] = j
+                ic[0] = i
+                if not isfinite(v):
+                    best = 1e300
     return best
 
 
@@ -393,6 +393,13 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
     if not ch.use_ph:
         for k in range(N * C):
             w.E0[k] = exp(LN10 * ch.c[k])
+    # per stage: is the site balance linear in F (Langmuir, constant-D impurities)?
+    for j in range(N):
+        w.lin[j] = ch.use_F
+        for i in range(C):
+            if ch.b[j * C + i] != 0.0 or (ch.d[j * C + i] != 0.0 and ch.d[j * C + i] != 1.0):
+                w.lin[j] = 0
+                break
     st = evaluate(nt, ch, w, x, y, F, h, 1, info)
     if st != OK:
         return st
@@ -442,16 +449,17 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                         for i in range(M):
                             Lj[i * M + k] *= zk
             else:
-                # -(A I + O dy*/dx), dy*/dx = diag(D) + u z^T + v w^T
+                # -(A I + O dy*/dx) diag(x), dy*/dx = diag(D) + u z^T + v w^T
+                # (columns already scaled by the concentrations: log variables)
                 for k in range(C):
-                    w.p[k] = -nt.org_out[j] * ch.z[k]
-                    w.q[k] = -nt.org_out[j] * fc[3 * C + k]
+                    w.p[k] = -nt.org_out[j] * ch.z[k] * x[j * C + k]
+                    w.q[k] = -nt.org_out[j] * fc[3 * C + k] * x[j * C + k]
                 for i in range(C):
                     ui = fc[C + i]
                     vi = fc[2 * C + i]
                     for k in range(C):
                         Bj[i * M + k] = ui * w.p[k] + vi * w.q[k]
-                    Bj[i * M + i] -= nt.aq_out[j] + nt.org_out[j] * fc[i]
+                    Bj[i * M + i] -= (nt.aq_out[j] + nt.org_out[j] * fc[i]) * x[j * C + i]
                 if j > 0:
                     # lower block kept in factored form: O x_{j-1} scales its columns
                     for k in range(C):
@@ -460,12 +468,13 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             for k in range(M):
                 w.ud[j * M + k] = (nt.aq_pass[j + 1] * x[(j + 1) * C + k]
                                    if (k < C and j + 1 < N) else 0.0)
-            # log variables: scale the diagonal block's columns by the concentrations
-            for k in range(M):
-                w.zx[k] = x[j * C + k] if k < C else y[j * C + k - C]
-            for i in range(M):
+            if w.murphree:
+                # log variables: scale the diagonal block's columns by the concentrations
                 for k in range(M):
-                    Bj[i * M + k] *= w.zx[k]
+                    w.zx[k] = x[j * C + k] if k < C else y[j * C + k - C]
+                for i in range(M):
+                    for k in range(M):
+                        Bj[i * M + k] *= w.zx[k]
             if mu > 0.0:
                 # pseudo-transient regularisation J - mu*M (M = stage holdup): small
                 # steps along the cascade's own dynamics where Newton's model fails
@@ -594,6 +603,7 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
     w.gv = <double *> malloc(N * M * sizeof(double))
     w.du = <double *> malloc(N * M * sizeof(double))
     w.piv = <int *> malloc(N * M * sizeof(int))
+    w.lin = <int *> malloc(N * sizeof(int))
     w.xn = <double *> malloc(N * C * sizeof(double))
     w.yn = <double *> malloc(N * C * sizeof(double))
     w.Fs = <double *> malloc(N * sizeof(double))
@@ -613,7 +623,7 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
 
 cdef void free_work(Work *w) noexcept nogil:
     free(w.scale); free(w.ystar); free(w.R); free(w.Rn); free(w.Bd)
-    free(w.Lo); free(w.ud); free(w.gv); free(w.du); free(w.piv)
+    free(w.Lo); free(w.ud); free(w.gv); free(w.du); free(w.piv); free(w.lin)
     free(w.xn); free(w.yn); free(w.Fs); free(w.p); free(w.q)
     free(w.Dv); free(w.Ev); free(w.E0); free(w.floor); free(w.ceil)
     free(w.fac); free(w.zx); free(w.wx); free(w.ox)
