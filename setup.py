@@ -23,7 +23,8 @@ extensions = [
     Extension(
         f"rexopt.{pyx.stem}",
         [str(pyx)],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "ext"],
+        depends=[str(h) for h in sorted(Path("ext").glob("*.h"))],
         extra_compile_args=["-O3"] if not debug else ["-O0", "-g"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

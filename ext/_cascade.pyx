@@ -4,8 +4,9 @@
 The algorithm is the one of its pure-NumPy twin ``rexopt/_pure/cascade.py``
 (read that file for the mathematics; this one mirrors it step for step):
 damped Newton in log-concentration variables on the block-tridiagonal stage
-balances, block-Thomas factorisation with LAPACK on each C x C (or 2C x 2C with
-Murphree efficiencies) block, and a two-stage continuation for cold starts.
+balances, block-Thomas elimination with an in-place Gauss-Jordan inverse of each
+C x C (or 2C x 2C with Murphree efficiencies) block, and a two-stage continuation
+for cold starts.
 """
 
 import numpy as np
@@ -14,6 +15,7 @@ cimport numpy as cnp
 from libc.math cimport exp, fabs, fmax, isfinite, log, log10, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
+
 
 cnp.import_array()
 
@@ -36,6 +38,8 @@ cdef double STEP_TOL = 1e-4
 cdef int MAX_HALVINGS = 30
 cdef int STEP_HALVINGS = 5
 cdef double MAX_GROWTH = 1e6
+cdef double CONC_CEIL = 1e4
+cdef double DROP = 0.1
 cdef double CONC_FLOOR = 1e-100
 cdef double MU_MAX = 1e8
 cdef int LUMPED_DIRECT_ITER = 30
@@ -78,16 +82,15 @@ cdef struct Work:
     double *ext_org
     double *scale
     double *ystar    # N*C
-    double *G        # N*C*C
     double *R        # N*M
     double *Rn       # N*M
-    double *Bd       # N*M*M  (LU factors after the forward sweep)
-    double *Lo       # N*M*M
-    double *Up       # N*M*M
-    double *W        # N*M*M
+    double *Bd       # N*M*M  (inverse of the reduced block after the forward sweep)
+    double *Lo       # N*M*M  (lower blocks; Murphree only, else kept factored)
+    double *ud       # N*M    (upper blocks are diagonal: aq_pass x, 0 on y rows)
     double *gv       # N*M
     double *du       # N*M
     int *piv         # N*M
+    int *lin         # N: site balance linear in F at this stage
     double *xn       # N*C
     double *yn       # N*C
     double *Fs       # N
@@ -97,6 +100,7 @@ cdef struct Work:
     double *Ev       # C
     double *E0       # N*C: 10^c when pH is not modelled
     double *floor    # C: smallest concentration kept (CONC_FLOOR x typical)
+    double *ceil     # C: largest reached in one step from far below (CONC_CEIL x)
     double *fac      # N*4C: factors of dy*/dx = diag(D) + u z^T + v w^T
     double *zx       # M scratch
     double *wx       # M scratch
@@ -145,7 +149,7 @@ cdef inline void dist(int C, double *E, double *bj, double *dj, double F,
 
 
 cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
-                  double *Fout, double *hout, double *G, double *fac,
+                  double *Fout, double *hout, int want_jac, double *fac,
                   Work *w) noexcept nogil:
     """Equilibrium at stage j: y*(x), free sites F, [H+] and (if G) dy*/dx."""
     cdef int C = ch.C, i, k, it, linear
@@ -177,12 +181,7 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
             E[i] = exp(LN10 * (aj[i] * pH + cj[i]))
     else:
         memcpy(E, w.E0 + j * C, C * sizeof(double))
-    linear = ch.use_F
-    if linear:
-        for i in range(C):
-            if bj[i] != 0.0 or (dj[i] != 0.0 and dj[i] != 1.0):
-                linear = 0
-                break
+    linear = w.lin[j]   # set per stage by newton() from the parameters
     if linear:
         # site balance linear in F (Langmuir, constant-D impurities): closed form
         g = cap
@@ -240,7 +239,7 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
         y[i] = D[i] * xj[i]
         if not isfinite(y[i]):
             return BAD_SITE_BALANCE
-    if G == NULL:
+    if not want_jac:
         return OK
     # dy*/dx = diag(D) + u z^T + v w^T (rank-2 update of a diagonal); the factors
     # are kept (fac = [D, u, v, w]) so the block solve can use the structure
@@ -259,18 +258,14 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
                 q[i] = LN10 * bj[i] * pH + dj[i] / F
                 Gd += nuj[i] * y[i] * q[i]
                 P += nuj[i] * y[i] * p[i]
+            P = P / Gd
+            Gd = 1.0 / Gd
             for i in range(C):
-                fac[C + i] = y[i] * (p[i] - q[i] * P / Gd)
-                fac[2 * C + i] = -y[i] * q[i] / Gd
+                fac[C + i] = y[i] * (p[i] - q[i] * P)
+                fac[2 * C + i] = -y[i] * q[i] * Gd
         else:
             for i in range(C):
                 fac[C + i] = y[i] * p[i]
-    for i in range(C):
-        ui = fac[C + i]
-        vi = fac[2 * C + i]
-        for k in range(C):
-            G[i * C + k] = ui * ch.z[k] + vi * fac[3 * C + k]
-        G[i * C + i] += D[i]
     return OK
 
 
@@ -280,7 +275,7 @@ cdef int evaluate(Net *nt, Chem *ch, Work *w, double *x, double *y, double *F,
     cdef double Fj
     for j in range(N):
         st = stage_eq(ch, j, x + j * C, F[j], w.ystar + j * C, &Fj, h + j,
-                      (w.G + j * C * C) if want_jac else NULL, w.fac + 4 * j * C, w)
+                      want_jac, w.fac + 4 * j * C, w)
         if st != OK:
             info[INFO_STAGE] = j
             return st
@@ -320,172 +315,68 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
 
 
 cdef double merit(Work *w, double *R) noexcept nogil:
-    cdef int k, n = w.N * w.M, C = w.C
+    cdef int j, k, M = w.M, C = w.C
     cdef double s = 0.0, v
-    for k in range(n):
-        v = R[k] / w.scale[(k % w.M) % C]
-        s += v * v
+    for j in range(w.N):
+        for k in range(M):
+            v = R[j * M + k] / w.scale[k if k < C else k - C]
+            s += v * v
     return s
 
 
 cdef double norm(Work *w, double *R, int *js, int *ic) noexcept nogil:
-    cdef int k, n = w.N * w.M, C = w.C
+    cdef int j, k, i, M = w.M, C = w.C
     cdef double best = -1.0, v
-    for k in range(n):
-        v = fabs(R[k]) / w.scale[(k % w.M) % C]
-        if not (v <= best):   # also catches NaN
-            best = v
-            js[0] = k // w.M
-            ic[0] = (k % w.M) % C
-            if not isfinite(v):
-                best = 1e300
+    for j in range(w.N):
+        for k in range(M):
+            i = k if k < C else k - C
+            v = fabs(R[j * M + k]) / w.scale[i]
+            if not (v <= best):   # also catches NaN
+                best = v
+                js[0] = j
+                ic[0] = i
+                if not isfinite(v):
+                    best = 1e300
     return best
 
 
-cdef inline double rel_update(double r) noexcept nogil:
-    """Factor for a relative Newton change r = dx/x: 1 + r where that stays
-    positive, 0.1 exp(r + 1) where Newton overshoots below zero."""
+cdef inline double update(double v, double r, double lo, double hi) noexcept nogil:
+    """Concentration after a relative Newton change r = dv/v (see the twin's
+    _update): v (1 + r) where positive, else DROP exp(r + 1) v; kept within
+    [lo, max(hi, MAX_GROWTH v)]."""
+    cdef double f
     if r > -1.0:
-        return 1.0 + (r if r < MAX_GROWTH else MAX_GROWTH)
-    r = r + 1.0
-    if r < -60.0:
-        r = -60.0
-    return 0.1 * exp(r)
+        f = 1.0 + r
+    else:
+        r = r + 1.0
+        if r < -60.0:
+            r = -60.0
+        f = DROP * exp(r)
+    f = v * f
+    if not (f <= hi or f <= MAX_GROWTH * v):
+        f = hi if hi > MAX_GROWTH * v else MAX_GROWTH * v
+    return f if f > lo else lo
 
 
-cdef int lu_factor(double *A, int M, int *piv) noexcept nogil:
-    """In-place LU with partial pivoting of a row-major M x M block.
+cdef extern from "_blocks.h" nogil:
+    int bt_solve(int M, int N, int C, int structured, double *Bd, const double *Lo,
+                 const double *ud, const double *R, double *gv, double *du,
+                 const double *fac, const double *ox, const double *z, int *piv)
 
-    Blocks are small (C or 2C), where a plain loop beats a threaded BLAS call.
+
+cdef inline int block_thomas(Work *w, double *z, int structured) noexcept nogil:
+    """Solve (Lo, Bd, diag(ud)) du = -R in place: forward block elimination that
+    keeps the inverse P_j of every reduced diagonal block (in Bd), back sweep.
+
+    The upper blocks are diagonal (aqueous from the stage above), nonzero on the
+    first C columns only, so W_j = P_j diag(ud_j) is never formed.  structured: the
+    lower block is Lo_j = G_{j-1} diag(ox_j) with G = diag(D) + u z^T + v w^T
+    (factors in w.fac), so Lo_j W_{j-1} costs O(M^2) instead of O(M^3).  The loops
+    live in ext/_blocks.h, one copy per block size up to 16 (unrolled by the
+    compiler), the inverse by in-place Gauss-Jordan with partial pivoting.
     """
-    cdef int k, i, l, p
-    cdef double amax, v, f
-    for k in range(M):
-        p = k
-        amax = fabs(A[k * M + k])
-        for i in range(k + 1, M):
-            v = fabs(A[i * M + k])
-            if v > amax:
-                amax = v
-                p = i
-        piv[k] = p
-        if amax == 0.0 or not isfinite(amax):
-            return SINGULAR
-        if p != k:
-            for l in range(M):
-                v = A[k * M + l]
-                A[k * M + l] = A[p * M + l]
-                A[p * M + l] = v
-        f = 1.0 / A[k * M + k]
-        for i in range(k + 1, M):
-            A[i * M + k] *= f
-            v = A[i * M + k]
-            if v != 0.0:
-                for l in range(k + 1, M):
-                    A[i * M + l] -= v * A[k * M + l]
-    return OK
-
-
-cdef void lu_solve(double *A, int M, int *piv, double *rhs, int nrhs) noexcept nogil:
-    """Solve A X = rhs in place; rhs is row-major M x nrhs."""
-    cdef int k, i, l
-    cdef double v
-    for k in range(M):
-        if piv[k] != k:
-            for l in range(nrhs):
-                v = rhs[k * nrhs + l]
-                rhs[k * nrhs + l] = rhs[piv[k] * nrhs + l]
-                rhs[piv[k] * nrhs + l] = v
-    for i in range(M):
-        for k in range(i):
-            v = A[i * M + k]
-            if v != 0.0:
-                for l in range(nrhs):
-                    rhs[i * nrhs + l] -= v * rhs[k * nrhs + l]
-    for i in range(M - 1, -1, -1):
-        for k in range(i + 1, M):
-            v = A[i * M + k]
-            if v != 0.0:
-                for l in range(nrhs):
-                    rhs[i * nrhs + l] -= v * rhs[k * nrhs + l]
-        v = 1.0 / A[i * M + i]
-        for l in range(nrhs):
-            rhs[i * nrhs + l] *= v
-
-
-cdef int block_thomas(Work *w, double *z, int structured) noexcept nogil:
-    """Solve (Lo, Bd, Up) du = -R in place (forward block elimination, back sweep).
-
-    structured: the lower block is Lo_j = G_{j-1} diag(ox_j) with G = diag(D) +
-    u z^T + v w^T (factors in w.fac), so Lo_j @ W costs O(M^2) instead of O(M^3).
-    """
-    cdef int N = w.N, M = w.M, j, k, l, m
-    cdef double s, a, b, gz, gw
-    cdef double *Bj
-    cdef double *Lj
-    cdef double *Wp
-    cdef double *fc
-    cdef double *ox
-    cdef double *gp
-    for j in range(N):
-        Bj = w.Bd + j * M * M
-        for k in range(M):
-            w.gv[j * M + k] = -w.R[j * M + k]
-        if j > 0 and structured:
-            Wp = w.W + (j - 1) * M * M
-            fc = w.fac + 4 * (j - 1) * M
-            ox = w.ox + j * M
-            gp = w.gv + (j - 1) * M
-            # row vectors A_l = sum_m z_m ox_m W[m,l], B_l = sum_m w_m ox_m W[m,l]
-            for l in range(M):
-                w.zx[l] = 0.0
-                w.wx[l] = 0.0
-            gz = 0.0
-            gw = 0.0
-            for m in range(M):
-                a = z[m] * ox[m]
-                b = fc[3 * M + m] * ox[m]
-                gz += a * gp[m]
-                gw += b * gp[m]
-                for l in range(M):
-                    w.zx[l] += a * Wp[m * M + l]
-                    w.wx[l] += b * Wp[m * M + l]
-            for k in range(M):
-                s = fc[k] * ox[k]
-                a = fc[M + k]
-                b = fc[2 * M + k]
-                for l in range(M):
-                    Bj[k * M + l] -= s * Wp[k * M + l] + a * w.zx[l] + b * w.wx[l]
-                w.gv[j * M + k] -= s * gp[k] + a * gz + b * gw
-        elif j > 0:
-            Lj = w.Lo + j * M * M
-            Wp = w.W + (j - 1) * M * M
-            # Bj -= Lj @ W[j-1];  g_j -= Lj @ g[j-1]
-            for k in range(M):
-                for m in range(M):
-                    s = Lj[k * M + m]
-                    if s != 0.0:
-                        for l in range(M):
-                            Bj[k * M + l] -= s * Wp[m * M + l]
-                        w.gv[j * M + k] -= s * w.gv[(j - 1) * M + m]
-        if lu_factor(Bj, M, w.piv + j * M) != OK:
-            return SINGULAR
-        memcpy(w.W + j * M * M, w.Up + j * M * M, M * M * sizeof(double))
-        lu_solve(Bj, M, w.piv + j * M, w.W + j * M * M, M)
-        lu_solve(Bj, M, w.piv + j * M, w.gv + j * M, 1)
-    for k in range(M):
-        w.du[(N - 1) * M + k] = w.gv[(N - 1) * M + k]
-    for j in range(N - 2, -1, -1):
-        Wp = w.W + j * M * M
-        for k in range(M):
-            s = w.gv[j * M + k]
-            for l in range(M):
-                s -= Wp[k * M + l] * w.du[(j + 1) * M + l]
-            w.du[j * M + k] = s
-    for k in range(N * M):
-        if not isfinite(w.du[k]):
-            return SINGULAR
-    return OK
+    return bt_solve(w.M, w.N, w.C, structured, w.Bd, w.Lo, w.ud, w.R, w.gv, w.du,
+                    w.fac, w.ox, z, w.piv)
 
 
 cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
@@ -495,12 +386,20 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
     cdef double rn, phi, lam, rnn, mu = mu0
     cdef int ok
     cdef double *Bj
-    cdef double *Gj
+    cdef double *fc
+    cdef double ui, vi
     cdef double *Lj
     cdef double zk
     if not ch.use_ph:
         for k in range(N * C):
             w.E0[k] = exp(LN10 * ch.c[k])
+    # per stage: is the site balance linear in F (Langmuir, constant-D impurities)?
+    for j in range(N):
+        w.lin[j] = ch.use_F
+        for i in range(C):
+            if ch.b[j * C + i] != 0.0 or (ch.d[j * C + i] != 0.0 and ch.d[j * C + i] != 1.0):
+                w.lin[j] = 0
+                break
     st = evaluate(nt, ch, w, x, y, F, h, 1, info)
     if st != OK:
         return st
@@ -521,19 +420,21 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             return NOT_CONVERGED
         it += 1
         info[INFO_TOTAL] += 1
-        memset(w.Bd, 0, N * M * M * sizeof(double))
-        memset(w.Lo, 0, N * M * M * sizeof(double))
-        memset(w.Up, 0, N * M * M * sizeof(double))
         for j in range(N):
             Bj = w.Bd + j * M * M
-            Gj = w.G + j * C * C
-            Lj = w.Lo + j * M * M
+            fc = w.fac + 4 * j * C
             if w.murphree:
+                Lj = w.Lo + j * M * M
+                memset(Bj, 0, M * M * sizeof(double))
+                memset(Lj, 0, M * M * sizeof(double))
                 for i in range(C):
                     Bj[i * M + i] = -nt.aq_out[j]
                     Bj[i * M + C + i] = -nt.org_out[j]
                     for k in range(C):
-                        Bj[(C + i) * M + k] = -ch.eff[j] * nt.org_out[j] * Gj[i * C + k]
+                        # dy*/dx = diag(D) + u z^T + v w^T from the stage factors
+                        Bj[(C + i) * M + k] = -ch.eff[j] * nt.org_out[j] * (
+                            fc[C + i] * ch.z[k] + fc[2 * C + i] * fc[3 * C + k]
+                            + (fc[i] if k == i else 0.0))
                     Bj[(C + i) * M + C + i] = nt.org_out[j]
                     if j > 0:
                         Lj[i * M + C + i] = nt.org_pass[j - 1]
@@ -541,40 +442,45 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                             Lj[(C + i) * M + C + i] = (-(1.0 - ch.eff[j]) * nt.org_pass[j - 1]
                                                        / nt.org_in[j] * inlet_scale(ch, j)
                                                        * nt.org_out[j])
+                if j > 0:
+                    # log variables: scale the lower block's columns by stage j-1
+                    for k in range(M):
+                        zk = x[(j - 1) * C + k] if k < C else y[(j - 1) * C + k - C]
+                        for i in range(M):
+                            Lj[i * M + k] *= zk
             else:
+                # -(A I + O dy*/dx) diag(x), dy*/dx = diag(D) + u z^T + v w^T
+                # (columns already scaled by the concentrations: log variables)
+                for k in range(C):
+                    w.p[k] = -nt.org_out[j] * ch.z[k] * x[j * C + k]
+                    w.q[k] = -nt.org_out[j] * fc[3 * C + k] * x[j * C + k]
                 for i in range(C):
+                    ui = fc[C + i]
+                    vi = fc[2 * C + i]
                     for k in range(C):
-                        Bj[i * M + k] = -nt.org_out[j] * Gj[i * C + k]
-                    Bj[i * M + i] -= nt.aq_out[j]
+                        Bj[i * M + k] = ui * w.p[k] + vi * w.q[k]
+                    Bj[i * M + i] -= (nt.aq_out[j] + nt.org_out[j] * fc[i]) * x[j * C + i]
                 if j > 0:
                     # lower block kept in factored form: O x_{j-1} scales its columns
                     for k in range(C):
                         w.ox[j * C + k] = nt.org_pass[j - 1] * x[(j - 1) * C + k]
-            if j + 1 < N:
-                for i in range(C):
-                    w.Up[j * M * M + i * M + i] = nt.aq_pass[j + 1]
-            # log variables: scale columns by the concentrations
+            # upper block: diagonal, aqueous of stage j+1 (log variable: x scale)
             for k in range(M):
-                zk = x[j * C + k] if k < C else y[j * C + k - C]
+                w.ud[j * M + k] = (nt.aq_pass[j + 1] * x[(j + 1) * C + k]
+                                   if (k < C and j + 1 < N) else 0.0)
+            if w.murphree:
+                # log variables: scale the diagonal block's columns by the concentrations
+                for k in range(M):
+                    w.zx[k] = x[j * C + k] if k < C else y[j * C + k - C]
                 for i in range(M):
-                    Bj[i * M + k] *= zk
-        for j in range(N):
-            for k in range(M):
-                if j > 0:
-                    zk = x[(j - 1) * C + k] if k < C else y[(j - 1) * C + k - C]
-                    for i in range(M):
-                        w.Lo[j * M * M + i * M + k] *= zk
-                if j + 1 < N:
-                    zk = x[(j + 1) * C + k] if k < C else y[(j + 1) * C + k - C]
-                    for i in range(M):
-                        w.Up[j * M * M + i * M + k] *= zk
-        if mu > 0.0:
-            # pseudo-transient regularisation J - mu*M (M = stage holdup): small
-            # steps along the cascade's own dynamics where Newton's model fails
-            for j in range(N):
+                    for k in range(M):
+                        Bj[i * M + k] *= w.zx[k]
+            if mu > 0.0:
+                # pseudo-transient regularisation J - mu*M (M = stage holdup): small
+                # steps along the cascade's own dynamics where Newton's model fails
                 for i in range(C):
                     for k in range(M):
-                        w.Bd[j * M * M + i * M + k] *= 1.0 + mu
+                        Bj[i * M + k] *= 1.0 + mu
         ok = block_thomas(w, ch.z, 0 if w.murphree else 1) == OK
         phi = merit(w, w.R)
         lam = 1.0
@@ -583,11 +489,11 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         for ls in range(halvings if ok else 0):
             for j in range(N):
                 for i in range(C):
-                    w.xn[j * C + i] = fmax(x[j * C + i] * rel_update(lam * w.du[j * M + i]),
-                                           w.floor[i])
+                    w.xn[j * C + i] = update(x[j * C + i], lam * w.du[j * M + i],
+                                             w.floor[i], w.ceil[i])
                     if w.murphree:
-                        w.yn[j * C + i] = fmax(y[j * C + i] * rel_update(lam * w.du[j * M + C + i]),
-                                               w.floor[i])
+                        w.yn[j * C + i] = update(y[j * C + i], lam * w.du[j * M + C + i],
+                                                 w.floor[i], w.ceil[i])
                     else:
                         w.yn[j * C + i] = y[j * C + i]
             # the trial point is evaluated with its Jacobian: G of the old point
@@ -689,16 +595,15 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
     w.murphree = murphree
     w.scale = <double *> malloc(C * sizeof(double))
     w.ystar = <double *> malloc(N * C * sizeof(double))
-    w.G = <double *> malloc(N * C * C * sizeof(double))
     w.R = <double *> malloc(N * M * sizeof(double))
     w.Rn = <double *> malloc(N * M * sizeof(double))
     w.Bd = <double *> malloc(N * M * M * sizeof(double))
-    w.Lo = <double *> malloc(N * M * M * sizeof(double))
-    w.Up = <double *> malloc(N * M * M * sizeof(double))
-    w.W = <double *> malloc(N * M * M * sizeof(double))
+    w.Lo = <double *> malloc((N * M * M if murphree else 1) * sizeof(double))
+    w.ud = <double *> malloc(N * M * sizeof(double))
     w.gv = <double *> malloc(N * M * sizeof(double))
     w.du = <double *> malloc(N * M * sizeof(double))
     w.piv = <int *> malloc(N * M * sizeof(int))
+    w.lin = <int *> malloc(N * sizeof(int))
     w.xn = <double *> malloc(N * C * sizeof(double))
     w.yn = <double *> malloc(N * C * sizeof(double))
     w.Fs = <double *> malloc(N * sizeof(double))
@@ -708,6 +613,7 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
     w.Ev = <double *> malloc(C * sizeof(double))
     w.E0 = <double *> malloc(N * C * sizeof(double))
     w.floor = <double *> malloc(C * sizeof(double))
+    w.ceil = <double *> malloc(C * sizeof(double))
     w.fac = <double *> malloc(4 * N * C * sizeof(double))
     w.zx = <double *> malloc(M * sizeof(double))
     w.wx = <double *> malloc(M * sizeof(double))
@@ -716,10 +622,10 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
 
 
 cdef void free_work(Work *w) noexcept nogil:
-    free(w.scale); free(w.ystar); free(w.G); free(w.R); free(w.Rn); free(w.Bd)
-    free(w.Lo); free(w.Up); free(w.W); free(w.gv); free(w.du); free(w.piv)
+    free(w.scale); free(w.ystar); free(w.R); free(w.Rn); free(w.Bd)
+    free(w.Lo); free(w.ud); free(w.gv); free(w.du); free(w.piv); free(w.lin)
     free(w.xn); free(w.yn); free(w.Fs); free(w.p); free(w.q)
-    free(w.Dv); free(w.Ev); free(w.E0); free(w.floor)
+    free(w.Dv); free(w.Ev); free(w.E0); free(w.floor); free(w.ceil)
     free(w.fac); free(w.zx); free(w.wx); free(w.ox)
 
 
@@ -735,6 +641,7 @@ cdef void set_floor(Net *nt, Work *w) noexcept nogil:
         tot = 1e-300
     for i in range(w.C):
         w.floor[i] = CONC_FLOOR * w.scale[i] / tot
+        w.ceil[i] = CONC_CEIL * w.scale[i] / tot
 
 
 cdef void cold_start(Net *nt, Chem *ch, double *scale, int C, double *x) noexcept nogil:

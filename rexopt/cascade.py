@@ -435,9 +435,6 @@ class Cascade:
         )
 
     # ----------------------------------------------------------------- solving
-    def _solve_once(self, net: Network, par: dict, eff: np.ndarray, x0, tol, max_iter):
-        return solve_arrays(net, par, eff, x0, tol=tol, max_iter=max_iter)
-
     def _raise_for(self, st: int, net: Network, par: dict, info: np.ndarray):
         j = int(info[kernels.INFO_STAGE])
         i = int(info[kernels.INFO_COMP])
@@ -485,11 +482,13 @@ class Cascade:
         t0 = time.perf_counter()
         c = self.case
         self.warnings = []
-        eff = self._efficiencies()
+        eff = self.efficiencies()
         net = self.network()
         par = self.stage_parameters(net)
         x0 = warm_start
-        st, x, y, h, F, info = self._solve_once(net, par, eff, x0, tol, max_iter)
+        st, x, y, h, F, info = solve_arrays(
+            net, par, eff, x0, tol=tol, max_iter=max_iter
+        )
         if st != kernels.OK:
             self._raise_for(st, net, par, info)
         iters = int(info[kernels.INFO_TOTAL])
@@ -525,10 +524,12 @@ class Cascade:
                     )
                 r = r_new
                 net = self.network(organic_in_mol_L=r)
-                st, x, y, h, F, info = self._solve_once(net, par, eff, x, tol, max_iter)
+                st, x, y, h, F, info = solve_arrays(
+                    net, par, eff, x, tol=tol, max_iter=max_iter
+                )
                 if st != kernels.OK:
-                    st, x, y, h, F, info = self._solve_once(
-                        net, par, eff, None, tol, max_iter
+                    st, x, y, h, F, info = solve_arrays(
+                        net, par, eff, None, tol=tol, max_iter=max_iter
                     )
                 if st != kernels.OK:
                     self._raise_for(st, net, par, info)
@@ -548,7 +549,8 @@ class Cascade:
             self, net, par, x, y, h, F, conv, list(self.warnings)
         )
 
-    def _efficiencies(self) -> np.ndarray:
+    def efficiencies(self) -> np.ndarray:
+        """Murphree efficiency of every stage in kernel order (organic basis) [-]."""
         eff = []
         for name in SECTIONS:
             spec = getattr(self.case.sections, name)

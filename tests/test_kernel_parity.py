@@ -26,7 +26,7 @@ needs_compiled = pytest.mark.skipif(
 def _run(fn, cas):
     net = cas.network()
     par = cas.stage_parameters(net)
-    st, x, y, _, _, info = solve_arrays(net, par, cas._efficiencies(), kernel=fn)
+    st, x, y, _, _, info = solve_arrays(net, par, cas.efficiencies(), kernel=fn)
     return st, x, y, info
 
 

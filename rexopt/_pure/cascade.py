@@ -23,8 +23,10 @@ MAX_STEPS = 60
 STEP_TOL = 1e-4  # residual accepted on intermediate continuation steps
 MAX_HALVINGS = 30
 STEP_HALVINGS = 5  # a continuation step that needs more damping is cut shorter
-MAX_GROWTH = 1e6  # largest relative increase dx/x in one step
+MAX_GROWTH = 1e6  # relative increase dx/x always allowed in one step ...
 CONC_FLOOR = 1e-100
+CONC_CEIL = 1e4  # ... and up to CONC_CEIL x (throughput / mean flow) in any case
+DROP = 0.1  # factor where Newton overshoots below zero (times exp(r + 1))
 LUMPED_DIRECT_ITER = 30
 TRANSIENT_ITER = 300  # pseudo-transient fallback budget
 ROUNDOFF_TOL = 1e-10  # residual accepted when Newton can no longer descend
@@ -552,6 +554,7 @@ def _newton(
     N, C = x.shape
     M = 2 * C if murphree else C
     floor = _floor(aq_out, org_out, scale)
+    ceil = floor * (CONC_CEIL / CONC_FLOOR)
     # organic entering a stage whose capacity is lower (acid consumed there) is
     # first brought down to that capacity (fast exchange); the Murphree efficiency
     # then acts on the approach to the stage equilibrium
@@ -692,9 +695,9 @@ def _newton(
         for _ls in range(MAX_HALVINGS if halvings is None else halvings):
             if not ok:
                 break
-            xn = np.maximum(x * _relative_update(lam * du[:, :C]), floor)
+            xn = _update(x, lam * du[:, :C], floor, ceil)
             yn = (
-                np.maximum(y * _relative_update(lam * du[:, C:]), floor)
+                _update(y, lam * du[:, C:], floor, ceil)
                 if murphree
                 else y.copy()
             )
@@ -736,18 +739,24 @@ def _newton(
         rn, js, ic = norm(R)
 
 
-def _relative_update(r):
-    """Factor applied to a concentration for a relative Newton change r = dx/x.
+def _update(v, r, floor, ceil):
+    """Concentrations after a relative Newton change r = dv/v. [mol/L]
 
-    1 + r wherever that stays positive (the plain Newton step: exact for linear
-    problems, and able to drop a trace component by many orders at once); where
-    Newton overshoots below zero (r <= -1), 0.1 exp(r + 1) instead.
+    v (1 + r) wherever that stays positive: the plain Newton step, exact for a
+    component whose balance is linear (trace components at fixed free extractant),
+    so it may raise one by many orders at once -- up to MAX_GROWTH x its value, or
+    to CONC_CEIL x (throughput / mean flow) of that component, whichever is
+    larger (a trace component starting at 1e-60 of its scale reaches its level in
+    one step instead of six orders per iteration).  Where Newton overshoots below
+    zero (r <= -1) the true value is far below v: DROP exp(r + 1) v.  The result
+    stays within [floor, ceiling].
     """
-    return np.where(
+    f = np.where(
         r > -1.0,
-        1.0 + np.minimum(r, MAX_GROWTH),
-        0.1 * np.exp(np.clip(r + 1.0, -60.0, 0.0)),
+        1.0 + np.maximum(r, -1.0),
+        DROP * np.exp(np.clip(r + 1.0, -60.0, 0.0)),
     )
+    return np.clip(v * f, floor, np.maximum(ceil, v * MAX_GROWTH))
 
 
 def _block_thomas(Lo, Bd, Up, rhs):

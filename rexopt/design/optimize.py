@@ -41,7 +41,7 @@ import pyomo.environ as pyo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rexopt import kernels
-from rexopt.cascade import Cascade, CascadeError
+from rexopt.cascade import Cascade, CascadeError, solve_arrays
 from rexopt.case import CascadeCase, CaseError, load_case, read_case_source
 from rexopt.chemistry import element
 from rexopt.design.costing import (
@@ -424,7 +424,7 @@ class Probe:
                     break
                 off_old, off_new = off_old + nb, off_new + int(nn)
         self.cascade = Cascade(c)
-        self.eff = self.cascade._efficiencies()
+        self.eff = self.cascade.efficiencies()
         self.x_last: np.ndarray | None = None
         self.calls = 0
         self._par: dict | None = None
@@ -475,10 +475,10 @@ class Probe:
         net = cas.network()
         par = self._parameters(net)
         self.calls += 1
-        st, x, y, *_ = cas._solve_once(net, par, self.eff, self.x_last, 1e-11, 200)
+        st, x, y, *_ = solve_arrays(net, par, self.eff, self.x_last, tol=1e-11)
         if st != kernels.OK and self.x_last is not None:
             self.calls += 1
-            st, x, y, *_ = cas._solve_once(net, par, self.eff, None, 1e-11, 200)
+            st, x, y, *_ = solve_arrays(net, par, self.eff, None, tol=1e-11)
         if st != kernels.OK:
             return Point(S, P, [math.nan] * len(pb.opt.specs), False)
         self.x_last = x
