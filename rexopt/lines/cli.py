@@ -80,9 +80,9 @@ def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
         con.print(
             f"linkage saves (kernel-verified linked vs unlinked): {obj} "
             f"{ls[obj]['unlinked']:,.4g} -> {ls[obj]['linked']:,.4g} "
-            f"({ls[obj]['saving_pct']:+.1f} %), base "
-            f"{ls['base_HA_mol_h']['saving']:+.0f} mol/h, acid "
-            f"{ls['acid_mol_h']['saving']:+.0f} mol/h"
+            f"(saves {ls[obj]['saving_pct']:.1f} %); base saved "
+            f"{round(ls['base_HA_mol_h']['saving']) + 0:,d} mol/h, acid saved "
+            f"{round(ls['acid_mol_h']['saving']) + 0:,d} mol/h"
         )
     m = res["chosen"]["metrics"]
     con.print(", ".join(f"{n} = {m[n]:,.4g} {UNITS[n]}" for n in m))
