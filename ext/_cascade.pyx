@@ -40,6 +40,8 @@ cdef int STEP_HALVINGS = 5
 cdef double MAX_GROWTH = 1e6
 cdef double CONC_CEIL = 1e4
 cdef double DROP = 0.1
+cdef double DROP_NEAR = 1e-2
+cdef double DROP_NEAR_FACTOR = 1e-4
 cdef double CONC_FLOOR = 1e-100
 cdef double MU_MAX = 1e8
 cdef int LUMPED_DIRECT_ITER = 30
@@ -340,9 +342,9 @@ cdef double norm(Work *w, double *R, int *js, int *ic) noexcept nogil:
     return best
 
 
-cdef inline double update(double v, double r, double lo, double hi) noexcept nogil:
+cdef inline double update(double v, double r, double lo, double hi, double drop) noexcept nogil:
     """Concentration after a relative Newton change r = dv/v (see the twin's
-    _update): v (1 + r) where positive, else DROP exp(r + 1) v; kept within
+    _update): v (1 + r) where positive, else drop exp(r + 1) v; kept within
     [lo, max(hi, MAX_GROWTH v)]."""
     cdef double f
     if r > -1.0:
@@ -351,7 +353,7 @@ cdef inline double update(double v, double r, double lo, double hi) noexcept nog
         r = r + 1.0
         if r < -60.0:
             r = -60.0
-        f = DROP * exp(r)
+        f = drop * exp(r)
     f = v * f
     if not (f <= hi or f <= MAX_GROWTH * v):
         f = hi if hi > MAX_GROWTH * v else MAX_GROWTH * v
@@ -383,7 +385,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
                 double *info, int halvings, double mu0) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, lam, rnn, mu = mu0
+    cdef double rn, phi, lam, rnn, mu = mu0, drop
     cdef int ok
     cdef double *Bj
     cdef double *fc
@@ -484,16 +486,17 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         ok = block_thomas(w, ch.z, 0 if w.murphree else 1) == OK
         phi = merit(w, w.R)
         lam = 1.0
+        drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
         memcpy(w.Fs, F, N * sizeof(double))
         st = OK
         for ls in range(halvings if ok else 0):
             for j in range(N):
                 for i in range(C):
                     w.xn[j * C + i] = update(x[j * C + i], lam * w.du[j * M + i],
-                                             w.floor[i], w.ceil[i])
+                                             w.floor[i], w.ceil[i], drop)
                     if w.murphree:
                         w.yn[j * C + i] = update(y[j * C + i], lam * w.du[j * M + C + i],
-                                                 w.floor[i], w.ceil[i])
+                                                 w.floor[i], w.ceil[i], drop)
                     else:
                         w.yn[j * C + i] = y[j * C + i]
             # the trial point is evaluated with its Jacobian: G of the old point

@@ -26,6 +26,8 @@ STEP_HALVINGS = 5  # a continuation step that needs more damping is cut shorter
 MAX_GROWTH = 1e6  # relative increase dx/x always allowed in one step ...
 CONC_FLOOR = 1e-100
 CONC_CEIL = 1e4  # ... and up to CONC_CEIL x (throughput / mean flow) in any case
+DROP_NEAR = 1e-2  # below this scaled residual (Newton accurate) ...
+DROP_NEAR_FACTOR = 1e-4  # ... an overshoot below zero drops by this factor
 DROP = 0.1  # factor where Newton overshoots below zero (times exp(r + 1))
 LUMPED_DIRECT_ITER = 30
 TRANSIENT_ITER = 300  # pseudo-transient fallback budget
@@ -695,9 +697,10 @@ def _newton(
         for _ls in range(MAX_HALVINGS if halvings is None else halvings):
             if not ok:
                 break
-            xn = _update(x, lam * du[:, :C], floor, ceil)
+            drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
+            xn = _update(x, lam * du[:, :C], floor, ceil, drop)
             yn = (
-                _update(y, lam * du[:, C:], floor, ceil)
+                _update(y, lam * du[:, C:], floor, ceil, drop)
                 if murphree
                 else y.copy()
             )
@@ -739,7 +742,7 @@ def _newton(
         rn, js, ic = norm(R)
 
 
-def _update(v, r, floor, ceil):
+def _update(v, r, floor, ceil, drop=0.1):
     """Concentrations after a relative Newton change r = dv/v. [mol/L]
 
     v (1 + r) wherever that stays positive: the plain Newton step, exact for a
@@ -748,13 +751,15 @@ def _update(v, r, floor, ceil):
     to CONC_CEIL x (throughput / mean flow) of that component, whichever is
     larger (a trace component starting at 1e-60 of its scale reaches its level in
     one step instead of six orders per iteration).  Where Newton overshoots below
-    zero (r <= -1) the true value is far below v: DROP exp(r + 1) v.  The result
-    stays within [floor, ceiling].
+    zero (r <= -1) the true value is far below v: drop exp(r + 1) v, with drop =
+    DROP far from the solution and DROP_NEAR_FACTOR once the scaled residual is
+    below DROP_NEAR (there Newton's model is accurate and a mild factor only adds a
+    tail of tenfold steps).  The result stays within [floor, ceiling].
     """
     f = np.where(
         r > -1.0,
         1.0 + np.maximum(r, -1.0),
-        DROP * np.exp(np.clip(r + 1.0, -60.0, 0.0)),
+        drop * np.exp(np.clip(r + 1.0, -60.0, 0.0)),
     )
     return np.clip(v * f, floor, np.maximum(ceil, v * MAX_GROWTH))
 
