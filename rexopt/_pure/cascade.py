@@ -700,9 +700,7 @@ def _newton(
             drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
             xn = _update(x, lam * du[:, :C], floor, ceil, drop)
             yn = (
-                _update(y, lam * du[:, C:], floor, ceil, drop)
-                if murphree
-                else y.copy()
+                _update(y, lam * du[:, C:], floor, ceil, drop) if murphree else y.copy()
             )
             st = evaluate(xn, yn, False)
             if st == OK:
