@@ -150,6 +150,52 @@ cdef inline void dist(int C, double *E, double *bj, double *dj, double F,
         D[i] = E[i] * exp(LN10 * bj[i] * F * pH + dj[i] * lnF)
 
 
+cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout,
+                            double *hout, int want_jac, double *fac,
+                            Work *w) noexcept nogil:
+    """stage_eq for the commonest case, without pH and with a site balance linear in F
+    (saturated model, constant-D impurities): the same arithmetic, straight-line.
+
+    D_i = E_i F^d_i (d_i in {0, 1}), F = (cap - sum_{d=0} nu E x) / (sigma +
+    sum_{d=1} nu E x); dy*/dx = diag(D) + v w^T with u = 0, v_i = -y_i q_i / Gd,
+    q_i = d_i / F, Gd = sigma + sum nu y q, w_i = nu_i D_i.
+    """
+    cdef int C = ch.C, i
+    cdef double *E = w.E0 + j * C
+    cdef double *dj = ch.d + j * C
+    cdef double *nuj = ch.nu + j * C
+    cdef double g = ch.cap[j], dg = ch.sigma[j], t, F, Gd, iF, Di
+    hout[0] = 1.0
+    for i in range(C):
+        t = nuj[i] * E[i] * xj[i]
+        if dj[i] == 0.0:
+            g -= t
+        else:
+            dg += t
+    if g <= 0.0:
+        return BAD_SITE_BALANCE
+    F = g / dg
+    Fout[0] = F
+    iF = 1.0 / F
+    Gd = ch.sigma[j]
+    for i in range(C):
+        Di = E[i] * F if dj[i] != 0.0 else E[i]
+        y[i] = Di * xj[i]
+        if not isfinite(y[i]):
+            return BAD_SITE_BALANCE
+        if want_jac:
+            fac[i] = Di
+            fac[C + i] = 0.0
+            fac[3 * C + i] = nuj[i] * Di
+            if dj[i] != 0.0:
+                Gd += nuj[i] * y[i] * iF
+    if want_jac:
+        Gd = 1.0 / Gd
+        for i in range(C):
+            fac[2 * C + i] = -y[i] * dj[i] * iF * Gd
+    return OK
+
+
 cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
                   double *Fout, double *hout, int want_jac, double *fac,
                   Work *w) noexcept nogil:
@@ -166,6 +212,8 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
     cdef double *E = w.Ev
     cdef double *p = w.p
     cdef double *q = w.q
+    if w.lin[j] and not ch.use_ph:
+        return langmuir_eq(ch, j, xj, y, Fout, hout, want_jac, fac, w)
     if ch.use_ph:
         zx = 0.0
         for i in range(C):
