@@ -175,16 +175,30 @@ class CascadeResult:
     def summary(self) -> dict[str, float]:
         """Flat dict of scalars (for sweeps and optimizers)."""
         out: dict[str, float] = {}
-        for name in self.outlets.index:
-            out[f"flow_{name}_L_h"] = float(self.outlets.loc[name, "flow_L_h"])
+        # read the tables once as arrays: per-element .loc lookups cost most of
+        # the time of a sweep scenario
+        outlets = self.outlets
+        rec = self.recovery
+        R = rec.to_numpy(dtype=float)
+        ri = {s: i for i, s in enumerate(rec.index)}
+        rk = {n: k for k, n in enumerate(rec.columns)}
+        for name, flow in zip(
+            outlets.index, outlets["flow_L_h"].to_numpy(), strict=True
+        ):
+            out[f"flow_{name}_L_h"] = float(flow)
             for s in self.components:
-                out[f"recovery_{s}_{name}"] = float(self.recovery.loc[s, name])
+                out[f"recovery_{s}_{name}"] = float(R[ri[s], rk[name]])
+        pur = self.purity
+        P = pur.to_numpy(dtype=float)
+        pi = {n: i for i, n in enumerate(pur.index)}
+        pk = {s: k for k, s in enumerate(pur.columns)}
         for name in self.streams.index:
             for s in self.components:
-                out[f"purity_{name}_{s}"] = float(self.purity.loc[name, s])
-        for item in self.reagents.index:
+                out[f"purity_{name}_{s}"] = float(P[pi[name], pk[s]])
+        kg = self.reagents["kg_h"].to_numpy(dtype=float)
+        for item, v in zip(self.reagents.index, kg, strict=True):
             key = item.replace(" ", "_").replace("(", "").replace(")", "")
-            out[f"reagent_{key}_kg_h"] = float(self.reagents.loc[item, "kg_h"])
+            out[f"reagent_{key}_kg_h"] = float(v)
         out["max_balance_error"] = float(self.convergence["max_balance_error"])
         out["newton_iterations"] = float(self.convergence["newton_iterations"])
         out["solve_time_s"] = float(self.convergence["solve_time_s"])
