@@ -73,24 +73,30 @@ class CascadeResult:
         outlets = streams[streams["outlet"]]
 
         total_in = net.ext_aq.sum(0) + net.ext_org.sum(0)
-        rec = {}
-        for name in outlets.index:
-            rec[name] = [
-                outlets.loc[name, f"{s}_mol_h"] / total_in[sp.index(s)]
-                if total_in[sp.index(s)] > 0
-                else np.nan
-                for s in comps
-            ]
-        recovery = pd.DataFrame(rec, index=pd.Index(comps, name="component"))
-        pur = {}
-        for name in streams.index:
-            tot = streams.loc[name, "metals_mol_h"]
-            pur[name] = [
-                streams.loc[name, f"{s}_mol_h"] / tot if tot > 0 else np.nan
-                for s in comps
-            ]
-        purity = pd.DataFrame(pur, index=pd.Index(comps, name="component")).T
-        purity.index.name = "stream"
+        # molar flows of every stream as one array [mol/h] (streams x species)
+        mol = streams[[f"{s}_mol_h" for s in sp]].to_numpy(dtype=float)
+        is_out = streams["outlet"].to_numpy(dtype=bool)
+        ic = [sp.index(s) for s in comps]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rec = np.where(
+                total_in[ic] > 0,
+                mol[is_out][:, ic] / np.where(total_in[ic] > 0, total_in[ic], 1.0),
+                np.nan,
+            )
+        recovery = pd.DataFrame(
+            rec.T, index=pd.Index(comps, name="component"), columns=list(outlets.index)
+        )
+        tot = streams["metals_mol_h"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pur = np.where(
+                tot[:, None] > 0,
+                mol[:, ic] / np.where(tot > 0, tot, 1.0)[:, None],
+                np.nan,
+            )
+        purity = pd.DataFrame(
+            pur, index=pd.Index(list(streams.index), name="stream"), columns=comps
+        )
+        purity.columns.name = "component"
 
         prof = {
             "stage": np.arange(1, N + 1),
@@ -111,9 +117,7 @@ class CascadeResult:
         profiles = pd.DataFrame(prof).set_index("stage")
 
         # ---- balances: every species, and protons where acid is modelled
-        out = np.zeros(C)
-        for name in outlets.index:
-            out += np.array([outlets.loc[name, f"{s}_mol_h"] for s in sp])
+        out = mol[is_out].sum(axis=0) if is_out.any() else np.zeros(C)
         bal = pd.DataFrame(
             {
                 "in_mol_h": total_in,
