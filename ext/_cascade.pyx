@@ -150,6 +150,24 @@ cdef inline void dist(int C, double *E, double *bj, double *dj, double F,
         D[i] = E[i] * exp(LN10 * bj[i] * F * pH + dj[i] * lnF)
 
 
+cdef inline int linear_sites(int C, double *E, double *dj, double *nuj, double *xj,
+                             double cap, double sig, double *F) noexcept nogil:
+    """Free sites where the site balance is linear in F (Langmuir, constant-D
+    impurities): F = (cap - sum_{d=0} nu E x) / (sigma + sum_{d=1} nu E x)."""
+    cdef int i
+    cdef double g = cap, dg = sig, t
+    for i in range(C):
+        t = nuj[i] * E[i] * xj[i]
+        if dj[i] == 0.0:
+            g -= t
+        else:
+            dg += t
+    if g <= 0.0:
+        return BAD_SITE_BALANCE
+    F[0] = g / dg
+    return OK
+
+
 cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout,
                             double *hout, int want_jac, double *fac,
                             Work *w) noexcept nogil:
@@ -164,17 +182,10 @@ cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout
     cdef double *E = w.E0 + j * C
     cdef double *dj = ch.d + j * C
     cdef double *nuj = ch.nu + j * C
-    cdef double g = ch.cap[j], dg = ch.sigma[j], t, F, Gd, iF, Di
+    cdef double F, Gd, iF, Di
     hout[0] = 1.0
-    for i in range(C):
-        t = nuj[i] * E[i] * xj[i]
-        if dj[i] == 0.0:
-            g -= t
-        else:
-            dg += t
-    if g <= 0.0:
+    if linear_sites(C, E, dj, nuj, xj, ch.cap[j], ch.sigma[j], &F) != OK:
         return BAD_SITE_BALANCE
-    F = g / dg
     Fout[0] = F
     iF = 1.0 / F
     Gd = ch.sigma[j]
@@ -234,17 +245,8 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
     linear = w.lin[j]   # set per stage by newton() from the parameters
     if linear:
         # site balance linear in F (Langmuir, constant-D impurities): closed form
-        g = cap
-        dg = sig
-        for i in range(C):
-            t = nuj[i] * E[i] * xj[i]
-            if dj[i] == 0.0:
-                g -= t
-            else:
-                dg += t
-        if g <= 0.0:
+        if linear_sites(C, E, dj, nuj, xj, cap, sig, &F) != OK:
             return BAD_SITE_BALANCE
-        F = g / dg
         dist(C, E, bj, dj, F, pH, D)
     elif ch.use_F:
         hi = cap / sig
