@@ -182,7 +182,7 @@ cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout
     cdef double *E = w.E0 + j * C
     cdef double *dj = ch.d + j * C
     cdef double *nuj = ch.nu + j * C
-    cdef double F, Gd, iF, Di
+    cdef double F = 0.0, Gd, iF, Di
     hout[0] = 1.0
     if linear_sites(C, E, dj, nuj, xj, ch.cap[j], ch.sigma[j], &F) != OK:
         return BAD_SITE_BALANCE
@@ -211,14 +211,14 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
                   double *Fout, double *hout, int want_jac, double *fac,
                   Work *w) noexcept nogil:
     """Equilibrium at stage j: y*(x), free sites F, [H+] and (if G) dy*/dx."""
-    cdef int C = ch.C, i, k, it, linear
+    cdef int C = ch.C, i, it, linear
     cdef double *aj = ch.a + j * C
     cdef double *bj = ch.b + j * C
     cdef double *cj = ch.c + j * C
     cdef double *dj = ch.d + j * C
     cdef double *nuj = ch.nu + j * C
     cdef double pH = 0.0, h = 1.0, dh = 0.0, zx, F = 1.0, hi, lo, g, dg, Fn, t
-    cdef double sig = ch.sigma[j], cap = ch.cap[j], lnD, Gd, P, ui, vi, lnF
+    cdef double sig = ch.sigma[j], cap = ch.cap[j], Gd, P
     cdef double *D = w.Dv
     cdef double *E = w.Ev
     cdef double *p = w.p
@@ -324,7 +324,7 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
 cdef int evaluate(Net *nt, Chem *ch, Work *w, double *x, double *y, double *F,
                   double *h, int want_jac, double *info) noexcept nogil:
     cdef int N = nt.N, C = ch.C, j, st
-    cdef double Fj
+    cdef double Fj = 0.0
     for j in range(N):
         st = stage_eq(ch, j, x + j * C, F[j], w.ystar + j * C, &Fj, h + j,
                       want_jac, w.fac + 4 * j * C, w)
@@ -435,7 +435,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
                 double *info, int halvings, double mu0) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, lam, rnn, mu = mu0, drop
+    cdef double rn, phi, lam, mu = mu0, drop
     cdef int ok
     cdef double *Bj
     cdef double *fc
@@ -722,7 +722,7 @@ cdef void cold_start(Net *nt, Chem *ch, double *scale, int C, double *x) noexcep
 cdef double initial_shift(Net *nt, Chem *ch) noexcept nogil:
     """Shift of log10 D that makes every stage's extraction factor O D / A <= 0.1."""
     cdef int N = nt.N, C = ch.C, j, i
-    cdef double worst = -1e300, pH, lf, lD, v, h, dh, ef, oo, aa
+    cdef double worst = -1e300, pH, lf, lD, v, h = 1.0, dh = 0.0, ef, oo, aa
     for j in range(N):
         pH = 0.0
         if ch.use_ph:
