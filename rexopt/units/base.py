@@ -73,6 +73,34 @@ def solid_mass_kg_h(stream: Stream) -> float:
     return sp.mass_flow_kg_h(solids(stream))
 
 
+#: molar mass of water [kg/kmol]; liquor density for tank volumes [kg/m3]
+WATER_KG_KMOL = 18.015
+LIQUOR_KG_M3 = 1100.0
+
+
+def cake_and_filtrate(
+    liquor: Stream, cake: Stream, loss: float, moisture_t_t: float, wash_t_t=0.0
+) -> tuple[Stream, float]:
+    """Filter a liquor off a cake whose solids are already in ``cake`` (in place).
+
+    Every solute goes ``loss`` to the cake and the rest to the filtrate; the cake
+    keeps ``moisture_t_t`` t water per t dry solids; wash water (``wash_t_t`` t per
+    t dry solids) joins the filtrate.  Returns (filtrate, wash water [kmol/h]).
+    """
+    fil: Stream = {}
+    for k, v in liquor.items():
+        if k == "H2O(l)":
+            continue
+        add(cake, k, loss * v)
+        add(fil, k, (1 - loss) * v)
+    m_s = solid_mass_kg_h(cake)
+    cake_w = moisture_t_t * m_s / WATER_KG_KMOL
+    wash = wash_t_t * m_s / WATER_KG_KMOL
+    add(cake, "H2O(l)", cake_w)
+    add(fil, "H2O(l)", liquor.get("H2O(l)", 0.0) - cake_w + wash)
+    return fil, wash
+
+
 class Unit:
     """Base class: subclasses set ports and points and write ``simulate``."""
 

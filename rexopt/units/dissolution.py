@@ -10,9 +10,13 @@ the sulfate liquor, which must be neutralised and crystallised.
 from __future__ import annotations
 
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import LIQUOR_KG_M3, Unit, UnitResult, add, solid_mass_kg_h
 from rexopt.units.data import DataSet
-from rexopt.units.leaching import HCL31_WATER_MOL_MOL, WATER_KMOL_M3
+from rexopt.units.leaching import (
+    HCL31_WATER_MOL_MOL,
+    WATER_KMOL_M3,
+    pass_recycled_liquor,
+)
 
 
 def points(d: DataSet, re_split: dict[str, float], feed_RE_mol_L: float) -> list[dict]:
@@ -108,20 +112,9 @@ class FullDissolution(Unit):
         w_re = point["_water_per_re"] * prec
         add(reag, "H2O(l)", w_re + HCL31_WATER_MOL_MOL * hcl)
         add(re_liq, "H2O(l)", w_re + HCL31_WATER_MOL_MOL * hcl + 3 * prec)
-        for k, v in rec.items():
-            if k == "HCl(aq)":
-                continue
-            if k == "H2C2O4(aq)":
-                for re, frac in point["_re_split"].items():
-                    n_re = 2.0 / 3.0 * v * frac
-                    add(re_liq, sp.chloride(re, 3), -n_re)
-                    add(res, sp.oxalate(re, 3)[0], 0.5 * n_re)
-                    add(re_liq, "H2O(l)", -5 * n_re)
-                    add(re_liq, "HCl(aq)", 3 * n_re)
-                continue
-            add(re_liq, k, v)
+        pass_recycled_liquor(rec, point["_re_split"], re_liq, res, acid=re_liq)
         m_liq = sum(v * sp.molar_mass_kg_kmol(k) for k, v in liq.items())
-        vol = m_liq / 1100.0 * point["_tres"]
+        vol = m_liq / LIQUOR_KG_M3 * point["_tres"]
         return UnitResult(
             outlets={
                 "re_liquor": re_liq,

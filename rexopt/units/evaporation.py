@@ -8,7 +8,7 @@ MVR: 20-50 kWh per t water; 3-effect: 0.37-0.46 t steam per t water [S29].
 from __future__ import annotations
 
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add
+from rexopt.units.base import WATER_KG_KMOL, Unit, UnitResult, add
 from rexopt.units.data import DataSet
 
 
@@ -43,7 +43,7 @@ class EvaporatorCrystallizer(Unit):
             else:
                 add(salt, k, v)
         m_salt = sp.mass_flow_kg_h(salt)
-        w_salt = point["_moist"] * m_salt / 18.015
+        w_salt = point["_moist"] * m_salt / WATER_KG_KMOL
         water = b.get("H2O(l)", 0.0)
         add(salt, "H2O(l)", w_salt)
         add(cond, "H2O(l)", water - w_salt)

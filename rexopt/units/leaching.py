@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import LIQUOR_KG_M3, Unit, UnitResult, add, solid_mass_kg_h
 from rexopt.units.data import DataSet
 
 #: water per mol HCl in 31 wt % hydrochloric acid [mol/mol] = 36.46*0.69/0.31/18.015
@@ -69,6 +69,33 @@ def points(d: DataSet, re_split: dict[str, float], step: float = 0.5) -> list[di
                 }
             )
     return pts
+
+
+def pass_recycled_liquor(rec, re_split, liquid, solid, acid=None) -> float:
+    """Recycled liquor into a unit: its species pass into ``liquid`` except HCl(aq)
+    (the caller counts that against the fresh acid), and its oxalic acid
+    precipitates the rare earths present (shares ``re_split``) as oxalate into
+    ``solid``: 2 RECl3 + 3 H2C2O4 + 10 H2O -> RE2(C2O4)3.10H2O + 6 HCl.
+
+    Returns the HCl released [kmol/h]; with ``acid`` it is also added there as it
+    is released.
+    """
+    released = 0.0
+    for k, v in rec.items():
+        if k == "HCl(aq)":
+            continue
+        if k == "H2C2O4(aq)":
+            for re, frac in re_split.items():
+                n_re = 2.0 / 3.0 * v * frac
+                add(liquid, sp.chloride(re, 3), -n_re)
+                add(solid, sp.oxalate(re, 3)[0], 0.5 * n_re)
+                add(liquid, "H2O(l)", -5 * n_re)
+                if acid is not None:
+                    add(acid, "HCl(aq)", 3 * n_re)
+                released += 3 * n_re
+            continue
+        add(liquid, k, v)
+    return released
 
 
 def dissolve_metal(pulp, off, f: str, v: float) -> float:
@@ -151,18 +178,7 @@ class SelectiveLeach(Unit):
                 else:
                     add(pulp, k, v)
         # recycled liquor: passes, its oxalic acid precipitates RE as oxalate
-        for k, v in rec.items():
-            if k == "HCl(aq)":
-                continue
-            if k == "H2C2O4(aq)":
-                for re, frac in point["_re_split"].items():
-                    n_re = 2.0 / 3.0 * v * frac
-                    add(pulp, sp.chloride(re, 3), -n_re)
-                    add(pulp, sp.oxalate(re, 3)[0], 0.5 * n_re)
-                    add(pulp, "H2O(l)", -5 * n_re)
-                    hcl += 3 * n_re
-                continue
-            add(pulp, k, v)
+        hcl += pass_recycled_liquor(rec, point["_re_split"], pulp, pulp)
         add(pulp, "HCl(aq)", hcl)
         # heat the liquor to temperature (steam), agitation power
         m_liq = sum(
@@ -171,7 +187,7 @@ class SelectiveLeach(Unit):
         q_kJ_h = (
             m_liq * point["_cp"] * (point["temperature_C"] - 25.0) * (1 - point["_hr"])
         )
-        vol_m3 = (m_liq / 1100.0 + solid_mass_kg_h(pulp) / 4000.0) * point[
+        vol_m3 = (m_liq / LIQUOR_KG_M3 + solid_mass_kg_h(pulp) / 4000.0) * point[
             "residence_h"
         ]
         return UnitResult(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rexopt.units import agents
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import WATER_KG_KMOL, Unit, UnitResult, add, solid_mass_kg_h
 from rexopt.units.data import DataSet
 
 
@@ -53,7 +53,7 @@ class Neutralization(Unit):
             n = liq.get(acid, 0.0)
             if n:
                 agents.neutralize(liq, acid, n, point["agent"], reag, point["_ag"])
-        cake_w = point["_moist"] * solid_mass_kg_h(sludge) / 18.015
+        cake_w = point["_moist"] * solid_mass_kg_h(sludge) / WATER_KG_KMOL
         add(sludge, "H2O(l)", cake_w)
         add(liq, "H2O(l)", -cake_w)
         return UnitResult(outlets={"brine": liq, "sludge": sludge}, reagents=reag)

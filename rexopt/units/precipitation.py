@@ -9,7 +9,13 @@ mother liquor, which the flowsheet can recycle to leaching.
 from __future__ import annotations
 
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import (
+    LIQUOR_KG_M3,
+    Unit,
+    UnitResult,
+    add,
+    cake_and_filtrate,
+)
 from rexopt.units.data import DataSet
 
 
@@ -66,20 +72,12 @@ class OxalatePrecipitation(Unit):
             add(liq, "H2O(l)", -hyd * n / per)
             add(liq, "HCl(aq)", z * n)
             add(cake, key, n / per)
-        ml: dict = {}
-        for k, v in liq.items():
-            if k == "H2O(l)":
-                continue
-            add(cake, k, point["_loss"] * v)
-            add(ml, k, (1 - point["_loss"]) * v)
-        m_s = solid_mass_kg_h(cake)
-        cake_w = point["_moist"] * m_s / 18.015
-        wash = point["_wash"] * m_s / 18.015
-        add(cake, "H2O(l)", cake_w)
-        add(ml, "H2O(l)", liq.get("H2O(l)", 0.0) - cake_w + wash)
+        ml, wash = cake_and_filtrate(
+            liq, cake, point["_loss"], point["_moist"], point["_wash"]
+        )
         add(reag, "H2O(l)", wash)
         m_liq = sum(v * sp.molar_mass_kg_kmol(k) for k, v in ml.items())
-        vol = m_liq / 1100.0 * point["_tres"]
+        vol = m_liq / LIQUOR_KG_M3 * point["_tres"]
         return UnitResult(
             outlets={"cake": cake, "mother_liquor": ml},
             reagents=reag,

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from rexopt.units import agents
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import (
+    LIQUOR_KG_M3,
+    Unit,
+    UnitResult,
+    add,
+    cake_and_filtrate,
+)
 from rexopt.units.data import DataSet
 
 
@@ -80,18 +86,9 @@ class Purification(Unit):
         add(liq, "HCl(aq)", h_free)
         agents.neutralize(liq, "HCl(aq)", acid, point["agent"], reag, point["_ag"])
         # hydroxide cake carries liquor
-        pur: dict = {}
-        for k, v in liq.items():
-            if k == "H2O(l)":
-                continue
-            add(sludge, k, point["_loss"] * v)
-            add(pur, k, (1 - point["_loss"]) * v)
-        m_s = solid_mass_kg_h(sludge)
-        cake_w = point["_moist"] * m_s / 18.015
-        add(sludge, "H2O(l)", cake_w)
-        add(pur, "H2O(l)", liq.get("H2O(l)", 0.0) - cake_w)
+        pur, _ = cake_and_filtrate(liq, sludge, point["_loss"], point["_moist"])
         m_liq = sum(v * sp.molar_mass_kg_kmol(k) for k, v in pur.items())
-        vol = m_liq / 1100.0 * point["_tres"]
+        vol = m_liq / LIQUOR_KG_M3 * point["_tres"]
         return UnitResult(
             outlets={"purified": pur, "sludge": sludge, "offgas": off},
             reagents=reag,

@@ -9,7 +9,7 @@ joins the filtrate.
 from __future__ import annotations
 
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import WATER_KG_KMOL, Unit, UnitResult, add, solid_mass_kg_h
 from rexopt.units.data import DataSet
 
 
@@ -43,8 +43,8 @@ class SolidLiquid(Unit):
             else:
                 add(res, k, point["solute_loss"] * v)
                 add(fil, k, (1 - point["solute_loss"]) * v)
-        cake_w = point["_moist"] * m_s / 18.015
-        wash = point["wash_ratio_t_t"] * m_s / 18.015
+        cake_w = point["_moist"] * m_s / WATER_KG_KMOL
+        wash = point["wash_ratio_t_t"] * m_s / WATER_KG_KMOL
         add(res, "H2O(l)", cake_w)
         add(fil, "H2O(l)", wash - cake_w)
         return UnitResult(
