@@ -73,28 +73,26 @@ class Grid(_Strict):
         return self
 
 
-class Uniform(_Strict):
+class _Bounded(_Strict):
+    """A distribution with bounds ``lo < hi`` (declared by each subclass)."""
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.hi > self.lo:
+            raise ValueError(f"needs hi > lo (got lo = {self.lo}, hi = {self.hi})")
+        return self
+
+
+class Uniform(_Bounded):
     kind: Literal["uniform"]
     lo: float
     hi: float
 
-    @model_validator(mode="after")
-    def _order(self):
-        if not self.hi > self.lo:
-            raise ValueError(f"needs hi > lo (got lo = {self.lo}, hi = {self.hi})")
-        return self
 
-
-class LogUniform(_Strict):
+class LogUniform(_Bounded):
     kind: Literal["loguniform"]
     lo: float = Field(gt=0)
     hi: float = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _order(self):
-        if not self.hi > self.lo:
-            raise ValueError(f"needs hi > lo (got lo = {self.lo}, hi = {self.hi})")
-        return self
 
 
 class Normal(_Strict):
@@ -103,18 +101,12 @@ class Normal(_Strict):
     std: float = Field(gt=0)
 
 
-class TruncNormal(_Strict):
+class TruncNormal(_Bounded):
     kind: Literal["truncnormal"]
     mean: float
     std: float = Field(gt=0)
     lo: float
     hi: float
-
-    @model_validator(mode="after")
-    def _order(self):
-        if not self.hi > self.lo:
-            raise ValueError(f"needs hi > lo (got lo = {self.lo}, hi = {self.hi})")
-        return self
 
 
 class LogNormal(_Strict):
