@@ -245,22 +245,7 @@ def solve_cascade(
         info[INFO_PATH] = PATH_LINEAR
         return _newton(*real)
     info[INFO_PATH] = PATH_CONTINUATION
-    st = _continuation_start(
-        net,
-        ext_aq,
-        ext_org,
-        full,
-        chem,
-        x,
-        y,
-        h,
-        F,
-        tol,
-        max_iter,
-        info,
-        scale,
-        murphree,
-    )
+    st = _continuation_start(*real)
     if st != OK:
         info[INFO_PATH] = PATH_TRANSIENT
         st = _transient_start(
