@@ -46,6 +46,7 @@ cdef double CONC_FLOOR = 1e-100
 cdef double MU_MAX = 1e8
 cdef int LUMPED_DIRECT_ITER = 30
 cdef double ROUNDOFF_TOL = 1e-10
+cdef double STEP_ROUNDOFF = 1e-12
 
 
 cdef struct Net:
@@ -534,6 +535,15 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     for k in range(M):
                         Bj[i * M + k] *= 1.0 + mu
         ok = block_thomas(w, ch.z, 0 if w.murphree else 1) == OK
+        if ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL:
+            # the correction itself round-off in every concentration: converged as
+            # far as arithmetic allows (see the twin)
+            lam = 0.0
+            for k in range(N * M):
+                if fabs(w.du[k]) > lam:
+                    lam = fabs(w.du[k])
+            if lam <= STEP_ROUNDOFF:
+                return OK
         phi = merit(w, w.R)
         lam = 1.0
         drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
@@ -745,21 +755,22 @@ cdef double initial_shift(Net *nt, Chem *ch) noexcept nogil:
 
 cdef void linear_profiles(Net *nt, double *ext_aq, double *ext_org, double *D,
                           int C, double *x, double *cp, double *floor) noexcept nogil:
-    """Aqueous profile of every component for a D profile: Thomas per component."""
+    """Aqueous profile of every component for a D profile (N x C, one per
+    component): Thomas per component."""
     cdef int N = nt.N, j, i
     cdef double bj, den
     for i in range(C):
         # row j: aq_pass[j+1] x_{j+1} + org_pass[j-1] D_{j-1} x_{j-1}
         #        - (aq_out[j] + org_out[j] D_j) x_j = -ext_j
         for j in range(N):
-            bj = -(nt.aq_out[j] + nt.org_out[j] * D[j])
+            bj = -(nt.aq_out[j] + nt.org_out[j] * D[j * C + i])
             den = bj
             if j > 0:
-                den -= nt.org_pass[j - 1] * D[j - 1] * cp[j - 1]
+                den -= nt.org_pass[j - 1] * D[(j - 1) * C + i] * cp[j - 1]
             cp[j] = (nt.aq_pass[j + 1] / den) if j + 1 < N else 0.0
             x[j * C + i] = -(ext_aq[j * C + i] + ext_org[j * C + i])
             if j > 0:
-                x[j * C + i] -= nt.org_pass[j - 1] * D[j - 1] * x[(j - 1) * C + i]
+                x[j * C + i] -= nt.org_pass[j - 1] * D[(j - 1) * C + i] * x[(j - 1) * C + i]
             x[j * C + i] /= den
         for j in range(N - 2, -1, -1):
             x[j * C + i] -= cp[j] * x[(j + 1) * C + i]
@@ -782,7 +793,7 @@ cdef void chem_like(Chem *out, Chem *src, int C, double *buf, int N) noexcept no
 cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *h,
                     double *F, double tol, int max_iter, double *info) noexcept nogil:
     """Cold start: lumped-component continuation, then pull the components apart."""
-    cdef int N = nt.N, C = full.C, j, i, st
+    cdef int N = nt.N, C = full.C, j, i, k, st
     cdef double stot = 0.0, wi, s0
     cdef Chem lbase, ltarget, lcur, base, cur
     cdef Work wl
@@ -796,6 +807,10 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
     cdef double *yl = <double *> malloc(N * sizeof(double))
     cdef double *Dl = <double *> malloc(N * sizeof(double))
     cdef double *cp = <double *> malloc(N * sizeof(double))
+    cdef double *DC = <double *> malloc(N * C * sizeof(double))
+    cdef double *Fl = <double *> malloc(N * sizeof(double))
+    cdef double *hl = <double *> malloc(N * sizeof(double))
+    cdef double pH
     for i in range(C):
         stot += w.scale[i]
     chem_like(&ltarget, full, 1, lt, N)
@@ -805,17 +820,25 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
         extl[j] = 0.0
         extl[N + j] = 0.0
         for i in range(C):
+            # feed-weighted means, taken about the first component so that a
+            # parameter all components share is kept exactly (d = 1 stays 1 and the
+            # closed-form site balance applies)
             wi = w.scale[i] / stot
-            ltarget.a[j] += wi * full.a[j * C + i]
-            ltarget.b[j] += wi * full.b[j * C + i]
-            ltarget.c[j] += wi * full.c[j * C + i]
-            ltarget.d[j] += wi * full.d[j * C + i]
-            ltarget.nu[j] += wi * full.nu[j * C + i]
+            ltarget.a[j] += wi * (full.a[j * C + i] - full.a[j * C])
+            ltarget.b[j] += wi * (full.b[j * C + i] - full.b[j * C])
+            ltarget.c[j] += wi * (full.c[j * C + i] - full.c[j * C])
+            ltarget.d[j] += wi * (full.d[j * C + i] - full.d[j * C])
+            ltarget.nu[j] += wi * (full.nu[j * C + i] - full.nu[j * C])
             extl[j] += w.ext_aq[j * C + i]
             extl[N + j] += w.ext_org[j * C + i]
-    ltarget.z[0] = 0.0
+        ltarget.a[j] += full.a[j * C]
+        ltarget.b[j] += full.b[j * C]
+        ltarget.c[j] += full.c[j * C]
+        ltarget.d[j] += full.d[j * C]
+        ltarget.nu[j] += full.nu[j * C]
+    ltarget.z[0] = full.z[0]
     for i in range(C):
-        ltarget.z[0] += w.scale[i] / stot * full.z[i]
+        ltarget.z[0] += w.scale[i] / stot * (full.z[i] - full.z[0])
     s0 = initial_shift(nt, &ltarget)
     chem_like(&lbase, &ltarget, 1, lb, N)
     memcpy(lb, lt, (5 * N + 1) * sizeof(double))
@@ -844,11 +867,36 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
         memcpy(F, Dl, N * sizeof(double))
         st = track(nt, &lcur, &lbase, &ltarget, &wl, xl, yl, h, F, tol, max_iter, info)
     free_work(&wl)
+    if st == OK and not w.murphree:
+        # shortcut (see the twin): at the lumped cascade's free sites and [H+] each
+        # component's own D gives its profile exactly; Newton on the real problem
+        # from there is kept only while it takes full steps (halvings = 1)
+        memcpy(Fl, F, N * sizeof(double))
+        memcpy(hl, h, N * sizeof(double))
+        for j in range(N):
+            pH = -log10(h[j]) if full.use_ph else 0.0
+            for i in range(C):
+                w.Ev[i] = exp(LN10 * (full.a[j * C + i] * pH + full.c[j * C + i]))
+            if full.use_F:
+                dist(C, w.Ev, full.b + j * C, full.d + j * C, F[j], pH, DC + j * C)
+            else:
+                memcpy(DC + j * C, w.Ev, C * sizeof(double))
+        linear_profiles(nt, w.ext_aq, w.ext_org, DC, C, x, cp, w.floor)
+        for k in range(N * C):
+            y[k] = DC[k] * x[k]
+        if newton(nt, full, w, x, y, h, F, tol, STEP_ITER, tol, info, 1, 0.0) == OK:
+            free(lb); free(lt); free(lc); free(bb); free(cb); free(extl); free(xl)
+            free(yl); free(Dl); free(cp); free(DC); free(Fl); free(hl)
+            return OK
+        memcpy(F, Fl, N * sizeof(double))
+        memcpy(h, hl, N * sizeof(double))
     if st == OK:
         # t = 0 of the full problem: every component sees the lumped D profile
         for j in range(N):
             Dl[j] = yl[j] / xl[j]
-        linear_profiles(nt, w.ext_aq, w.ext_org, Dl, C, x, cp, w.floor)
+            for i in range(C):
+                DC[j * C + i] = Dl[j]
+        linear_profiles(nt, w.ext_aq, w.ext_org, DC, C, x, cp, w.floor)
         for j in range(N):
             for i in range(C):
                 y[j * C + i] = x[j * C + i] * Dl[j]
@@ -865,7 +913,7 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
         chem_like(&cur, full, C, cb, N)
         st = track(nt, &cur, &base, full, w, x, y, h, F, tol, max_iter, info)
     free(lb); free(lt); free(lc); free(bb); free(cb); free(extl); free(xl)
-    free(yl); free(Dl); free(cp)
+    free(yl); free(Dl); free(cp); free(DC); free(Fl); free(hl)
     return st
 
 

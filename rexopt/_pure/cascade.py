@@ -32,6 +32,7 @@ DROP = 0.1  # factor where Newton overshoots below zero (times exp(r + 1))
 LUMPED_DIRECT_ITER = 30
 TRANSIENT_ITER = 300  # pseudo-transient fallback budget
 ROUNDOFF_TOL = 1e-10  # residual accepted when Newton can no longer descend
+STEP_ROUNDOFF = 1e-12  # Newton correction (relative) that is round-off
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 
 # status codes shared with the compiled kernel
@@ -269,11 +270,15 @@ def _continuation_start(
     #    cascade with all components made alike (t = 0); the parameters are then
     #    pulled apart to their real values (t = 1) in adaptive steps.
     w = scale / scale.sum()
+    # feed-weighted means, taken about the first component so that a parameter all
+    # components share is kept exactly (d = 1 stays 1: closed-form site balance)
     lump = tuple(
-        np.ascontiguousarray((p * w).sum(axis=-1, keepdims=True))
+        np.ascontiguousarray(
+            p[:, :1] + ((p - p[:, :1]) * w).sum(axis=-1, keepdims=True)
+        )
         for p in (a, b, c, d, nu)
     )
-    zl = np.array([float(z @ w)])
+    zl = np.array([float(z[0] + (z - z[0]) @ w)])
     sa, sb, sc, sd, snu = lump
     xl = np.empty((N, 1))
     yl = np.zeros((N, 1))
@@ -336,6 +341,26 @@ def _continuation_start(
         )
     if st != OK:
         return st
+    # 2a. shortcut: at the lumped cascade's free sites and [H+], each component's
+    #     own distribution ratios give its profile exactly (one linear solve per
+    #     component); Newton on the real problem from there is kept only while it
+    #     takes full steps (the start lies in its region of quadratic convergence),
+    #     else the pull-apart below starts from the lumped solution
+    if not murphree:
+        Fl, hl = F.copy(), h.copy()
+        pH = -np.log10(h)[:, None] if use_ph else 0.0
+        D = 10.0 ** (a * pH + c)
+        if use_F:
+            D = D * F[:, None] ** d * 10.0 ** (b * F[:, None] * pH)
+        x[:] = _linear_profiles(net, ext_aq, ext_org, D)
+        y[:] = D * x
+        st = _newton(
+            net, ext_aq, ext_org, full, chem, x, y, h, F, tol, STEP_ITER, info,
+            scale, murphree, tol, 1,
+        )  # fmt: skip
+        if st == OK:
+            return OK
+        F[:], h[:] = Fl, hl
     # t = 0 of the full problem: every component sees the lumped D profile
     x[:] = _linear_profiles(net, ext_aq, ext_org, yl[:, 0] / xl[:, 0])
     y[:] = x * (yl / xl)
@@ -461,20 +486,23 @@ def _track(
 
 
 def _linear_profiles(net, ext_aq, ext_org, D):
-    """Aqueous profiles of every component for a given D profile (N,): one
-    tridiagonal solve per component. [mol/L]"""
+    """Aqueous profiles of every component for a given D profile, (N,) common to
+    all components or (N, C) one per component: one tridiagonal solve per
+    component. [mol/L]"""
     from scipy.linalg import solve_banded
 
     aq_out, aq_pass, org_out, org_pass, org_in = net
     N, C = ext_aq.shape
-    ab = np.zeros((3, N))
-    ab[1] = -aq_out - org_out * D
-    ab[0, 1:] = aq_pass[1:]
-    ab[2, :-1] = org_pass[:-1] * D[:-1]
     scale = np.maximum((ext_aq + ext_org).sum(axis=0), 1e-300)
-    return np.maximum(
-        solve_banded((1, 1), ab, -(ext_aq + ext_org)), _floor(aq_out, org_out, scale)
-    )
+    D = np.broadcast_to(D.reshape(N, -1), (N, C))
+    x = np.empty((N, C))
+    ab = np.zeros((3, N))
+    for i in range(C):
+        ab[1] = -aq_out - org_out * D[:, i]
+        ab[0, 1:] = aq_pass[1:]
+        ab[2, :-1] = org_pass[:-1] * D[:-1, i]
+        x[:, i] = solve_banded((1, 1), ab, -(ext_aq[:, i] + ext_org[:, i]))
+    return np.maximum(x, _floor(aq_out, org_out, scale))
 
 
 def _initial_shift(aq_out, org_out, a, c, d, sigma, cap, Q, ST, ka, use_ph, use_F):
@@ -674,6 +702,16 @@ def _newton(
             Bd[:, :C, :] *= 1.0 + mu
         du = _block_thomas(Lo, Bd, Up, -R)
         ok = du is not None and bool(np.all(np.isfinite(du)))
+        if (
+            ok
+            and rn <= ROUNDOFF_TOL
+            and tol_accept <= ROUNDOFF_TOL
+            and float(np.max(np.abs(du))) <= STEP_ROUNDOFF
+        ):
+            # the residual is at round-off level for the internal flows and the
+            # Newton correction itself is round-off in every concentration:
+            # converged as far as arithmetic allows (further steps only stir it)
+            return OK
         # --- line search on the merit with a positivity-keeping update
         phi = merit(R)
         lam = 1.0
