@@ -32,6 +32,22 @@
 #define BT_OK 0
 #define BT_SINGULAR 3
 
+/* ri -= f rk for two distinct rows of a block: rows never overlap, and saying so
+ * (restrict on the parameters) lets the compiler vectorise the update.  Used for
+ * blocks of BT_VEC_MIN or more columns: measured interleaved on 100-stage
+ * saturated cascades, the vector update is 10-18 % faster for 10-15 components
+ * and no faster (or slower) for 4-6, where the scalar unrolled loop wins.
+ * The diagonal entries are written after the row operations, not before, so
+ * a scalar store is never read back by the wider loads of the row update. */
+#ifndef BT_VEC_MIN
+#define BT_VEC_MIN 8
+#endif
+static inline void bt_row_sub(int n, double *__restrict ri,
+                              const double *__restrict rk, double f)
+{
+    for (int l = 0; l < n; l++) ri[l] -= f * rk[l];
+}
+
 /* In-place inverse of the row-major MM x MM block A: Gauss-Jordan with partial
  * (row) pivoting; the row interchanges are undone as column interchanges. */
 #define BT_INVERT_BODY(MM)                                                        \
@@ -52,15 +68,18 @@
             }                                                                     \
         }                                                                         \
         double d = 1.0 / rk[k];                                                   \
-        rk[k] = 1.0;                                                              \
         for (int l = 0; l < (MM); l++) rk[l] *= d;                                \
+        rk[k] = d;                                                                \
         for (int i = 0; i < (MM); i++) {                                          \
             if (i == k) continue;                                                 \
             double *ri = A + i * (MM);                                            \
             double f = ri[k];                                                     \
             if (f != 0.0) {                                                       \
-                ri[k] = 0.0;                                                      \
-                for (int l = 0; l < (MM); l++) ri[l] -= f * rk[l];                \
+                if ((MM) >= BT_VEC_MIN)                                           \
+                    bt_row_sub((MM), ri, rk, f);                                  \
+                else                                                              \
+                    for (int l = 0; l < (MM); l++) ri[l] -= f * rk[l];            \
+                ri[k] = -f * d;                                                   \
             }                                                                     \
         }                                                                         \
     }                                                                             \
