@@ -72,3 +72,43 @@ def test_env_var_forces_pure_twin():
         check=True,
     )
     assert out.stdout.strip() == "pure NumPy"
+
+
+@needs_compiled
+@pytest.mark.compiled
+def test_compiled_kernel_names_a_bad_array():
+    # the compiled kernel reads raw pointers: a wrong dtype, size or a read-only
+    # output must be refused by name, never read out of bounds
+    cas = Cascade(prnd_case())
+    net = cas.network()
+    par = cas.stage_parameters(net)
+    N, C = net.ext_aq.shape
+
+    def call(**over):
+        args = dict(
+            aq_out=net.aq_out, aq_pass=net.aq_pass, org_out=net.org_out,
+            org_pass=net.org_pass, org_in=net.org_in,
+            ext_aq=np.ascontiguousarray(net.ext_aq),
+            ext_org=np.ascontiguousarray(net.ext_org), a=par["a"], b=par["b"],
+            c=par["c"], d=par["d"], nu=par["nu"], sigma=par["sigma"],
+            cap=par["cap"], z=net.z, Q=par["Q"], ST=par["ST"], ka=par["ka"],
+            eff=cas.efficiencies(), use_ph=par["use_ph"], use_F=par["use_F"],
+            x=np.full((N, C), -1.0), y=np.zeros((N, C)), h=np.zeros(N),
+            F=np.zeros(N), tol=1e-12, max_iter=200, info=np.zeros(K.INFO_SIZE),
+        )  # fmt: skip
+        args.update(over)
+        return compiled.solve_cascade(*args.values())
+
+    assert call() == 0
+    with pytest.raises(
+        ValueError, match=r"cap must be a C-contiguous float64 array of"
+    ):
+        call(cap=par["cap"].astype(np.float32))
+    with pytest.raises(ValueError, match=rf"org_pass must be .* of {N} values"):
+        call(org_pass=net.org_pass[:-1].copy())
+    with pytest.raises(ValueError, match=r"ext_aq must be"):
+        call(ext_aq=np.asfortranarray(np.ones((N, C + 1))))
+    ro = np.zeros(N)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"F must be .*\(writeable\)"):
+        call(F=ro)
