@@ -106,7 +106,6 @@ cdef struct Work:
     double *ceil     # C: largest reached in one step from far below (CONC_CEIL x)
     double *fac      # N*4C: factors of dy*/dx = diag(D) + u z^T + v w^T
     double *zx       # M scratch
-    double *wx       # M scratch
     double *ox       # N*C: organic pass x column scale of the lower block
 
 
@@ -679,7 +678,6 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
     w.ceil = <double *> malloc(C * sizeof(double))
     w.fac = <double *> malloc(4 * N * C * sizeof(double))
     w.zx = <double *> malloc(M * sizeof(double))
-    w.wx = <double *> malloc(M * sizeof(double))
     w.ox = <double *> malloc(N * C * sizeof(double))
     return 0
 
@@ -689,7 +687,7 @@ cdef void free_work(Work *w) noexcept nogil:
     free(w.Lo); free(w.ud); free(w.gv); free(w.du); free(w.piv); free(w.lin)
     free(w.xn); free(w.yn); free(w.Fs); free(w.p); free(w.q)
     free(w.Dv); free(w.Ev); free(w.E0); free(w.floor); free(w.ceil)
-    free(w.fac); free(w.zx); free(w.wx); free(w.ox)
+    free(w.fac); free(w.zx); free(w.ox)
 
 
 cdef void set_floor(Net *nt, Work *w) noexcept nogil:

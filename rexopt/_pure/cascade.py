@@ -717,10 +717,10 @@ def _newton(
         lam = 1.0
         Fsave = F.copy()
         st = OK
+        drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
         for _ls in range(MAX_HALVINGS if halvings is None else halvings):
             if not ok:
                 break
-            drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
             xn = _update(x, lam * du[:, :C], floor, ceil, drop)
             yn = (
                 _update(y, lam * du[:, C:], floor, ceil, drop) if murphree else y.copy()
