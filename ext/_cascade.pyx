@@ -44,6 +44,7 @@ cdef double DROP_NEAR = 1e-2
 cdef double DROP_NEAR_FACTOR = 1e-4
 cdef double CONC_FLOOR = 1e-100
 cdef double MU_MAX = 1e8
+cdef double NONMONOTONE = 1.5
 cdef int LUMPED_DIRECT_ITER = 30
 cdef double ROUNDOFF_TOL = 1e-10
 cdef double STEP_ROUNDOFF = 1e-12
@@ -435,7 +436,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
                 double *info, int halvings, double mu0) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, lam, mu = mu0, drop, dmax
+    cdef double rn, phi, phin, lam, mu = mu0, drop, dmax
     cdef int ok
     cdef double *Bj
     cdef double *fc
@@ -564,7 +565,11 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             st = evaluate(nt, ch, w, w.xn, w.yn, F, h, 1, info)
             if st == OK:
                 residual(nt, ch, w, w.xn, w.yn, w.Rn)
-                if merit(w, w.Rn) <= phi * (1.0 - 1e-4 * lam):
+                phin = merit(w, w.Rn)
+                if phin <= phi * (1.0 - 1e-4 * lam):
+                    break
+                if mu > 0.0 and phin <= NONMONOTONE * phi:
+                    # regularised step: may pass through a worse residual (see the twin)
                     break
                 if norm(w, w.Rn, &js, &ic) <= tol:
                     break

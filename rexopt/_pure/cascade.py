@@ -34,6 +34,10 @@ TRANSIENT_ITER = 300  # pseudo-transient fallback budget
 ROUNDOFF_TOL = 1e-10  # residual accepted when Newton can no longer descend
 STEP_ROUNDOFF = 1e-12  # Newton correction (relative) that is round-off
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
+# a regularised (pseudo-transient) step is accepted while the merit rises by at most
+# this factor: the cascade's own dynamics may pass through worse residuals on the way
+# (a front moving through the scrub section); plain Newton steps (mu = 0) must descend
+NONMONOTONE = 1.5
 
 # status codes shared with the compiled kernel
 OK = 0
@@ -728,7 +732,12 @@ def _newton(
             st = evaluate(xn, yn, False)
             if st == OK:
                 Rn = residual(xn, yn)
-                if merit(Rn) <= phi * (1.0 - 1e-4 * lam) or norm(Rn)[0] <= tol:
+                phin = merit(Rn)
+                if (
+                    phin <= phi * (1.0 - 1e-4 * lam)
+                    or (mu > 0.0 and phin <= NONMONOTONE * phi)
+                    or norm(Rn)[0] <= tol
+                ):
                     break
             F[:] = Fsave
             lam *= 0.5
