@@ -5,7 +5,10 @@
  * elimination keeping the inverse P_j of every reduced diagonal block (in place
  * of Bd), then a back sweep.  Upper blocks are diagonal (ud, nonzero on the first
  * C columns); with `structured` the lower block is G_{j-1} diag(ox_j) with
- * G = diag(D) + u z^T + v w^T kept as factors fac = [D, u, v, w] (4C per stage).
+ * G = diag(D) + u z^T + v w^T kept as factors fac = [D, u, v, w] (4C per stage),
+ * and the diagonal block -(1 + mu)(A I + O G_j) diag(x_j) is assembled here from
+ * the same factors, in the pass that subtracts the lower block's contribution
+ * (Bd is then only the output: the block inverses).
  *
  * Blocks are small (C or 2C, C = components).  With the block size a compile-time
  * constant the compiler unrolls every inner loop, which is ~2-3x faster for C <= 8
@@ -98,16 +101,26 @@ static inline void bt_row_sub(int n, double *__restrict ri,
 /* Forward elimination and back sweep; MM the block size, C the number of
  * components (MM = C, or 2C with Murphree efficiencies). */
 #define BT_SOLVE_BODY(MM, INVERT)                                                 \
-    double zx[MM], wx[MM];                                                        \
+    double zx[MM], wx[MM], pz[MM], qz[MM];                                        \
     for (int j = 0; j < N; j++) {                                                 \
         double *Bj = Bd + (size_t)j * (MM) * (MM);                                \
         double *gj = gv + (size_t)j * (MM);                                       \
         for (int k = 0; k < (MM); k++) gj[k] = -R[(size_t)j * (MM) + k];          \
-        if (j > 0) {                                                              \
-            const double *Pp = Bd + (size_t)(j - 1) * (MM) * (MM);                \
-            const double *up = ud + (size_t)(j - 1) * (MM);                       \
-            const double *gp = gv + (size_t)(j - 1) * (MM);                       \
-            if (structured) {                                                     \
+        if (structured) {                                                         \
+            /* diagonal block -(1 + mu)(A I + O G_j) diag(x_j), G = diag(D) + u z^T\
+             * + v w^T, assembled from the factors in the same pass that          \
+             * subtracts Lo_j P_{j-1} diag(ud_{j-1}) (Lo_j = G_{j-1} diag(ox_j)) */\
+            const double *fj = fac + (size_t)4 * j * (MM);                        \
+            const double *xj = xs + (size_t)j * (MM);                             \
+            double oo = org_out[j] * mu1;                                         \
+            for (int l = 0; l < (MM); l++) {                                      \
+                pz[l] = -oo * z[l] * xj[l];                                       \
+                qz[l] = -oo * fj[3 * (MM) + l] * xj[l];                           \
+            }                                                                     \
+            if (j > 0) {                                                          \
+                const double *Pp = Bd + (size_t)(j - 1) * (MM) * (MM);            \
+                const double *up = ud + (size_t)(j - 1) * (MM);                   \
+                const double *gp = gv + (size_t)(j - 1) * (MM);                   \
                 const double *fc = fac + (size_t)4 * (j - 1) * (MM);              \
                 const double *oj = ox + (size_t)j * (MM);                         \
                 double gz = 0.0, gw = 0.0;                                        \
@@ -122,24 +135,39 @@ static inline void bt_row_sub(int n, double *__restrict ri,
                         wx[l] += b * r[l];                                        \
                     }                                                             \
                 }                                                                 \
+                for (int l = 0; l < (MM); l++) { zx[l] *= up[l]; wx[l] *= up[l]; }\
                 for (int k = 0; k < (MM); k++) {                                  \
-                    double s = fc[k] * oj[k], a = fc[(MM) + k], b = fc[2 * (MM) + k]; \
+                    double a = fj[(MM) + k], b = fj[2 * (MM) + k];                \
+                    double s = fc[k] * oj[k], a2 = fc[(MM) + k], b2 = fc[2 * (MM) + k];\
                     const double *r = Pp + k * (MM);                              \
+                    double *rb = Bj + k * (MM);                                   \
                     for (int l = 0; l < (MM); l++)                                \
-                        Bj[k * (MM) + l] -= (s * r[l] + a * zx[l] + b * wx[l]) * up[l]; \
-                    gj[k] -= s * gp[k] + a * gz + b * gw;                         \
+                        rb[l] = a * pz[l] + b * qz[l] - s * r[l] * up[l]          \
+                                - a2 * zx[l] - b2 * wx[l];                        \
+                    gj[k] -= s * gp[k] + a2 * gz + b2 * gw;                       \
                 }                                                                 \
             } else {                                                              \
-                const double *Lj = Lo + (size_t)j * (MM) * (MM);                  \
                 for (int k = 0; k < (MM); k++) {                                  \
-                    for (int m = 0; m < (MM); m++) {                              \
-                        double s = Lj[k * (MM) + m];                              \
-                        if (s != 0.0) {                                           \
-                            const double *r = Pp + m * (MM);                      \
-                            for (int l = 0; l < C; l++)                           \
-                                Bj[k * (MM) + l] -= s * r[l] * up[l];             \
-                            gj[k] -= s * gp[m];                                   \
-                        }                                                         \
+                    double a = fj[(MM) + k], b = fj[2 * (MM) + k];                \
+                    double *rb = Bj + k * (MM);                                   \
+                    for (int l = 0; l < (MM); l++) rb[l] = a * pz[l] + b * qz[l]; \
+                }                                                                 \
+            }                                                                     \
+            for (int k = 0; k < (MM); k++)                                        \
+                Bj[k * (MM) + k] -= (aq_out[j] * mu1 + oo * fj[k]) * xj[k];       \
+        } else if (j > 0) {                                                       \
+            const double *Pp = Bd + (size_t)(j - 1) * (MM) * (MM);                \
+            const double *up = ud + (size_t)(j - 1) * (MM);                       \
+            const double *gp = gv + (size_t)(j - 1) * (MM);                       \
+            const double *Lj = Lo + (size_t)j * (MM) * (MM);                      \
+            for (int k = 0; k < (MM); k++) {                                      \
+                for (int m = 0; m < (MM); m++) {                                  \
+                    double s = Lj[k * (MM) + m];                                  \
+                    if (s != 0.0) {                                               \
+                        const double *r = Pp + m * (MM);                          \
+                        for (int l = 0; l < C; l++)                               \
+                            Bj[k * (MM) + l] -= s * r[l] * up[l];                 \
+                        gj[k] -= s * gp[m];                                       \
                     }                                                             \
                 }                                                                 \
             }                                                                     \
@@ -174,7 +202,8 @@ static inline void bt_row_sub(int n, double *__restrict ri,
 #define BT_ARGS                                                                   \
     int N, int C, int structured, double *Bd, const double *Lo, const double *ud, \
     const double *R, double *gv, double *du, const double *fac, const double *ox, \
-    const double *z, int *piv
+    const double *z, int *piv, const double *xs, const double *aq_out,            \
+    const double *org_out, double mu1
 
 #define BT_DEFINE(MM)                                                             \
     static inline int bt_invert_##MM(double *A, int *piv) { BT_INVERT_BODY(MM) }  \
@@ -206,13 +235,14 @@ BT_CLONES static int bt_solve_rt(int M, BT_ARGS) { BT_SOLVE_BODY(M, BT_INVERT_RT
 static int bt_solve(int M, BT_ARGS)
 {
     switch (M) {
-#define BT_CASE(MM) case MM: return bt_solve_##MM(N, C, structured, Bd, Lo, ud, R, gv, du, fac, ox, z, piv);
+#define BT_CASE(MM) case MM: return bt_solve_##MM(N, C, structured, Bd, Lo, ud, R, gv, du, fac, ox, z, piv, xs, aq_out, org_out, mu1);
     BT_CASE(1) BT_CASE(2) BT_CASE(3) BT_CASE(4) BT_CASE(5) BT_CASE(6) BT_CASE(7)
     BT_CASE(8) BT_CASE(9) BT_CASE(10) BT_CASE(11) BT_CASE(12) BT_CASE(13)
     BT_CASE(14) BT_CASE(15) BT_CASE(16)
 #undef BT_CASE
     default:
-        return bt_solve_rt(M, N, C, structured, Bd, Lo, ud, R, gv, du, fac, ox, z, piv);
+        return bt_solve_rt(M, N, C, structured, Bd, Lo, ud, R, gv, du, fac, ox, z, piv, xs, aq_out,
+                           org_out, mu1);
     }
 }
 

@@ -85,6 +85,7 @@ cdef struct Work:
     double *ext_aq
     double *ext_org
     double *scale
+    double *iscale   # M: 1 / scale per residual row (no division in the norms)
     double *ystar    # N*C
     double *R        # N*M
     double *Rn       # N*M
@@ -368,26 +369,25 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
 
 
 cdef double merit(Work *w, double *R) noexcept nogil:
-    cdef int j, k, M = w.M, C = w.C
+    cdef int j, k, M = w.M
     cdef double s = 0.0, v
     for j in range(w.N):
         for k in range(M):
-            v = R[j * M + k] / w.scale[k if k < C else k - C]
+            v = R[j * M + k] * w.iscale[k]
             s += v * v
     return s
 
 
 cdef double norm(Work *w, double *R, int *js, int *ic) noexcept nogil:
-    cdef int j, k, i, M = w.M, C = w.C
+    cdef int j, k, M = w.M, C = w.C
     cdef double best = -1.0, v
     for j in range(w.N):
         for k in range(M):
-            i = k if k < C else k - C
-            v = fabs(R[j * M + k]) / w.scale[i]
+            v = fabs(R[j * M + k]) * w.iscale[k]
             if not (v <= best):   # also catches NaN
                 best = v
                 js[0] = j
-                ic[0] = i
+                ic[0] = k if k < C else k - C
                 if not isfinite(v):
                     best = 1e300
     return best
@@ -414,22 +414,27 @@ cdef inline double update(double v, double r, double lo, double hi, double drop)
 cdef extern from "_blocks.h" nogil:
     int bt_solve(int M, int N, int C, int structured, double *Bd, const double *Lo,
                  const double *ud, const double *R, double *gv, double *du,
-                 const double *fac, const double *ox, const double *z, int *piv)
+                 const double *fac, const double *ox, const double *z, int *piv,
+                 const double *xs, const double *aq_out, const double *org_out,
+                 double mu1)
 
 
-cdef inline int block_thomas(Work *w, double *z, int structured) noexcept nogil:
+cdef inline int block_thomas(Work *w, Net *nt, double *z, double *x, int structured,
+                             double mu) noexcept nogil:
     """Solve (Lo, Bd, diag(ud)) du = -R in place: forward block elimination that
     keeps the inverse P_j of every reduced diagonal block (in Bd), back sweep.
 
     The upper blocks are diagonal (aqueous from the stage above), nonzero on the
     first C columns only, so W_j = P_j diag(ud_j) is never formed.  structured: the
     lower block is Lo_j = G_{j-1} diag(ox_j) with G = diag(D) + u z^T + v w^T
-    (factors in w.fac), so Lo_j W_{j-1} costs O(M^2) instead of O(M^3).  The loops
+    (factors in w.fac), so Lo_j W_{j-1} costs O(M^2) instead of O(M^3), and the
+    diagonal block -(1 + mu)(A I + O G_j) diag(x_j) is assembled there from the same
+    factors (in the vectorised copy, not here).  The loops
     live in ext/_blocks.h, one copy per block size up to 16 (unrolled by the
     compiler), the inverse by in-place Gauss-Jordan with partial pivoting.
     """
     return bt_solve(w.M, w.N, w.C, structured, w.Bd, w.Lo, w.ud, w.R, w.gv, w.du,
-                    w.fac, w.ox, z, w.piv)
+                    w.fac, w.ox, z, w.piv, x, nt.aq_out, nt.org_out, 1.0 + mu)
 
 
 cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
@@ -440,7 +445,6 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
     cdef int ok
     cdef double *Bj
     cdef double *fc
-    cdef double ui, vi
     cdef double *Lj
     cdef double zk
     if not ch.use_ph:
@@ -502,17 +506,8 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                         for i in range(M):
                             Lj[i * M + k] *= zk
             else:
-                # -(A I + O dy*/dx) diag(x), dy*/dx = diag(D) + u z^T + v w^T
-                # (columns already scaled by the concentrations: log variables)
-                for k in range(C):
-                    w.p[k] = -nt.org_out[j] * ch.z[k] * x[j * C + k]
-                    w.q[k] = -nt.org_out[j] * fc[3 * C + k] * x[j * C + k]
-                for i in range(C):
-                    ui = fc[C + i]
-                    vi = fc[2 * C + i]
-                    for k in range(C):
-                        Bj[i * M + k] = ui * w.p[k] + vi * w.q[k]
-                    Bj[i * M + i] -= (nt.aq_out[j] + nt.org_out[j] * fc[i]) * x[j * C + i]
+                # the diagonal block -(A I + O dy*/dx) diag(x) is assembled by the
+                # block solve from the factors of dy*/dx = diag(D) + u z^T + v w^T
                 if j > 0:
                     # lower block kept in factored form: O x_{j-1} scales its columns
                     for k in range(C):
@@ -528,13 +523,14 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 for i in range(M):
                     for k in range(M):
                         Bj[i * M + k] *= w.zx[k]
-            if mu > 0.0:
+            if mu > 0.0 and w.murphree:
                 # pseudo-transient regularisation J - mu*M (M = stage holdup): small
                 # steps along the cascade's own dynamics where Newton's model fails
+                # (without Murphree efficiencies the block solve applies it)
                 for i in range(C):
                     for k in range(M):
                         Bj[i * M + k] *= 1.0 + mu
-        ok = block_thomas(w, ch.z, 0 if w.murphree else 1) == OK
+        ok = block_thomas(w, nt, ch.z, x, 0 if w.murphree else 1, mu) == OK
         if ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL:
             # the correction itself round-off in every concentration: converged as
             # far as arithmetic allows (see the twin)
@@ -661,6 +657,7 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
     w.M = M
     w.murphree = murphree
     w.scale = <double *> malloc(C * sizeof(double))
+    w.iscale = <double *> malloc(M * sizeof(double))
     w.ystar = <double *> malloc(N * C * sizeof(double))
     w.R = <double *> malloc(N * M * sizeof(double))
     w.Rn = <double *> malloc(N * M * sizeof(double))
@@ -688,7 +685,7 @@ cdef int alloc_work(Work *w, int N, int C, int murphree) noexcept nogil:
 
 
 cdef void free_work(Work *w) noexcept nogil:
-    free(w.scale); free(w.ystar); free(w.R); free(w.Rn); free(w.Bd)
+    free(w.scale); free(w.iscale); free(w.ystar); free(w.R); free(w.Rn); free(w.Bd)
     free(w.Lo); free(w.ud); free(w.gv); free(w.du); free(w.piv); free(w.lin)
     free(w.xn); free(w.yn); free(w.Fs); free(w.p); free(w.q)
     free(w.Dv); free(w.Ev); free(w.E0); free(w.floor); free(w.ceil)
@@ -708,6 +705,8 @@ cdef void set_floor(Net *nt, Work *w) noexcept nogil:
     for i in range(w.C):
         w.floor[i] = CONC_FLOOR * w.scale[i] / tot
         w.ceil[i] = CONC_CEIL * w.scale[i] / tot
+    for i in range(w.M):
+        w.iscale[i] = 1.0 / w.scale[i if i < w.C else i - w.C]
 
 
 cdef void cold_start(Net *nt, Chem *ch, double *scale, int C, double *x) noexcept nogil:
