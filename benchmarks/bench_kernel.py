@@ -217,11 +217,13 @@ def main():
         # throughput per unit flow (what the stage residuals are converged to)
         tput = (net.ext_aq + net.ext_org).sum(axis=0)
         tiny = 1e-12 * tput / (net.aq_out + net.org_out).mean()
-        agree = (
-            np.max(np.abs(xp - x_ref) / np.maximum(x_ref, tiny))
-            if stp == 0
-            else float("nan")
-        )
+        # reported apart: relative agreement where a value is above that floor, and
+        # the largest difference below it in units of the floor (both kernels stop
+        # once the residual is at the floor, so values far below it are path noise)
+        above = x_ref >= tiny
+        diff = np.abs(xp - x_ref)
+        agree = np.max(diff[above] / x_ref[above]) if stp == 0 else float("nan")
+        below = np.max((diff / tiny)[~above], initial=0.0) if stp == 0 else float("nan")
         if do_scipy:
             rs, ok, err, dts = scipy_rate(cas, net, par, x_ref, 600)
             sc = f"{rs:9.3f}"
@@ -237,7 +239,10 @@ def main():
             f"{case['name']:42s} {rc:11.1f} {rcpu:8.1f} {rp:9.3f} {sc} {rc / rp:9.0f} {ratio} "
             f"{1e3 / rc:9.2f} {its:6d}"
         )
-        print(f"{'':42s} pure twin agrees to {agree:.1e}; {note}")
+        print(
+            f"{'':42s} pure twin agrees to {agree:.1e} (values above the 1e-12 floor;"
+            f" below it within {below:.1e} of the floor); {note}"
+        )
 
 
 if __name__ == "__main__":
