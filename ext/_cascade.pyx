@@ -428,8 +428,8 @@ cdef inline int block_thomas(Work *w, Net *nt, double *z, double *x, int structu
     first C columns only, so W_j = P_j diag(ud_j) is never formed.  structured: the
     lower block is Lo_j = G_{j-1} diag(ox_j) with G = diag(D) + u z^T + v w^T
     (factors in w.fac), so Lo_j W_{j-1} costs O(M^2) instead of O(M^3), and the
-    diagonal block -(1 + mu)(A I + O G_j) diag(x_j) is assembled there from the same
-    factors (in the vectorised copy, not here).  The loops
+    diagonal block -(1 + mu)(A I + O G_j) diag(x_j) is assembled in the block solve
+    from the same factors (newton only fills Bd with Murphree efficiencies).  The loops
     live in ext/_blocks.h, one copy per block size up to 16 (unrolled by the
     compiler), the inverse by in-place Gauss-Jordan with partial pivoting.
     """
