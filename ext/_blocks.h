@@ -107,9 +107,10 @@ static inline void bt_row_sub(int n, double *__restrict ri,
         double *gj = gv + (size_t)j * (MM);                                       \
         for (int k = 0; k < (MM); k++) gj[k] = -R[(size_t)j * (MM) + k];          \
         if (structured) {                                                         \
-            /* diagonal block -(1 + mu)(A I + O G_j) diag(x_j), G = diag(D) + u z^T\
-             * + v w^T, assembled from the factors in the same pass that          \
-             * subtracts Lo_j P_{j-1} diag(ud_{j-1}) (Lo_j = G_{j-1} diag(ox_j)) */\
+            /* diagonal block -(1 + mu)(A I + O G_j) diag(x_j) with               \
+             * G = diag(D) + u z^T + v w^T, assembled from the factors in the     \
+             * pass that subtracts Lo_j P_{j-1} diag(ud_{j-1}), where             \
+             * Lo_j = G_{j-1} diag(ox_j) */                                       \
             const double *fj = fac + (size_t)4 * j * (MM);                        \
             const double *xj = xs + (size_t)j * (MM);                             \
             double oo = org_out[j] * mu1;                                         \
@@ -138,7 +139,8 @@ static inline void bt_row_sub(int n, double *__restrict ri,
                 for (int l = 0; l < (MM); l++) { zx[l] *= up[l]; wx[l] *= up[l]; }\
                 for (int k = 0; k < (MM); k++) {                                  \
                     double a = fj[(MM) + k], b = fj[2 * (MM) + k];                \
-                    double s = fc[k] * oj[k], a2 = fc[(MM) + k], b2 = fc[2 * (MM) + k];\
+                    double s = fc[k] * oj[k];                                     \
+                    double a2 = fc[(MM) + k], b2 = fc[2 * (MM) + k];              \
                     const double *r = Pp + k * (MM);                              \
                     double *rb = Bj + k * (MM);                                   \
                     for (int l = 0; l < (MM); l++)                                \

@@ -429,8 +429,8 @@ cdef inline int block_thomas(Work *w, Net *nt, double *z, double *x, int structu
     lower block is Lo_j = G_{j-1} diag(ox_j) with G = diag(D) + u z^T + v w^T
     (factors in w.fac), so Lo_j W_{j-1} costs O(M^2) instead of O(M^3), and the
     diagonal block -(1 + mu)(A I + O G_j) diag(x_j) is assembled in the block solve
-    from the same factors (newton only fills Bd with Murphree efficiencies).  The loops
-    live in ext/_blocks.h, one copy per block size up to 16 (unrolled by the
+    from the same factors (newton only fills Bd with Murphree efficiencies).  The
+    loops live in ext/_blocks.h, one copy per block size up to 16 (unrolled by the
     compiler), the inverse by in-place Gauss-Jordan with partial pivoting.
     """
     return bt_solve(w.M, w.N, w.C, structured, w.Bd, w.Lo, w.ud, w.R, w.gv, w.du,
@@ -795,7 +795,7 @@ cdef void chem_like(Chem *out, Chem *src, int C, double *buf, int N) noexcept no
 cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *h,
                     double *F, double tol, int max_iter, double *info) noexcept nogil:
     """Cold start: lumped-component continuation, then pull the components apart."""
-    cdef int N = nt.N, C = full.C, j, i, k, st
+    cdef int N = nt.N, C = full.C, j, i, k, st, shortcut = 0
     cdef double stot = 0.0, wi, s0
     cdef Chem lbase, ltarget, lcur, base, cur
     cdef Work wl
@@ -886,13 +886,12 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
         linear_profiles(nt, w.ext_aq, w.ext_org, DC, C, x, cp, w.floor)
         for k in range(N * C):
             y[k] = DC[k] * x[k]
-        if newton(nt, full, w, x, y, h, F, tol, STEP_ITER, tol, info, 1, 0.0) == OK:
-            free(lb); free(lt); free(lc); free(bb); free(cb); free(extl); free(xl)
-            free(yl); free(Dl); free(cp); free(DC); free(Fl); free(hl)
-            return OK
-        memcpy(F, Fl, N * sizeof(double))
-        memcpy(h, hl, N * sizeof(double))
-    if st == OK:
+        shortcut = newton(nt, full, w, x, y, h, F, tol, STEP_ITER, tol, info, 1,
+                          0.0) == OK
+        if not shortcut:
+            memcpy(F, Fl, N * sizeof(double))
+            memcpy(h, hl, N * sizeof(double))
+    if st == OK and not shortcut:
         # t = 0 of the full problem: every component sees the lumped D profile
         for j in range(N):
             Dl[j] = yl[j] / xl[j]
