@@ -84,8 +84,8 @@ def main(case: str | Path = CASE) -> None:
         print(
             f"linkage saves (kernel-verified, repaired lines): {obj} "
             f"{ls[obj]['unlinked']:,.0f} -> {ls[obj]['linked']:,.0f} "
-            f"({ls[obj]['saving_pct']:.1f} %); base {round(ls['base_HA_mol_h']['saving']) + 0:,d}"
-            f" mol/h, acid {round(ls['acid_mol_h']['saving']) + 0:,d} mol/h, stages "
+            f"({ls[obj]['saving_pct']:.1f} %); base {round(ls['base_HA_mol_h']['saving']):,d}"
+            f" mol/h, acid {round(ls['acid_mol_h']['saving']):,d} mol/h, stages "
             f"{ls['stages']['saving']:.0f}"
         )
     print(f"outputs: {out}")

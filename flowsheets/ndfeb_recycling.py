@@ -64,7 +64,13 @@ from rexopt.units import (
 )
 from rexopt.units import data as unitdata
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, check_balance, merge
+from rexopt.units.base import (
+    WATER_KG_KMOL,
+    Unit,
+    UnitResult,
+    check_balance,
+    merge,
+)
 from rexopt.units.linear import (
     build_unit,
     chosen_point,
@@ -267,7 +273,7 @@ def scrap_species(feed: unitdata.DataSet) -> dict[str, float]:
         else:
             out[f"{el}(s)"] = n
     m = feed("moisture.wt_pct_wet") / 100.0
-    out["H2O(l)"] = 1000.0 * m / (1 - m) / 18.015
+    out["H2O(l)"] = 1000.0 * m / (1 - m) / WATER_KG_KMOL
     return out
 
 
@@ -722,10 +728,12 @@ def _build_plant_balances(m, plant: Plant):
         expr=cond == m.water_reuse + m.water_tower + m.cond_discharge
     )
     ct = d["evaporation"]("common.cooling_tower_evap_t_t_scrap")
-    m.tower_cap = pyo.Constraint(expr=m.water_tower * 18.015 / 1000 <= ct * m.scrap_t_h)
+    m.tower_cap = pyo.Constraint(
+        expr=m.water_tower * WATER_KG_KMOL / 1000 <= ct * m.scrap_t_h
+    )
     # liquid discharge
     dis = _stream_expr(m, "brine_split", "discharge")
-    m.discharge_kg_h = _mass(dis) + 18.015 * m.cond_discharge
+    m.discharge_kg_h = _mass(dis) + WATER_KG_KMOL * m.cond_discharge
     if plant.case.targets.zld:
         m.zld = pyo.Constraint(expr=m.discharge_kg_h == 0)
     # utilities
@@ -838,7 +846,7 @@ def _build_costs(m, plant: Plant, c: unitdata.DataSet):
         m.electricity_kW * ut["electricity_USD_kWh"]
         + m.fuel_kW * ut["fuel_USD_kWh"]
         + m.steam_t_h * ut["steam_USD_t"]
-        + m.water_fresh * 18.015 / 1000 * c("reagents_USD_t.water")
+        + m.water_fresh * WATER_KG_KMOL / 1000 * c("reagents_USD_t.water")
     )
     m.scrap_usd_h = m.scrap_t_h * c("feed_USD_t.scrap")
     # trains and CAPEX

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rexopt.chemistry import H2O_G_MOL
 from rexopt.units import species as sp
 
 Stream = dict[str, float]
@@ -73,8 +74,9 @@ def solid_mass_kg_h(stream: Stream) -> float:
     return sp.mass_flow_kg_h(solids(stream))
 
 
-#: molar mass of water [kg/kmol]; liquor density for tank volumes [kg/m3]
-WATER_KG_KMOL = 18.015
+#: molar mass of water [kg/kmol] (rexopt.chemistry's figure in g/mol); liquor
+#: density for tank volumes [kg/m3]
+WATER_KG_KMOL = H2O_G_MOL
 LIQUOR_KG_M3 = 1100.0
 
 

@@ -11,7 +11,13 @@ sublimes (NH3 + HCl to the off-gas).
 from __future__ import annotations
 
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import (
+    WATER_KG_KMOL,
+    Unit,
+    UnitResult,
+    add,
+    solid_mass_kg_h,
+)
 from rexopt.units.data import DataSet
 
 EXCESS_O2 = 1.5
@@ -63,7 +69,7 @@ class Calcination(Unit):
                 )
             elif k == "H2O(l)":
                 add(off, "H2O(g)", v)
-                q += v * 18.015 * 2600.0
+                q += v * WATER_KG_KMOL * 2600.0
             elif k == "HCl(aq)":
                 add(off, "HCl(g)", v)
             elif k == "NH4Cl(aq)":

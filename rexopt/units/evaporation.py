@@ -47,7 +47,7 @@ class EvaporatorCrystallizer(Unit):
         water = b.get("H2O(l)", 0.0)
         add(salt, "H2O(l)", w_salt)
         add(cond, "H2O(l)", water - w_salt)
-        evap_t_h = (water - w_salt) * 18.015 / 1000.0
+        evap_t_h = (water - w_salt) * WATER_KG_KMOL / 1000.0
         return UnitResult(
             outlets={"salt": salt, "condensate": cond},
             utilities={

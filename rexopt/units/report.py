@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 
 from rexopt.units import agents, costing
 from rexopt.units import species as sp
-from rexopt.units.base import merge
+from rexopt.units.base import WATER_KG_KMOL, merge
 from rexopt.units.data import unverified
 
 STEAM_MWh_t = 2100 / 3600  # latent heat of LP steam [MWh/t]
@@ -137,13 +137,13 @@ def summarize(m, plant, choice, rs):
         plant.data["evaporation"]("common.cooling_tower_evap_t_t_scrap")
         * choice.scrap_t_h
         * 1000
-        / 18.015
+        / WATER_KG_KMOL
     )
     tower = min(cond - reuse, tower_cap)
     cond_dis = cond - reuse - tower
     dis = S[("brine_split", "discharge")]
-    discharge_t_yr = _mass_t_yr(dis, hrs) + cond_dis * 18.015 / 1000 * hrs
-    w = lambda kmol_h: kmol_h * 18.015 / 1000 * hrs  # noqa: E731
+    discharge_t_yr = _mass_t_yr(dis, hrs) + cond_dis * WATER_KG_KMOL / 1000 * hrs
+    w = lambda kmol_h: kmol_h * WATER_KG_KMOL / 1000 * hrs  # noqa: E731
     vap = sum(
         S[k].get("H2O(g)", 0.0) for k, cat in plant.sinks.items() if cat == "offgas"
     )
@@ -428,7 +428,8 @@ def stream_table(plant, rs) -> pd.DataFrame:
             "to": dest.get((u, port), f"[{plant.sinks.get((u, port), '?')}]"),
             "mass_kg_h": sp.mass_flow_kg_h(st),
             "mass_t_yr": sp.mass_flow_kg_h(st) * hrs / 1000,
-            "water_kg_h": 18.015 * (st.get("H2O(l)", 0.0) + st.get("H2O(g)", 0.0)),
+            "water_kg_h": WATER_KG_KMOL
+            * (st.get("H2O(l)", 0.0) + st.get("H2O(g)", 0.0)),
             **{
                 f"{r}_kg_h": el.get(r, 0.0) * sp.ATOMIC_MASS_g_mol[r]
                 for r in (*sp.RARE_EARTHS, "Fe", "Cl", "Na", "Mg", "N")

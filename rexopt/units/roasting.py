@@ -12,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from rexopt.units import species as sp
-from rexopt.units.base import Unit, UnitResult, add, solid_mass_kg_h
+from rexopt.units.base import (
+    WATER_KG_KMOL,
+    Unit,
+    UnitResult,
+    add,
+    solid_mass_kg_h,
+)
 from rexopt.units.data import DataSet
 
 O2_IN_AIR = 0.21
@@ -86,7 +92,9 @@ class Roasting(Unit):
         gross_kJ_h = (
             m_solid * h["cp_solid_kJ_kgK"] * dT
             + m_air * h["cp_air_kJ_kgK"] * dT
-            + water * 18.015 * (h["h_evap_kJ_kg"] + 4.18 * 75.0 + 2.0 * max(dT - 75, 0))
+            + water
+            * WATER_KG_KMOL
+            * (h["h_evap_kJ_kg"] + 4.18 * 75.0 + 2.0 * max(dT - 75, 0))
         ) * (1 + h["wall_loss"])
         net_kJ_h = gross_kJ_h + h["oxidation_credit"] * dH_kJ_h
         return UnitResult(
