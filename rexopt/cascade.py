@@ -29,6 +29,11 @@ from rexopt.chemistry import (
 SECTIONS = ("extraction", "scrub", "strip")
 # how the kernel started (info[INFO_PATH]); see docs/kernel.md
 START_PATHS = ("warm start", "linear", "continuation", "pseudo-transient")
+# fallback walk in organic flow (Cascade._organic_flow_walk): relative offsets of
+# the starting flow, tried below then above the case's flow, and a bound on the
+# kernel calls of the whole fallback
+WALK_OFFSETS = (1e-4, 1e-3, 1e-2)
+WALK_MAX_SOLVES = 400
 
 
 class CascadeError(RuntimeError):
@@ -435,7 +440,9 @@ class Cascade:
         )
 
     # ----------------------------------------------------------------- solving
-    def _raise_for(self, st: int, net: Network, par: dict, info: np.ndarray):
+    def _raise_for(
+        self, st: int, net: Network, par: dict, info: np.ndarray, walked: bool = False
+    ):
         j = int(info[kernels.INFO_STAGE])
         i = int(info[kernels.INFO_COMP])
         where = net.label(min(max(j, 0), net.N - 1))
@@ -457,7 +464,67 @@ class Cascade:
             f"cascade solve {why} at {where}, component {comp}: scaled residual "
             f"{info[kernels.INFO_RESID]:.3g} after {int(info[kernels.INFO_TOTAL])} Newton "
             f"iterations and {int(info[kernels.INFO_HOMOTOPY])} continuation steps"
+            + (
+                f"; no walk in organic flow from "
+                f"{', '.join(f'+-{r:g}' for r in WALK_OFFSETS)} of it converged either"
+                if walked
+                else ""
+            )
         )
+
+    def _organic_flow_walk(self, tol: float, max_iter: int):
+        """Fallback when no start converges: solve at a nearby organic flow, then
+        walk the organic flow back to the case's value, warm-starting each step.
+
+        Near a change of regime (organic capacity close to the metal load) the
+        steady state can move by tens of decades for a change of organic flow of
+        1e-4 relative, and the cold start misses it (docs/kernel.md, Known limits);
+        the profile at a neighbouring flow, carried over in small steps, reaches it.
+        Every accepted point is a converged steady state of its flow, the last one
+        of the case's own flow, so the path changes nothing in the answer.  Returns
+        None when no neighbour converges or a walk stalls.
+        """
+        target = self.case.organic.flow_L_h
+        n_steps = 0
+        iters = 0
+
+        def solve(flow, x0):
+            nonlocal n_steps, iters
+            organic = self.case.organic.model_copy(update={"flow_L_h": flow})
+            case = self.case.model_copy(update={"organic": organic})
+            cas = Cascade(case)
+            net = cas.network()
+            res = solve_arrays(
+                net, cas.stage_parameters(net), cas.efficiencies(), x0, tol=tol,
+                max_iter=max_iter,
+            )  # fmt: skip
+            n_steps += 1
+            iters += int(res[5][kernels.INFO_TOTAL])
+            return res
+
+        for rel in WALK_OFFSETS:
+            for sign in (-1.0, 1.0):
+                flow = origin = target * (1.0 + sign * rel)
+                res = solve(flow, None)
+                if res[0] != kernels.OK:
+                    continue
+                step = (target - flow) / 8.0
+                while n_steps < WALK_MAX_SOLVES:
+                    nxt = flow + step
+                    if (nxt - target) * sign <= 0.0:  # would pass the target
+                        nxt = target
+                    trial = solve(nxt, res[1])
+                    if trial[0] == kernels.OK:
+                        flow, res = nxt, trial
+                        if flow == target:
+                            start = f"organic-flow walk from {origin:.6g} L/h"
+                            return (*res, start, iters)
+                        step *= 1.5
+                    else:
+                        step *= 0.25
+                        if abs(step) < 1e-9 * target:
+                            break
+        return None
 
     def simulate(
         self,
@@ -489,9 +556,17 @@ class Cascade:
         st, x, y, h, F, info = solve_arrays(
             net, par, eff, x0, tol=tol, max_iter=max_iter
         )
-        if st != kernels.OK:
-            self._raise_for(st, net, par, info)
+        start = START_PATHS[int(info[kernels.INFO_PATH])]
         iters = int(info[kernels.INFO_TOTAL])
+        walk_tried = False
+        if st == kernels.NOT_CONVERGED:
+            walked = self._organic_flow_walk(tol, max_iter)
+            walk_tried = walked is None
+            if walked is not None:
+                st, x, y, h, F, info, start, extra = walked
+                iters += extra
+        if st != kernels.OK:
+            self._raise_for(st, net, par, info, walk_tried)
         loops = 0
         if c.organic.recycle:
             # organic loop: stripped organic returns (re-saponified) to stage 1; the
@@ -540,7 +615,7 @@ class Cascade:
             "kernel": kernels.kernel_info()["cascade_kernel"],
             "newton_iterations": iters,
             "continuation_steps": int(info[kernels.INFO_HOMOTOPY]),
-            "start": START_PATHS[int(info[kernels.INFO_PATH])],
+            "start": start,
             "scaled_residual": float(info[kernels.INFO_RESID]),
             "organic_loop_passes": loops,
             "solve_time_s": time.perf_counter() - t0,
