@@ -482,7 +482,7 @@ class Cascade:
         the profile at a neighbouring flow, carried over in small steps, reaches it.
         Every accepted point is a converged steady state of its flow, the last one
         of the case's own flow, so the path changes nothing in the answer.  Returns
-        None when no neighbour converges or a walk stalls.
+        None when no walk reaches the case's flow within WALK_MAX_SOLVES kernel calls.
         """
         target = self.case.organic.flow_L_h
         n_steps = 0
@@ -504,6 +504,8 @@ class Cascade:
 
         for rel in WALK_OFFSETS:
             for sign in (-1.0, 1.0):
+                if n_steps >= WALK_MAX_SOLVES:
+                    return None
                 flow = origin = target * (1.0 + sign * rel)
                 res = solve(flow, None)
                 if res[0] != kernels.OK:
@@ -558,15 +560,15 @@ class Cascade:
         )
         start = START_PATHS[int(info[kernels.INFO_PATH])]
         iters = int(info[kernels.INFO_TOTAL])
-        walk_tried = False
+        walk_failed = False
         if st == kernels.NOT_CONVERGED:
             walked = self._organic_flow_walk(tol, max_iter)
-            walk_tried = walked is None
+            walk_failed = walked is None
             if walked is not None:
                 st, x, y, h, F, info, start, extra = walked
                 iters += extra
         if st != kernels.OK:
-            self._raise_for(st, net, par, info, walk_tried)
+            self._raise_for(st, net, par, info, walk_failed)
         loops = 0
         if c.organic.recycle:
             # organic loop: stripped organic returns (re-saponified) to stage 1; the
