@@ -32,6 +32,8 @@ def main(case_path: str) -> None:
         f"{rep.n_constraints} constraints; status {rep.status}, gap "
         f"{(rep.gap or 0) * 100:.3f} %"
     )
+    if rep.warning:
+        print(f"WARNING: {rep.warning}")
     for k, v in res.timings_s.items():
         print(f"  {k:26s} {v:8.2f} s")
     print(

@@ -150,8 +150,8 @@ class SXSpec(_Strict):
 
 
 class SolverSpec(_Strict):
-    time_limit_s: float = 55.0
-    mip_gap: float = 1e-3
+    time_limit_s: float = Field(600.0, gt=0)  # [s] wall clock, a guard
+    mip_gap: float = Field(1e-3, ge=0, lt=1)  # relative [-]
 
 
 class NdfebCase(_Strict):
@@ -1344,7 +1344,7 @@ def pareto_front(m, case: NdfebCase) -> pd.DataFrame:
             m.eps = sign * val + 1e-6 * max(1.0, abs(val))
             set_objective(m, p)
             try:
-                highs_solve(m, **opts)
+                rep = highs_solve(m, **opts)
             except SolveError:
                 rows.append({f"{s}_bound": val, p: float("nan"), s: float("nan")})
                 continue
@@ -1355,6 +1355,8 @@ def pareto_front(m, case: NdfebCase) -> pd.DataFrame:
                     s: pyo.value(m.metric[s]),
                     "agent": read_choice(m).routes["agent"],
                     "evaporator": read_choice(m).routes["evaporator"],
+                    # False: HiGHS stopped on its time limit (see SolveReport.warning)
+                    "proven_optimal": rep.status == "optimal",
                 }
             )
     finally:

@@ -34,9 +34,38 @@ class SolveReport:
     n_integer: int
     n_constraints: int
     seconds: float
+    what: str = "model"
+    time_limit_s: float | None = None  # the wall-clock limit it ran under [s]
+    requested_gap: float | None = None  # the relative MIP gap asked for [-]
+
+    @property
+    def warning(self) -> str | None:
+        """Plain words when the answer is not proven optimal, else None.
+
+        HiGHS stops at a wall-clock limit with its best plant so far; on a loaded
+        machine that can be a different (worse) design than a quiet run finds, so
+        every report that prints the design prints this next to it.
+        """
+        if self.status == "optimal":
+            return None
+        gap = "unknown" if self.gap is None else f"{100 * self.gap:.3g} %"
+        asked = (
+            ""
+            if self.requested_gap is None
+            else f" (asked for {100 * self.requested_gap:.3g} %)"
+        )
+        limit = (
+            "" if self.time_limit_s is None else f", time limit {self.time_limit_s:g} s"
+        )
+        return (
+            f"{self.what}: NOT proven optimal -- HiGHS stopped on a limit "
+            f"({self.termination}{limit}) after {self.seconds:.1f} s with a gap of "
+            f"{gap}{asked}; a better design may exist.  Raise the time limit (or run "
+            f"on a less loaded machine) for a proven optimum."
+        )
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "warning": self.warning}
 
 
 def model_size(model: pyo.ConcreteModel) -> tuple[int, int, int]:
@@ -88,9 +117,13 @@ def solve(
         that says so in words.
     """
     solver = _solver_for(model)
-    opts = {"mip_rel_gap": mip_gap, "output_flag": False}
-    if time_limit_s is not None:
-        opts["time_limit"] = float(time_limit_s)
+    # every option is set on every call: the persistent solver keeps what an
+    # earlier solve of the same model set (a time limit must not outlive its call)
+    opts = {
+        "mip_rel_gap": mip_gap,
+        "output_flag": False,
+        "time_limit": float("inf") if time_limit_s is None else float(time_limit_s),
+    }
     t0 = time.perf_counter()
     res = solver.solve(
         model,
@@ -132,4 +165,7 @@ def solve(
         n_integer=nint,
         n_constraints=ncon,
         seconds=dt,
+        what=what,
+        time_limit_s=time_limit_s,
+        requested_gap=mip_gap if nint else None,
     )

@@ -531,6 +531,9 @@ def _jsonable(o):
 def report_text(res: dict) -> str:
     ch = res["chosen"]
     L = [f"# Separation line: {res['case']}", ""]
+    warn = (ch.get("solve") or {}).get("warning")
+    if warn:
+        L += [f"**WARNING: {warn}**", ""]
     L.append(
         f"Objective: {res['objective']} [{res['objective_unit']}]; "
         f"superstructure {res['superstructure']}."

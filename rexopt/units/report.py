@@ -448,6 +448,8 @@ def text_report(res) -> str:
     L = []
     L.append(f"NdFeB recycling plant - {s['case']}")
     L.append("=" * 72)
+    if res.solve.warning:
+        L.append(f"WARNING: {res.solve.warning}")
     r = s["route"]
     L.append(
         "Chosen route: "
@@ -552,6 +554,8 @@ def text_report(res) -> str:
         f"{rep.n_constraints} constraints, {rep.seconds:.1f} s, gap "
         f"{(rep.gap or 0) * 100:.3f} %"
     )
+    if rep.warning:
+        L.append(f"WARNING: {rep.warning}")
     L.append(
         "Times [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in res.timings_s.items())
     )

@@ -206,3 +206,23 @@ def test_case_file_with_the_kernel_writes_everything(tmp_path):
         "Chosen route",
     ):
         assert word.lower() in text.lower()
+
+
+@pytest.mark.integration
+def test_report_warns_when_highs_stopped_on_its_time_limit(base):
+    import dataclasses
+
+    assert "WARNING" not in nd.report(base)  # the fixture's MILP is proven optimal
+    cut = dataclasses.replace(
+        base.solve,
+        status="feasible",
+        termination="maxTimeLimit",
+        gap=0.1124,
+        time_limit_s=50.0,
+        requested_gap=0.005,
+    )
+    text = nd.report(dataclasses.replace(base, solve=cut))
+    head = text.splitlines()[2]  # under the title and its rule
+    assert head.startswith("WARNING: NdFeB plant: NOT proven optimal")
+    assert "gap of 11.2 % (asked for 0.5 %)" in head
+    assert text.count("NOT proven optimal") == 2  # and again by the HiGHS line

@@ -480,3 +480,10 @@ def test_repair_recosts_and_resolves_to_a_stable_line(tmp_path):
     if res["chosen"]["links"]:
         ls = res["linkage_saving_kernel"]
         assert ls["all_met"]["linked"] and ls["all_met"]["unlinked"]
+    # a line HiGHS proved optimal carries no warning; one stopped on a limit does
+    from rexopt.lines.report import report_text
+
+    assert res["chosen"]["solve"]["status"] == "optimal"
+    assert "WARNING" not in report_text(res)
+    res["chosen"]["solve"]["warning"] = "separation line best: NOT proven optimal"
+    assert "**WARNING: separation line best: NOT proven optimal**" in report_text(res)
