@@ -1009,6 +1009,8 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
         cold_start(&nt, &full, w.scale, C, px)
         for j in range(N):
             pF[j] = pcap[j] / (psig[j] if psig[j] > 0 else 1.0)
+            for i in range(C):  # nothing a failed warm start left carries over
+                py[j * C + i] = 0.0
         if not (use_ph or use_F):
             pinfo[INFO_PATH] = 1
             return newton(&nt, &full, &w, px, py, ph, pF, tol,

@@ -112,3 +112,31 @@ def test_compiled_kernel_names_a_bad_array():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match=r"F must be .*\(writeable\)"):
         call(F=ro)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("kernel", ["compiled", "pure"])
+def test_cold_start_does_not_depend_on_a_failed_warm_start(kernel):
+    """A warm start that fails hands over to the cold start; what the failed attempt
+    left in the organic profile must not reach the cold answer.  Constant D with
+    Murphree stages: the linear path keeps y between iterations, and a leftover y
+    shifted its answer in the last bits (3.5e-17 mol/L) before y was reset."""
+    from .conftest import constant_case
+
+    if kernel == "compiled" and compiled is None:
+        pytest.skip("compiled kernels not built")
+    fn = compiled.solve_cascade if kernel == "compiled" else pure.solve_cascade
+    case = constant_case({"Pr": 1.5, "Nd": 0.7})
+    case["sections"]["extraction"]["efficiency"] = 0.7
+    cas = Cascade(case)
+    net = cas.network()
+    par = cas.stage_parameters(net)
+    eff = cas.efficiencies()
+    # one Newton iteration: exact for the cold linear start, too few from x = 1e6
+    st0, x0, y0, *_ = solve_arrays(net, par, eff, kernel=fn, max_iter=1)
+    assert st0 == K.OK
+    bad = np.full_like(x0, 1e6)
+    st1, x1, y1, _, _, info = solve_arrays(net, par, eff, bad, kernel=fn, max_iter=1)
+    assert st1 == K.OK
+    assert info[K.INFO_PATH] == 1  # the warm start failed; the linear start solved
+    assert np.array_equal(x1, x0) and np.array_equal(y1, y0)

@@ -244,6 +244,7 @@ def solve_cascade(
         if st == OK:
             return OK
     x[:] = _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph)
+    y[:] = 0.0  # nothing a failed warm start left carries into the cold start
     F[:] = cap / np.where(sigma > 0, sigma, 1.0)
     if not (use_ph or use_F):
         # linear (constant D): Newton from any start is exact in one step

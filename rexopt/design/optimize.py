@@ -475,10 +475,8 @@ class Probe:
         net = cas.network()
         par = self._parameters(net)
         self.calls += 1
+        # a failed warm start falls back to the cold start inside the kernel
         st, x, y, *_ = solve_arrays(net, par, self.eff, self.x_last, tol=1e-11)
-        if st != kernels.OK and self.x_last is not None:
-            self.calls += 1
-            st, x, y, *_ = solve_arrays(net, par, self.eff, None, tol=1e-11)
         if st != kernels.OK:
             return Point(S, P, [math.nan] * len(pb.opt.specs), False)
         self.x_last = x

@@ -84,15 +84,13 @@ def calibrate_case(
         c = _with_flows(case, f_org, q)
         nsim[0] += 1
         try:
+            # a failed warm start falls back to the kernel's cold start and then to
+            # the organic-flow walk (Cascade.simulate), so a bad neighbour cannot
+            # hide a feasible point
             ws = prev[0].x if prev[0] is not None else None
             res = Cascade(c).simulate(warm_start=ws)
         except CascadeError:
-            try:  # a bad warm start must not hide a feasible point
-                res = Cascade(c).simulate() if prev[0] is not None else None
-            except CascadeError:
-                res = None
-            if res is None:
-                return None
+            return None
         prev[0] = res
         po, pr, extra = purity_fn(res)
         score = min(po - target_org, pr - target_raf)

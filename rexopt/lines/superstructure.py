@@ -437,10 +437,11 @@ def _kernel_purities(ss: Superstructure, t: Task, res) -> dict:
     groups = outlet_groups(res)
     out = {}
     for name, (a, b) in t.outputs.items():
-        side = set(_task_components(ss.blocks, a, b))
+        mine_c = _task_components(ss.blocks, a, b)  # a list: summed in one order
+        side = set(mine_c)
         flows = groups[name]
         tot = sum(flows.values())
-        mine = sum(flows.get(c, 0.0) for c in side)
+        mine = sum(flows.get(c, 0.0) for c in mine_c)
         fed = sum(v for c, v in t.feed_mol_h.items() if c in side)
         if tot > 0:
             out[f"purity_{name}"] = mine / tot
