@@ -731,6 +731,18 @@ cdef void cold_start(Net *nt, Chem *ch, double *scale, int C, double *x) noexcep
                     x[j * C + i] *= f
 
 
+cdef void flat_start(Net *nt, Chem *ch, Work *w, double *x, double *y,
+                     double *F) noexcept nogil:
+    """x, y, F set to the flat cold-start profile (organic empty, every site free);
+    the start of every cold path, whatever they held before (see the twin)."""
+    cdef int j, k
+    cold_start(nt, ch, w.scale, ch.C, x)
+    for k in range(nt.N * ch.C):
+        y[k] = 0.0
+    for j in range(nt.N):
+        F[j] = ch.cap[j] / (ch.sigma[j] if ch.sigma[j] > 0 else 1.0)
+
+
 cdef double initial_shift(Net *nt, Chem *ch) noexcept nogil:
     """Shift of log10 D that makes every stage's extraction factor O D / A <= 0.1."""
     cdef int N = nt.N, C = ch.C, j, i
@@ -957,8 +969,6 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     cdef double *pF = _data(F, N, "F", True)
     cdef double *pinfo = _data(info, INFO_PATH + 1, "info", True)
     cdef double *peff = _data(eff, N, "eff", False)
-    cdef double *pcap = _data(cap, N, "cap", False)
-    cdef double *psig = _data(sigma, N, "sigma", False)
     cdef double *pea = _data(ext_aq, N * C, "ext_aq", False)
     cdef double *peo = _data(ext_org, N * C, "ext_org", False)
     for j in range(N):
@@ -980,8 +990,8 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     full.d = _data(d, N * C, "d", False)
     full.nu = _data(nu, N * C, "nu", False)
     full.z = _data(z, C, "z", False)
-    full.sigma = psig
-    full.cap = pcap
+    full.sigma = _data(sigma, N, "sigma", False)
+    full.cap = _data(cap, N, "cap", False)
     full.Q = _data(Q, N, "Q", False)
     full.ST = _data(ST, N, "ST", False)
     full.ka = ka
@@ -1006,11 +1016,8 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
                         max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
             if st == OK:
                 return OK
-        cold_start(&nt, &full, w.scale, C, px)
-        for j in range(N):
-            pF[j] = pcap[j] / (psig[j] if psig[j] > 0 else 1.0)
-            for i in range(C):  # nothing a failed warm start left carries over
-                py[j * C + i] = 0.0
+        # nothing a failed warm start left (x, y or F) carries into the cold start
+        flat_start(&nt, &full, &w, px, py, pF)
         if not (use_ph or use_F):
             pinfo[INFO_PATH] = 1
             return newton(&nt, &full, &w, px, py, ph, pF, tol,
@@ -1020,11 +1027,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
         if st != OK:
             # fallback: pseudo-transient steps from a flat profile (see the twin)
             pinfo[INFO_PATH] = 3
-            cold_start(&nt, &full, w.scale, C, px)
-            for j in range(N):
-                pF[j] = pcap[j] / (psig[j] if psig[j] > 0 else 1.0)
-                for i in range(C):
-                    py[j * C + i] = 0.0
+            flat_start(&nt, &full, &w, px, py, pF)
             st = newton(&nt, &full, &w, px, py, ph, pF, tol,
                         TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
         return st

@@ -243,9 +243,8 @@ def solve_cascade(
         st = _newton(*real)
         if st == OK:
             return OK
-    x[:] = _cold_start(aq_out, org_out, ext, scale, Q, z, use_ph)
-    y[:] = 0.0  # nothing a failed warm start left carries into the cold start
-    F[:] = cap / np.where(sigma > 0, sigma, 1.0)
+    # nothing a failed warm start left (x, y or F) carries into the cold start
+    _flat_start(net, ext, full, chem, scale, x, y, F)
     if not (use_ph or use_F):
         # linear (constant D): Newton from any start is exact in one step
         info[INFO_PATH] = PATH_LINEAR
@@ -392,6 +391,16 @@ def _continuation_start(
     )
 
 
+def _flat_start(net, ext, full, chem, scale, x, y, F):
+    """Set x, y and F in place to the flat cold-start profile (organic empty, every
+    site free); the start of every cold path, whatever x, y, F held before."""
+    aq_out, _, org_out, _, _ = net
+    sigma, cap, Q, _, _, _, use_ph, _ = chem
+    x[:] = _cold_start(aq_out, org_out, ext, scale, Q, full[5], use_ph)
+    y[:] = 0.0
+    F[:] = cap / np.where(sigma > 0, sigma, 1.0)
+
+
 def _transient_start(
     net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree
 ):
@@ -399,12 +408,7 @@ def _transient_start(
     filled evenly), pseudo-time growing as the residual falls.  Slower on designed
     cascades than the continuation, but it passes the sharp saturation fronts and
     strongly saponified mass-action cases where the continuation folds."""
-    aq_out, _, org_out, _, _ = net
-    z = full[5]
-    sigma, cap, Q, _, _, _, use_ph, _ = chem
-    x[:] = _cold_start(aq_out, org_out, ext_aq + ext_org, scale, Q, z, use_ph)
-    y[:] = 0.0
-    F[:] = cap / np.where(sigma > 0, sigma, 1.0)
+    _flat_start(net, ext_aq + ext_org, full, chem, scale, x, y, F)
     return _newton(
         net,
         ext_aq,
