@@ -417,6 +417,7 @@ cdef extern from "_blocks.h" nogil:
                  const double *fac, const double *ox, const double *z, int *piv,
                  const double *xs, const double *aq_out, const double *org_out,
                  double mu1)
+    int bt_invert_test(int M, double *A, int *piv, int way)
 
 
 cdef inline int block_thomas(Work *w, Net *nt, double *z, double *x, int structured,
@@ -1033,3 +1034,16 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
         return st
     finally:
         free_work(&w)
+
+
+def _invert_block(a, int way=0):
+    """Inverse of a square float64 block (size 1..16) by the kernel's own loops
+    (tests only): way 0 as the solves choose, 1 the pivoting loop, 2 the blocked
+    loop.  Returns (status, inverse); status -1: that way is not built here."""
+    cdef double[:, ::1] A = np.array(a, dtype=np.float64, order="C", copy=True)
+    cdef int M = A.shape[0], st
+    cdef int piv[16]
+    if A.shape[1] != M or not 1 <= M <= 16:
+        raise ValueError("a must be square, of size 1..16, got shape %r" % (a.shape,))
+    st = bt_invert_test(M, &A[0, 0], piv, way)
+    return st, np.asarray(A)
