@@ -142,13 +142,41 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
         }                                                                         \
     } while (0)
 
-#define BT_BLOCKED_BODY(MM)                                                       \
-    enum { NV = BT_NV(MM), LDP = 4 * BT_NV(MM), PL = (MM) - 4 * (BT_NV(MM) - 1) }; \
+/* The block is read into W with whole-vector loads (the last one shifted into
+ * place), which also sum the columns' magnitudes: with CHECK a block that is not
+ * column diagonally dominant (or holds a NaN) is left untouched and -1 returned,
+ * for the pivoting loop to take it. */
+#define BT_BLOCKED_BODY(MM, CHECK)                                                \
+    enum { NV = BT_NV(MM), LDP = 4 * BT_NV(MM), PL = (MM) - 4 * (BT_NV(MM) - 1), \
+           RM = (MM) % 4 };                                                       \
     bt_v4 W[(MM) * NV];                                                           \
     double *Wd = (double *)W;                                                     \
+    bt_v4 cs[NV];                                                                 \
+    const bt_v4i absm = {~(1LL << 63), ~(1LL << 63), ~(1LL << 63), ~(1LL << 63)}; \
+    for (int u = 0; u < NV; u++) cs[u] = bt_bcast(0.0);                           \
     for (int i = 0; i < (MM); i++) {                                              \
-        W[i * NV + NV - 1] = bt_bcast(0.0);                                       \
-        memcpy(Wd + i * LDP, A + i * (MM), (MM) * sizeof(double));                \
+        const double *ai = A + i * (MM);                                          \
+        bt_v4 v;                                                                  \
+        _Pragma("GCC unroll 4")                                                   \
+        for (int u = 0; u < NV - 1; u++) {                                        \
+            memcpy(&v, ai + 4 * u, sizeof v);                                     \
+            W[i * NV + u] = v;                                                    \
+            cs[u] += (bt_v4)((bt_v4i)v & absm);                                   \
+        }                                                                         \
+        memcpy(&v, ai + (MM) - 4, sizeof v);                                      \
+        if (RM != 0) {                                                            \
+            /* columns MM - RM .. MM - 1 sit in lanes 4 - RM .. 3 */              \
+            const bt_v4i sh = {(4 - RM) % 4, (5 - RM) % 4, (6 - RM) % 4, (7 - RM) % 4}; \
+            const bt_v4i keep = {-1, RM > 1 ? -1 : 0, RM > 2 ? -1 : 0, 0};        \
+            v = (bt_v4)((bt_v4i)__builtin_shuffle(v, sh) & keep);                 \
+        }                                                                         \
+        W[i * NV + NV - 1] = v;                                                   \
+        cs[NV - 1] += (bt_v4)((bt_v4i)v & absm);                                  \
+    }                                                                             \
+    if (CHECK) {                                                                  \
+        const double *csd = (const double *)cs;                                   \
+        for (int k = 0; k < (MM); k++)                                            \
+            if (!(2.0 * fabs(Wd[k * LDP + k]) >= csd[k])) return -1;              \
     }                                                                             \
     _Pragma("GCC unroll 4")                                                       \
     for (int b = 0; b < NV - 1; b++) BT_BLOCK_STEP(MM, NV, LDP, b, 4);            \
@@ -156,16 +184,6 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
     for (int i = 0; i < (MM); i++)                                                \
         memcpy(A + i * (MM), Wd + i * LDP, (MM) * sizeof(double));                \
     return BT_OK;
-
-/* column diagonal dominance of A (false on a NaN); the column sums vectorise */
-#define BT_DOMINANT_BODY(MM)                                                      \
-    double cs[MM];                                                                \
-    for (int l = 0; l < (MM); l++) cs[l] = 0.0;                                   \
-    for (int i = 0; i < (MM); i++)                                                \
-        for (int l = 0; l < (MM); l++) cs[l] += fabs(A[i * (MM) + l]);            \
-    for (int k = 0; k < (MM); k++)                                                \
-        if (!(2.0 * fabs(A[k * (MM) + k]) >= cs[k])) return 0;                    \
-    return 1;
 
 /* the blocked loops pay only with AVX2 and FMA (the x86-64-v3 copy); the
  * baseline copy of a solve keeps the pivoting loop on older CPUs */
@@ -331,12 +349,15 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
 
 #ifdef BT_BLOCKED
 #define BT_DEFINE_INVERT(MM)                                                      \
-    BT_INLINE int bt_dominant_##MM(const double *A) { BT_DOMINANT_BODY(MM) }      \
-    BT_INLINE int bt_blocked_##MM(double *A) { BT_BLOCKED_BODY(MM) }              \
+    BT_INLINE int bt_blocked_##MM(double *A, int check)                           \
+    { BT_BLOCKED_BODY(MM, check) }                                                \
     BT_INLINE int bt_pivoting_##MM(double *A, int *piv) { BT_INVERT_BODY(MM) }     \
     BT_INLINE int bt_invert_##MM(double *A, int *piv)                             \
     {                                                                             \
-        if (BT_USE_BLOCKED(MM) && bt_dominant_##MM(A)) return bt_blocked_##MM(A); \
+        if (BT_USE_BLOCKED(MM)) {                                                 \
+            int st = bt_blocked_##MM(A, 1);                                       \
+            if (st != -1) return st;                                              \
+        }                                                                         \
         return bt_pivoting_##MM(A, piv);                                          \
     }
 #else
@@ -378,7 +399,7 @@ BT_CLONES static int bt_solve_rt(int M, BT_ARGS) { BT_SOLVE_BODY(M, BT_INVERT_RT
 #define BT_TEST_CASE(MM)                                                          \
     case MM:                                                                      \
         if (way == 1) return bt_pivoting_##MM(A, piv);                            \
-        if (way == 2) return BT_USE_BLOCKED(MM) ? bt_blocked_##MM(A) : -1;        \
+        if (way == 2) return BT_USE_BLOCKED(MM) ? bt_blocked_##MM(A, 0) : -1;     \
         return bt_invert_##MM(A, piv);
 #else
 #define BT_TEST_CASE(MM)                                                          \

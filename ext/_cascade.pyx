@@ -14,7 +14,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.math cimport exp, fabs, fmax, isfinite, log, log10, sqrt
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 
 
 cnp.import_array()
@@ -170,6 +170,45 @@ cdef inline int linear_sites(int C, double *E, double *dj, double *nuj, double *
     return OK
 
 
+cdef inline int saturated_eq(Chem *ch, int j, double *xj, double *y, double *Fout,
+                             int want_jac, double *fac, Work *w) noexcept nogil:
+    """langmuir_eq where every d = 1 (the saturated model): the same operations in
+    the same order, with the per-component branches gone so that the loops over
+    the components vectorise (the two sums stay sequential)."""
+    cdef int C = ch.C, i
+    cdef double *E = w.E0 + j * C
+    cdef double *nuj = ch.nu + j * C
+    cdef double *D = w.Dv
+    cdef double cap = ch.cap[j], dg = ch.sigma[j], F, iF, Gd, t
+    if cap <= 0.0:
+        return BAD_SITE_BALANCE
+    for i in range(C):
+        t = nuj[i] * E[i] * xj[i]
+        dg += t
+    F = cap / dg
+    Fout[0] = F
+    for i in range(C):
+        D[i] = E[i] * F
+    for i in range(C):
+        y[i] = D[i] * xj[i]
+    for i in range(C):
+        if not isfinite(y[i]):
+            return BAD_SITE_BALANCE
+    if not want_jac:
+        return OK
+    iF = 1.0 / F
+    Gd = ch.sigma[j]
+    for i in range(C):
+        Gd += nuj[i] * y[i] * iF
+    Gd = 1.0 / Gd
+    for i in range(C):
+        fac[i] = D[i]
+        fac[C + i] = 0.0
+        fac[2 * C + i] = -y[i] * iF * Gd
+        fac[3 * C + i] = nuj[i] * D[i]
+    return OK
+
+
 cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout,
                             double *hout, int want_jac, double *fac,
                             Work *w) noexcept nogil:
@@ -186,6 +225,8 @@ cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout
     cdef double *nuj = ch.nu + j * C
     cdef double F = 0.0, Gd, iF, Di
     hout[0] = 1.0
+    if w.lin[j] == 2:
+        return saturated_eq(ch, j, xj, y, Fout, want_jac, fac, w)
     if linear_sites(C, E, dj, nuj, xj, ch.cap[j], ch.sigma[j], &F) != OK:
         return BAD_SITE_BALANCE
     Fout[0] = F
@@ -350,17 +391,38 @@ cdef inline double inlet_scale(Chem *ch, int j) noexcept nogil:
 cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
                    double *R) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i
-    cdef double r, up, yin
+    cdef double up, yin, ao, oo, ap, op
+    cdef double *ea
+    cdef double *eo
+    cdef double *xj
+    cdef double *yj
+    cdef double *Rj
+    cdef double *xn
+    cdef double *yp
     for j in range(N):
+        # one pass per term (each a simple loop over the components, which the
+        # compiler vectorises); the sum is formed in the same order as the twin's
+        ea = w.ext_aq + j * C
+        eo = w.ext_org + j * C
+        xj = x + j * C
+        yj = y + j * C
+        Rj = R + j * M
+        ao = nt.aq_out[j]
+        oo = nt.org_out[j]
         for i in range(C):
-            r = (w.ext_aq[j * C + i] + w.ext_org[j * C + i]
-                 - nt.aq_out[j] * x[j * C + i] - nt.org_out[j] * y[j * C + i])
-            if j + 1 < N:
-                r += nt.aq_pass[j + 1] * x[(j + 1) * C + i]
-            if j > 0:
-                r += nt.org_pass[j - 1] * y[(j - 1) * C + i]
-            R[j * M + i] = r
-            if w.murphree:
+            Rj[i] = ea[i] + eo[i] - ao * xj[i] - oo * yj[i]
+        if j + 1 < N:
+            ap = nt.aq_pass[j + 1]
+            xn = x + (j + 1) * C
+            for i in range(C):
+                Rj[i] += ap * xn[i]
+        if j > 0:
+            op = nt.org_pass[j - 1]
+            yp = y + (j - 1) * C
+            for i in range(C):
+                Rj[i] += op * yp[i]
+        if w.murphree:
+            for i in range(C):
                 up = nt.org_pass[j - 1] * y[(j - 1) * C + i] if j > 0 else 0.0
                 yin = ((up + w.ext_org[j * C + i]) / nt.org_in[j] * inlet_scale(ch, j)
                        if nt.org_in[j] > 0 else 0.0)
@@ -369,13 +431,30 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
 
 
 cdef double merit(Work *w, double *R) noexcept nogil:
+    """Sum of squared scaled residuals, in four partial sums (one long chain of
+    dependent additions is latency-bound)."""
     cdef int j, k, M = w.M
-    cdef double s = 0.0, v
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, v
+    cdef double *Rj
+    cdef double *sc = w.iscale
     for j in range(w.N):
-        for k in range(M):
-            v = R[j * M + k] * w.iscale[k]
-            s += v * v
-    return s
+        Rj = R + j * M
+        k = 0
+        while k + 4 <= M:
+            v = Rj[k] * sc[k]
+            s0 += v * v
+            v = Rj[k + 1] * sc[k + 1]
+            s1 += v * v
+            v = Rj[k + 2] * sc[k + 2]
+            s2 += v * v
+            v = Rj[k + 3] * sc[k + 3]
+            s3 += v * v
+            k += 4
+        while k < M:
+            v = Rj[k] * sc[k]
+            s0 += v * v
+            k += 1
+    return (s0 + s1) + (s2 + s3)
 
 
 cdef double norm(Work *w, double *R, int *js, int *ic) noexcept nogil:
@@ -447,17 +526,29 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
     cdef double *Bj
     cdef double *fc
     cdef double *Lj
+    cdef double *xr
+    cdef double *xo
+    cdef double *dr
     cdef double zk
     if not ch.use_ph:
-        for k in range(N * C):
-            w.E0[k] = exp(LN10 * ch.c[k])
+        # E0 = 10^c; a section's stages share their parameters, so a row equal
+        # to the one before is copied instead of taking C more exponentials
+        for j in range(N):
+            if j > 0 and memcmp(ch.c + j * C, ch.c + (j - 1) * C, C * sizeof(double)) == 0:
+                memcpy(w.E0 + j * C, w.E0 + (j - 1) * C, C * sizeof(double))
+            else:
+                for i in range(C):
+                    w.E0[j * C + i] = exp(LN10 * ch.c[j * C + i])
     # per stage: is the site balance linear in F (Langmuir, constant-D impurities)?
+    # (2: every d = 1, the saturated model: F = cap / (sigma + sum nu E x))
     for j in range(N):
-        w.lin[j] = ch.use_F
+        w.lin[j] = 2 * ch.use_F
         for i in range(C):
             if ch.b[j * C + i] != 0.0 or (ch.d[j * C + i] != 0.0 and ch.d[j * C + i] != 1.0):
                 w.lin[j] = 0
                 break
+            if ch.d[j * C + i] == 0.0 and w.lin[j]:
+                w.lin[j] = 1
     st = evaluate(nt, ch, w, x, y, F, h, 1, info)
     if st != OK:
         return st
@@ -548,14 +639,16 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         st = OK
         for ls in range(halvings if ok else 0):
             for j in range(N):
+                xr = x + j * C
+                xo = w.xn + j * C
+                dr = w.du + j * M
                 for i in range(C):
-                    w.xn[j * C + i] = update(x[j * C + i], lam * w.du[j * M + i],
-                                             w.floor[i], w.ceil[i], drop)
-                    if w.murphree:
-                        w.yn[j * C + i] = update(y[j * C + i], lam * w.du[j * M + C + i],
+                    xo[i] = update(xr[i], lam * dr[i], w.floor[i], w.ceil[i], drop)
+                if w.murphree:
+                    for i in range(C):
+                        w.yn[j * C + i] = update(y[j * C + i], lam * dr[C + i],
                                                  w.floor[i], w.ceil[i], drop)
-                    else:
-                        w.yn[j * C + i] = y[j * C + i]
+            # (without Murphree efficiencies evaluate() sets yn = y*(xn))
             # the trial point is evaluated with its Jacobian: G of the old point
             # is no longer needed (it is factored into Bd), and an accepted
             # trial then needs no second evaluation
