@@ -364,11 +364,94 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
     return OK
 
 
+cdef int saturated_eq4(Chem *ch, int j, double *x, double *y, double *F, double *h,
+                       int want_jac, double *fac, Work *w) noexcept nogil:
+    """saturated_eq for the four stages j..j+3 at once (x, y, F, h, fac point at
+    stage j): the two sums of each stage are formed in the same order as there,
+    but the four stages' sums advance side by side, so their chains of dependent
+    additions overlap instead of following one another.  Any failure returns
+    BAD_SITE_BALANCE before the caller's arrays are trusted; the caller then
+    redoes these stages one by one (which names the stage)."""
+    cdef int C = ch.C, i, s
+    cdef double *E = w.E0 + j * C
+    cdef double *nu = ch.nu + j * C
+    cdef double g0 = ch.sigma[j], g1 = ch.sigma[j + 1]
+    cdef double g2 = ch.sigma[j + 2], g3 = ch.sigma[j + 3]
+    cdef double G[4]
+    cdef double iF[4]
+    cdef double Fs, Gd
+    cdef double *Es
+    cdef double *ns
+    cdef double *xs
+    cdef double *ys
+    cdef double *fs
+    for i in range(C):
+        g0 += nu[i] * E[i] * x[i]
+        g1 += nu[C + i] * E[C + i] * x[C + i]
+        g2 += nu[2 * C + i] * E[2 * C + i] * x[2 * C + i]
+        g3 += nu[3 * C + i] * E[3 * C + i] * x[3 * C + i]
+    G[0] = g0
+    G[1] = g1
+    G[2] = g2
+    G[3] = g3
+    for s in range(4):
+        if ch.cap[j + s] <= 0.0:
+            return BAD_SITE_BALANCE
+        Fs = ch.cap[j + s] / G[s]
+        F[s] = Fs
+        h[s] = 1.0
+        Es = E + s * C
+        xs = x + s * C
+        ys = y + s * C
+        for i in range(C):
+            ys[i] = Es[i] * Fs * xs[i]
+        for i in range(C):
+            if not isfinite(ys[i]):
+                return BAD_SITE_BALANCE
+        iF[s] = 1.0 / Fs
+    if not want_jac:
+        return OK
+    g0 = ch.sigma[j]
+    g1 = ch.sigma[j + 1]
+    g2 = ch.sigma[j + 2]
+    g3 = ch.sigma[j + 3]
+    for i in range(C):
+        g0 += nu[i] * y[i] * iF[0]
+        g1 += nu[C + i] * y[C + i] * iF[1]
+        g2 += nu[2 * C + i] * y[2 * C + i] * iF[2]
+        g3 += nu[3 * C + i] * y[3 * C + i] * iF[3]
+    G[0] = g0
+    G[1] = g1
+    G[2] = g2
+    G[3] = g3
+    for s in range(4):
+        Gd = 1.0 / G[s]
+        Es = E + s * C
+        ns = nu + s * C
+        ys = y + s * C
+        fs = fac + 4 * s * C
+        for i in range(C):
+            fs[i] = Es[i] * F[s]
+            fs[C + i] = 0.0
+            fs[2 * C + i] = -ys[i] * iF[s] * Gd
+            fs[3 * C + i] = ns[i] * fs[i]
+    return OK
+
+
 cdef int evaluate(Net *nt, Chem *ch, Work *w, double *x, double *y, double *F,
                   double *h, int want_jac, double *info) noexcept nogil:
-    cdef int N = nt.N, C = ch.C, j, st
+    cdef int N = nt.N, C = ch.C, j, st, quad = 0
     cdef double Fj = 0.0
     for j in range(N):
+        if quad > 0:
+            quad -= 1      # done by saturated_eq4
+            continue
+        if (not ch.use_ph and j + 4 <= N and w.lin[j] == 2 and w.lin[j + 1] == 2
+                and w.lin[j + 2] == 2 and w.lin[j + 3] == 2):
+            if saturated_eq4(ch, j, x + j * C, w.ystar + j * C, F + j, h + j,
+                             want_jac, w.fac + 4 * j * C, w) == OK:
+                quad = 3
+                continue
         st = stage_eq(ch, j, x + j * C, F[j], w.ystar + j * C, &Fj, h + j,
                       want_jac, w.fac + 4 * j * C, w)
         if st != OK:
