@@ -170,45 +170,6 @@ cdef inline int linear_sites(int C, double *E, double *dj, double *nuj, double *
     return OK
 
 
-cdef inline int saturated_eq(Chem *ch, int j, double *xj, double *y, double *Fout,
-                             int want_jac, double *fac, Work *w) noexcept nogil:
-    """langmuir_eq where every d = 1 (the saturated model): the same operations in
-    the same order, with the per-component branches gone so that the loops over
-    the components vectorise (the two sums stay sequential)."""
-    cdef int C = ch.C, i
-    cdef double *E = w.E0 + j * C
-    cdef double *nuj = ch.nu + j * C
-    cdef double *D = w.Dv
-    cdef double cap = ch.cap[j], dg = ch.sigma[j], F, iF, Gd, t
-    if cap <= 0.0:
-        return BAD_SITE_BALANCE
-    for i in range(C):
-        t = nuj[i] * E[i] * xj[i]
-        dg += t
-    F = cap / dg
-    Fout[0] = F
-    for i in range(C):
-        D[i] = E[i] * F
-    for i in range(C):
-        y[i] = D[i] * xj[i]
-    for i in range(C):
-        if not isfinite(y[i]):
-            return BAD_SITE_BALANCE
-    if not want_jac:
-        return OK
-    iF = 1.0 / F
-    Gd = ch.sigma[j]
-    for i in range(C):
-        Gd += nuj[i] * y[i] * iF
-    Gd = 1.0 / Gd
-    for i in range(C):
-        fac[i] = D[i]
-        fac[C + i] = 0.0
-        fac[2 * C + i] = -y[i] * iF * Gd
-        fac[3 * C + i] = nuj[i] * D[i]
-    return OK
-
-
 cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout,
                             double *hout, int want_jac, double *fac,
                             Work *w) noexcept nogil:
@@ -225,8 +186,6 @@ cdef inline int langmuir_eq(Chem *ch, int j, double *xj, double *y, double *Fout
     cdef double *nuj = ch.nu + j * C
     cdef double F = 0.0, Gd, iF, Di
     hout[0] = 1.0
-    if w.lin[j] == 2:
-        return saturated_eq(ch, j, xj, y, Fout, want_jac, fac, w)
     if linear_sites(C, E, dj, nuj, xj, ch.cap[j], ch.sigma[j], &F) != OK:
         return BAD_SITE_BALANCE
     Fout[0] = F
@@ -366,12 +325,13 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
 
 cdef int saturated_eq4(Chem *ch, int j, double *x, double *y, double *F, double *h,
                        int want_jac, double *fac, Work *w) noexcept nogil:
-    """saturated_eq for the four stages j..j+3 at once (x, y, F, h, fac point at
-    stage j): the two sums of each stage are formed in the same order as there,
-    but the four stages' sums advance side by side, so their chains of dependent
-    additions overlap instead of following one another.  Any failure returns
-    BAD_SITE_BALANCE before the caller's arrays are trusted; the caller then
-    redoes these stages one by one (which names the stage)."""
+    """langmuir_eq for the four stages j..j+3 at once where every d = 1 (the
+    saturated model; x, y, F, h, fac point at stage j): each stage's operations
+    are langmuir_eq's in the same order, without its per-component branches, and
+    the four stages' two sums (free sites, Jacobian denominator) advance side by
+    side, so their chains of dependent additions overlap instead of following one
+    another.  On any failure it returns BAD_SITE_BALANCE and the caller redoes
+    these stages one by one (which names the stage)."""
     cdef int C = ch.C, i, s
     cdef double *E = w.E0 + j * C
     cdef double *nu = ch.nu + j * C
