@@ -76,7 +76,12 @@ static inline void bt_row_sub(int n, double *__restrict ri,
  * blocks: 1.4x faster than that loop. */
 typedef double bt_v4 __attribute__((vector_size(32)));
 typedef long long bt_v4i __attribute__((vector_size(32)));
-/* inlined into each copy of a solve, so compiled for that copy's target */
+/* one copy per block size, compiled for x86-64-v3 (AVX2 + FMA) whichever copy of
+ * a solve calls it (only on CPUs that have them: BT_USE_BLOCKED), and not inlined
+ * there: inlined into both copies of every solve it made the build 10x slower */
+#define BT_V3 __attribute__((target("arch=x86-64-v3"), noinline))
+/* the pivoting loop is inlined into each copy of a solve (compiled for that
+ * copy's target, so the v3 copy's pivoting loop rounds like the blocked one) */
 #define BT_INLINE static inline __attribute__((always_inline))
 /* a vector of four f (f a plain variable or constant: it is evaluated 4 times) */
 #define bt_bcast(f) ((bt_v4){(f), (f), (f), (f)})
@@ -351,7 +356,7 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
 
 #ifdef BT_BLOCKED
 #define BT_DEFINE_INVERT(MM)                                                      \
-    BT_INLINE int bt_blocked_##MM(double *A, int check)                           \
+    BT_V3 static int bt_blocked_##MM(double *A, int check)                        \
     { BT_BLOCKED_BODY(MM, check) }                                                \
     BT_INLINE int bt_pivoting_##MM(double *A, int *piv) { BT_INVERT_BODY(MM) }     \
     BT_INLINE int bt_invert_##MM(double *A, int *piv)                             \
