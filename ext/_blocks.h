@@ -151,7 +151,8 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
 /* The block is read into W with whole-vector loads (the last one shifted into
  * place), which also sum the columns' magnitudes: with CHECK a block that is not
  * column diagonally dominant (or holds a NaN) is left untouched and -1 returned,
- * for the pivoting loop to take it. */
+ * for the pivoting loop to take it.  Only for MM >= 4 (BT_USE_BLOCKED, and the
+ * test hook returns -1 below that): the last row load reads A + MM - 4. */
 #define BT_BLOCKED_BODY(MM, CHECK)                                                \
     enum { NV = BT_NV(MM), LDP = 4 * BT_NV(MM), PL = (MM) - 4 * (BT_NV(MM) - 1), \
            RM = (MM) % 4 };                                                       \
