@@ -4,6 +4,10 @@ Every Pyomo model in rexopt is solved through :func:`solve`, which keeps one
 persistent solver object per model (re-solves after changing mutable parameters
 are much cheaper than rebuilding) and maps every HiGHS termination to a clear
 outcome instead of a solver status code.
+
+The solver object lives on the model itself (attribute ``_rexopt_highs``), so it
+is freed with the model, a new model never meets another model's solver, and a
+clone or unpickled copy of a model starts with a solver of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +19,26 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition
 
-_SOLVERS: dict[int, object] = {}
+_SLOT = "_rexopt_highs"
+
+
+class _SolverSlot:
+    """Holds a model's persistent solver; copies and pickles of it are empty.
+
+    A solver object is bound to the model it was built for: a cloned or unpickled
+    model must build its own, so the slot copies as an empty slot.
+    """
+
+    __slots__ = ("solver",)
+
+    def __init__(self):
+        self.solver = None
+
+    def __deepcopy__(self, memo):
+        return _SolverSlot()
+
+    def __reduce__(self):
+        return (_SolverSlot, ())
 
 
 class SolveError(RuntimeError):
@@ -82,12 +105,25 @@ def model_size(model: pyo.ConcreteModel) -> tuple[int, int, int]:
 
 
 def _solver_for(model):
-    key = id(model)
-    s = _SOLVERS.get(key)
-    if s is None:
-        s = SolverFactory("highs")
-        _SOLVERS[key] = s
-    return s
+    """The model's persistent HiGHS object, made on first use and kept on the model.
+
+    Its life is the model's: no module-level cache keeps models alive, and a new
+    model (even one at a dead model's address) always gets a new solver.
+    """
+    slot = model.__dict__.get(_SLOT)
+    if slot is None:
+        slot = _SolverSlot()
+        # object.__setattr__: a plain attribute, not a Pyomo component
+        object.__setattr__(model, _SLOT, slot)
+    if slot.solver is None:
+        slot.solver = SolverFactory("highs")
+    return slot.solver
+
+
+def has_solver(model) -> bool:
+    """True if ``model`` already holds a persistent solver (it was solved before)."""
+    slot = model.__dict__.get(_SLOT)
+    return slot is not None and slot.solver is not None
 
 
 def solve(

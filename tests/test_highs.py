@@ -47,3 +47,69 @@ def test_proven_optimum_has_no_warning():
     rep = solve(m, mip_gap=0.0, time_limit_s=60, what="small knapsack")
     assert rep.status == "optimal"
     assert rep.warning is None and rep.as_dict()["warning"] is None
+
+
+def _lp(price: float):
+    """max price * x, x <= 2: optimum 2 * price (price > 0)."""
+    m = pyo.ConcreteModel()
+    m.price = pyo.Param(mutable=True, initialize=price)
+    m.x = pyo.Var(bounds=(0, 2))
+    m.obj = pyo.Objective(expr=m.price * m.x, sense=pyo.maximize)
+    return m
+
+
+@pytest.mark.unit
+def test_solver_lives_on_the_model_and_is_reused_for_resolves():
+    from rexopt.highs import _solver_for, has_solver
+
+    m = _lp(3.0)
+    assert not has_solver(m)
+    assert solve(m).objective == pytest.approx(6.0)
+    s1 = _solver_for(m)
+    m.price = 5.0  # a mutable parameter changed: the same solver re-solves
+    assert solve(m).objective == pytest.approx(10.0)
+    assert _solver_for(m) is s1 and has_solver(m)
+
+
+@pytest.mark.unit
+def test_models_are_freed_and_new_models_get_new_solvers():
+    import gc
+    import weakref
+
+    from rexopt.highs import _solver_for
+
+    seen_models, seen_solvers, ids = [], [], set()
+    for k in range(30):
+        m = _lp(1.0 + k)
+        rep = solve(m)
+        assert rep.objective == pytest.approx(2.0 * (1.0 + k))
+        s = _solver_for(m)
+        # a dead model's solver is never handed on, even at a re-used address
+        assert all(s is not w() for w in seen_solvers if w() is not None)
+        ids.add(id(m))
+        seen_models.append(weakref.ref(m))
+        seen_solvers.append(weakref.ref(s))
+        del m, s, rep
+    gc.collect()
+    assert all(w() is None for w in seen_models), "a solved model was kept alive"
+    assert all(w() is None for w in seen_solvers), "a solver outlived its model"
+
+
+@pytest.mark.unit
+def test_clone_and_pickle_get_their_own_solver():
+    import pickle
+
+    from rexopt.highs import _solver_for, has_solver
+
+    m = _lp(2.0)
+    solve(m)
+    c = m.clone()
+    assert not has_solver(c)
+    c.price = 7.0
+    assert solve(c).objective == pytest.approx(14.0)
+    assert _solver_for(c) is not _solver_for(m)
+    p = pickle.loads(pickle.dumps(m))
+    assert not has_solver(p)
+    assert solve(p).objective == pytest.approx(4.0)
+    # the original still solves with its own, unchanged parameters
+    assert solve(m).objective == pytest.approx(4.0)
