@@ -38,7 +38,7 @@ from typing import Literal
 
 import numpy as np
 import pyomo.environ as pyo
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from rexopt import kernels
 from rexopt.cascade import Cascade, CascadeError, solve_arrays
@@ -52,6 +52,7 @@ from rexopt.design.costing import (
     stage_inventory_mol,
 )
 from rexopt.highs import SolveError, solve
+from rexopt.schema import StrictModel
 
 SECTIONS = ("extraction", "scrub", "strip")
 OBJECTIVES = ("reagent_cost", "stages", "annualized_cost", "mixer_volume", "weighted")
@@ -63,8 +64,8 @@ class OptimizeError(ValueError):
 
 
 # ------------------------------------------------------------------------ schema
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictModel):
+    """Strict base (rexopt.schema): no bool/str as numbers, finite, no unknown keys."""
 
 
 class Spec(_Strict):
