@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 _SECTION_SHADE = {"extraction": "#f2f2f2", "scrub": "#e3eefa", "strip": "#fbe9e7"}
 
@@ -32,17 +30,28 @@ def _shade_sections(ax, prof):
     return start
 
 
-def plot_profiles(result, path: str | Path) -> Path:
+def profile_figure(result) -> Figure:
     """Aqueous and organic concentration of every component along the cascade.
 
     Log scale, so trace impurities and the main components show together; the
-    sections are shaded; pH is drawn when the model computes it.
+    sections are shaded; pH is drawn when the model computes it.  The figure is not
+    registered with pyplot (no global state, works with any backend; a notebook
+    shows it when it is the value of a cell).
+
+    Parameters
+    ----------
+    result : rexopt.results.CascadeResult
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     prof = result.profiles
     has_ph = "pH" in prof.columns
     nrows = 3 if has_ph else 2
-    fig, axes = plt.subplots(nrows, 1, figsize=(9, 2.6 * nrows + 0.6), sharex=True)
-    cmap = plt.get_cmap("tab10" if len(result.species) <= 10 else "tab20")
+    fig = Figure(figsize=(9, 2.6 * nrows + 0.6))
+    axes = fig.subplots(nrows, 1, sharex=True)
+    cmap = colormaps["tab10" if len(result.species) <= 10 else "tab20"]
     for ax, phase, label in ((axes[0], "x", "aqueous"), (axes[1], "y", "organic")):
         _shade_sections(ax, prof)
         for k, s in enumerate(result.species):
@@ -80,7 +89,12 @@ def plot_profiles(result, path: str | Path) -> Path:
     axes[-1].set_xlabel("stage (organic flows left to right, aqueous right to left)")
     fig.suptitle(f"{result.name}: stage profiles ({result.model} model)", y=0.995)
     fig.tight_layout()
+    return fig
+
+
+def plot_profiles(result, path: str | Path) -> Path:
+    """Save :func:`profile_figure` of ``result`` to ``path`` (PNG, SVG, PDF by
+    suffix) and return the path."""
     path = Path(path)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    profile_figure(result).savefig(path, dpi=130)
     return path
