@@ -27,7 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     ValidationError,
-    field_validator,
+    model_validator,
 )
 
 __all__ = [
@@ -92,13 +92,29 @@ class StrictModel(BaseModel):
         frozen=False,
     )
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _toml_arrays_as_tuples(cls, value, info):
-        f = cls.model_fields.get(info.field_name) if info.field_name else None
-        if f is not None and _has_tuple(f.annotation):
-            return _tuples_where_declared(value, f.annotation)
-        return value
+    def _toml_arrays_as_tuples(cls, data):
+        if not isinstance(data, dict):
+            return data
+        fields = _TUPLE_FIELDS.get(cls)
+        if fields is None:
+            fields = [
+                (name, f.annotation)
+                for name, f in cls.model_fields.items()
+                if _has_tuple(f.annotation)
+            ]
+            _TUPLE_FIELDS[cls] = fields
+        if not fields or not any(name in data for name, _ in fields):
+            return data
+        data = dict(data)
+        for name, ann in fields:
+            if name in data:
+                data[name] = _tuples_where_declared(data[name], ann)
+        return data
+
+
+_TUPLE_FIELDS: dict[type, list] = {}
 
 
 def _fmt_num(x: float) -> str:

@@ -27,7 +27,12 @@ def test_unknown_component():
 
 def test_negative_flow_names_field_and_rule():
     msg = _err(prnd_case(**{"feed.flow_L_h": -5.0}))
-    assert "feed.flow_L_h" in msg and "-5.0" in msg and "L/h" in msg and "0.001 <= value" in msg
+    assert (
+        "feed.flow_L_h" in msg
+        and "-5.0" in msg
+        and "L/h" in msg
+        and "0.001 <= value" in msg
+    )
 
 
 def test_unknown_field_is_rejected():

@@ -19,12 +19,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+from rexopt.schema import StrictModel
 
 __all__ = [
     "SweepFileError",
@@ -51,8 +52,8 @@ class SweepFileError(ValueError):
     """A sweep file (or dict) is invalid; the message names file, field, value."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictModel):
+    """Strict base (rexopt.schema): no bool/str as numbers, finite, no unknown keys."""
 
 
 # --------------------------------------------------------------------------- values
