@@ -459,7 +459,7 @@ class CascadeResult:
                     (
                         n,
                         f"{a['flow'][r]:.4g} L/h, {s} purity {pur[i]:.6f}, "
-                        f"{s} recovery {a['rec'][i, k]:.6f}",
+                        f"{s} recovery {a['rec'][i, k]:.6g}",
                     )
                 )
             k += 1
