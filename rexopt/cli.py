@@ -1,36 +1,78 @@
 """The ``rexopt`` command.
 
-``rexopt simulate CASE.toml`` solves a cascade; ``rexopt optimize CASE.toml``
-dispatches on the case kind; ``rexopt validate`` checks a case file; ``rexopt
-info`` says which kernels are active.  Bad input ends with a message naming the
-file, the field, the value and what is allowed, and exit status 2, never a
-traceback.
+Every case-reading command goes through :mod:`rexopt.study`: ``rexopt validate``
+checks a case or sweep file of any kind exactly as its run would; ``rexopt
+simulate`` solves a cascade; ``rexopt optimize`` runs the study of the case's kind
+(cascade with ``[optimize]``, separation line, NdFeB plant), and refuses an option
+the kind does not use, saying why.
+
+No traceback reaches the user: bad input ends with a message naming the file, the
+field, the value and what is allowed (exit status 2); a failed run says what
+failed (1: infeasible or unverified, 3: the computation failed); an unexpected
+error names the file and the step it happened in (exit status 4), and with
+``--log FILE`` (or ``REXOPT_TRACEBACK=1``) its traceback is written to a file.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-import tomllib
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import rexopt
-from rexopt.case import CaseError
+from rexopt.study import (
+    StudyInputError,
+    StudyRunError,
+    get_study,
+    read_raw,
+    study_name_for,
+    validate_file,
+)
 
+# Plain help: the text is shown as written (no rich markup, so "[optimize]" and
+# "[default: ...]" stay), flags are shown without a type.
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="rexopt: rare-earth SX cascade simulation and process optimization",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="rexopt: rare-earth SX cascade simulation and process optimization.",
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+EXIT_INPUT, EXIT_INFEASIBLE, EXIT_FAILED, EXIT_INTERNAL = 2, 1, 3, 4
+TRACEBACK_ENV = "REXOPT_TRACEBACK"
+DEFAULT_LOG = "rexopt-traceback.log"
+
+# What the command is doing, for the top-level handler's message.
+_STATE: dict = {"file": None, "step": "starting", "log": None}
 
 
-def _fail(msg: str, code: int = 2):
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+@contextmanager
+def step(what: str, file: str | Path | None = None):
+    """Name the current step (and file) for a message about an unexpected error.
+
+    On an exception the step stays set, so the top-level handler can name it.
+    """
+    old = dict(_STATE)
+    _STATE["step"] = what
+    if file is not None:
+        _STATE["file"] = str(file)
+    yield
+    _STATE["step"], _STATE["file"] = old["step"], old["file"]
+
+
+def _fail(msg: str, code: int = EXIT_INPUT):
+    err_console.print("error: ", style="bold red", end="", highlight=False)
+    err_console.print(msg, markup=False, highlight=False)
     raise typer.Exit(code)
 
 
@@ -39,7 +81,8 @@ def _version_cb(value: bool):
         from rexopt.kernels import kernel_info
 
         console.print(
-            f"rexopt {rexopt.__version__} ({kernel_info()['cascade_kernel']} kernels)"
+            f"rexopt {rexopt.__version__} ({kernel_info()['cascade_kernel']} kernels)",
+            markup=False,
         )
         raise typer.Exit()
 
@@ -51,212 +94,331 @@ def _main(
         "--version",
         callback=_version_cb,
         is_eager=True,
-        help="show version and kernels",
+        help="Show version and kernels.",
+    ),
+    log: Path | None = typer.Option(
+        None,
+        "--log",
+        help="If an unexpected error happens, write its traceback to this file "
+        f"(also with {TRACEBACK_ENV}=1, to ./{DEFAULT_LOG}).",
     ),
 ):
-    pass
+    _STATE["log"] = log
 
 
 @app.command()
 def info():
-    """Version, active kernels and bundled data sets."""
+    """Version, active kernels, bundled data sets and study kinds."""
     from rexopt.chemistry import available_datasets
     from rexopt.kernels import kernel_info
+    from rexopt.study import study_kinds
 
     ki = kernel_info()
-    console.print(f"rexopt {rexopt.__version__}")
+    console.print(f"rexopt {rexopt.__version__}", markup=False)
     console.print(
         f"cascade kernel: {ki['cascade_kernel']}"
-        + ("  (forced by REXOPT_PUREPYTHON)" if ki["forced_pure"] else "")
+        + ("  (forced by REXOPT_PUREPYTHON)" if ki["forced_pure"] else ""),
+        markup=False,
     )
-    console.print(f"data sets: {', '.join(available_datasets())}")
+    console.print(f"data sets: {', '.join(available_datasets())}", markup=False)
+    console.print(f"study kinds: {', '.join(study_kinds())}", markup=False)
 
 
 @app.command()
-def validate(case: Path = typer.Argument(..., help="case TOML file")):
-    """Check a case file and report every problem at once."""
-    from rexopt.cascade import Cascade
+def validate(
+    files: list[Path] = typer.Argument(
+        ..., help="Case or sweep TOML files (any kind); every problem is reported."
+    ),
+):
+    """Check case and sweep files exactly as their runs would, every problem at once.
 
-    extra = ""
-    try:
-        raw = (
-            tomllib.loads(case.read_text(encoding="utf-8")) if case.is_file() else None
-        )
-        if raw is not None and "optimize" in raw:
-            # a cascade with an [optimize] table: both parts are checked
-            from rexopt.design.optimize import OptimizeError, split_case
-
+    Exit status 0 if every file is valid, 2 if any is not.
+    """
+    bad = 0
+    for f in files:
+        with step("validating", f):
             try:
-                base, spec = split_case(case)
-            except OptimizeError as e:
-                _fail(str(e))
-            c = Cascade(base)
-            extra = f", \\[optimize] with {len(spec.specs)} specs"
-        else:
-            c = Cascade(case)
-        net = c.network()
-        c.stage_parameters(net)
-    except (CaseError, FileNotFoundError, KeyError) as e:
-        _fail(str(e))
-    except tomllib.TOMLDecodeError as e:
-        _fail(f"{case}: not valid TOML: {e}")
-    console.print(
-        f"[green]ok[/]: {case} ({c.case.n_stages} stages, "
-        f"{len(c.species)} species, {c.model} model{extra})"
-    )
+                line = validate_file(f)
+            except StudyInputError as e:
+                bad += 1
+                err_console.print("error: ", style="bold red", end="")
+                err_console.print(str(e), markup=False, highlight=False)
+                continue
+        console.print("ok", style="green", end="")
+        console.print(f": {f} ({line})", markup=False, highlight=False)
+    if bad:
+        raise typer.Exit(EXIT_INPUT)
+
+
+def _table(title: str, *cols: tuple[str, str]) -> Table:
+    """A table whose cells fold instead of being cut when the terminal is narrow."""
+    t = Table(title=escape(title), title_justify="left")
+    for name, justify in cols:
+        t.add_column(escape(name), justify=justify, overflow="fold")
+    return t
 
 
 def _print_result(res):
-    t = Table(title=f"{res.name}  [{res.model} model, {res.convergence['kernel']}]")
-    t.add_column("stream")
-    t.add_column("phase")
-    t.add_column("stage", justify="right")
-    t.add_column("flow [L/h]", justify="right")
-    t.add_column("metals [mol/h]", justify="right")
-    for s in res.components:
-        t.add_column(f"{s} purity", justify="right")
+    """Streams, purities, recoveries, reagents, convergence, warnings."""
+    t = _table(
+        f"{res.name}  ({res.model} model, {res.convergence['kernel']})",
+        ("stream", "left"),
+        ("phase", "left"),
+        ("stage", "right"),
+        ("flow [L/h]", "right"),
+        ("metals [mol/h]", "right"),
+    )
     for name, row in res.streams.iterrows():
         tag = "" if row["outlet"] else " (internal)"
         t.add_row(
-            name + tag,
+            escape(name + tag),
             row["phase"],
             str(row["stage"]),
             f"{row['flow_L_h']:.6g}",
             f"{row['metals_mol_h']:.6g}",
-            *[f"{res.purity.loc[name, s]:.6f}" for s in res.components],
         )
     console.print(t)
-    r = Table(title="recovery (fraction of each component's input)")
-    r.add_column("component")
-    for o in res.recovery.columns:
-        r.add_column(o, justify="right")
+    # purities in their own table, a few components at a time, so that no column
+    # is cut on a narrow terminal (the JSON output holds every number)
+    comps = list(res.components)
+    per = max(1, (console.width - 30) // 12)
+    for k in range(0, len(comps), per):
+        part = comps[k : k + per]
+        p = _table(
+            "purity (mole fraction of the case's components)"
+            + (f", part {k // per + 1}" if len(comps) > per else ""),
+            ("stream", "left"),
+            *[(s, "right") for s in part],
+        )
+        for name in res.streams.index:
+            p.add_row(escape(name), *[f"{res.purity.loc[name, s]:.6f}" for s in part])
+        console.print(p)
+    r = _table(
+        "recovery (fraction of each component's input)",
+        ("component", "left"),
+        *[(o, "right") for o in res.recovery.columns],
+    )
     for s, row in res.recovery.iterrows():
-        r.add_row(s, *[f"{v:.6f}" for v in row])
+        r.add_row(escape(s), *[f"{v:.6f}" for v in row])
     console.print(r)
-    g = Table(title="reagents and salt")
-    g.add_column("item")
-    g.add_column("mol/h", justify="right")
-    g.add_column("kg/h", justify="right")
+    g = _table(
+        "reagents and salt", ("item", "left"), ("mol/h", "right"), ("kg/h", "right")
+    )
     for name, row in res.reagents.iterrows():
-        g.add_row(name, f"{row['mol_h']:.6g}", f"{row['kg_h']:.6g}")
+        g.add_row(escape(str(name)), f"{row['mol_h']:.6g}", f"{row['kg_h']:.6g}")
     console.print(g)
     cv = res.convergence
     console.print(
         f"converged ({cv['start']} start): {cv['newton_iterations']} Newton iterations, "
         f"{cv['continuation_steps']} continuation steps, scaled residual "
         f"{cv['scaled_residual']:.2e}, worst balance error {cv['max_balance_error']:.2e}, "
-        f"{cv['solve_time_s'] * 1e3:.1f} ms"
+        f"{cv['solve_time_s'] * 1e3:.1f} ms",
+        markup=False,
     )
     for w in res.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print("warning: ", style="yellow", end="")
+        console.print(w, markup=False, highlight=False)
+
+
+def _load_kind(case: Path):
+    with step("reading the case", case):
+        try:
+            raw = read_raw(case)
+            return get_study(study_name_for(raw, where=str(case))), raw
+        except StudyInputError as e:
+            _fail(str(e))
+
+
+def _run(kind, case: Path, opts: dict):
+    with step(f"running the {kind.title}", case):
+        try:
+            return kind.run(case, {k: v for k, v in opts.items() if v is not None})
+        except StudyInputError as e:
+            _fail(str(e))
+        except StudyRunError as e:
+            _fail(str(e), code=e.code)
 
 
 @app.command()
 def simulate(
-    case: Path = typer.Argument(..., help="cascade case TOML file"),
+    case: Path = typer.Argument(..., help="Cascade case TOML file."),
     json_out: Path | None = typer.Option(
-        None, "--json", help="write every number as JSON"
+        None, "--json", help="Write every number as JSON."
     ),
-    plot: Path | None = typer.Option(None, "--plot", help="draw stage profiles (PNG)"),
+    plot: Path | None = typer.Option(None, "--plot", help="Draw stage profiles (PNG)."),
 ):
-    """Solve a cascade's steady state and print streams, purities and reagents."""
-    from rexopt.cascade import CascadeError
+    """Solve a cascade's steady state and print streams, purities and reagents.
 
-    try:
-        res = rexopt.simulate(case)
-    except CaseError as e:
-        _fail(str(e))
-    except CascadeError as e:
-        _fail(f"{case}: {e}", code=3)
-    _print_result(res)
-    if json_out:
-        res.to_json(json_out)
-        console.print(f"wrote {json_out}")
-    if plot:
-        res.plot(plot)
-        console.print(f"wrote {plot}")
+    A cascade case with an [optimize] table is simulated as written (the
+    [optimize] table is checked, then left to rexopt optimize).
+    """
+    kind, _ = _load_kind(case)
+    if kind.case_kind != "cascade":
+        _fail(
+            f"{case}: kind = {kind.case_kind!r}: simulate solves cascades; "
+            f"run rexopt {kind.command} {case}"
+        )
+    if kind.name == "cascade_optimize":
+        with step("reading the case", case):
+            try:
+                kind.load_checked(case, where=str(case))  # the [optimize] table too
+            except StudyInputError as e:
+                _fail(str(e))
+        console.print(
+            f"note: {case} has an [optimize] table; simulating the case as written "
+            "(rexopt optimize runs the optimization)",
+            markup=False,
+            highlight=False,
+        )
+    oc = _run(get_study("cascade"), case, {"json": json_out, "plot": plot})
+    with step("printing the result", case):
+        _print_result(oc.result)
+    for k, p in oc.files.items():
+        console.print(f"wrote {p} ({k})", markup=False, highlight=False)
 
 
 @app.command()
 def optimize(
     case: Path = typer.Argument(
-        ..., help="case TOML: a cascade with [optimize], or a flowsheet"
+        ...,
+        help="Case TOML: a cascade with an [optimize] table, a separation_line, "
+        "or an ndfeb_flowsheet.",
     ),
-    out: Path = typer.Option(Path("out"), "--out", help="folder for tables and plots"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder for tables, plots and the result (default for a line or a "
+        "plant: ./out).",
+    ),
     json_out: Path | None = typer.Option(
-        None, "--json", help="write the result as JSON"
+        None, "--json", help="Write the result as JSON (with its schema id)."
     ),
     pareto: Path | None = typer.Option(
-        None, "--pareto", help="Pareto table/plot prefix"
+        None,
+        "--pareto",
+        help="Cascade optimization only: prefix of the Pareto tables and plot.",
     ),
 ):
-    """Optimize a case: a cascade design, a separation line or a recycling plant."""
-    if not case.is_file():
-        _fail(f"{case}: no such case file")
-    try:
-        kind = tomllib.loads(case.read_text(encoding="utf-8")).get("kind", "cascade")
-    except tomllib.TOMLDecodeError as e:
-        _fail(f"{case}: not valid TOML: {e}")
-    handlers = _optimize_handlers()
-    if kind not in handlers:
+    """Optimize a case: a cascade design, a separation line or a recycling plant.
+
+    Exit status 0: an optimum that meets the specs; 1: infeasible or not verified
+    (the binding spec is printed); 2: bad input; 3: the computation failed.
+    """
+    kind, _ = _load_kind(case)
+    if kind.run is None or kind.name == "cascade":
         _fail(
-            f"{case}: kind: {kind!r} -- optimize handles {', '.join(sorted(handlers))}"
+            f"{case}: a plain cascade case has nothing to optimize -- add an "
+            "[optimize] table (docs/optimize.md), or run rexopt simulate"
         )
-    code = handlers[kind](case, out=out, json_out=json_out, pareto=pareto)
-    raise typer.Exit(code or 0)
-
-
-def _optimize_handlers() -> dict:
-    """Case kind -> optimizer entry point (each module owns its own CLI glue)."""
-    handlers = {}
-    try:
-        from rexopt.design.cli import optimize_cli
-
-        handlers["cascade"] = lambda case, out, json_out, pareto: optimize_cli(
-            str(case), json_out=json_out, pareto=pareto
-        )
-    except ImportError:
-        pass
-    try:
-        from rexopt.flowsheets.ndfeb_recycling import run_cli
-    except ImportError:
-        try:
-            from flowsheets.ndfeb_recycling import run_cli  # source checkout
-        except ImportError:
-            run_cli = None
-    if run_cli is not None:
-        handlers["ndfeb_flowsheet"] = lambda case, out, json_out, pareto: run_cli(
-            str(case), str(out)
-        )
-    try:
-        from rexopt.lines.cli import optimize_line_cli
-
-        handlers["separation_line"] = lambda case, out, json_out, pareto: (
-            optimize_line_cli(str(case), str(out))
-        )
-    except ImportError:
-        pass
-    return handlers
+    opts = {"out": out, "json": json_out, "pareto": pareto}
+    refusal = kind.check_options(opts)
+    if refusal:
+        _fail(f"{case}: {refusal}")
+    oc = _run(kind, case, opts)
+    for w in oc.warnings:
+        console.print("WARNING: ", style="bold yellow", end="")
+        console.print(w, markup=False, highlight=False)
+    if kind.name == "cascade_optimize":
+        for k, p in oc.files.items():
+            console.print(f"wrote {p} ({k})", markup=False, highlight=False)
+    elif "json" in oc.files:
+        console.print(f"wrote {oc.files['json']} (json)", markup=False)
+    raise typer.Exit(oc.exit_code)
 
 
 def _register_subcommands():
-    for modname in ("rexopt.design.cli", "rexopt.sweep.cli"):
-        try:
-            mod = __import__(modname, fromlist=["register"])
-        except ImportError:
-            continue
-        mod.register(app)
+    """Commands that live with their packages (each module has ``register(app)``)."""
+    import rexopt.design.cli
+    import rexopt.sweep.cli
+
+    rexopt.design.cli.register(app)
+    rexopt.sweep.cli.register(app)
+    _register_fit()
+
+
+def _register_fit():
+    # rexopt.fit is being added; until its cli module exists there is no command.
+    import importlib.util
+
+    if importlib.util.find_spec("rexopt.fit.cli") is not None:
+        import rexopt.fit.cli
+
+        rexopt.fit.cli.register(app)
 
 
 _register_subcommands()
 
 
-def main():
+# ------------------------------------------------------------ top-level handler
+
+
+def _file_from_argv(argv: list[str]) -> str | None:
+    for a in argv:
+        if not a.startswith("-") and a.endswith((".toml", ".h5", ".csv")):
+            return a
+    return None
+
+
+def _write_traceback(exc: BaseException) -> str | None:
+    """Write the traceback where --log or REXOPT_TRACEBACK asks; the path or None."""
+    path = _STATE.get("log")
+    if path is None and os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+        path = Path(DEFAULT_LOG)
+    if path is None:
+        return None
+    text = "".join(traceback.format_exception(exc))
     try:
-        app()
-    except CaseError as e:  # pragma: no cover - safety net
-        err_console.print(f"[bold red]error:[/] {e}")
-        sys.exit(2)
+        Path(path).write_text(
+            f"rexopt {rexopt.__version__}: {' '.join(sys.argv)}\n"
+            f"step: {_STATE['step']}; file: {_STATE['file']}\n\n{text}",
+            encoding="utf-8",
+        )
+    except OSError as e:
+        err_console.print(
+            f"(could not write the traceback to {path}: {e})", markup=False
+        )
+        return None
+    return str(path)
+
+
+def _known_input_errors() -> tuple:
+    from rexopt.case import CaseError
+
+    return (StudyInputError, CaseError)
+
+
+def main(argv: list[str] | None = None):
+    """Entry point: run the command; no traceback ever reaches the user."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=argv, prog_name="rexopt", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        sys.exit(130)
+    except _known_input_errors() as e:
+        err_console.print("error: ", style="bold red", end="")
+        err_console.print(str(e), markup=False, highlight=False)
+        sys.exit(EXIT_INPUT)
+    except Exception as e:
+        where = _STATE["file"] or _file_from_argv(argv) or "(no file)"
+        log = _write_traceback(e)
+        err_console.print("error: ", style="bold red", end="")
+        err_console.print(
+            f"{where}: unexpected {type(e).__name__} while {_STATE['step']}: {e}",
+            markup=False,
+            highlight=False,
+        )
+        if log:
+            err_console.print(f"traceback written to {log}", markup=False)
+        else:
+            err_console.print(
+                f"this is a bug in rexopt; rerun with --log FILE (or "
+                f"{TRACEBACK_ENV}=1) to write the traceback to a file and report it",
+                markup=False,
+            )
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

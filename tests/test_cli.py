@@ -59,3 +59,91 @@ def test_validate_all_bundled_cascade_cases():
             continue
         out = run("validate", str(p))
         assert out.returncode == 0, (p, out.stderr)
+
+
+def test_validate_every_bundled_case_and_sweep_file():
+    """Every case and sweep file shipped is valid for its own kind's reader."""
+    files = sorted(CASES.glob("*.toml")) + sorted((CASES / "sweeps").glob("*.toml"))
+    assert len(files) >= 10
+    out = run("validate", *map(str, files))
+    assert out.returncode == 0, out.stderr
+    for f in files:
+        assert f"ok: {f}" in out.stdout, (f, out.stdout)
+    # each kind is read by its own reader, not the cascade one
+    for kind in ("cascade:", "cascade_optimize:", "separation_line:",
+                 "ndfeb_flowsheet:", "sweep:"):  # fmt: skip
+        assert kind in out.stdout
+
+
+def test_validate_reports_every_bad_file_and_fails(tmp_path):
+    bad = tmp_path / "bad_sweep.toml"
+    bad.write_text(
+        (CASES / "sweeps" / "prnd_feed_sweep.toml")
+        .read_text()
+        .replace('base = "../prnd_p507.toml"', f'base = "{CASES / "prnd_p507.toml"}"')
+        .replace('path = "organic.flow_L_h"', 'path = "organic.flow_L_hr"')
+    )
+    out = run("validate", str(CASES / "prnd_p507.toml"), str(bad))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    # the first scenario is read by the cascade reader, which names the bad key
+    assert "flow_L_hr" in out.stderr and str(bad) in out.stderr
+    assert f"ok: {CASES / 'prnd_p507.toml'}" in out.stdout
+
+
+def test_simulate_accepts_a_case_with_an_optimize_table():
+    out = run("simulate", str(CASES / "prnd_p507_optimize.toml"))
+    assert out.returncode == 0, out.stderr
+    assert "[optimize] table" in out.stdout and "converged" in out.stdout
+
+
+def test_simulate_refuses_other_kinds_by_name():
+    out = run("simulate", str(CASES / "ndfeb_4000tpa.toml"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "ndfeb_flowsheet" in out.stderr and "rexopt optimize" in out.stderr
+
+
+def test_optimize_refuses_options_a_kind_does_not_use(tmp_path):
+    out = run("optimize", str(CASES / "ndfeb_4000tpa.toml"), "--pareto", "p")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--pareto does not apply to a NdFeB recycling plant" in out.stderr
+    assert "[pareto] enabled = true" in out.stderr
+    out = run("optimize", str(CASES / "prnd_p507.toml"))
+    assert out.returncode == 2 and "nothing to optimize" in out.stderr
+
+
+def test_help_shows_text_as_written():
+    out = run("optimize", "--help")
+    assert out.returncode == 0
+    assert "[optimize]" in out.stdout  # rich markup used to eat it
+    assert "<bool>" not in out.stdout
+    out = run("sweep", "--help")
+    assert "[default: <sweep>.h5]" in out.stdout
+
+
+def test_unexpected_error_names_file_and_step_and_logs_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    import rexopt.cli as cli
+    from rexopt import study
+
+    def boom(path, opts):
+        raise ZeroDivisionError("float division by zero")
+
+    k = study.get_study("cascade")
+    monkeypatch.setitem(
+        study._KINDS, "cascade", study.StudyKind(**{**k.__dict__, "run": boom})
+    )
+    case = str(CASES / "prnd_p507.toml")
+    log = tmp_path / "tb.log"
+    for extra in ([], ["--log", str(log)]):
+        with pytest.raises(SystemExit) as e:
+            cli.main([*extra, "simulate", case])
+        assert e.value.code == cli.EXIT_INTERNAL
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert case in err and "running the cascade simulation" in err
+        assert "ZeroDivisionError" in err
+    assert "written to" in err
+    text = log.read_text()
+    assert "Traceback" in text and "boom" in text and "simulate" in text

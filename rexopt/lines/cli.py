@@ -1,6 +1,7 @@
-"""``rexopt optimize CASE`` for ``kind = "separation_line"``.
+"""``rexopt optimize CASE`` for ``kind = "separation_line"``: the printed summary.
 
-The main CLI dispatches to :func:`optimize_line_cli`.
+The main CLI runs the study through :mod:`rexopt.study`, which calls
+:func:`print_line_result`; :func:`optimize_line_cli` is the same as a function.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rexopt.lines.case import LineCaseError
@@ -29,11 +31,18 @@ def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
     try:
         res = optimize_line(case_path)
     except (LineCaseError, LineSpecError) as err:
-        con.print(f"[red]{case_path}: {err}[/red]")
+        con.print(f"{case_path}: {err}", style="red", markup=False)
         return 1
     paths = write_outputs(res, out_dir)
+    print_line_result(res, paths, con)
+    return 0
+
+
+def print_line_result(res: dict, paths: dict, con: Console | None = None) -> None:
+    """The summary of a separation-line result and the files written."""
+    con = con or Console()
     sz = res["superstructure"]
-    con.print(f"[bold]{res['case']}[/bold]")
+    con.print(res["case"], style="bold", markup=False)
     con.print(
         f"superstructure: {sz['candidate_cuts']} candidate cuts "
         f"({sz['two_outlet_cuts']} two-outlet, {sz['three_outlet_cuts']} three-outlet, "
@@ -42,11 +51,11 @@ def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
     )
     tab = Table(title=f"chosen line (min {res['objective']})")
     for col in ("cut", "feed", "strip", "S", "stages", "annualized [USD/y]"):
-        tab.add_column(col)
+        tab.add_column(escape(col))
     for c in res["chosen"]["cascades"]:
         tab.add_row(
-            c["cut"],
-            c["feed"],
+            escape(str(c["cut"])),
+            escape(str(c["feed"])),
             str(c["strip"]),
             f"{c['S_mol_mol']:.3f}",
             str(c["stages_extraction"] + c["stages_scrub"] + c["stages_strip"]),
@@ -61,13 +70,13 @@ def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
         for p, v in kc["products"].items():
             flag = "[green]met[/green]" if v["met"] else "[red]NOT met[/red]"
             con.print(
-                f"kernel: {p}: purity {v['purity']:.5f} (spec "
+                f"kernel: {escape(str(p))}: purity {v['purity']:.5f} (spec "
                 f"{v['purity_spec']}, margin {v['purity_margin']:+.5f}), recovery "
                 f"{v['recovery']:.4f} (spec {v['recovery_spec']}, margin "
                 f"{v['recovery_margin']:+.4f}) {flag}"
             )
         for msg in kc.get("problems", []):
-            con.print(f"[red]kernel: {msg}[/red]")
+            con.print(f"kernel: {msg}", style="red", markup=False)
     obj = res["objective"]
     for r in res.get("repair_rounds", []):
         con.print(
@@ -85,7 +94,6 @@ def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
             f"{round(ls['acid_mol_h']['saving']) + 0:,d} mol/h"
         )
     m = res["chosen"]["metrics"]
-    con.print(", ".join(f"{n} = {m[n]:,.4g} {UNITS[n]}" for n in m))
+    con.print(", ".join(f"{n} = {m[n]:,.4g} {UNITS[n]}" for n in m), markup=False)
     for k, p in paths.items():
-        con.print(f"{k}: {Path(p)}")
-    return 0
+        con.print(f"{k}: {Path(p)}", markup=False, highlight=False)

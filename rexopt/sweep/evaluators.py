@@ -16,8 +16,11 @@ A scenario is *infeasible* when ``evaluate`` returns ``status = "infeasible"`` o
 raises an exception whose class (or a base class) is named like ``*Infeasible*``;
 any other exception marks it *failed* with its message.
 
-New kinds ("design", "optimize", "flowsheet") plug in with
-:func:`register_evaluator`.  The factory travels to the workers with each task
+Built in: ``function``, and one kind per study of :mod:`rexopt.study`:
+``cascade`` (simulation), ``cascade_optimize``, ``cascade_design``,
+``separation_line`` and ``ndfeb_flowsheet``; each returns the study's own
+``summary()`` scalars (the same function its command's JSON uses).  Others plug in
+with :func:`register_evaluator`.  The factory travels to the workers with each task
 (pickled by reference), so it must be importable there: a module-level function in
 an installed module, or an ``"package.module:function"`` string.
 """
@@ -38,6 +41,11 @@ __all__ = [
     "resolve_callable",
     "function_factory",
     "cascade_factory",
+    "optimize_factory",
+    "design_factory",
+    "line_factory",
+    "ndfeb_factory",
+    "case_overrides",
 ]
 
 Evaluate = Callable[[dict], Mapping[str, Any]]
@@ -163,5 +171,122 @@ def cascade_factory(base_case: dict, *, base_dir: str | Path | None = None):
     return evaluate
 
 
+def optimize_factory(base_case: dict, *, base_dir: str | Path | None = None):
+    """``cascade_optimize``: the cascade optimizer per scenario (feeds, prices ...).
+
+    An infeasible scenario comes back ``status = "infeasible"`` with the binding
+    spec and its best achievable value in the message.
+    """
+    from rexopt.design.optimize import optimize
+    from rexopt.study import opt_summary
+
+    def evaluate(case: dict) -> Mapping[str, Any]:
+        res = optimize(case, where="scenario")
+        out = opt_summary(res)
+        if res.best is None:
+            return {**out, "status": "infeasible", "message": res.message}
+        return out
+
+    return evaluate
+
+
+def design_factory(base_case: dict, *, base_dir: str | Path | None = None):
+    """``cascade_design``: Xu's closed-form design per scenario, checked by the
+    kernel; outputs ``design.<quantity>`` and ``kernel.<summary key>``."""
+    import rexopt
+    from rexopt.design.cli import xu_from_case
+
+    def evaluate(case: dict) -> Mapping[str, Any]:
+        d, cd, _ = xu_from_case(case)
+        out = {}
+        for k, v in d.table(units=False).items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                out[f"design.{k}"] = float(v)
+        res = rexopt.simulate(cd)
+        out.update({f"kernel.{k}": v for k, v in res.summary().items()})
+        return out
+
+    return evaluate
+
+
+def line_factory(base_case: dict, *, base_dir: str | Path | None = None):
+    """``separation_line``: line synthesis per scenario (feed, prices, specs)."""
+    from rexopt.lines.case import load_line_case
+    from rexopt.lines.report import optimize_line
+    from rexopt.lines.superstructure import LineSpecError
+    from rexopt.study import line_summary
+
+    def evaluate(case: dict) -> Mapping[str, Any]:
+        lc = load_line_case(case)
+        try:
+            res = optimize_line(lc)
+        except LineSpecError as exc:
+            return {"status": "infeasible", "message": str(exc)}
+        return line_summary(res)
+
+    return evaluate
+
+
+def case_overrides(base: Any, case: Any, prefix: str = "") -> dict[str, Any]:
+    """The leaves where ``case`` differs from ``base``, keyed by dotted path."""
+    if isinstance(base, dict) and isinstance(case, dict):
+        out: dict[str, Any] = {}
+        for k in case:
+            p = f"{prefix}.{k}" if prefix else str(k)
+            if k not in base:
+                out.update(_leaves(case[k], p))
+            else:
+                out.update(case_overrides(base[k], case[k], p))
+        return out
+    return {} if base == case else {prefix: case}
+
+
+def _leaves(v: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(v, dict):
+        out: dict[str, Any] = {}
+        for k, x in v.items():
+            out.update(_leaves(x, f"{prefix}.{k}"))
+        return out
+    return {prefix: v}
+
+
+def ndfeb_factory(base_case: dict, *, base_dir: str | Path | None = None):
+    """``ndfeb_flowsheet``: the NdFeB plant per scenario (capacity, prices, feed,
+    specs).
+
+    With ``PlantSession`` in the flowsheet module the plant's Pyomo model is built
+    once per worker and each scenario re-solves it on its persistent HiGHS object
+    with the scenario's overrides (dotted case paths); otherwise each scenario is
+    a full build and solve.  An infeasible plant comes back ``status =
+    "infeasible"`` with the diagnosis (the binding target) as its message.
+    """
+    import importlib
+
+    from rexopt.study import ndfeb_summary
+
+    nd = importlib.import_module("rexopt.flowsheets.ndfeb_recycling")
+    case_dir = Path(base_dir) if base_dir else None
+    base, _ = nd.load_case(base_case)
+    session_cls = getattr(nd, "PlantSession", None)
+    session = session_cls(base) if session_cls is not None else None
+
+    def evaluate(case: dict) -> Mapping[str, Any]:
+        try:
+            if session is not None:
+                res = session.solve(case_overrides(base_case, case))
+            else:
+                c, _ = nd.load_case(case)
+                res = nd.run(c, case_dir=case_dir)
+        except nd.InfeasibleCase as exc:
+            return {"status": "infeasible", "message": str(exc)}
+        return ndfeb_summary(res)
+
+    return evaluate
+
+
 register_evaluator("function", function_factory)
 register_evaluator("cascade", cascade_factory)
+register_evaluator("cascade_optimize", optimize_factory)
+register_evaluator("cascade_design", design_factory)
+register_evaluator("separation_line", line_factory)
+register_evaluator("ndfeb_flowsheet", ndfeb_factory)

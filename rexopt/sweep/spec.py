@@ -283,6 +283,14 @@ class Execution(_Strict):
     max_retries: int = Field(
         2, ge=0, description="retries of a scenario lost with its worker"
     )
+    scenario_time_limit_s: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="wall-clock limit of one scenario; a scenario past it is "
+        "stopped and recorded as failed.  Scenarios then run in a child process "
+        "of the worker (killed at the limit) [s]",
+    )
 
     @field_validator("batch_size")
     @classmethod
@@ -425,6 +433,12 @@ class SweepSpec(_Strict):
     description: str = ""
     base: str | dict[str, Any] = Field(
         description="path to a case file (relative to the sweep file) or inline table"
+    )
+    study: str | None = Field(
+        None,
+        description="which study of the base case each scenario runs; default: "
+        "the case's own (cascade -> simulation, cascade with [optimize] -> "
+        "cascade_optimize, ...); 'cascade_design' runs Xu's design",
     )
     parameters: list[Parameter] = Field(min_length=1)
     sampling: Sampling = Field(default_factory=Sampling)
@@ -635,24 +649,35 @@ def get_path(case: dict, parts: tuple[str | int, ...]):
 
 
 def set_path(case: dict, parts: tuple[str | int, ...], value) -> None:
-    """Set ``value`` at ``parts`` (parents must exist; a new dict leaf is allowed)."""
+    """Set ``value`` at ``parts``; tables the case omits are created on the way
+    (``data.costs.products_USD_kg.Nd2O3`` in a case without a ``[data]`` table).
+    The case's own reader then checks every key (see :func:`check_path`)."""
     cur = case
     for p in parts[:-1]:
+        if isinstance(cur, dict) and p not in cur:
+            cur[p] = {}
         cur = cur[p]
     cur[parts[-1]] = value
 
 
-def check_path(case: dict, parts: tuple[str | int, ...]) -> str | None:
+def check_path(
+    case: dict, parts: tuple[str | int, ...], *, create_tables: bool = False
+) -> str | None:
     """None if ``parts`` can be set in ``case``; else why not (in words)."""
     cur: Any = case
     where = "the base case"
     for i, p in enumerate(parts):
-        last = i == len(parts) - 1
         if isinstance(cur, dict):
             if isinstance(p, int):
                 return f"{where} is a table; {p} is not a key of it"
             if p not in cur:
-                if last:
+                if i == len(parts) - 1:
+                    return None  # a new leaf
+                rest = parts[i + 1 :]
+                if create_tables and not any(isinstance(q, int) for q in rest):
+                    # a table the case omits (e.g. [data]): created in each
+                    # scenario and checked by the case's reader, which reads the
+                    # first scenario when the sweep loads
                     return None
                 keys = ", ".join(sorted(map(str, cur))) or "(none)"
                 return f"{where} has no key {p!r}; keys there: {keys}"
@@ -835,18 +860,10 @@ def sweep_from_dict(
     else:
         base_case = copy.deepcopy(spec.base)
         case_dir = bdir
-    kind = base_case.get("kind")
-    from rexopt.sweep.evaluators import registered_kinds
-
-    if kind not in registered_kinds():
-        where = base_path or f"{label} [base]"
-        raise SweepFileError(
-            f"{where}: kind = {kind!r} has no sweep evaluator; allowed: "
-            f"{', '.join(registered_kinds())} (add one with "
-            "rexopt.sweep.register_evaluator)"
-        )
+    where = str(base_path) if base_path else f"{label} [base]"
+    kind = _study_kind(base_case, spec.study, label, where)
     for i, p in enumerate(spec.parameters):
-        why = check_path(base_case, parse_path(p.path))
+        why = check_path(base_case, parse_path(p.path), create_tables=_is_study(kind))
         if why:
             raise SweepFileError(f"{label}: parameters[{i}].path = {p.path!r}: {why}")
     sw = Sweep(
@@ -862,4 +879,81 @@ def sweep_from_dict(
         sw.table  # noqa: B018 - build now so sampling errors surface at load
     except ValueError as exc:
         raise SweepFileError(f"{label}: {exc}") from None
+    _check_cases(sw, label, where)
     return sw
+
+
+def _study_kind(base_case: dict, study: str | None, label: str, where: str) -> str:
+    """The evaluator kind of a sweep: 'function', or the base case's study kind."""
+    from rexopt.sweep.evaluators import registered_kinds
+
+    ck = base_case.get("kind")
+    if ck in registered_kinds() and study is None and not _is_case_kind(ck):
+        return ck  # a kind registered only as an evaluator ("function", plug-ins)
+    from rexopt.study import StudyInputError, study_name_for
+
+    if not _is_case_kind(ck if ck is not None else "cascade"):
+        raise SweepFileError(
+            f"{where}: kind = {ck!r} has no sweep evaluator; allowed: "
+            f"{', '.join(_allowed_kinds())} (add one with "
+            "rexopt.sweep.register_evaluator)"
+        )
+    try:
+        kind = study_name_for(base_case, study=study, where=where)
+    except StudyInputError as exc:
+        raise SweepFileError(
+            f"{exc} (sweeps run: {', '.join(registered_kinds())}; add one with "
+            "rexopt.sweep.register_evaluator)"
+        ) from None
+    if kind not in registered_kinds():
+        raise SweepFileError(
+            f"{where}: a {kind} study has no sweep evaluator; allowed: "
+            f"{', '.join(registered_kinds())}"
+        )
+    return kind
+
+
+def _allowed_kinds() -> list[str]:
+    """Case kinds a sweep can run: plug-in evaluators and the study case kinds."""
+    from rexopt.study import _KINDS
+    from rexopt.sweep.evaluators import registered_kinds
+
+    ks = {k for k in registered_kinds() if k not in _KINDS}
+    ks |= {k.case_kind for k in _KINDS.values()}
+    return sorted(ks)
+
+
+def _is_study(kind: str) -> bool:
+    from rexopt.study import _KINDS
+
+    return kind in _KINDS
+
+
+def _is_case_kind(ck) -> bool:
+    from rexopt.study import _KINDS
+
+    return any(k.case_kind == ck for k in _KINDS.values())
+
+
+def _check_cases(sw: Sweep, label: str, where: str) -> None:
+    """Read the base case and the first scenario's case with the study's own
+    reader: a bad base case or a parameter path the case does not have fails now,
+    not in every scenario."""
+    from rexopt.study import _KINDS, StudyInputError
+
+    k = _KINDS.get(sw.kind)
+    if k is None:  # "function" and plug-in kinds check their cases themselves
+        return
+    base = sw.base_path if sw.base_path is not None else copy.deepcopy(sw.base_case)
+    try:
+        k.load_checked(base, where=where)
+    except StudyInputError as exc:
+        raise SweepFileError(f"{label}: base case: {exc}") from None
+    if sw.n_scenarios:
+        try:
+            k.load_checked(sw.scenario_case(0), where=f"{label} scenario 0")
+        except StudyInputError as exc:
+            raise SweepFileError(
+                f"{label}: the first scenario's case is not valid (check the "
+                f"parameter paths and values): {exc}"
+            ) from None
