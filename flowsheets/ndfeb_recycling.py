@@ -42,10 +42,11 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyomo.environ as pyo
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from rexopt.highs import SolveError, SolveReport
 from rexopt.highs import solve as highs_solve
+from rexopt.schema import StrictModel, count, quantity
 from rexopt.units import (
     agents,
     calcination,
@@ -85,14 +86,16 @@ from rexopt.units.mixing import Mixer, Router, Splitter
 # --------------------------------------------------------------------------- case
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictModel):
+    """Strict base (rexopt.schema): no bool/str as numbers, finite, no unknown keys."""
 
 
 class PlantSpec(_Strict):
-    scrap_t_yr: float | None = Field(None, gt=0, description="scrap supply [t/yr]")
+    scrap_t_yr: (
+        quantity(0.0, 1e6, "t/yr", "above world NdFeB output", lo_open=True) | None
+    ) = Field(None, description="scrap supply [t/yr]")
     throughput: Literal["fixed", "free"] = "fixed"
-    trains: list[int] = [1, 2, 3]
+    trains: list[count(1, 20, "trains")] = Field([1, 2, 3], min_length=1)
 
 
 Free = Literal["free"]
@@ -150,7 +153,8 @@ class SXSpec(_Strict):
 
 
 class SolverSpec(_Strict):
-    time_limit_s: float = Field(600.0, gt=0)  # [s] wall clock, a guard
+    # [s] wall clock, a guard
+    time_limit_s: quantity(0.0, 1e6, "s", "under 12 days", lo_open=True) = 600.0
     mip_gap: float = Field(1e-3, ge=0, lt=1)  # relative [-]
 
 
