@@ -1,8 +1,16 @@
-"""Closed-form cascade design: Xu's countercurrent-extraction theory, Kremser, Fenske.
+"""Cascade design: Xu's countercurrent-extraction theory, Kremser, Fenske, and
+:func:`design_case` (closed form, then flows corrected on the kernel).
 
 See /work/shared/DOMAIN.md §2 for the equations and their sources.
 """
 
+from rexopt.design.casedesign import (
+    DesignError,
+    DesignResult,
+    DesignSpec,
+    closed_form_design,
+    design_case,
+)
 from rexopt.design.closed_forms import (
     extraction_factor,
     fenske_min_stages,
@@ -38,6 +46,11 @@ from rexopt.design.xu import (
 )
 
 __all__ = [
+    "DesignError",
+    "DesignResult",
+    "DesignSpec",
+    "closed_form_design",
+    "design_case",
     "FEED_PHASES",
     "LumpedFeed",
     "ThreeOutletDesign",

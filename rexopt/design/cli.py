@@ -8,132 +8,149 @@ cascade case with an ``[optimize]`` table.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from rexopt.case import CaseError, load_case
+from rexopt.case import CaseError
 
 console = Console()
 
 
 # ------------------------------------------------------------------------ design
+# plain words for the closed form's symbols (shown beside them)
+_WORDS = {
+    "S": "extraction amount: RE on the loaded organic per mol feed RE",
+    "W": "scrub amount: RE in the scrub aqueous per mol feed RE",
+    "draw_fraction": "RE drawn in the middle product per mol feed RE",
+    "n_bottom": "ideal extraction stages below the draw (or all, draw in scrub)",
+    "n_middle": "ideal extraction stages between the draw and the feed",
+    "m": "ideal scrub stages (above the draw if it is in the scrub section)",
+    "m_middle": "ideal scrub stages between the feed and the draw",
+    "draw_section": "section of the middle draw",
+    "draw_stage": "global stage of the middle draw (from the raffinate end)",
+    "n_plus_m": "ideal extraction + scrub stages",
+    "volume_index": "S*(n+m), proportional to mixer volume per production",
+    "group_A": "components leaving in the organic product",
+    "group_B": "components leaving in the raffinate",
+}
+
+
+def plain_words(key: str) -> str:
+    """``"E_M"`` -> ``"mixed extraction ratio, extraction section (E_M)"``."""
+    from rexopt.design.xu import XuDesign
+
+    prefix, _, name = key.rpartition(".")
+    docs = {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(XuDesign)}
+    words = docs.get(name) or _WORDS.get(name, "")
+    cut = {"upper": "upper cut: ", "lower": "lower cut: "}.get(prefix, "")
+    return f"{cut}{words} ({name})" if words else key
+
+
 def xu_from_case(
     case_path, *, purity_A: float | None = None, purity_B: float | None = None
 ):
-    """Xu design for a cascade case -> (design, case dict, info).
+    """Closed-form (Xu) design for a cascade case -> (design, case dict, info).
 
-    Purities come from the arguments, else from the case's ``[optimize]`` specs
-    (purity of the most extractable component in the strip liquor and of the least
-    extractable in the raffinate), else 0.995.  The design keeps the case's
-    chemistry, organic, acid strengths and strip stages.
+    The case is read by the loader of ``rexopt simulate``; specs as in
+    :func:`rexopt.design.design_case` (arguments, else the ``[optimize]`` specs,
+    else 0.995).  No kernel run: see :func:`rexopt.design.design_case` for the
+    design corrected on the kernel.
     """
-    from rexopt.design.xu import design_to_case, xu_design, xu_design_multicomponent
+    from rexopt.design.casedesign import closed_form_design
 
-    raw = (
-        dict(case_path)
-        if isinstance(case_path, dict)
-        else tomllib.loads(Path(case_path).read_text(encoding="utf-8"))
-    )
-    opt = raw.pop("optimize", None) or {}
-    where = "<case dict>" if isinstance(case_path, dict) else str(case_path)
-    case = load_case(raw, name=where)
-    comps = list(case.chemistry.components)
-    sat = case.chemistry.saturated
-    if case.chemistry.model != "saturated" or not (sat and sat.separation_factors):
-        raise CaseError(
-            f"{where}: chemistry: the Xu design needs model = 'saturated' with "
-            "separation_factors for every component"
-        )
-    rel = dict(sat.separation_factors)
-    order = sorted(comps, key=lambda c: rel[c])
-    f = case.feed
-    conc = dict(f.conc_mol_L or {})
-    specs = opt.get("specs", [])
-    pA = purity_A
-    pB = purity_B
-    keyA = order[-1]
-    for s in specs:
-        if s.get("stream") == "strip_liquor" and s.get("purity_min") and pA is None:
-            pA, keyA = float(s["purity_min"]), s["component"]
-        if s.get("stream") == "raffinate" and s.get("purity_min") and pB is None:
-            pB = float(s["purity_min"])
-    pA = 0.995 if pA is None else pA
-    pB = 0.995 if pB is None else pB
-    tot = sum(conc.get(c, 0.0) for c in order)
-    if len(order) == 2:
-        fA = conc.get(order[1], 0.0) / tot
-        d = xu_design(
-            fA, pA, pB, rel[order[1]] / rel[order[0]], key_A=order[1], key_B=order[0]
-        )
-    else:
-        cut = order.index(keyA)
-        d = xu_design_multicomponent(
-            order, [conc.get(c, 0.0) for c in order], rel, cut, pA, pB
-        )
-    cd = design_to_case(
-        d,
-        components=order,
-        feed_flow_L_h=f.flow_L_h,
-        feed_conc_mol_L=conc,
-        extractant_mol_L=case.organic.extractant_mol_L,
-        saponification=case.organic.saponification,
-        K_ref_L_mol=sat.K_ref_L_mol or 50.0,
-        strip_stages=case.sections.strip.stages,
-        agent=case.organic.agent,
-        feed_acidity_mol_L=f.acidity_mol_L,
-        separation_factors=rel,
-        scrub_acidity_mol_L=case.scrub.acidity_mol_L,
-        strip_acidity_mol_L=case.strip.acidity_mol_L,
-        medium=case.chemistry.medium,
-        name=f"{case.name} -- Xu design",
-    )
-    # same chemistry block as the source case (strip affinity etc.)
-    cd["chemistry"]["saturated"] = sat.model_dump(mode="json", exclude_none=True)
-    return d, cd, {"purity_A": pA, "purity_B": pB, "order": order}
+    r = closed_form_design(case_path, purity_A=purity_A, purity_B=purity_B)
+    t = r.theory
+    pA = t.purity_A if hasattr(t, "purity_A") else t.upper.purity_A
+    pB = t.purity_B if hasattr(t, "purity_B") else t.lower.purity_B
+    order = r.theory_case["chemistry"]["components"]
+    return t, r.theory_case, {"purity_A": pA, "purity_B": pB, "order": order}
 
 
-def design_compare(d, result) -> list[dict]:
-    """Theory vs kernel for the design's outlets."""
-    A, B = d.key_A, d.key_B
-    if d.lumping is not None:
-        gA, gB = d.lumping.group_A, d.lumping.group_B
-    else:
-        gA, gB = (A,), (B,)
-    pur, rec = result.purity, result.recovery
-    kA = float(sum(pur.loc["strip_liquor", c] for c in gA))
-    kB = float(sum(pur.loc["raffinate", c] for c in gB))
-    feed = result.balance["in_mol_h"]
-    yA = float(
-        sum(rec.loc[c, "strip_liquor"] * feed[c] for c in gA) / sum(feed[c] for c in gA)
+def _num(v, fmt=".6f") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:{fmt}}" if isinstance(v, float) else str(v)
+
+
+def print_design(r) -> None:
+    """Rich tables for a :class:`rexopt.design.DesignResult`."""
+    t = r.theory
+    title = f"Xu closed form ({r.layout}"
+    if hasattr(t, "beta"):
+        title += f"; {t.key_B}/{t.key_A}, separation factor {t.beta:g}"
+        title += f", {t.control}-controlled, {t.optimum} optimum"
+    tab = Table(title=title + ")")
+    tab.add_column("quantity (symbol)")
+    tab.add_column("value", justify="right")
+    tab.add_column("unit")
+    for key, v in t.table(units=False).items():
+        unit = ""
+        if hasattr(t, "beta") and key in {f.name for f in dataclasses.fields(t)}:
+            unit = next(
+                f.metadata.get("unit", "")
+                for f in dataclasses.fields(t)
+                if f.name == key
+            )
+        tab.add_row(plain_words(key), _num(v, ".6g"), unit if unit != "-" else "")
+    console.print(tab)
+    c = Table(
+        title="Specs: Xu theory vs the kernel (closed-form flows, designed flows)"
     )
-    yB = float(
-        sum(rec.loc[c, "raffinate"] * feed[c] for c in gB) / sum(feed[c] for c in gB)
-    )
-    rows = [
-        (f"{'+'.join(gA)} purity, strip liquor", d.purity_A, kA),
-        (f"{'+'.join(gB)} purity, raffinate", d.purity_B, kB),
-        (f"{'+'.join(gA)} yield to strip liquor", d.yield_A, yA),
-        (f"{'+'.join(gB)} yield to raffinate", d.yield_B, yB),
-    ]
-    out = []
-    for name, th, k in rows:
-        out.append(
-            {
-                "quantity": name,
-                "theory": th,
-                "kernel": k,
-                "difference": k - th,
-                "impurity_ratio": (1 - k) / (1 - th) if th < 1 else math.nan,
-            }
+    for col in (
+        "spec",
+        "from",
+        "Xu theory",
+        "kernel, closed form",
+        "kernel, designed",
+        "met",
+    ):
+        c.add_column(col, justify="left" if col in ("spec", "from") else "right")
+    for k in r.checks:
+        c.add_row(
+            k["spec"],
+            escape(k["source"]),
+            _num(k["theory"]),
+            _num(k["kernel_closed_form"]),
+            _num(k["kernel"]),
+            "yes" if k["met"] else f"[red]NO[/red] (short {k['shortfall']:.3g})",
         )
-    return out
+    console.print(c)
+    f = Table(title="Products: Xu theory vs the kernel")
+    for col in ("quantity", "Xu theory", "kernel, closed form", "kernel, designed"):
+        f.add_column(col, justify="left" if col == "quantity" else "right")
+    for row in r.figures:
+        f.add_row(
+            row["quantity"],
+            _num(row["theory"]),
+            _num(row["kernel_closed_form"]),
+            _num(row["kernel"]),
+        )
+    console.print(f)
+    ch = Table(title="Operating point: closed form vs corrected on the kernel")
+    for col in ("quantity", "unit", "closed form", "designed", "change"):
+        ch.add_column(col, justify="left" if col in ("quantity", "unit") else "right")
+    for row in r.changes:
+        a, b = row["closed_form"], row["designed"]
+        chg = f"{100 * (b - a) / a:+.1f} %" if a else "-"
+        ch.add_row(row["quantity"], row["unit"], _num(a, ".5g"), _num(b, ".5g"), chg)
+    console.print(ch)
+    for n in r.notes:
+        colour = "red" if n.startswith("NOT MET") else "yellow"
+        console.print(f"[{colour}]note:[/{colour}] {escape(n)}")
+    verdict = (
+        "every spec met by the kernel at the designed flows"
+        if r.met
+        else "[red]the designed case does NOT meet every spec on the kernel[/red]"
+    )
+    console.print(f"[bold]{verdict}[/bold] ({r.simulations} kernel simulations)")
 
 
 def design_cli(
@@ -142,84 +159,71 @@ def design_cli(
     json_out: str | None = None,
     purity_A: float | None = None,
     purity_B: float | None = None,
+    purity_middle: float | None = None,
+    draw_section: str | None = None,
+    optimum: str = "simple",
 ) -> int:
-    """``rexopt design CASE.toml``: Xu design, ready-to-simulate case, kernel check."""
-    import tomli_w
+    """``rexopt design CASE.toml``: Xu design corrected on the kernel.
 
-    import rexopt
+    Returns 0 when the designed case meets every spec on the kernel, 1 when it
+    does not (the misses are printed), 2 for a case or spec the design cannot use.
+    """
+    from rexopt.design.casedesign import DesignError, design_case
 
+    step = "reading and designing"
     try:
-        d, cd, info = xu_from_case(case_path, purity_A=purity_A, purity_B=purity_B)
-    except (CaseError, ValueError, OSError, tomllib.TOMLDecodeError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
-    t = Table(
-        title=f"Xu design: {d.key_B}/{d.key_A} (beta {d.beta:g}, "
-        f"{d.control}-controlled, {d.optimum} optimum)"
-    )
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
-    for k, v in d.table(units=True).items():
-        t.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
-    console.print(t)
-    try:
-        res = rexopt.simulate(cd)
-    except Exception as e:  # the design is still useful without the check
-        console.print(f"[yellow]kernel simulation of the design failed:[/yellow] {e}")
-        res = None
-    cmp_rows = design_compare(d, res) if res is not None else []
-    if res is not None:
-        c = Table(
-            title=f"Theory vs kernel ({cd['sections']['extraction']['stages']} + "
-            f"{cd['sections']['scrub']['stages']} + "
-            f"{cd['sections']['strip']['stages']} stages, organic "
-            f"{cd['organic']['flow_L_h']:.4g} L/h, scrub "
-            f"{cd['scrub']['flow_L_h']:.4g} L/h)"
+        r = design_case(
+            case_path,
+            purity_A=purity_A,
+            purity_B=purity_B,
+            purity_middle=purity_middle,
+            draw_section=draw_section,
+            optimum=optimum,
         )
-        for col in (
-            "quantity",
-            "Xu theory",
-            "kernel",
-            "kernel - theory",
-            "impurity kernel/theory",
-        ):
-            c.add_column(col, justify="right" if col != "quantity" else "left")
-        for r in cmp_rows:
-            c.add_row(
-                r["quantity"],
-                f"{r['theory']:.6f}",
-                f"{r['kernel']:.6f}",
-                f"{r['difference']:+.6f}",
-                f"{r['impurity_ratio']:.3g}",
+        step = "printing the design"
+        print_design(r)
+        if write_case:
+            step = f"writing {write_case}"
+            Path(write_case).write_text(r.to_toml(), encoding="utf-8")
+            console.print(f"case written to {write_case}")
+        if json_out:
+            step = f"writing {json_out}"
+            out = {
+                "schema": "rexopt.cascade_design/1",
+                "design": r.to_dict(),
+                "case": r.case,
+                "comparison": [
+                    {
+                        "quantity": f["quantity"],
+                        "theory": f["theory"],
+                        "kernel": f["kernel"],
+                        "difference": (
+                            f["kernel"] - f["theory"]
+                            if f["theory"] is not None
+                            else None
+                        ),
+                    }
+                    for f in r.figures
+                ],
+                "simulation": r.result.to_dict() if r.result is not None else None,
+            }
+            Path(json_out).write_text(
+                json.dumps(out, indent=1, default=str), encoding="utf-8"
             )
-        console.print(c)
+            console.print(f"JSON written to {json_out}")
+    except (DesignError, CaseError, ValueError) as e:
+        console.print(f"[red]error:[/red] {escape(str(e))}")
+        return 2
+    except OSError as e:
+        console.print(f"[red]error:[/red] {escape(str(case_path))}: {step}: {e}")
+        return 2
+    except Exception as e:  # never a traceback: name the file and the step
         console.print(
-            "The theory assumes constant mixed extraction ratios and a saturated "
-            "organic; the kernel solves every stage (feed-stage mixing, capacity "
-            "loss to scrub acid, rounding of stages), so purities differ."
+            f"[red]error:[/red] {case_path}: design failed while {step}: "
+            f"{type(e).__name__}: {e} (this is a bug in rexopt; please report it)"
         )
-    if write_case:
-        head = (
-            f"# Cascade generated by `rexopt design` from {case_path} (Xu theory).\n"
-            f"# {d.key_B}/{d.key_A}: purity A {d.purity_A:g}, purity B "
-            f"{d.purity_B:g}; S = {d.S:.4g}, W = {d.W:.4g} mol/mol feed RE; "
-            f"n = {d.n:.2f}, m = {d.m:.2f}\n\n"
-        )
-        Path(write_case).write_text(head + tomli_w.dumps(cd), encoding="utf-8")
-        console.print(f"case written to {write_case}")
-    if json_out:
-        out = {
-            "schema": "rexopt.cascade_design/1",
-            "design": {k: v for k, v in d.table(units=False).items()},
-            "case": cd,
-            "comparison": cmp_rows,
-            "simulation": res.to_dict() if res is not None else None,
-        }
-        Path(json_out).write_text(
-            json.dumps(out, indent=1, default=str), encoding="utf-8"
-        )
-        console.print(f"JSON written to {json_out}")
-    return 0
+        return 3
+    return 0 if r.met else 1
 
 
 # ---------------------------------------------------------------------- optimize
@@ -457,8 +461,23 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option("--purity-b", help="purity of the raffinate product [-]"),
         ] = None,
+        purity_middle: Annotated[
+            float | None,
+            typer.Option("--purity-middle", help="purity of the side-draw product [-]"),
+        ] = None,
+        draw_section: Annotated[
+            str | None,
+            typer.Option(
+                "--draw-section",
+                help="scrub | extraction: where the middle draw goes "
+                "(default: the case's)",
+            ),
+        ] = None,
+        optimum: Annotated[
+            str, typer.Option("--optimum", help="simple | precise (Xu's optimum)")
+        ] = "simple",
     ):
-        """Xu closed-form design of a cascade, checked by the kernel."""
+        """Xu closed-form design of a cascade, its flows corrected on the kernel."""
         raise typer.Exit(
             design_cli(
                 str(case),
@@ -466,6 +485,9 @@ def register(app: typer.Typer) -> None:
                 json_out and str(json_out),
                 purity_a,
                 purity_b,
+                purity_middle,
+                draw_section,
+                optimum,
             )
         )
 

@@ -1049,26 +1049,33 @@ def xu_design_multicomponent(
 class ThreeOutletDesign:
     """Three-outlet cascade (A organic / B aqueous middle draw / C raffinate).
 
-    Built as two superimposed two-outlet designs on one feed:
+    Built as two superimposed two-outlet designs on one feed, at one common S (the
+    larger of their own optima, since the same saturated organic runs through the
+    whole cascade):
 
-    * ``upper``: A | (B+C) cut, key pair A/B (beta_AB); sizes the scrub section
-      (``upper.m``) and the extraction stages between the feed and the draw
-      (``upper.n``, which remove A from the draw).
-    * ``lower``: (A+B) | C cut, key pair B/C (beta_BC); sizes the extraction
-      stages between the draw and the raffinate end (``lower.n``, which clean C).
+    * ``upper``: A | (B+C) cut, key pair A/B (beta_AB);
+    * ``lower``: (A+B) | C cut, key pair B/C (beta_BC).
 
-    Both are evaluated at one common S (the larger of their own optima), since the
-    same saturated organic runs through the whole cascade.  With the balances the
-    extraction ratio of the bottom section is then exactly ``lower.E_M`` and that
-    of the middle section ``upper.E_M``; the scrub section runs at
-    ``upper.E_prime_M`` with W = ``upper.W``.
+    The balances close exactly: the aqueous RE flow changes by the draw D at the
+    draw stage, and ``upper.W - lower.W = D`` at the common S.
 
-    Limits: the C content of the middle draw is *not* controlled by any stage
-    count here (C enters with the feed and passes the draw in the aqueous); it
-    depends on how strongly B accumulates at the draw stage, so ``middle_max_C``
-    only enters through the lower cut's purification factors.  The B-reflux
-    interaction between the two cuts is ignored.  Check every three-outlet design
-    by simulation.
+    ``draw_section = "extraction"`` (draw below the feed): ``lower.n`` stages from
+    the raffinate end to the draw (clean C), ``upper.n`` from the draw to the feed
+    (remove A from the draw), ``upper.m`` scrub stages; the bottom section runs at
+    ``lower.E_M``, the middle one at ``upper.E_M``, the scrub at ``upper.E_prime_M``.
+    The C content of the draw is controlled by no stage count (C enters with the
+    feed and passes the draw in the aqueous).
+
+    ``draw_section = "scrub"`` (draw above the feed, the classical Gd/Eu/Sm
+    design): ``lower.n`` extraction stages (clean C), ``lower.m`` scrub stages from
+    the feed to the draw (scrub C out of what rises to the draw; they run at
+    ``lower.E_prime_M`` with ``lower.W = W - D``), ``upper.m`` scrub stages from the
+    draw to the top (purify A; ``upper.E_prime_M``, W = ``upper.W``).  The A content
+    of the draw is set by the equilibrium at the draw stage and controlled by no
+    stage count.
+
+    In both layouts the reflux of B between the two cuts is ignored: check every
+    three-outlet design by simulation (``rexopt design`` does).
 
     Attributes
     ----------
@@ -1081,7 +1088,14 @@ class ThreeOutletDesign:
     draw_fraction : float
         RE drawn in the middle outlet per mol feed RE. [mol/mol feed]
     n_bottom, n_middle, m : float
-        Ideal stages: raffinate end -> draw, draw -> feed, scrub. [stages]
+        Ideal stages.  Draw in the extraction section: raffinate end -> draw,
+        draw -> feed, scrub.  Draw in the scrub section: extraction (n_bottom),
+        0, scrub from the draw to the top (m). [stages]
+    draw_section : {"extraction", "scrub"}
+        Section of the middle draw.
+    m_middle : float
+        Draw in the scrub section: ideal scrub stages from the feed to the draw
+        (0 otherwise). [stages]
     """
 
     upper: XuDesign
@@ -1093,6 +1107,8 @@ class ThreeOutletDesign:
     n_middle: float
     m: float
     names: tuple[str, str, str] = ("A", "B", "C")
+    draw_section: str = "extraction"
+    m_middle: float = 0.0
 
     @property
     def n(self) -> float:
@@ -1101,18 +1117,26 @@ class ThreeOutletDesign:
 
     @property
     def draw_stage(self) -> int:
-        """1-based stage (from the raffinate end) of the middle draw."""
+        """1-based global stage (from the raffinate end) of the middle draw."""
+        if self.draw_section == "scrub":
+            return self.stages_extraction + max(1, math.ceil(self.m_middle - 1e-9))
         return max(1, math.ceil(self.n_bottom - 1e-9))
 
     @property
     def stages_extraction(self) -> int:
-        """Extraction stages to install (bottom + middle, each rounded up)."""
-        return self.draw_stage + max(1, math.ceil(self.n_middle - 1e-9))
+        """Extraction stages to install (each part rounded up)."""
+        bottom = max(1, math.ceil(self.n_bottom - 1e-9))
+        if self.draw_section == "scrub":
+            return bottom
+        return bottom + max(1, math.ceil(self.n_middle - 1e-9))
 
     @property
     def stages_scrub(self) -> int:
-        """Scrub stages to install. [stages]"""
-        return max(1, math.ceil(self.m - 1e-9))
+        """Scrub stages to install (each part rounded up). [stages]"""
+        top = max(1, math.ceil(self.m - 1e-9))
+        if self.draw_section == "scrub":
+            return max(1, math.ceil(self.m_middle - 1e-9)) + top
+        return top
 
     def table(self, units: bool = True) -> dict[str, object]:
         """Flat dict for printing (common quantities, then ``upper.*``/``lower.*``)."""
@@ -1124,6 +1148,8 @@ class ThreeOutletDesign:
             u("n_bottom", "stages"): self.n_bottom,
             u("n_middle", "stages"): self.n_middle,
             u("m", "stages"): self.m,
+            u("m_middle", "stages"): self.m_middle,
+            u("draw_section", "-"): self.draw_section,
             u("draw_stage", "-"): self.draw_stage,
         }
         for tag, d in (("upper", self.upper), ("lower", self.lower)):
@@ -1145,8 +1171,10 @@ def xu_three_outlet(
     optimum: str = "simple",
     m_plus_one: bool = False,
     names: Sequence[str] = ("A", "B", "C"),
+    draw_section: str = "extraction",
+    impurity_basis: str = "outlet",
 ) -> ThreeOutletDesign:
-    """Three-outlet design with an aqueous middle draw below the feed.
+    """Three-outlet design with an aqueous middle draw below or above the feed.
 
     See :class:`ThreeOutletDesign` for the construction and its limits.
 
@@ -1162,9 +1190,12 @@ def xu_three_outlet(
     beta_AB, beta_BC : float
         Separation factors K_A/K_B and K_B/K_C (> 1). [-]
     middle_max_A, middle_max_C : float
-        Largest A and C mole fractions allowed in the middle draw (upper cut's
-        aqueous purity 1 - middle_max_A; lower cut's organic purity
-        1 - middle_max_C). [-]
+        Largest A and C mole fractions allowed in the middle draw. [-]
+        ``impurity_basis = "outlet"``: used as the cuts' own impurities (upper
+        cut's aqueous purity 1 - middle_max_A, lower cut's organic purity
+        1 - middle_max_C), which is stricter than the draw alone needs.
+        ``"draw"``: fractions of the draw itself; the cuts' purities follow from
+        the outlet sizes (solved by fixed-point iteration).
     feed_phase : {"aqueous", "organic"}
     optimum : {"simple", "precise"}
         Used for each cut's own optimum before the common S is taken.
@@ -1172,6 +1203,11 @@ def xu_three_outlet(
         Scrub bookkeeping variant.
     names : sequence of 3 str
         Names of A, B, C.
+    draw_section : {"extraction", "scrub"}
+        Draw below the feed (extraction section) or above it (scrub section, the
+        classical Gd/Eu/Sm design).
+    impurity_basis : {"outlet", "draw"}
+        How ``middle_max_A`` / ``middle_max_C`` are read (see above).
 
     Returns
     -------
@@ -1190,6 +1226,16 @@ def xu_three_outlet(
     x_A, x_B, x_C = (v / tot for v in vals)
     mA = _check_fraction("middle_max_A", middle_max_A)
     mC = _check_fraction("middle_max_C", middle_max_C)
+    if impurity_basis not in ("outlet", "draw"):
+        raise ValueError(
+            f"impurity_basis={impurity_basis!r} is not allowed: must be 'outlet' or "
+            "'draw'"
+        )
+    if draw_section not in ("extraction", "scrub"):
+        raise ValueError(
+            f"draw_section={draw_section!r} is not allowed: must be 'extraction' or "
+            "'scrub'"
+        )
     nA, nB, nC = (str(s) for s in names)
     common = dict(feed_phase=feed_phase, m_plus_one=m_plus_one)
 
@@ -1206,8 +1252,25 @@ def xu_three_outlet(
         f"lower cut {nA}+{nB}|{nC} (purity_A = 1 - middle_max_C, purity_B = "
         "purity_C, beta = beta_BC)"
     )
-    upper = cut(up_label, up_args, optimum=optimum, key_A=nA, key_B=nB)
-    lower = cut(low_label, low_args, optimum=optimum, key_A=nB, key_B=nC)
+    if impurity_basis == "draw":
+        # middle_max_A/C are fractions of the draw: A in the draw is mA*D of the
+        # upper cut's aqueous outlet D + R, C in the draw mC*D of the lower cut's
+        # organic outlet P + D; D, P, R follow from the cuts (fixed point)
+        P, D, R = x_A, x_B, x_C
+        for _ in range(200):
+            up_args = (x_A, purity_A, 1.0 - mA * D / (D + R), beta_AB)
+            low_args = (x_A + x_B, 1.0 - mC * D / (P + D), purity_C, beta_BC)
+            upper = cut(up_label, up_args, optimum=optimum, key_A=nA, key_B=nB)
+            lower = cut(low_label, low_args, optimum=optimum, key_A=nB, key_B=nC)
+            P, R = upper.fp_A, lower.fp_B
+            D_new = 1.0 - P - R
+            if not D_new > 0 or abs(D_new - D) <= 1e-13:
+                D = D_new
+                break
+            D = D_new
+    else:
+        upper = cut(up_label, up_args, optimum=optimum, key_A=nA, key_B=nB)
+        lower = cut(low_label, low_args, optimum=optimum, key_A=nB, key_B=nC)
     draw = 1.0 - upper.fp_A - lower.fp_B
     if not draw > 0:
         raise ValueError(
@@ -1218,6 +1281,20 @@ def xu_three_outlet(
     S = max(upper.S, lower.S)
     upper = cut(up_label, up_args, S=S, key_A=nA, key_B=nB)
     lower = cut(low_label, low_args, S=S, key_A=nB, key_B=nC)
+    if draw_section == "scrub":
+        return ThreeOutletDesign(
+            upper=upper,
+            lower=lower,
+            S=S,
+            W=upper.W,
+            draw_fraction=draw,
+            n_bottom=lower.n,
+            n_middle=0.0,
+            m=upper.m,
+            names=(nA, nB, nC),
+            draw_section="scrub",
+            m_middle=lower.m,
+        )
     return ThreeOutletDesign(
         upper=upper,
         lower=lower,
@@ -1280,7 +1357,7 @@ def design_to_case(
     feed_acidity_mol_L: float = 0.01,
     stage_margin: int = 0,
     separation_factors: Mapping[str, float] | None = None,
-    loading_fraction: float = 0.98,
+    loading_fraction: float = 1.0,
     scrub_acidity_mol_L: float = 3.0,
     strip_acidity_mol_L: float = 6.0,
     strip_excess: float = 1.2,
@@ -1296,22 +1373,27 @@ def design_to_case(
     * sections: extraction = ceil(n) + stage_margin, scrub = ceil(m) + stage_margin
       (each at least 1), strip = ``strip_stages``.
     * organic: capacity Ymax = saponification * extractant / 3 [mol/L]; the organic
-      must carry S*F_RE, so ``flow_L_h = S*F_RE / (Ymax * loading_fraction)``.
-      ``loading_fraction`` = 0.98 runs the organic at 98 % of its capacity: Xu's
-      theory assumes saturation, and the small margin keeps the saturated model
-      from being starved by rounding (a 2 % excess of free extractant shifts E_M by
-      about 2 %).
-    * scrub acid strips W*F_RE mol/h of RE at 3 mol H+ per mol RE:
-      ``flow*acidity = 3 W F_RE`` at ``scrub_acidity_mol_L`` (default 3.0).
+      must carry S*F_RE, so ``flow_L_h = S*F_RE / (Ymax * loading_fraction)``
+      (``loading_fraction`` = 1: capacity exactly S, as Xu's theory assumes).
+    * scrub acid: 3 mol H+ per mol RE at ``scrub_acidity_mol_L`` (default 3.0).
+      The acid takes organic sites where it enters, so the organic product is the
+      capacity left after it, ``O Ymax - H_scrub/3``; the acid is sized to keep
+      that at f'_A F_RE: ``flow*acidity = 3 (W + S (1/loading_fraction - 1))
+      F_RE`` (= 3 W F_RE at loading_fraction 1).  A loading_fraction < 1 thus adds
+      organic and scrub acid without moving the product split.
+    * the kernel's saturated (Langmuir) organic is not quite saturated, so these
+      flows miss tight purities on the kernel; :func:`rexopt.design.design_case`
+      corrects them on the kernel.
     * strip acid strips the organic product f'_A*F_RE (= (S - W) F_RE for an
       aqueous feed) with 3 mol H+ per RE times ``strip_excess`` (1.2) at
       ``strip_acidity_mol_L`` (6.0).
     * feed stage: aqueous feed on the last extraction stage; organic feed on the
       first scrub stage (so all n extraction stages see E_M = S/W).
-    * three-outlet designs add an aqueous side draw at ``draw_stage``; its volume
-      flow is estimated as draw_fraction * (aqueous volume flow of the middle
-      section) / (aqueous RE flow of the middle section, W (+1 with an aqueous
-      feed)), i.e. assuming additive volumes and no water transfer.
+    * three-outlet designs add an aqueous side draw at ``draw_stage`` (in the
+      extraction or the scrub section); its volume flow is estimated as
+      draw_fraction * (aqueous volume flow above the draw) / (aqueous RE flow above
+      the draw: W, plus 1 for an aqueous feed above a draw in the extraction
+      section), i.e. assuming additive volumes and no water transfer.
 
     Parameters
     ----------
@@ -1419,16 +1501,24 @@ def design_to_case(
     F_RE = Q_f * sum(conc.values())  # [mol/h]
     Ymax = sap * C_HA / 3.0  # [mol/L]
     margin = int(stage_margin)
-    if three:
-        n_bottom = design.draw_stage + margin
-        n_ext = n_bottom + max(1, math.ceil(design.n_middle - 1e-9)) + margin
+    in_scrub = three and design.draw_section == "scrub"
+    if in_scrub:
+        n_ext = design.stages_extraction + margin
+        n_draw = n_ext + max(1, math.ceil(design.m_middle - 1e-9)) + margin
+        n_scr = design.stages_scrub + 2 * margin
+    elif three:
+        n_draw = design.draw_stage + margin
+        n_ext = n_draw + max(1, math.ceil(design.n_middle - 1e-9)) + margin
         n_scr = design.stages_scrub + margin
     else:
         n_ext = design.stages_extraction + margin
         n_scr = design.stages_scrub + margin
 
-    Q_org = S * F_RE / (Ymax * float(loading_fraction))
-    Q_scrub = 3.0 * W * F_RE / c_scrub
+    lf = float(loading_fraction)
+    Q_org = S * F_RE / (Ymax * lf)
+    # the organic product is the capacity left after the scrub acid, O Ymax -
+    # H_scrub/3 (mol/h); keep it at f'_A F_RE = (S - W) F_RE whatever lf is
+    Q_scrub = 3.0 * (W + S * (1.0 / lf - 1.0)) * F_RE / c_scrub
     Q_strip = 3.0 * float(strip_excess) * fp_A * F_RE / c_strip
 
     feed: dict[str, object] = {
@@ -1473,12 +1563,15 @@ def design_to_case(
         "strip": {"flow_L_h": Q_strip, "acidity_mol_L": c_strip},
     }
     if three:
-        aq_RE = W + (1.0 if phase == "aqueous" else 0.0)  # [mol/mol feed]
-        aq_Q = Q_scrub + (Q_f if phase == "aqueous" else 0.0)  # [L/h]
+        # aqueous RE flow and volume above the draw: the scrub aqueous (draw in the
+        # scrub section), or the scrub aqueous plus an aqueous feed (draw below it)
+        feed_aq = phase == "aqueous" and not in_scrub
+        aq_RE = W + (1.0 if feed_aq else 0.0)  # [mol/mol feed]
+        aq_Q = Q_scrub + (Q_f if feed_aq else 0.0)  # [L/h]
         case["side_draws"] = [
             {
                 "phase": "aqueous",
-                "stage": n_bottom,
+                "stage": n_draw,
                 "flow_L_h": design.draw_fraction * aq_Q / aq_RE,
             }
         ]

@@ -309,11 +309,26 @@ def test_design_to_case_sizing():
     assert case["sections"]["scrub"]["stages"] == 21  # ceil(20.7)
     assert case["sections"]["strip"]["stages"] == 6
     assert case["feed"]["stage"] == 19 and case["feed"]["phase"] == "aqueous"
-    # Ymax = 0.36 * 1.5 / 3 = 0.18 mol/L; the docs example uses 2300 L/h for this cut
-    assert case["organic"]["flow_L_h"] == pytest.approx(d.S * F / (0.18 * 0.98))
+    # Ymax = 0.36 * 1.5 / 3 = 0.18 mol/L; the organic carries exactly S (Xu)
+    assert case["organic"]["flow_L_h"] == pytest.approx(d.S * F / 0.18)
     assert case["organic"]["flow_L_h"] == pytest.approx(2300, rel=0.02)
     scrub, strip = case["scrub"], case["strip"]
     assert scrub["flow_L_h"] * scrub["acidity_mol_L"] == pytest.approx(3 * d.W * F)
+    # the organic product is the capacity left after the scrub acid: f'_A F
+    product = case["organic"]["flow_L_h"] * 0.18 - 3.0 * scrub["flow_L_h"] / 3.0
+    assert product == pytest.approx(d.fp_A * F)
+    # an organic run below capacity keeps that product: the scrub acid takes the
+    # extra sites (the old sizing moved the product to S/0.98 - W)
+    part = design_to_case(
+        d,
+        components=["Pr", "Nd"],
+        feed_flow_L_h=100.0,
+        feed_conc_mol_L={"Pr": 0.25, "Nd": 0.75},
+        loading_fraction=0.98,
+    )
+    O, H = part["organic"]["flow_L_h"], 3.0 * part["scrub"]["flow_L_h"]
+    assert O == pytest.approx(d.S * F / (0.18 * 0.98))
+    assert O * 0.18 - H / 3.0 == pytest.approx(d.fp_A * F)
     assert strip["flow_L_h"] * strip["acidity_mol_L"] == pytest.approx(
         3 * 1.2 * (d.S - d.W) * F
     )
