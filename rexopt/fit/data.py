@@ -27,13 +27,14 @@ _CONC_RE = re.compile(
 SCALARS = {
     "test_id": "a label for the test (optional)",
     "feed_acid_mol_L": "free acid (H+) of the aqueous feed [mol/L], >= 0",
-    "feed_pH": "pH of the aqueous feed (chloride media only)",
+    "feed_pH": "pH of the aqueous feed, -1.5 to 14 (chloride media only)",
     "extractant_mol_L": "extractant in the organic [mol/L], > 0",
     "saponification": "saponified fraction of the extractant [-], 0 <= s < 1",
     "O_A_ratio": "organic/aqueous volume ratio of the test [-], > 0",
-    "temperature_C": "temperature of the test [degC] (recorded, not modelled)",
-    "eq_pH": "measured equilibrium pH (optional)",
-    "eq_acid_mol_L": "measured equilibrium free acid [mol/L] (optional)",
+    "temperature_C": "temperature of the test [degC], -50 to 200 (recorded, not "
+    "modelled)",
+    "eq_pH": "measured equilibrium pH, -1.5 to 14 (optional)",
+    "eq_acid_mol_L": "measured equilibrium free acid [mol/L], > 0 (optional)",
     "agent": "saponification agent (NH3, NaOH or Mg(HCO3)2; default NH3)",
     "weight": "weight of the test's residuals [-], > 0 (default 1)",
 }
@@ -231,6 +232,8 @@ def read_fit_data(source, *, agent: str | None = None, name: str | None = None):
     tests: list[BatchTest] = []
     labels: set[str] = set()
     for r, raw in enumerate(raw_rows, start=1):
+        n_err = len(errs)
+        bad_cols: set[str] = set()
         vals: dict[str, float | None] = {}
         for col in header:
             if col in ("test_id", "agent"):
@@ -239,14 +242,17 @@ def read_fit_data(source, *, agent: str | None = None, name: str | None = None):
             v = _num(txt)
             if v is not None and not math.isfinite(v):
                 err(r, col, txt, "a finite number (empty = not measured)")
+                bad_cols.add(col)
                 v = None
             vals[col] = v
 
         def need(
             col, lo=None, lo_open=False, hi=None, hi_open=False, default=None,
-            vals=vals, raw=raw, r=r,
+            vals=vals, raw=raw, r=r, bad_cols=bad_cols,
         ):  # fmt: skip
             v = vals.get(col)
+            if col in bad_cols:
+                return None
             if v is None:
                 if default is not None:
                     return default
@@ -257,12 +263,7 @@ def read_fit_data(source, *, agent: str | None = None, name: str | None = None):
                 hi is not None and (v >= hi if hi_open else v > hi)
             )
             if bad:
-                rng = (
-                    f"{'>' if lo_open else '>='} {lo:g}" if lo is not None else ""
-                ) + (f", {'<' if hi_open else '<='} {hi:g}" if hi is not None else "")
-                err(
-                    r, col, raw.get(col), f"{SCALARS.get(col, col)} ({rng.strip(', ')})"
-                )
+                err(r, col, raw.get(col), SCALARS.get(col, col))
                 return None
             return v
 
@@ -297,6 +298,8 @@ def read_fit_data(source, *, agent: str | None = None, name: str | None = None):
         org: dict[str, float] = {}
         for col, (role, el, unit) in conc_cols.items():
             v = vals.get(col)
+            if col in bad_cols:
+                continue
             if v is None:
                 if role in ("feed", "org_in"):
                     err(
@@ -317,8 +320,8 @@ def read_fit_data(source, *, agent: str | None = None, name: str | None = None):
         labels.add(label)
         if feed and sum(feed.values()) + sum(org_in.values()) <= 0:
             err(r, "feed_*", 0, "at least one element > 0 in the feed or org_in")
-        if any(v is None for v in (ext, sap, oa, acid)):
-            continue
+        if len(errs) > n_err or any(v is None for v in (ext, sap, oa, acid)):
+            continue  # cross-checks only on rows whose values are all readable
         t = BatchTest(
             label=label,
             row=r,
