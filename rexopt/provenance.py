@@ -14,7 +14,7 @@ when the cascade actually reads it.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from rexopt.chemistry import agents, element, read_data
 
@@ -57,7 +57,10 @@ class DefaultUsed:
     override: str  # the case field that replaces it
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f: getattr(self, f) for f in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(DefaultUsed))
 
 
 def _row(dataset: str, table: str, key: str, row: dict, parameter: str, unit: str,

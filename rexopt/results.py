@@ -67,7 +67,7 @@ class CascadeResult:
         case,
         x: np.ndarray,
         y: np.ndarray,
-        defaults_used: list[dict] | None = None,
+        defaults_used: list | None = None,
     ):
         self.name = name
         self.model = model
@@ -79,7 +79,7 @@ class CascadeResult:
         self._case = case
         self.x = x
         self.y = y
-        self.defaults_used = defaults_used or []
+        self._defaults = defaults_used or []
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -152,7 +152,8 @@ class CascadeResult:
             bal_out.append(float(h_out))
             bal_err.append(abs(h_out - h_in) / max(h_in, 1e-300))
         conv = dict(conv)
-        conv["max_balance_error"] = float(np.nanmax(bal_err))
+        finite = [e for e in bal_err if e == e]  # NaN-skipping, as pandas' max()
+        conv["max_balance_error"] = float(max(finite)) if finite else float("nan")
 
         reag_names, reag_mol, reag_kg = _reagents(cascade, net)
         prof = {
@@ -212,10 +213,16 @@ class CascadeResult:
             case=case,
             x=x,
             y=y,
-            defaults_used=[d.to_dict() for d in used],
+            defaults_used=used,
         )
 
     # ------------------------------------------------------------------ tables
+    @cached_property
+    def defaults_used(self) -> list[dict]:
+        """Every bundled default the case relied on: parameter, value, unit, status,
+        source, where (data file and table) and override (the case field)."""
+        return [d if isinstance(d, dict) else d.to_dict() for d in self._defaults]
+
     @cached_property
     def case(self) -> dict:
         """The validated case as solved (JSON-ready dict)."""
