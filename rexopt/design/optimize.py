@@ -57,6 +57,7 @@ from rexopt.schema import StrictModel
 SECTIONS = ("extraction", "scrub", "strip")
 OBJECTIVES = ("reagent_cost", "stages", "annualized_cost", "mixer_volume", "weighted")
 ORGANIC_SIDE = ("strip_liquor", "stripped_organic", "loaded_organic")
+RETRY_SOLVES = 24  # kernel solves a continuation may spend on one failed point
 
 
 class OptimizeError(ValueError):
@@ -427,7 +428,11 @@ class Probe:
         self.cascade = Cascade(c)
         self.eff = self.cascade.efficiencies()
         self.x_last: np.ndarray | None = None
+        self.good: list[tuple] = []  # converged (S, P, x) of this column
         self.calls = 0
+        self.unknown = 0  # points with no steady state after every retry
+        self.unknown_points: list[tuple[float, float]] = []
+        self.rescued = 0  # points saved by a retry
         self._par: dict | None = None
         self._checked = False
 
@@ -464,11 +469,9 @@ class Probe:
         c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
         return c.model_dump(mode="json")
 
-    def run(self, S: float, P: float, keep: bool = False) -> Point:
-        pb = self.pb
-        O, Qw, Qs = pb.flows(S, P, self.lev)
-        if Qw <= 0 or Qs <= 0:
-            return Point(S, P, [-math.inf] * len(pb.opt.specs), False)
+    def _solve_at(self, S: float, P: float, x0):
+        """One kernel solve at (S, P) from ``x0`` (None: cold start)."""
+        O, Qw, Qs = self.pb.flows(S, P, self.lev)
         cas = self.cascade
         c = cas.case
         c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
@@ -476,12 +479,74 @@ class Probe:
         net = cas.network()
         par = self._parameters(net)
         self.calls += 1
+        st, x, y, *_ = solve_arrays(net, par, self.eff, x0, tol=1e-11)
+        return st == kernels.OK, x, y, net
+
+    def _remember(self, S: float, P: float, x) -> None:
+        self.good.append((S, P, x))
+        if len(self.good) > 12:
+            del self.good[0]
+
+    def _retry(self, S: float, P: float):
+        """Rescue a point where the warm start and the kernel's cold start both
+        failed: (1) start from each remembered converged profile of this column
+        (nearest first); (2) continuation: walk (S, P) from the nearest converged
+        point to the target in steps, each warm-started from the last (halving
+        the step on failure).  Every accepted answer is a converged steady state
+        at (S, P) itself; the path only supplies starts.  Returns the solve tuple
+        or None (the point stays unknown)."""
+
+        def dist(g):
+            return abs(math.log(g[0] / S)) + abs(g[1] - P) / self.pb.F
+
+        near = sorted(self.good, key=dist)[:3]
+        for g in near:
+            if g[2] is self.x_last:
+                continue
+            r = self._solve_at(S, P, g[2])
+            if r[0]:
+                return r
+        if not near:
+            return None
+        S0, P0, x = near[0]
+        t, step, budget = 0.0, 0.25, RETRY_SOLVES
+        while budget > 0 and step > 1.0 / 512:
+            tn = min(1.0, t + step)
+            Sn = S0 * (S / S0) ** tn
+            Pn = P0 + (P - P0) * tn
+            r = self._solve_at(Sn, Pn, x)
+            budget -= 1
+            if r[0]:
+                t, x = tn, r[1]
+                if t >= 1.0:
+                    return r
+                step = min(2 * step, 0.5)
+            else:
+                step *= 0.5
+        return None
+
+    def run(self, S: float, P: float, keep: bool = False) -> Point:
+        """Spec values at (S, P).  ``ok`` False with NaN values means the kernel
+        found no steady state there even after :meth:`_retry` (an *unknown*
+        point, counted in ``self.unknown``), never a spec miss."""
+        pb = self.pb
+        O, Qw, Qs = pb.flows(S, P, self.lev)
+        if Qw <= 0 or Qs <= 0:
+            # outside the operating region (no scrub or strip acid): a real miss
+            return Point(S, P, [-math.inf] * len(pb.opt.specs), False)
         # a failed warm start falls back to the cold start inside the kernel
-        st, x, y, *_ = solve_arrays(net, par, self.eff, self.x_last, tol=1e-11)
-        if st != kernels.OK:
-            return Point(S, P, [math.nan] * len(pb.opt.specs), False)
+        ok, x, y, net = self._solve_at(S, P, self.x_last)
+        if not ok:
+            r = self._retry(S, P)
+            if r is None:
+                self.unknown += 1
+                self.unknown_points.append((S, P))
+                return Point(S, P, [math.nan] * len(pb.opt.specs), False)
+            self.rescued += 1
+            ok, x, y, net = r
         self.x_last = x
-        vals = spec_values(pb, cas, net, x, y)
+        self._remember(S, P, x)
+        vals = spec_values(pb, self.cascade, net, x, y)
         return Point(
             S,
             P,
@@ -533,7 +598,18 @@ def margins(pb: Problem, vals: list[float]) -> list[float]:
 # ------------------------------------------------------------------- one column
 @dataclass
 class Column:
-    """One integer design evaluated by the kernel at its cheapest feasible point."""
+    """One integer design evaluated by the kernel at its cheapest feasible point.
+
+    ``feasible``: a converged kernel point meeting every spec was found (``S``,
+    ``P``, ``cost`` are that point).  ``exact``: its reflux is the column's least
+    feasible reflux to the grid (the grid step below was *proven* infeasible, or
+    is below the range).  ``proven_infeasible``: no feasible point, every
+    deciding kernel point converged.  Otherwise the column is *unresolved*: kernel
+    points that found no steady state (``unknown_points``) left its least reflux
+    only bracketed, in ``[S_lower, S]`` (or, with no feasible point, above
+    ``S_lower``); such a column enters the choice with a lower bound only and is
+    never read as infeasible.
+    """
 
     stages: tuple[int, int, int]
     lev: int
@@ -549,18 +625,51 @@ class Column:
     grid_index: int | None = None
     best_values: list[float] | None = None  # infeasible: at S_max, see diagnose
     note: str = ""
+    exact: bool = False
+    proven_infeasible: bool = False
+    # infeasibility that only a side-draw spec shows (sampled in the cut, not
+    # searched): not propagated to smaller columns
+    side_only: bool = False
+    S_lower: float = 0.0  # proven lower bound of the least feasible reflux
+    lo_index: int | None = None  # grid index proven infeasible (or below range)
+    unknown_points: int = 0
+    rescued_points: int = 0
 
     @property
     def key(self) -> tuple[int, int, int, int]:
         return (*self.stages, self.lev)
 
+    @property
+    def resolved(self) -> bool:
+        return self.exact or self.proven_infeasible
 
-def _cut_search(probe: Probe, S: float, which: str) -> tuple[float, Point | None]:
+
+# tri-state answers of the kernel searches: True / False, or None = unknown (a
+# kernel point that decides the answer found no steady state after every retry)
+Tri = bool | None
+
+
+def _pass_state(pb: Problem, pt: Point, sel: list[int]) -> Tri:
+    """Do the specs ``sel`` pass at ``pt``?  None if the kernel found no steady
+    state there."""
+    if not pt.ok:
+        return None if any(math.isnan(v) for v in pt.values) else False
+    m = margins(pb, pt.values)
+    return all(m[i] >= 0 for i in sel)
+
+
+def _cut_search(probe: Probe, S: float, which: str):
     """Cut P at the edge of the specs of one direction, by bisection on the fixed
     bracket (deterministic: the same S gives the same answer from any caller).
 
-    which = "lo": smallest P meeting every increasing spec (passing point returned);
+    which = "lo": smallest P meeting every increasing spec;
     which = "hi": largest P meeting every decreasing spec.
+
+    Returns (P, passing point, state): state "ok" (edge resolved to 2e-6 F),
+    "open" (an unknown kernel point stopped the bisection: P is the passing
+    point nearest the edge, the edge lies between it and the last failing one),
+    "none" (the best end of the bracket fails: proven, no cut passes) or
+    "unknown" (the kernel found no steady state at the best end).
     """
     pb = probe.pb
     specs = pb.opt.specs
@@ -569,24 +678,32 @@ def _cut_search(probe: Probe, S: float, which: str) -> tuple[float, Point | None
     ]
     a, b = pb.P_lo, min(pb.P_hi, S * pb.F * (1 - 1e-9))
     if b <= a:
-        return (math.nan, None)
+        return math.nan, None, "none"
     if not sel:
-        return (a if which == "lo" else b), None
-
-    def ok(pt):
-        m = margins(pb, pt.values)
-        return pt.ok and all(m[i] >= 0 for i in sel)
+        return (a if which == "lo" else b), None, "ok"
 
     # bracket: "lo": fail at a, pass at b; "hi": pass at a, fail at b
     pass_end = b if which == "lo" else a
     pt_pass = probe.run(S, pass_end)
-    if not ok(pt_pass):
-        return math.nan, pt_pass
+    st = _pass_state(pb, pt_pass, sel)
+    if st is None:
+        return math.nan, pt_pass, "unknown"
+    if not st:
+        return math.nan, pt_pass, "none"
     tol = 2e-6 * pb.F
     while b - a > tol:
-        mid = 0.5 * (a + b)
-        pt = probe.run(S, mid)
-        if ok(pt):
+        w = b - a
+        # the middle, or (if the kernel finds no steady state there) a point
+        # beside it: any decided point keeps the bracket valid
+        for off in (0.0, 0.125, -0.125, 0.25, -0.25):
+            mid = a + w * (0.5 + off)
+            pt = probe.run(S, mid)
+            st = _pass_state(pb, pt, sel)
+            if st is not None:
+                break
+        else:
+            return (b if which == "lo" else a), pt_pass, "open"
+        if st:
             pt_pass = pt
             if which == "lo":
                 b = mid
@@ -597,24 +714,122 @@ def _cut_search(probe: Probe, S: float, which: str) -> tuple[float, Point | None
                 a = mid
             else:
                 b = mid
-    return (b if which == "lo" else a), pt_pass
+    return (b if which == "lo" else a), pt_pass, "ok"
 
 
-def _feasible_at(probe: Probe, S: float) -> tuple[bool, float, Point | None]:
-    """Is there a cut meeting every spec at reflux S?  (feasible, P_lo, point)."""
+@dataclass
+class AtS:
+    """Is there a cut meeting every spec at one reflux S?"""
+
+    state: Tri
+    P: float = math.nan  # a cut meeting every spec (state True)
+    pt: Point | None = None
+    P_lo: float = math.nan  # resolved cut window of the end-outlet specs
+    P_hi: float = math.nan
+    side_only: bool = False  # False only because of a side-draw spec
+
+
+SIDE_SAMPLES = 7  # cuts sampled across the window for side-draw specs
+
+
+def _feasible_at(probe: Probe, S: float, window: bool = False) -> AtS:
+    """Feasibility at reflux S: True (a converged point meets every spec), False
+    (proven with converged points, given specs monotone in the cut) or None.
+
+    End-outlet specs are monotone in the cut P: the increasing ones fail below an
+    edge, the decreasing ones above another; a bisection on P toward the
+    crossing stops as soon as one point meets both (feasible) or fails both
+    (proven infeasible: nothing below passes the first, nothing above the
+    second), else when the window is below 2e-6 F (infeasible to that
+    resolution).  Side-draw specs are not monotone: they are checked at
+    SIDE_SAMPLES cuts across the window (``side_only`` marks a False that only
+    they cause).  ``window``: also find the edges of the feasible window.
+    """
     pb = probe.pb
-    P, pt = _cut_search(probe, S, "lo")
-    if not np.isfinite(P):
-        return False, P, pt
-    if pt is None:
+    specs = pb.opt.specs
+    inc = [i for i, s in enumerate(specs) if s.searched and s.increasing]
+    dec = [i for i, s in enumerate(specs) if s.searched and not s.increasing]
+    side = [i for i, s in enumerate(specs) if not s.searched]
+    a, b = pb.P_lo, min(pb.P_hi, S * pb.F * (1 - 1e-9))
+    if pb.opt.scrub_flow_L_h is not None:
+        # scrub flow Qw = 3 (S F - P) / c_w within its bounds
+        lo_q, hi_q = pb.opt.scrub_flow_L_h
+        b = min(b, S * pb.F - lo_q * pb.c_scrub / 3.0)
+        a = max(a, S * pb.F - hi_q * pb.c_scrub / 3.0)
+    if b <= a:
+        return AtS(False)
+
+    def classify(P):
         pt = probe.run(S, P)
-    m = margins(pb, pt.values)
-    dec = [i for i, s in enumerate(pb.opt.specs) if s.searched and not s.increasing]
-    feas = pt.ok and all(m[i] >= 0 for i in dec)
-    if feas and pb.opt.scrub_flow_L_h is not None:
-        Qw = pb.flows(S, P, probe.lev)[1]
-        feas = Qw >= pb.opt.scrub_flow_L_h[0] - 1e-9  # larger P -> smaller Qw
-    return feas, P, pt
+        if not pt.ok and any(math.isnan(v) for v in pt.values):
+            return None, None, pt
+        if not pt.ok:
+            return False, False, pt
+        m = margins(pb, pt.values)
+        return all(m[i] >= 0 for i in inc), all(m[i] >= 0 for i in dec), pt
+
+    found = None
+    ib, db, pt = classify(b)
+    if ib is None:
+        return AtS(None, pt=pt)
+    if not ib:
+        return AtS(False, pt=pt)  # the best cut for the increasing specs fails
+    if db:
+        found = (b, pt)
+    else:
+        ia, da, pt = classify(a)
+        if ia is None:
+            return AtS(None, pt=pt)
+        if not da:
+            return AtS(False, pt=pt)  # the best cut for the decreasing specs fails
+        if ia:
+            found = (a, pt)
+    tol = 2e-6 * pb.F
+    while found is None and b - a > tol:
+        w = b - a
+        for off in (0.0, 0.125, -0.125, 0.25, -0.25):
+            mid = a + w * (0.5 + off)
+            im, dm, pt = classify(mid)
+            if im is not None:
+                break
+        else:
+            return AtS(None, pt=pt)
+        if im and dm:
+            found = (mid, pt)
+        elif im:
+            b = mid
+        elif dm:
+            a = mid
+        else:
+            return AtS(False, pt=pt)
+    if found is None:
+        return AtS(False, pt=pt)  # the window is narrower than the resolution
+    P, pt = found
+    out = AtS(True, P, pt, P_lo=P, P_hi=P)
+    if not side and not window:
+        return out
+    Plo, _, st_lo = _cut_search(probe, S, "lo")
+    Phi, _, st_hi = _cut_search(probe, S, "hi")
+    out.P_lo = Plo if st_lo in ("ok", "open") and Plo <= P else P
+    out.P_hi = Phi if st_hi in ("ok", "open") and Phi >= P else P
+    if pb.opt.scrub_flow_L_h is not None:
+        out.P_lo, out.P_hi = max(out.P_lo, a), min(out.P_hi, b)
+    if not side or _pass_state(pb, pt, side):
+        return out
+    best, n_unknown = None, 0
+    for q in np.linspace(out.P_lo, out.P_hi, SIDE_SAMPLES):
+        p2 = probe.run(S, float(q))
+        s2 = _pass_state(pb, p2, list(range(len(specs))))
+        if s2 is None:
+            n_unknown += 1
+        elif s2:
+            mg = min(margins(pb, p2.values)[i] for i in side)
+            if best is None or mg > best[0]:
+                best = (mg, p2)
+    if best is not None:
+        out.P, out.pt = best[1].P, best[1]
+        return out
+    return AtS(None if n_unknown else False, pt=pt, side_only=True)
 
 
 def evaluate_column(
@@ -630,8 +845,9 @@ def evaluate_column(
     Parameters
     ----------
     i_lo, i_hi : int, optional
-        Known reflux-grid indices: i_lo infeasible-or-below, i_hi feasible (from
-        monotone neighbours); they only narrow the search, the answer is the same.
+        Reflux-grid hints from monotone neighbours (i_lo infeasible-or-below, i_hi
+        feasible); both are checked on the kernel before use, so they only narrow
+        the search and the answer is the same.
     """
     t0 = time.perf_counter()
     probe = Probe(pb, stages, lev)
@@ -643,52 +859,120 @@ def evaluate_column(
         S_cap = (pb.opt.scrub_flow_L_h[1] * pb.c_scrub / 3.0 + pb.P_hi) / pb.F
         g_hi = min(g_hi, pb.S_index(S_cap, up=False))
     col = Column(stages=tuple(stages), lev=lev, saponification=s, feasible=False)
-    hi = g_hi if i_hi is None else min(i_hi, g_hi)
-    feas_hi, _, _ = _feasible_at(probe, pb.S_grid(hi))
-    lo_known = None
-    if not feas_hi and hi < g_hi:
-        # the hint was too low (or a neighbour's bound wrong): search above it
-        lo_known, hi = hi, g_hi
-        feas_hi, _, _ = _feasible_at(probe, pb.S_grid(hi))
-    if not feas_hi:
+    memo: dict[int, AtS] = {}
+
+    def at(i: int) -> AtS:
+        if i not in memo:
+            memo[i] = _feasible_at(probe, pb.S_grid(i))
+        return memo[i]
+
+    def done(col):
         col.kernel_calls = probe.calls
+        col.unknown_points = probe.unknown
+        col.rescued_points = probe.rescued
         col.seconds = time.perf_counter() - t0
-        col.note = "no feasible cut at the largest organic flow"
         return col
-    lo = g_lo - 1 if i_lo is None else max(g_lo - 1, min(i_lo, hi - 1))
-    if lo_known is not None:
-        lo = max(lo, lo_known)
-    elif lo >= g_lo:
-        f_lo, _, _ = _feasible_at(probe, pb.S_grid(lo))
-        if f_lo:  # the hint was too high: search below it
-            lo, hi = g_lo - 1, lo
+
+    # upper end: the hint, else the top of the range
+    hi = g_hi if i_hi is None else min(max(i_hi, g_lo), g_hi)
+    lo = g_lo - 1  # proven infeasible (or below the range)
+    if not at(hi).state and hi < g_hi:
+        # the hint was too low (or undecided): search above it
+        if at(hi).state is False:
+            lo = hi
+        hi = g_hi
+    top = at(hi)
+    if top.state is None:
+        # undecided at the largest reflux: a smaller one may still be decided
+        for d in (1, 2, 4, 8, 16, 32):
+            v = hi - d
+            if v <= lo:
+                break
+            st = at(v).state
+            if st:
+                hi, top = v, at(v)
+                break
+            if st is False:
+                lo = v  # proven infeasible below; (v, hi] stays undecided
+                break
+    if not top.state:
+        # nothing feasible at the largest reflux: proven only if decided there
+        col.lo_index = lo if top.state is None else hi
+        col.S_lower = pb.S_grid(col.lo_index + 1)
+        col.proven_infeasible = top.state is False
+        col.side_only = top.side_only
+        col.note = (
+            "no feasible cut at the largest organic flow"
+            if top.state is False
+            else "undecided: the kernel found no steady state at deciding points "
+            "of the largest organic flow"
+        )
+        return done(col)
+    if i_lo is not None and lo < i_lo < hi:
+        st = at(i_lo).state
+        if st is False:
+            lo = i_lo
+        elif st:
+            hi = i_lo
+    # bisection on the grid; an undecided index is stepped around (any decided
+    # index keeps the bracket valid); if every index inside is undecided the
+    # least reflux stays bracketed in (lo, hi]
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        f, _, _ = _feasible_at(probe, pb.S_grid(mid))
-        if f:
+        cand = [mid] + [
+            v
+            for d in (1, 2, 3)
+            for v in (mid - d, mid + d)
+            if lo < v < hi and v != mid
+        ]
+        st = None
+        for v in cand:
+            st = at(v).state
+            if st is not None:
+                mid = v
+                break
+        if st is None:
+            break
+        if st:
             hi = mid
         else:
             lo = mid
+    col.exact = hi - lo == 1
+    col.lo_index = lo
+    col.S_lower = pb.S_grid(lo + 1)
     S = pb.S_grid(hi)
-    _, Plo, _ = _feasible_at(probe, S)
-    Phi, _ = _cut_search(probe, S, "hi")
-    if pb.opt.scrub_flow_L_h is not None:
-        # keep the scrub flow inside its bounds
-        Phi = min(Phi, S * pb.F - pb.opt.scrub_flow_L_h[0] * pb.c_scrub / 3.0)
-        Plo = max(Plo, S * pb.F - pb.opt.scrub_flow_L_h[1] * pb.c_scrub / 3.0)
-    P = 0.5 * (Plo + Phi)
-    pt = probe.run(S, P, keep=True)
-    col.feasible = pt.ok and all(m >= 0 for m in margins(pb, pt.values))
+    # operating point: the middle of the feasible cut window at S (end-outlet
+    # specs), or the sampled cut with the best side-draw margin
+    memo.pop(hi, None)
+    a = _feasible_at(probe, S, window=True)
+    pt = None
+    if a.state:
+        if any(not s_.searched for s_ in pb.opt.specs):
+            P = a.P
+        else:
+            P = 0.5 * (a.P_lo + a.P_hi)
+        pt = probe.run(S, P, keep=True)
+        if _pass_state(pb, pt, list(range(len(pb.opt.specs)))) is not True:
+            # the middle missed (knife edge) or did not converge: the passing
+            # point found by the search
+            P = a.P
+            pt = probe.run(S, P, keep=True)
+    if pt is None or _pass_state(pb, pt, list(range(len(pb.opt.specs)))) is not True:
+        # feasible during the search but not on the re-run: should not happen
+        col.note = "the feasible point found could not be reproduced"
+        col.exact = False
+        return done(col)
+    col.feasible = True
     col.S, col.P, col.grid_index = S, P, hi
     col.flows = pb.flows(S, P, lev)
     col.values = pt.values
-    if pt.ok:
-        col.cost = column_cost(pb, probe, pt)
-    col.kernel_calls = probe.calls
-    col.seconds = time.perf_counter() - t0
-    if not col.feasible:
-        col.note = "the middle of the feasible cut interval missed a spec"
-    return col
+    col.cost = column_cost(pb, probe, pt)
+    if not col.exact:
+        col.note = (
+            f"least reflux bracketed in [{col.S_lower:.6g}, {S:.6g}]: the kernel "
+            "found no steady state at the grid points between"
+        )
+    return done(col)
 
 
 def column_cost(pb: Problem, probe: Probe, pt: Point) -> CascadeCost:
@@ -792,7 +1076,8 @@ def objective_value(pb: Problem, cost: CascadeCost, ref: float) -> float:
 class OptimizeResult:
     """What the optimizer found, how, and how sure it is."""
 
-    status: str  # "optimal" | "infeasible" | "limit"
+    # "optimal" | "best_found" | "limit" | "unverified" | "infeasible" | "unknown"
+    status: str
     claim: str
     problem: Problem
     best: Column | None
@@ -810,6 +1095,7 @@ class OptimizeResult:
     seconds: float
     binding: list[dict] = field(default_factory=list)
     message: str = ""
+    certificate: dict = field(default_factory=dict)
 
     def design_table(self) -> dict:
         b, pb = self.best, self.problem
@@ -850,6 +1136,7 @@ class OptimizeResult:
             "design": self.design_table(),
             "specs": self.spec_check,
             "binding": self.binding,
+            "certificate": self.certificate,
             "cost": b.cost.as_dict() if b is not None and b.cost else None,
             "search": {
                 "candidates": self.n_candidates,
@@ -972,6 +1259,8 @@ class Optimizer:
         self.bump: dict[tuple, int] = {}
         self.eps_stages = math.inf
         self.eps_reagent = math.inf
+        self.aside: set[tuple] = set()  # unresolved columns HiGHS picked
+        self._val = np.zeros(len(keys))
 
     # ------------------------------------------------------------- bookkeeping
     def evaluate(self, key) -> Column:
@@ -979,11 +1268,19 @@ class Optimizer:
         lev = key[3]
         i_lo = i_hi = None
         for ck, c in self.cols.items():
-            if ck[3] != lev or c.grid_index is None or not c.feasible:
+            if ck[3] != lev:
                 continue
-            if all(a >= b for a, b in zip(ck[:3], key[:3], strict=True)):  # dominating
-                i_lo = max(i_lo if i_lo is not None else -(10**9), c.grid_index - 1)
-            if all(a <= b for a, b in zip(ck[:3], key[:3], strict=True)):  # dominated
+            if (
+                c.lo_index is not None
+                and (c.feasible or not c.proven_infeasible)
+                and all(a >= b for a, b in zip(ck[:3], key[:3], strict=True))
+            ):  # dominating: its proven-infeasible reflux is infeasible here too
+                i_lo = max(i_lo if i_lo is not None else -(10**9), c.lo_index)
+            if (
+                c.feasible
+                and c.grid_index is not None
+                and all(a <= b for a, b in zip(ck[:3], key[:3], strict=True))
+            ):  # dominated: its feasible reflux is feasible here too
                 i_hi = min(i_hi if i_hi is not None else 10**9, c.grid_index)
         if i_lo is None and i_hi is None:
             # no bound at this level yet: the same stages at another level are a
@@ -1000,10 +1297,12 @@ class Optimizer:
         below = np.all(self.K[:, :3] <= np.array(key[:3]), axis=1) & (
             self.K[:, 3] == lev
         )
-        if col.feasible:
-            # monotonicity: fewer stages never need less reflux
-            self.S_lb[below] = np.maximum(self.S_lb[below], col.S)
-        elif col.note.startswith("no feasible"):
+        # monotonicity: fewer stages never need less reflux, and are infeasible
+        # where this column is; only what the column *proved* is propagated (an
+        # unknown kernel point proves nothing, a side-draw spec is not monotone)
+        if col.lo_index is not None and not col.proven_infeasible:
+            self.S_lb[below] = np.maximum(self.S_lb[below], col.S_lower)
+        if col.proven_infeasible and not col.side_only:
             self.dead[below] = True
         return col
 
@@ -1012,15 +1311,28 @@ class Optimizer:
         probe = Probe(pb, col.stages, col.lev)
         i = col.grid_index + steps
         S = pb.S_grid(i)
-        f, Plo, _ = _feasible_at(probe, S)
-        Phi, _ = _cut_search(probe, S, "hi")
-        P = 0.5 * (Plo + Phi)
+        a = _feasible_at(probe, S, window=True)
+        col.S, col.grid_index = S, i
+        col.feasible = bool(a.state)
+        col.exact = False  # raised above its least reflux: an upper point
+        if not a.state:
+            col.cost = None
+            col.note = "no feasible cut after raising the reflux"
+            return col
+        P = a.P if any(not s_.searched for s_ in pb.opt.specs) else (
+            0.5 * (a.P_lo + a.P_hi)
+        )
         pt = probe.run(S, P, keep=True)
-        col.S, col.P, col.grid_index, col.flows = S, P, i, pb.flows(S, P, col.lev)
-        col.values = pt.values
-        col.feasible = f and pt.ok and all(v >= 0 for v in margins(pb, pt.values))
-        col.cost = column_cost(pb, probe, pt) if pt.ok else None
+        if _pass_state(pb, pt, list(range(len(pb.opt.specs)))) is not True:
+            P = a.P
+            pt = probe.run(S, P, keep=True)
         col.kernel_calls += probe.calls
+        col.P, col.flows = P, pb.flows(S, P, col.lev)
+        col.values = pt.values
+        col.feasible = pt.ok and all(v >= 0 for v in margins(pb, pt.values))
+        col.cost = column_cost(pb, probe, pt) if pt.ok else None
+        col.exact = col.feasible  # the cheapest point that passes verification
+        col.note = f"reflux raised {steps} grid step(s) after a verification miss"
         return col
 
     def _inventory_ratio(self) -> float:
@@ -1055,14 +1367,19 @@ class Optimizer:
         val = np.minimum(objective_array(pb, ta, ref), objective_array(pb, tb, ref))
         reag = np.minimum(ta["reagent_cost"], tb["reagent_cost"])
         stages = self.K[:, :3].sum(axis=1)
+        self._val = val
         navail = 0
         for key, i in self.index.items():
             c = self.cols.get(key)
-            if c is not None:
-                ok = c.feasible and c.cost is not None
-                v = objective_value(pb, c.cost, ref) if ok else 0.0
-                rg = c.cost.reagent_cost_USD_y if ok else 0.0
+            if c is not None and c.feasible and c.exact and c.cost is not None:
+                ok = True
+                v = objective_value(pb, c.cost, ref)
+                rg = c.cost.reagent_cost_USD_y
+            elif c is not None and (c.proven_infeasible or key in self.aside):
+                ok, v, rg = False, 0.0, 0.0
             else:
+                # not simulated, or unresolved (kernel points without a steady
+                # state left its least reflux open): the lower bound
                 ok, v, rg = not self.dead[i], float(val[i]), float(reag[i])
             ok = ok and stages[i] <= self.eps_stages and rg <= self.eps_reagent
             navail += ok
@@ -1079,11 +1396,18 @@ class Optimizer:
     ):
         """Lazy loop until HiGHS picks a column whose cost is exact.
 
-        Returns (key | None, rounds, proven: bool).
+        An unresolved column that HiGHS picks (its least reflux left open by
+        kernel points without a steady state, after every retry) cannot be priced
+        exactly: it is set aside (``self.aside``) with its lower bound, which the
+        certificate (:meth:`certificate`) reports, and HiGHS re-chooses.
+
+        Returns (key | None, rounds, finished: bool); ``finished`` False when the
+        round or time limit stopped the loop (key: best feasible found).
         """
         pb = self.pb
         self.eps_stages = math.inf if eps_stages is None else eps_stages
         self.eps_reagent = math.inf if eps_reagent is None else eps_reagent
+        self.aside = set()
         # the corners (most stages) bound everything below them
         r = pb.ranges
         for lev in range(len(pb.sap_levels)):
@@ -1104,7 +1428,11 @@ class Optimizer:
             rounds += 1
             key = self.keys[i]
             if key in self.cols:
-                return key, rounds, True
+                c = self.cols[key]
+                if c.feasible and c.exact:
+                    return key, rounds, True
+                self.aside.add(key)
+                continue
             # before simulating an interior column, simulate its projections on the
             # far faces of the ranges: each bounds a whole row of columns
             n, m, k, lev = key
@@ -1128,6 +1456,70 @@ class Optimizer:
                 return self._best_exact(), rounds, False
             self.evaluate(key)
 
+    def certificate(self, chosen, finished: bool) -> dict:
+        """What the search proved (call after :meth:`run`).
+
+        ``bound``: no design in the searched space has a lower objective (given
+        the stated assumptions): the chosen exact column's objective, or lower if
+        a set-aside unresolved column's lower bound is lower.  ``incumbent``: the
+        best feasible design found (an unresolved column's feasible point counts).
+        ``optimal`` only if the loop finished and no unresolved column's bound is
+        below the incumbent (nothing unknown can hide a cheaper design).
+        """
+        pb, ref = self.pb, self.ref_reagent
+        self.refresh()
+        val = self._val
+        inc, inc_v = None, math.inf
+        for key, c in self.cols.items():
+            if not (c.feasible and c.cost):
+                continue
+            if sum(key[:3]) > self.eps_stages:
+                continue
+            v = objective_value(pb, c.cost, ref)
+            if v < inc_v:
+                inc, inc_v = key, v
+        bounds = {}
+        if chosen is not None and chosen in self.cols and self.cols[chosen].exact:
+            bounds["chosen"] = objective_value(pb, self.cols[chosen].cost, ref)
+        aside = {
+            k: float(val[self.index[k]])
+            for k in sorted(self.aside)
+            if not self.dead[self.index[k]]
+        }
+        hidden = {k: v for k, v in aside.items() if v < inc_v * (1 - 1e-9)}
+        # every column still available to HiGHS carries its exact cost or a lower
+        # bound, so their minimum bounds everything not set aside or excluded
+        lp = [c for c, avail in self.milp._state.values() if avail]
+        if not finished and lp:
+            bounds["open"] = min(lp)
+        bound = min([*bounds.values(), *aside.values()], default=math.inf)
+        unresolved = [k for k, c in self.cols.items() if not c.resolved]
+        optimal = finished and inc is not None and not hidden
+        return {
+            "incumbent": inc,
+            "incumbent_objective": inc_v if inc is not None else None,
+            "bound": bound if math.isfinite(bound) else None,
+            "gap": (inc_v - bound) / abs(inc_v)
+            if inc is not None and math.isfinite(bound) and inc_v != 0
+            else None,
+            "optimal": optimal,
+            "finished": finished,
+            "unresolved_columns": [list(k) for k in unresolved],
+            "set_aside_bounds": [
+                {"column": list(k), "lower_bound": v} for k, v in aside.items()
+            ],
+            "could_hide_cheaper": [list(k) for k in hidden],
+            "unknown_kernel_points": int(
+                sum(c.unknown_points for c in self.cols.values())
+            ),
+            "rescued_kernel_points": int(
+                sum(c.rescued_points for c in self.cols.values())
+            ),
+            "proven_infeasible_columns": int(
+                sum(c.proven_infeasible for c in self.cols.values())
+            ),
+        }
+
     def _best_exact(self):
         best, bv = None, math.inf
         for key, c in self.cols.items():
@@ -1147,13 +1539,20 @@ def monotonicity_violations(cols: dict, skip=()) -> list[tuple]:
         for k, c in cols.items()
         if c.feasible and c.grid_index is not None and k not in skip
     ]
+    decided = [
+        (k, c)
+        for k, c in cols.items()
+        if c.lo_index is not None and c.lo_index >= 0 and k not in skip
+    ]
     out = []
     for k1, c1 in feas:
-        for k2, c2 in feas:
+        for k2, c2 in decided:
             if k1 == k2 or k1[3] != k2[3]:
                 continue
+            # t1 <= t2 feasible at a reflux where t2 (more stages) was proven
+            # infeasible, by more than one grid step
             if all(a <= b for a, b in zip(k1[:3], k2[:3], strict=True)):
-                if c1.grid_index < c2.grid_index - 1:
+                if c1.grid_index < c2.lo_index:
                     out.append((k1[:3], k2[:3]))
     return out
 
@@ -1207,45 +1606,95 @@ def verify(pb: Problem, col: Column):
 
 
 # ------------------------------------------------------------------- diagnosis
-def diagnose(pb: Problem) -> list[dict]:
-    """Best achievable value of every searched spec at the largest stages and
-    organic flow, over all operating levels.
+def spec_text(s: Spec) -> str:
+    """A spec as the user gave it: the target printed exactly (Python's shortest
+    round-trip form: 0.99999999 stays 0.99999999, never "1" or "100.000 %")."""
+    return f"{s.component} {s.kind} in {s.stream} >= {s.target!r}"
 
-    For each spec: its best value with every *other* spec met (the cut set at the
-    edge the opposite-direction specs allow), and whether it is binding
-    (best < target).
+
+def fmt_fraction(v: float) -> str:
+    """A fraction with enough digits to tell it from 1 (0.999999995 is not "1")."""
+    if not np.isfinite(v):
+        return "none (the kernel found no steady state)"
+    if 0.0 < v < 1.0 and v > 0.999:
+        d = max(6, math.ceil(-math.log10(1.0 - v)) + 2)
+        return f"{v:.{d}f}"
+    return f"{v:.6g}"
+
+
+def diagnose(pb: Problem) -> list[dict]:
+    """Best achievable value of every spec at the largest stages and organic flow
+    of the search space, over all operating levels.
+
+    For each end-outlet spec: its best value with every *other* end-outlet spec
+    met (the cut set at the edge the opposite-direction specs allow), and whether
+    it is binding (best < target).  For a side-draw spec: its best value over
+    cuts sampled across the bracket, preferring cuts where the end-outlet specs
+    are met (``others_met`` says which).  Values come from converged kernel
+    points only (an unknown point is retried, then left out).
     """
     r = pb.ranges
     stages = (r["extraction"][1], r["scrub"][1], r["strip"][1])
     best: dict[int, dict] = {}
+    specs = pb.opt.specs
+    ends = [i for i, s in enumerate(specs) if s.searched]
     for lev in range(len(pb.sap_levels)):
         probe = Probe(pb, stages, lev)
         S = pb.S_grid(pb.S_index(pb.S_hi[lev], up=False))
-        Plo, _ = _cut_search(probe, S, "lo")
-        Phi, _ = _cut_search(probe, S, "hi")
-        for i, s in enumerate(pb.opt.specs):
+        Plo, _, _ = _cut_search(probe, S, "lo")
+        Phi, _, _ = _cut_search(probe, S, "hi")
+        Pmax = min(pb.P_hi, S * pb.F) * 0.999
+        cand: dict[int, list[tuple[float, bool]]] = {}
+        for i, s in enumerate(specs):
             if not s.searched:
                 continue
             edge = Phi if s.increasing else Plo
-            if not np.isfinite(edge):
+            met = bool(np.isfinite(edge))
+            if not met:
                 # the opposite specs cannot be met at all: report the spec at the
                 # edge of the cut bracket that favours it
-                edge = min(pb.P_hi, S * pb.F) * 0.999 if s.increasing else pb.P_lo
-            pt = probe.run(S, min(edge, S * pb.F * 0.999))
-            v = pt.values[i] if pt.ok else float("nan")
+                edge = Pmax if s.increasing else pb.P_lo
+            pt = probe.run(S, min(edge, Pmax))
+            cand[i] = [(pt.values[i] if pt.ok else math.nan, met)]
+        side = [i for i, s in enumerate(specs) if not s.searched]
+        if side:
+            for q in np.linspace(pb.P_lo, Pmax, 15):
+                pt = probe.run(S, float(q))
+                if not pt.ok:
+                    continue
+                m = margins(pb, pt.values)
+                met = all(m[j] >= 0 for j in ends)
+                for i in side:
+                    cand.setdefault(i, []).append((pt.values[i], met))
+        for i, vals in cand.items():
+            s = specs[i]
+            good = [v for v, met in vals if met and np.isfinite(v)]
+            others_met = bool(good)
+            pool = good or [v for v, _ in vals if np.isfinite(v)]
+            v = max(pool) if pool else math.nan
             old = best.get(i)
-            if old is None or (np.isfinite(v) and not v <= old["best_value"]):
+            if (
+                old is None
+                or (others_met and not old["others_met"])
+                or (others_met == old["others_met"] and v > old["best_value"])
+            ):
                 best[i] = {
-                    "spec": s.label,
+                    "spec": spec_text(s),
+                    "stream": s.stream,
+                    "component": s.component,
+                    "kind": s.kind,
                     "target": s.target,
+                    "target_given": repr(s.target),
                     "best_value": v,
+                    "best_value_text": fmt_fraction(v),
                     "binding": bool(not v >= s.target - pb.opt.spec_tolerance),
+                    "others_met": others_met,
                     "at_stages": list(stages),
                     "saponification": pb.sap_levels[lev],
                     "side_draw_flow_L_h": pb.draw_levels[lev]
                     if pb.draw_levels
                     else None,
-                    "organic_flow_L_h": pb.flows(S, edge, lev)[0],
+                    "organic_flow_L_h": pb.flows(S, pb.P_lo, lev)[0],
                 }
     return [best[i] for i in sorted(best)]
 
@@ -1254,18 +1703,30 @@ def _fmt_binding(pb: Problem, diag: list[dict]) -> str:
     bind = [d for d in diag if d["binding"]] or diag
     parts = []
     for d in bind:
-        v = d["best_value"]
-        vtxt = (
-            f"{v:.6g}" if np.isfinite(v) else "none (the kernel found no steady state)"
+        others = (
+            "with the other specs met"
+            if d["others_met"]
+            else "(the other specs cannot be met at the same time either)"
         )
         parts.append(
-            f"{d['spec']} cannot be met: best achievable {vtxt} with the other specs "
-            f"met, at the most stages allowed ({'/'.join(map(str, d['at_stages']))} "
-            f"extraction/scrub/strip) and the largest organic flow "
-            f"({d['organic_flow_L_h']:.4g} L/h, "
-            f"saponification {d['saponification']:.3g})"
+            f"{d['spec']} cannot be met: best achievable {d['best_value_text']} "
+            f"{others}, at the most stages allowed "
+            f"({'/'.join(map(str, d['at_stages']))} extraction/scrub/strip) and the "
+            f"largest organic flow ({d['organic_flow_L_h']:.4g} L/h, "
+            f"saponification {d['saponification']:.3g}"
+            + (
+                f", side draw {d['side_draw_flow_L_h']:.4g} L/h"
+                if d["side_draw_flow_L_h"] is not None
+                else ""
+            )
+            + ")"
         )
     msg = "; ".join(parts)
+    if not any(d["binding"] for d in diag):
+        msg = (
+            "every spec is reachable alone at the bounds of the search space but "
+            "not all together: " + msg
+        )
     if pb.n_min_fenske is not None:
         nmax = pb.ranges["extraction"][1] + pb.ranges["scrub"][1]
         msg += (
@@ -1309,7 +1770,9 @@ def optimize(
     else:
         pb = problem_from(source, opt=opt, where=where)
         optim = Optimizer(pb)
-    key, rounds, proven = optim.run(t0, eps_stages=eps_stages)
+    key, rounds, finished = optim.run(t0, eps_stages=eps_stages)
+    cert = optim.certificate(key, finished)
+    key = cert["incumbent"]
     verify_rounds = 0
     case = res = None
     checks: list[dict] = []
@@ -1325,8 +1788,10 @@ def optimize(
         optim.bump[key] = optim.bump.get(key, 0) + 1
         del optim.cols[key]
         optim.evaluate(key)
-        key, r2, proven = optim.run(t0, eps_stages=eps_stages)
+        key, r2, finished = optim.run(t0, eps_stages=eps_stages)
         rounds += r2
+        cert = optim.certificate(key, finished)
+        key = cert["incumbent"]
     seconds = time.perf_counter() - t0
     base = dict(
         problem=pb,
@@ -1338,8 +1803,34 @@ def optimize(
         kernel_calls=optim.kernel_calls,
         milp=optim.milp.info(),
         seconds=seconds,
+        certificate=cert,
+    )
+    n_unres = len(cert["unresolved_columns"])
+    unk_txt = (
+        f"{n_unres} column(s) stayed unresolved ({cert['unknown_kernel_points']} "
+        f"kernel point(s) without a steady state after retries; "
+        f"{cert['rescued_kernel_points']} point(s) rescued by a retry)"
     )
     if key is None:
+        if n_unres:
+            # nothing feasible found, but not everything was decided: not a proof
+            msg = (
+                f"no feasible design found, and infeasibility is NOT proven: "
+                f"{unk_txt}; undecided columns, e.g. "
+                f"{', '.join('/'.join(map(str, k[:3])) for k in cert['unresolved_columns'][:5])}"
+            )
+            return OptimizeResult(
+                status="unknown",
+                claim="undecided: the kernel found no steady state where it decides",
+                best=None,
+                case=None,
+                verification=None,
+                verified=False,
+                spec_check=[],
+                binding=[],
+                message=msg,
+                **base,
+            )
         diag = diagnose(pb) if eps_stages is None else []
         msg = (
             _fmt_binding(pb, diag)
@@ -1348,7 +1839,7 @@ def optimize(
         )
         return OptimizeResult(
             status="infeasible",
-            claim="no feasible design in the searched ranges",
+            claim="no feasible design in the searched ranges (every column decided)",
             best=None,
             case=None,
             verification=None,
@@ -1367,14 +1858,23 @@ def optimize(
         )
     if best.S >= pb.S_hi[best.lev] * (1 - 1.5 * pb.opt.reflux_step):
         notes.append("the organic flow sits at its upper bound")
+    if n_unres:
+        notes.append(unk_txt)
+    proven = cert["optimal"]
     viol = monotonicity_violations(optim.cols, skip=set(optim.bump))
     if viol:
         proven = False
         a, b = viol[0]
         notes.append(
             f"monotonicity in stages failed on {len(viol)} simulated pair(s), e.g. "
-            f"{a} needs less reflux than {b}: the claim is only 'best found'"
+            f"{a} is feasible at less reflux than {b} needs: the claim is only "
+            "'best found'"
         )
+    gap_txt = (
+        f"proven lower bound {cert['bound']:.6g} (gap {100 * cert['gap']:.3g} %)"
+        if cert["bound"] is not None and cert["gap"] is not None
+        else "no lower bound proven"
+    )
     if proven and verified:
         status = "optimal"
         claim = (
@@ -1385,6 +1885,16 @@ def optimize(
             f"lower bound "
             f"(monotonicity in stages; reflux grid step {pb.opt.reflux_step:g})"
         )
+        if n_unres:
+            claim += (
+                f"; {n_unres} unresolved column(s) all have lower bounds at or above "
+                "this cost"
+            )
+        if any(not s_.searched for s_ in pb.opt.specs):
+            claim += (
+                f"; side-draw specs checked at {SIDE_SAMPLES} cuts across each "
+                "feasible window (sampled, not searched)"
+            )
         uses_inv = pb.opt.objective == "annualized_cost" or (
             pb.opt.objective == "weighted" and pb.opt.weights.get("annualized_cost")
         )
@@ -1396,12 +1906,23 @@ def optimize(
     elif proven and not verify_design:
         status = "optimal"
         claim = "optimal over the searched ranges (not re-simulated: verify_design off)"
+    elif not verified and verify_design:
+        status = "unverified"
+        claim = "the chosen design failed kernel verification"
+    elif not finished:
+        status = "limit"
+        claim = f"best found; not proven (round or time limit); {gap_txt}"
     else:
-        status = "limit" if not proven else "unverified"
+        status = "best_found"
+        hid = cert["could_hide_cheaper"]
         claim = (
-            "best found; not proven (round or time limit)"
-            if not proven
-            else "the chosen design failed kernel verification"
+            f"best found, not proven optimal: {gap_txt}"
+            + (
+                f"; {len(hid)} unresolved column(s) could hide a cheaper design, "
+                f"e.g. {'/'.join(map(str, hid[0][:3]))}"
+                if hid
+                else ""
+            )
         )
     return OptimizeResult(
         status=status,
@@ -1469,6 +1990,11 @@ class EnumerationResult:
     seconds: float
     kernel_calls: int
     objective: float
+
+    @property
+    def unresolved(self) -> list[tuple]:
+        """Columns the kernel could not decide (points without a steady state)."""
+        return [k for k, c in self.columns.items() if not c.resolved]
 
 
 def enumerate_designs(pb: Problem) -> EnumerationResult:
