@@ -24,7 +24,9 @@ err_console = Console(stderr=True)
 
 
 def _fail(msg: str, code: int = 2):
-    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
+    err_console.print(
+        f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -87,7 +89,7 @@ def fit_cli(
         )
     except (FitDataError, FitError) as e:
         _fail(str(e))
-    console.print(res.summary(), highlight=False, markup=False)
+    console.print(res.summary(), highlight=False, markup=False, soft_wrap=True)
     ref = {"pH": ref_ph, "F_mol_L": ref_free_extractant}
     try:
         if model not in ("empirical_ph", "mass_action") or ref_ph is not None:

@@ -613,6 +613,10 @@ def fit(
     ------
     FitDataError, FitIdentifiabilityError, FitError
     """
+    from rexopt.fit.batch import MODELS
+
+    if model not in MODELS:
+        raise FitError(f"model: {model!r} -- one of {', '.join(MODELS)}")
     if space not in SPACES:
         raise FitError(f"space: {space!r} -- one of {', '.join(SPACES)}")
     if medium not in ("chloride", "sulfate"):
