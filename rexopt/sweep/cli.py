@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["register", "print_summary", "print_plan"]
@@ -45,11 +46,17 @@ def print_plan(sweep, out: Path, console: Console) -> None:
     from rexopt.sweep.store import open_for_reading
 
     t = sweep.table
-    console.print(f"[bold]sweep[/bold] {sweep.name}  ({sweep.source or 'dict'})")
+    console.print(
+        f"[bold]sweep[/bold] {escape(sweep.name)}  ({escape(str(sweep.source or 'dict'))})"
+    )
     base = sweep.base_path or "inline [base]"
-    console.print(f"base case: kind = {sweep.kind!r}, {base}")
-    console.print(f"scenarios: {t.n:,}   outputs: {', '.join(sweep.outputs)}")
-    tab = Table("parameter", "path", "type", "values", title_justify="left")
+    console.print(f"base case: {sweep.kind} study, {base}", markup=False)
+    console.print(
+        f"scenarios: {t.n:,}   outputs: {', '.join(sweep.outputs)}", markup=False
+    )
+    tab = Table(title_justify="left")
+    for col in ("parameter", "path", "type", "values"):
+        tab.add_column(col, overflow="fold")
     for k, p in enumerate(sweep.parameters):
         col = t.columns[k]
         if t.types[k] == "str":
@@ -58,17 +65,23 @@ def print_plan(sweep, out: Path, console: Console) -> None:
             uniq = len(set(col.tolist()))
             desc = f"{col.min():.6g} .. {col.max():.6g} ({uniq} distinct)"
         how = "sampled" if p.sampled else "fixed"
-        tab.add_row(p.column, p.path, f"{t.types[k]}, {how}", desc)
+        tab.add_row(
+            escape(p.column), escape(p.path), f"{t.types[k]}, {how}", escape(desc)
+        )
     console.print(tab)
     if out.exists():
         try:
             with open_for_reading(out) as f:
                 done = int(f["done"][...].sum())
-            console.print(f"output: {out} exists, {done:,} done -> a run resumes")
+            console.print(
+                f"output: {out} exists, {done:,} done -> a run resumes", markup=False
+            )
         except Exception as exc:
-            console.print(f"output: {out} exists but is unreadable ({exc})")
+            console.print(
+                f"output: {out} exists but is unreadable ({exc})", markup=False
+            )
     else:
-        console.print(f"output: {out} (new)")
+        console.print(f"output: {out} (new)", markup=False)
     c = sweep.spec.cluster
     extra = {
         k: v
@@ -139,7 +152,7 @@ def register(app: typer.Typer) -> None:
         from rexopt.sweep.spec import JobqueueConfig, SweepFileError, load_sweep
         from rexopt.sweep.store import StoreMismatchError
 
-        console = Console()
+        console = Console(soft_wrap=True)
         err = Console(stderr=True, soft_wrap=True)
         try:
             sweep = load_sweep(sweep_file)
@@ -197,7 +210,7 @@ def register(app: typer.Typer) -> None:
             from rexopt.sweep.report import write_report
 
             files = write_report(target, report)
-            console.print(f"report: {len(files)} plot(s) in {report}")
+            console.print(f"report: {len(files)} plot(s) in {report}", markup=False)
 
     @app.command("results")
     def results_cmd(
@@ -220,7 +233,7 @@ def register(app: typer.Typer) -> None:
         """Summarise a sweep file; export it to CSV/Parquet; plot it."""
         from rexopt.sweep.store import read_definition, read_results
 
-        console = Console()
+        console = Console(soft_wrap=True)
         if not file.exists():
             Console(stderr=True, soft_wrap=True).print(
                 f"error: {file}: no such file", markup=False
@@ -236,7 +249,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         counts = df["status"].value_counts()
         console.print(
-            f"[bold]{d['name']}[/bold] ({d['kind']}): {d['n']:,} scenarios; "
+            f"[bold]{escape(str(d['name']))}[/bold] ({d['kind']}): {d['n']:,} scenarios; "
             + ", ".join(
                 f"{k} {int(counts.get(k, 0)):,}"
                 for k in ("ok", "infeasible", "failed", "pending")
@@ -244,19 +257,15 @@ def register(app: typer.Typer) -> None:
         )
         ok = df[df["status"] == "ok"]
         if len(ok):
-            t = Table(
-                "output",
-                "mean",
-                "min",
-                "median",
-                "max",
-                title_justify="left",
-                title="ok scenarios",
-            )
+            t = Table(title_justify="left", title="ok scenarios")
+            for col in ("output", "mean", "min", "median", "max"):
+                t.add_column(
+                    col, overflow="fold", justify="left" if col == "output" else "right"
+                )
             for o in d["outputs"]:
                 s = ok[o]
                 t.add_row(
-                    o,
+                    escape(o),
                     f"{s.mean():.6g}",
                     f"{s.min():.6g}",
                     f"{s.median():.6g}",
@@ -271,12 +280,12 @@ def register(app: typer.Typer) -> None:
                 console.print(f"  {k:>6} x {msg}", markup=False, highlight=False)
         if csv is not None:
             df.to_csv(csv)
-            console.print(f"wrote {csv}")
+            console.print(f"wrote {csv}", markup=False)
         if parquet is not None:
             df.to_parquet(parquet)
-            console.print(f"wrote {parquet}")
+            console.print(f"wrote {parquet}", markup=False)
         if plot_dir is not None:
             from rexopt.sweep.report import write_report
 
             files = write_report(df, plot_dir, definition=d)
-            console.print(f"{len(files)} plot(s) in {plot_dir}")
+            console.print(f"{len(files)} plot(s) in {plot_dir}", markup=False)

@@ -329,6 +329,7 @@ def _loop(
             indices=idx,
             values=store.inputs(idx),
             attempt=attempt,
+            time_limit_s=sweep.spec.execution.scenario_time_limit_s,
         )
         fut = handle.executor.submit(run_batch, task)
         inflight[fut] = task

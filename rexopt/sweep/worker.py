@@ -61,6 +61,7 @@ class BatchTask:
     indices: np.ndarray
     values: list
     attempt: int = 1
+    time_limit_s: float | None = None  # per scenario; None: in-process, no limit
 
 
 @dataclass
@@ -106,7 +107,7 @@ def get_evaluator(task: BatchTask) -> tuple[Callable, float]:
     """The cached evaluator for the task's base case; and its set-up time [s]."""
     # One evaluator per thread: models and solver objects need not be thread-safe
     # (with the default of one thread per worker this is one per process).
-    key = (task.kind, task.base_key, threading.get_ident())
+    key = (task.kind, task.base_key, threading.get_ident(), task.time_limit_s)
     ev = _EVALUATORS.get(key)
     if ev is not None:
         return ev, 0.0
@@ -115,7 +116,13 @@ def get_evaluator(task: BatchTask) -> tuple[Callable, float]:
         if ev is not None:
             return ev, 0.0
         t0 = time.perf_counter()
-        ev = task.factory(task.base_case, base_dir=task.base_dir)
+        if task.time_limit_s is not None:
+            from rexopt.sweep.sandbox import Sandbox
+
+            ev = Sandbox(task.factory, task.base_case, task.base_dir, task.time_limit_s)
+            ev._start()
+        else:
+            ev = task.factory(task.base_case, base_dir=task.base_dir)
         _EVALUATORS[key] = ev
         return ev, time.perf_counter() - t0
 

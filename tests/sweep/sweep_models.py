@@ -80,3 +80,16 @@ def poison(x=0.0, bad=5.0):
     if x == bad:
         os.kill(os.getpid(), 9)
     return {"y": 2.0 * x}
+
+
+def sticky(x=0.0, hang_at=-1.0, crash_at=-2.0):
+    """Hangs (a solve that never ends) at ``hang_at``, kills its process at
+    ``crash_at``, raises KremserInfeasible for x < 0; else y = 3 x."""
+    if x == hang_at:
+        while True:
+            time.sleep(0.05)
+    if x == crash_at:
+        os.kill(os.getpid(), 9)
+    if x < 0:
+        raise KremserInfeasible(f"x = {x} < 0")
+    return {"y": 3.0 * x, "pid": float(os.getpid())}
