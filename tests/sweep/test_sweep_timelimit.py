@@ -7,10 +7,9 @@ import time
 
 import numpy as np
 import pytest
+from sweep_helpers import MODELS
 
 from rexopt.sweep import SerialExecutor, read_results, run_sweep, sweep_from_dict
-
-from sweep_helpers import MODELS
 
 pytestmark = pytest.mark.integration
 
