@@ -288,7 +288,13 @@ def unverified_warnings(used: list[DefaultUsed]) -> list[str]:
     groups: dict[str, list[DefaultUsed]] = {}
     for d in used:
         if d.status == "unverified":
-            groups.setdefault(d.override, []).append(d)
+            # cost keys are one table: one line for all of them
+            key = (
+                "optimize.costs"
+                if d.override.startswith("optimize.costs.")
+                else d.override
+            )
+            groups.setdefault(key, []).append(d)
     out = []
     for override, rows in groups.items():
         items = ", ".join(
@@ -306,3 +312,75 @@ def unverified_warnings(used: list[DefaultUsed]) -> list[str]:
 
 def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+# the cost keys a cascade's cost reads besides its agent, salt and oxides
+# (rexopt.design.costing.cascade_cost)
+_COST_KEYS_ALWAYS = (
+    "HCl_USD_t",
+    "water_USD_t",
+    "residence_time_min",
+    "settler_to_mixer_volume",
+    "cost_ref_USD",
+    "volume_ref_gal",
+    "scale_exponent",
+    "operating_hours_h_y",
+    "capital_recovery_factor",
+    "inventory_charge",
+)
+_AGENT_PRICE_KEY = {
+    "NH3": "NH3_USD_t",
+    "NaOH": "NaOH_USD_t",
+    "Mg(HCO3)2": "MgHCO3_USD_t",
+}
+
+
+def cost_defaults(
+    components: list[str], agent: str = "NH3", overrides=None
+) -> list[DefaultUsed]:
+    """The rows of rexopt/data/costs.toml a cascade cost reads and the case does
+    not override (``[optimize.costs]``).
+
+    Parameters
+    ----------
+    components : list of str
+        Metals held in the stages (their oxide prices value the inventory).
+    agent : str
+        Saponification agent (its price and its salt's disposal cost).
+    overrides : mapping, optional
+        The case's ``[optimize.costs]`` keys.
+    """
+    data = read_data("costs")
+    table = {
+        k: (group, row)
+        for group, block in data.items()
+        if isinstance(block, dict)
+        for k, row in block.items()
+        if isinstance(row, dict)
+    }
+    keys = [_AGENT_PRICE_KEY.get(agent, "NH3_USD_t"), *_COST_KEYS_ALWAYS]
+    keys.append(f"{agents()[agent].salt}_USD_t")
+    for s in components:
+        ox = element(s).oxide
+        keys.append(
+            f"{ox}_USD_kg" if f"{ox}_USD_kg" in table else "default_oxide_USD_kg"
+        )
+    given = set(overrides or {})
+    out, seen = [], set()
+    for k in keys:
+        if k in given or k in seen or k not in table:
+            continue
+        seen.add(k)
+        group, row = table[k]
+        out.append(
+            DefaultUsed(
+                parameter=k,
+                value=row.get("value", ""),
+                unit=row.get("unit", "-"),
+                status=row.get("status", "unverified"),
+                source=row.get("source", ""),
+                where=f"rexopt/data/costs.toml [{group}] {k}",
+                override=f"optimize.costs.{k}",
+            )
+        )
+    return out

@@ -249,3 +249,38 @@ def _toml(path):
     import tomllib
 
     return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("agent", ["NH3", "NaOH", "Mg(HCO3)2"])
+def test_cost_defaults_are_exactly_the_keys_the_cost_reads(agent):
+    """Perturb one costs.toml value at a time: the cascade cost moves if and only
+    if the key is reported (and not overridden)."""
+    from rexopt.design import costing
+    from rexopt.provenance import cost_defaults
+
+    comps = ["Pr", "Nd", "Tb"]
+    over = {"HCl_USD_t": 300.0}
+    reported = {d.parameter for d in cost_defaults(comps, agent, over)}
+
+    def cost(vals):
+        c = costing.cascade_cost(
+            stages=(10, 10, 4),
+            org_flow_L_h=np.full(24, 100.0),
+            aq_flow_L_h=np.full(24, 50.0),
+            base_HA_mol_h=20.0,
+            agent=agent,
+            acid_mol_h=30.0,
+            water_L_h=80.0,
+            product_oxide_kg_h=1.0,
+            costs=vals,
+            inventory_mol={"Pr": 5.0, "Nd": 10.0, "Tb": 1.0},
+        )
+        return c.annualized_USD_y
+
+    base_vals = costing.load_costs(over)
+    base = cost(base_vals)
+    for key in costing.cost_table():
+        vals = dict(base_vals)
+        vals[key] = vals[key] * 1.5 + 1.0
+        moved = cost(vals) != pytest.approx(base, rel=1e-12)
+        assert moved == (key in reported or key in over), key
