@@ -5,7 +5,7 @@ The public API, each documented with units (nothing heavy is imported until used
 ``rexopt.simulate(case)``
     Solve a cascade case -> :class:`rexopt.results.CascadeResult`.
 ``rexopt.design(case)``
-    Closed-form (Xu) design of a cascade case for its purity specs.
+    Xu's closed-form design of a cascade, flows then corrected on the kernel.
 ``rexopt.optimize(case)``
     Cheapest cascade meeting the case's ``[optimize]`` specs.
 ``rexopt.sweep(sweep_file)``
@@ -77,48 +77,43 @@ def simulate(case, *, tol: float = 1e-12, max_iter: int = 200, warm_start=None, 
 
 
 # ----------------------------------------------------------------------- design
-def _design(case, *, purity_A: float | None = None, purity_B: float | None = None):
-    """Closed-form design of a cascade by Xu's theory of countercurrent extraction.
+def _design(case, specs=None, **kw):
+    """Design a cascade: Xu's closed form, then the flows corrected on the kernel.
 
-    Called as ``rexopt.design(case, ...)``.  Stage numbers and flows for the split
-    between the most extractable component (A, to the strip liquor) and the least
-    extractable (B, to the raffinate) at the purity specs, with the case's chemistry,
-    organic, feed and acid strengths kept.  The theory assumes a saturated organic
-    and constant separation factors; simulate the written case to see what the
-    kernel gives (``rexopt.simulate(d.case)``), then ``rexopt.optimize`` for the
-    cheapest cascade that meets the specs on the kernel.
+    Called as ``rexopt.design(case, ...)``; the same as
+    :func:`rexopt.design.design_case`.  Xu's theory of countercurrent extraction
+    gives the extraction and scrub amounts and the stage numbers for the purity
+    specs (two outlets, or three with a middle draw); the flows (and, where needed,
+    the stages) are then moved until the kernel meets the specs, and theory and
+    kernel figures are reported side by side.
 
     Parameters
     ----------
-    case : str, Path or dict
-        A cascade case with ``model = "saturated"`` and separation factors.
-    purity_A, purity_B : float, optional
-        Mole-fraction purity of A in the strip liquor and of B in the raffinate
-        [-]; default from the case's ``[optimize]`` specs, else 0.995.
+    case : str, Path, dict or rexopt.case.CascadeCase
+        A cascade case with ``model = "saturated"``; its chemistry, organic, feed,
+        acid strengths and strip stages are kept.
+    specs : list of dict, optional
+        ``{stream, component, purity_min | recovery_min}`` [-]; default the case's
+        ``[optimize]`` specs.
+    **kw
+        ``purity_A``, ``purity_B``, ``purity_middle`` [-] (override or add
+        purity specs; default 0.995 where no spec names the outlet),
+        ``draw_section`` ("scrub" or "extraction"), ``optimum`` ("simple" or
+        "precise"), ``calibrate`` (False: closed form only), ``max_stage_rounds``.
 
     Returns
     -------
-    CascadeDesign
-        ``design`` (the closed-form design: extraction amount S and scrub amount W
-        [mol per mol feed], extraction ratios, stage numbers), ``case`` (a cascade
-        case dict ready for :func:`simulate`) and ``info`` (purities and the
-        extraction order used).
+    rexopt.design.DesignResult
+        ``theory`` (extraction amount S and scrub amount W [mol per mol feed RE],
+        extraction ratios, ideal stage numbers), ``theory_case`` and ``case``
+        (cascade case dicts for :func:`simulate`), ``checks`` (per spec: target,
+        theory, kernel at the closed form, kernel at the design, met), ``met``,
+        ``notes`` (everything assumed or not honoured, in words) and ``result``
+        (the kernel's CascadeResult of the design, with its warnings).
     """
-    from rexopt.design.cli import xu_from_case
+    from rexopt.design import design_case
 
-    d, case_dict, info = xu_from_case(case, purity_A=purity_A, purity_B=purity_B)
-    return CascadeDesign(design=d, case=case_dict, info=info)
-
-
-class CascadeDesign(types.SimpleNamespace):
-    """Result of :func:`rexopt.design`: ``design``, ``case`` (dict), ``info``."""
-
-    def simulate(self, **kw):
-        """Simulate the designed case on the kernel -> CascadeResult."""
-        return simulate(self.case, **kw)
-
-    def __repr__(self) -> str:
-        return f"CascadeDesign(design={self.design!r}, info={self.info!r})"
+    return design_case(case, specs, **kw)
 
 
 # --------------------------------------------------------------------- optimize
