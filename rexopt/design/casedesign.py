@@ -403,16 +403,17 @@ def _pick_specs(
         ]
     else:
         specs = list(file_specs)
+    field_ = "specs" if given is not None else "optimize.specs"
     for i, s in enumerate(specs):
         if s.stream not in streams:
             raise DesignError(
-                f"{where}: specs.{i}.stream: {s.stream!r} -- expected one of "
+                f"{where}: {field_}.{i}.stream: {s.stream!r} -- expected one of "
                 f"{', '.join(streams)}"
             )
         if s.component not in comps:
             raise DesignError(
-                f"{where}: specs.{i}.component: {s.component!r} -- expected one of "
-                f"{', '.join(comps)}"
+                f"{where}: {field_}.{i}.component: {s.component!r} -- expected one "
+                f"of {', '.join(comps)}"
             )
     return specs, notes
 
