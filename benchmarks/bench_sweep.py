@@ -5,9 +5,15 @@ Prints measured figures (no assertions):
 1. machinery only (a function that returns at once): serial, and a Dask
    LocalCluster with tasks of 1 scenario (the per-task overhead) and with automatic
    batching;
-2. a kernel-only sweep: N cascade simulations (``rexopt.simulate(case).summary()``,
-   the ``cascade`` kind) serial vs LocalCluster, with the speed-up.  Without
-   ``rexopt.cascade`` a stand-in NumPy kernel of about 1 ms is used and labelled so.
+2. where one cascade scenario's time goes (serial, no sweep machinery): the
+   overrides applied to the case, case validation, network and stage parameters,
+   the kernel, the result and its summary -- and, side by side, the baseline path
+   that builds every pandas table per scenario (what each scenario cost before
+   results were made lazy);
+3. a cascade sweep: N cascade simulations (the ``cascade`` kind:
+   ``rexopt.simulate(case).summary()``, tables never built) serial vs
+   LocalCluster, with the speed-up, and the same sweep on the baseline tables
+   path on the LocalCluster, side by side.
 
 Usage::
 
@@ -55,6 +61,89 @@ def standin_kernel(feed=1.0, stages=60, beta=1.5):
         "recovery_B": float(r[1]),
         "x_last": float(x[-1, 0]),
     }
+
+
+_BASE: dict = {}
+
+
+def cascade_tables(case_path: str, organic_flow_L_h: float, feed_flow_L_h: float):
+    """Baseline: simulate and build every pandas table, then the summary."""
+    import rexopt
+    from rexopt.sweep.spec import copy_tree
+
+    base = _BASE.get(case_path)
+    if base is None:
+        import tomllib
+
+        base = _BASE[case_path] = tomllib.loads(Path(case_path).read_text())
+    case = copy_tree(base)
+    case["organic"]["flow_L_h"] = organic_flow_L_h
+    case["feed"]["flow_L_h"] = feed_flow_L_h
+    res = rexopt.simulate(case)
+    for t in ("streams", "recovery", "purity", "profiles", "reagents", "balance"):
+        getattr(res, t)
+    return res.summary()
+
+
+def breakdown(case: Path, n: int = 300) -> None:
+    """Mean time of each step of one cascade scenario [ms], serial."""
+    import tomllib
+
+    from rexopt.cascade import Cascade, solve_arrays
+    from rexopt.sweep.spec import apply_overrides, parse_path
+
+    base = tomllib.loads(case.read_text())
+    o0, f0 = base["organic"]["flow_L_h"], base["feed"]["flow_L_h"]
+    rng = np.random.default_rng(0)
+    vals = [(o0 * rng.uniform(0.9, 1.1), f0 * rng.uniform(0.9, 1.1)) for _ in range(n)]
+    paths = (parse_path("organic.flow_L_h"), parse_path("feed.flow_L_h"))
+    t = dict.fromkeys(
+        ("overrides", "validation", "network", "kernel", "result", "summary"), 0.0
+    )
+    t_tables = 0.0
+    for k in range(n + 20):
+        warm = k < 20
+        t0 = time.perf_counter()
+        c = apply_overrides(base, paths, ("float", "float"), vals[k % n])
+        t1 = time.perf_counter()
+        cas = Cascade(c)
+        t2 = time.perf_counter()
+        net = cas.network()
+        par = cas.stage_parameters(net)
+        eff = cas.efficiencies()
+        t3 = time.perf_counter()
+        solve_arrays(net, par, eff)
+        t4 = time.perf_counter()
+        res = cas.simulate()  # the whole simulate (includes its own kernel call)
+        t5 = time.perf_counter()
+        res.summary()
+        t6 = time.perf_counter()
+        for name in ("streams", "recovery", "purity", "profiles", "reagents"):
+            getattr(res, name)
+        res.balance  # noqa: B018 - built for its cost
+        t7 = time.perf_counter()
+        if warm:
+            continue
+        t["overrides"] += t1 - t0
+        t["validation"] += t2 - t1
+        t["network"] += t3 - t2
+        t["kernel"] += t4 - t3
+        # result = simulate minus what it repeats (network, parameters, kernel)
+        t["result"] += max(0.0, (t5 - t4) - (t4 - t2))
+        t["summary"] += t6 - t5
+        t_tables += t7 - t6
+    total = sum(t.values())
+    print(f"  one scenario of {case.name}, mean of {n} (serial, this process):")
+    for k, v in t.items():
+        print(f"    {k:<11} {v / n * 1e3:7.3f} ms  ({v / total:5.1%})")
+    print(
+        f"    {'total':<11} {total / n * 1e3:7.3f} ms; outside the kernel "
+        f"{(total - t['kernel']) / n * 1e3:.3f} ms"
+    )
+    print(
+        f"  baseline (every table built as well): {(total + t_tables) / n * 1e3:.3f} "
+        f"ms per scenario (tables {t_tables / n * 1e3:.3f} ms)"
+    )
 
 
 def _spin(n: int = 3_000_000) -> float:
@@ -132,6 +221,28 @@ def _cascade_sweep(case: Path, n: int):
     }
 
 
+def _baseline_sweep(case: Path, n: int):
+    o0, f0 = _get(case, "organic.flow_L_h"), _get(case, "feed.flow_L_h")
+    d = _sweep_dict(
+        "cascade_tables",
+        n,
+        list(_cascade_sweep(case, 1)["outputs"]),
+        {
+            "case_path": str(case),
+            "organic_flow_L_h": o0,
+            "feed_flow_L_h": f0,
+        },
+        "params.organic_flow_L_h",
+    )
+    d["name"] = "bench-baseline"
+    d["parameters"] = [
+        {"path": "params.organic_flow_L_h", "range": [0.9 * o0, 1.1 * o0]},
+        {"path": "params.feed_flow_L_h", "range": [0.9 * f0, 1.1 * f0]},
+    ]
+    d["sampling"] = {"method": "lhs", "n": n, "seed": 0}
+    return d
+
+
 def _get(case: Path, dotted: str) -> float:
     import tomllib
 
@@ -207,7 +318,11 @@ def main(argv=None) -> None:
         )
         _line(f"LocalCluster({args.workers}), auto batches", _run(sw, tmp / "c.h5", ex))
 
-        print(f"\n2. kernel-only sweep, {args.n:,} scenarios")
+        print("\n2. one cascade scenario, step by step")
+        if args.case.exists():
+            breakdown(args.case)
+
+        print(f"\n3. cascade sweep, {args.n:,} scenarios")
         use_cascade = args.case.exists()
         why = ""
         if use_cascade:
@@ -257,6 +372,16 @@ def main(argv=None) -> None:
         eff = par.rate / max(ser.rate, 1e-9) / par.slots
         if not math.isnan(eff):
             print(f"  parallel efficiency {eff:.0%}")
+        if use_cascade:
+            bd = _baseline_sweep(args.case, args.n)
+            sb = sweep_from_dict(bd, base_dir=REPO)
+            base = _run(sb, tmp / "k_baseline.h5", ex)
+            _line(f"baseline tables path, LocalCluster({args.workers})", base)
+            print(
+                f"  side by side on LocalCluster({args.workers}): "
+                f"{par.rate:,.0f} scen/s now vs {base.rate:,.0f} scen/s on the "
+                f"tables path (x{par.rate / max(base.rate, 1e-9):.2f}); goal 1,000"
+            )
     finally:
         client.close()
         cluster.close()

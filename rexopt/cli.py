@@ -329,21 +329,12 @@ def optimize(
 def _register_subcommands():
     """Commands that live with their packages (each module has ``register(app)``)."""
     import rexopt.design.cli
+    import rexopt.fit.cli
     import rexopt.sweep.cli
 
     rexopt.design.cli.register(app)
     rexopt.sweep.cli.register(app)
-    _register_fit()
-
-
-def _register_fit():
-    # rexopt.fit is being added; until its cli module exists there is no command.
-    import importlib.util
-
-    if importlib.util.find_spec("rexopt.fit.cli") is not None:
-        import rexopt.fit.cli
-
-        rexopt.fit.cli.register(app)
+    rexopt.fit.cli.register(app)
 
 
 _register_subcommands()

@@ -56,6 +56,7 @@ __all__ = [
     "ndfeb_summary",
     "REAGENT_ALIASES",
     "reagent_name",
+    "one_spelling",
 ]
 
 OPTIONS = ("json", "out", "pareto", "plot")
@@ -68,6 +69,21 @@ REAGENT_ALIASES = {"MgHCO3": "Mg(HCO3)2", "Mg(HCO3)2": "Mg(HCO3)2"}
 def reagent_name(name: str) -> str:
     """The printed spelling of a reagent (``MgHCO3`` -> ``Mg(HCO3)2``)."""
     return REAGENT_ALIASES.get(name, name)
+
+
+_MG_RE = None
+
+
+def one_spelling(text: str) -> str:
+    """Printed text with one spelling per reagent: the NdFeB plant's data files
+    name the magnesium agent ``MgHCO3`` (a data key); printed, it is ``Mg(HCO3)2``
+    as in cascade cases."""
+    global _MG_RE
+    if _MG_RE is None:
+        import re
+
+        _MG_RE = re.compile(r"(?<![\w(])MgHCO3(?![\w)])")
+    return _MG_RE.sub("Mg(HCO3)2", text)
 
 
 class StudyInputError(ValueError):
@@ -338,26 +354,21 @@ def _cascade_errors():
 
 
 def _cascade_load(source):
-    """A Cascade ready to simulate; a case with an [optimize] table is read by the
+    """A Cascade ready to simulate (:func:`rexopt.case.load_cascade`, what simulate
+    builds before the kernel); a case with an [optimize] table is read by the
     optimizer's reader (which checks that table) and simulated as written."""
-    from rexopt.cascade import Cascade
+    from rexopt.case import load_cascade
 
     raw = source if isinstance(source, dict) else None
     if raw is None and isinstance(source, str | Path):
         raw = read_raw(source)
+    where = None if isinstance(source, dict) else str(source)
     if raw is not None and "optimize" in raw:
         from rexopt.design.optimize import split_case
 
-        base, _ = split_case(
-            source, where=None if isinstance(source, dict) else str(source)
-        )
-        c = Cascade(base)
-    else:
-        c = Cascade(source)
-    # what simulate computes before the kernel: the network and stage parameters
-    net = c.network()
-    c.stage_parameters(net)
-    return c
+        base, _ = split_case(source, where=where)
+        return load_cascade(base, name=where)
+    return load_cascade(source, name=where)
 
 
 def _cascade_describe(c) -> str:
@@ -682,7 +693,7 @@ def _ndfeb_run(path: Path, opts: dict) -> Outcome:
         raise StudyRunError(f"{path}: {exc}", code=1) from None
     except sx.KernelUnavailable as exc:
         raise StudyRunError(f"{path}: {exc}", code=3) from None
-    print(nd.report(res))
+    print(one_spelling(nd.report(res)))
     oc = Outcome(
         "ndfeb_flowsheet",
         str(path),
