@@ -623,6 +623,11 @@ def fit(
         raise FitError(f"medium: {medium!r} -- chloride or sulfate")
     if not isinstance(data, FitData):
         data = read_fit_data(data, agent=agent)
+    if medium == "sulfate" and data.acid_from_pH:
+        raise FitError(
+            f"{data.source}: feed_pH: in sulfate media the free acid is not 10^-pH "
+            f"(HSO4- buffers it) -- give feed_acid_mol_L instead"
+        )
     bm = BatchModel(data, model, medium)
     params = build_params(model, data.elements, fix=fix, free=free, bounds=bounds)
     _start_values(bm, params, data)

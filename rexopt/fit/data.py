@@ -92,6 +92,7 @@ class FitData:
     elements: list[str]  # metals in the order first met in the header
     units: dict[str, str]  # column -> unit as read
     notes: list[str] = field(default_factory=list)
+    acid_from_pH: bool = False  # feed acid computed as 10^-pH (chloride only)
 
     def measured(self, el: str) -> list[int]:
         """Indices of the tests with a measured phase of ``el``."""
@@ -368,7 +369,7 @@ def read_fit_data(source, *, agent: str | None = None, name: str | None = None):
         )
     else:
         notes.append("no temperature recorded; the model has no temperature term")
-    return FitData(where, tests, els, units, notes)
+    return FitData(where, tests, els, units, notes, "feed_pH" in header)
 
 
 def measured_table(data: FitData) -> np.ndarray:

@@ -52,19 +52,23 @@ def coverage(plan, model, true, repeats, **kw):
     return hits / total
 
 
+@pytest.mark.slow
 def test_empirical_ph_intervals_cover_truth():
     cov = coverage(EMP_PLAN, "empirical_ph", EMP_TRUE, 40)
     assert cov >= 0.90, cov
 
 
+@pytest.mark.slow
 def test_saturated_intervals_cover_truth():
     assert coverage(SAT_PLAN, "saturated", SAT_TRUE, 40) >= 0.90
 
 
+@pytest.mark.slow
 def test_mass_action_intervals_cover_truth_with_free_slope():
     assert coverage(MA_PLAN, "mass_action", MA_TRUE, 30, free="m") >= 0.90
 
 
+@pytest.mark.slow
 def test_concentration_space_intervals_cover_truth():
     assert coverage(EMP_PLAN, "empirical_ph", EMP_TRUE, 30, space="conc") >= 0.90
 
@@ -156,6 +160,7 @@ def test_saturated_separation_factor_is_the_ratio_of_constants():
     assert sf.loc["Nd", "ci95_low"] <= 10**0.176 <= sf.loc["Nd", "ci95_high"]
 
 
+@pytest.mark.slow
 def test_bootstrap_intervals_agree_with_the_jacobian_ones():
     data = generate(EMP_PLAN, "empirical_ph", EMP_TRUE, noise_rel=0.02, seed=4)
     r = fit(data, "empirical_ph", bootstrap=40, seed=1)
@@ -186,3 +191,25 @@ def test_units_of_the_data_file_do_not_change_the_fit(tmp_path):
         vals.append([r.value(*n.split(".")) for n in r.free_names])
     assert np.allclose(vals[0], vals[1], atol=1e-9)
     assert np.allclose(vals[0], vals[2], atol=1e-9)
+
+
+def test_strip_test_from_loaded_organic_conserves_metal_and_acid():
+    """A strip test (metal only on the organic, acid in the aqueous): what leaves
+    the organic arrives in the aqueous, and each RE(III) stripped takes 3 H+."""
+    from rexopt.fit.batch import BatchModel
+    from rexopt.fit.data import read_fit_data
+
+    rows = [
+        dict(O_A_ratio=oa, extractant_mol_L=1, saponification=0,
+             feed_acid_mol_L=acid, feed_La_mol_L=0, feed_Nd_mol_L=0,
+             org_in_La_mol_L=0.01, org_in_Nd_mol_L=0.02, aq_La_mol_L=0.005,
+             aq_Nd_mol_L=0.01)
+        for acid in (0.5, 2.0) for oa in (0.5, 2.0)
+    ]  # fmt: skip
+    data = read_fit_data(rows)
+    vals = {(e, k): v for e in ("La", "Nd") for k, v in zip("abcd", (0.5, 0, -1, 0))}
+    for t, s in zip(data.tests, BatchModel(data, "empirical_ph").solve(vals)):
+        for el in ("La", "Nd"):
+            assert s.x[el] + t.O_A * s.y[el] == pytest.approx(t.total(el), rel=1e-12)
+        stripped = s.x["La"] + s.x["Nd"]  # per litre of aqueous
+        assert 10.0**-s.pH == pytest.approx(t.acid_mol_L - 3.0 * stripped, rel=1e-10)
