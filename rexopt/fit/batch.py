@@ -122,6 +122,9 @@ class BatchModel:
         self.model = model
         self.medium = medium
         self.pH_model = model in ("empirical_ph", "mass_action")
+        # solve the site balance even where the current values make F irrelevant
+        # (an extractant term being fitted from zero)
+        self.force_F = False
         self._tests = [self._build(t) for t in data.tests]
 
     def _case(self, t: BatchTest, comps: list[str]) -> dict:
@@ -205,7 +208,9 @@ class BatchModel:
                     par[KERNEL_ARRAY[kind]][:, i] = values[(el, kind)]
             if self.model == "empirical_ph":
                 par["use_ph"] = int(np.any(par["a"] != 0) or np.any(par["b"] != 0))
-                par["use_F"] = int(np.any(par["d"] != 0) or np.any(par["b"] != 0))
+                par["use_F"] = int(
+                    self.force_F or np.any(par["d"] != 0) or np.any(par["b"] != 0)
+                )
             st, x, y, h, F, _ = solve_arrays(tb["net"], par, tb["eff"], tb["x0"])
             if st != kernels.OK and tb["x0"] is not None:
                 st, x, y, h, F, _ = solve_arrays(tb["net"], par, tb["eff"], None)

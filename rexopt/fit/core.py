@@ -636,6 +636,7 @@ def fit(
             if p.free and p.name in start:
                 p.value = float(start[p.name])
     prob = _Problem(bm, params, space)
+    bm.force_F = any(p.free and p.kind in ("b", "d") for p in params)
     if not prob.free:
         raise FitError("every parameter is fixed: nothing to fit")
     _check_counts(prob, data)
@@ -663,7 +664,13 @@ def fit(
         raise FitError(
             f"{data.source}: the fit ended where some test has no steady state"
         )
+    failed = prob.failed_evals
     J = prob.jacobian(theta)
+    if prob.failed_evals > failed:
+        raise FitError(
+            f"{data.source}: the Jacobian at the optimum could not be evaluated: some "
+            f"test has no steady state a step of {FD_STEP:g} away from it"
+        )
     prob.resid(theta)  # restore warm starts at the solution
     _check_identifiable(prob, theta, J, sol, data)
     n, p = len(r), len(theta)

@@ -93,3 +93,13 @@ def test_too_few_tests_for_the_free_parameters():
     data = generate(design(FEED, [0.01]), "empirical_ph", TRUE)
     with pytest.raises(FitIdentifiabilityError, match="1 usable measurement"):
         fit(data, "empirical_ph")
+
+
+def test_parameter_at_its_bound_is_flagged():
+    plan = design(FEED, [0.002, 0.01, 0.03, 0.1, 0.3], O_A=(0.5, 2.0))
+    data = generate(plan, "empirical_ph", TRUE, seed=0)
+    r = fit(data, "empirical_ph", bounds={"La.a": (0.0, 0.3)})
+    p = r.param("La", "a")
+    assert p.at_bound and p.value == pytest.approx(0.3)
+    assert any("La.a = 0.3 is at its bound" in n and "not valid" in n for n in r.notes)
+    assert not r.param("Nd", "a").at_bound
