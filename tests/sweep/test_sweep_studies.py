@@ -1,0 +1,146 @@
+"""Sweeps of every study kind: each scenario equals the study run directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rexopt.study import StudyInputError, get_study, study_name_for, validate_file
+from rexopt.sweep import (
+    SerialExecutor,
+    SweepFileError,
+    read_results,
+    run_sweep,
+    sweep_from_dict,
+)
+from rexopt.sweep.evaluators import case_overrides
+
+pytestmark = pytest.mark.integration
+
+CASES = Path(__file__).resolve().parents[2] / "cases"
+
+
+def _sweep(base, params, outputs, **extra):
+    return sweep_from_dict(
+        {
+            "name": "t",
+            "base": str(base),
+            "parameters": params,
+            "outputs": outputs,
+            "cluster": {"kind": "serial"},
+            **extra,
+        }
+    )
+
+
+def test_study_kind_of_each_bundled_case():
+    import tomllib
+
+    want = {
+        "prnd_p507.toml": "cascade",
+        "prnd_p507_optimize.toml": "cascade_optimize",
+        "separation_line_bayanobo.toml": "separation_line",
+        "ndfeb_4000tpa.toml": "ndfeb_flowsheet",
+    }
+    for name, kind in want.items():
+        raw = tomllib.loads((CASES / name).read_text())
+        assert study_name_for(raw) == kind
+    raw = tomllib.loads((CASES / "ndfeb_4000tpa.toml").read_text())
+    with pytest.raises(StudyInputError, match="needs a case of kind = 'cascade'"):
+        study_name_for(raw, study="cascade_design")
+
+
+def test_options_a_kind_does_not_use_are_refused_with_the_reason():
+    k = get_study("ndfeb_flowsheet")
+    assert k.check_options({"out": "o", "json": None}) is None
+    msg = k.check_options({"pareto": "p"})
+    assert "--pareto does not apply to a NdFeB recycling plant" in msg
+    assert "enabled = true" in msg
+    assert "--out does not apply" in get_study("cascade").check_options({"out": "o"})
+
+
+def test_case_overrides_are_the_changed_leaves():
+    base = {"a": {"b": 1.0, "c": [1, 2]}, "k": "x"}
+    case = {"a": {"b": 2.0, "c": [1, 2]}, "k": "x", "data": {"costs": {"p": 5.0}}}
+    assert case_overrides(base, case) == {"a.b": 2.0, "data.costs.p": 5.0}
+    assert case_overrides(base, base) == {}
+
+
+def test_design_sweep_equals_the_design_run_directly(tmp_path):
+    from rexopt.design.cli import xu_from_case
+
+    sw = _sweep(
+        CASES / "prnd_p507.toml",
+        [{"path": "feed.conc_mol_L.Nd", "values": [0.6, 0.75, 0.85]}],
+        ["design.S", "design.n", "kernel.purity_strip_liquor_Nd"],
+        study="cascade_design",
+    )
+    assert sw.kind == "cascade_design"
+    s = run_sweep(sw, tmp_path / "d.h5", executor=SerialExecutor(), progress=False)
+    assert s.ok == 3
+    df = read_results(tmp_path / "d.h5")
+    for i in range(3):
+        d, _, _ = xu_from_case(sw.scenario_case(i))
+        assert df["design.S"].iloc[i] == pytest.approx(d.S, rel=1e-12)
+        assert df["design.n"].iloc[i] == pytest.approx(d.n, rel=1e-12)
+    # the kernel check is the simulation of the designed case
+    import rexopt
+
+    _, cd, _ = xu_from_case(sw.scenario_case(0))
+    direct = rexopt.simulate(cd).summary()["purity_strip_liquor_Nd"]
+    assert df["kernel.purity_strip_liquor_Nd"].iloc[0] == pytest.approx(
+        direct, rel=1e-9
+    )
+
+
+def test_plant_sweep_paths_create_tables_and_bad_keys_fail_at_load():
+    sw = _sweep(
+        CASES / "ndfeb_4000tpa.toml",
+        [{"path": "data.costs.products_USD_kg.Nd2O3", "values": [60.0, 90.0]}],
+        ["economics.npv_USD"],
+    )
+    assert sw.kind == "ndfeb_flowsheet"
+    c = sw.scenario_case(1)
+    assert c["data"]["costs"]["products_USD_kg"]["Nd2O3"] == 90.0
+    assert "data" not in sw.base_case  # the base case itself is not changed
+    with pytest.raises(SweepFileError, match="Nd2O3x"):
+        _sweep(
+            CASES / "ndfeb_4000tpa.toml",
+            [{"path": "data.costs.products_USD_kg.Nd2O3x", "values": [60.0]}],
+            ["economics.npv_USD"],
+        )
+    with pytest.raises(SweepFileError, match="scrap_t_yr"):
+        _sweep(
+            CASES / "ndfeb_4000tpa.toml",
+            [{"path": "plant.scrap_t_yr", "values": [-5.0]}],
+            ["economics.npv_USD"],
+        )
+
+
+def test_bundled_plant_sweep_validates():
+    line = validate_file(CASES / "sweeps" / "ndfeb_capacity_price_sweep.toml")
+    assert "135 scenarios of a ndfeb_flowsheet study" in line
+
+
+@pytest.mark.slow
+def test_optimize_sweep_meets_its_specs(tmp_path):
+    sw = _sweep(
+        CASES / "prnd_p507_optimize.toml",
+        [{"path": "feed.conc_mol_L.Nd", "values": [0.7]}],
+        [
+            "feasible",
+            "verified",
+            "cost.annualized_USD_y",
+            "spec0.value",
+            "spec0.target",
+        ],
+    )
+    assert sw.kind == "cascade_optimize"
+    s = run_sweep(sw, tmp_path / "o.h5", executor=SerialExecutor(), progress=False)
+    df = read_results(tmp_path / "o.h5")
+    assert s.ok == 1, df["message"].tolist()
+    r = df.iloc[0]
+    assert r["feasible"] == 1.0 and r["verified"] == 1.0
+    assert r["spec0.value"] >= r["spec0.target"] - 1e-6
+    assert r["cost.annualized_USD_y"] > 0
