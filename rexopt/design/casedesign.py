@@ -86,7 +86,7 @@ class DesignSpec:
     stream : str
         Outlet: ``strip_liquor``, ``raffinate`` or a side draw's name.
     component : str
-        Component the spec is about.
+        Component the spec is about, or a group written ``"Pr+Nd"``.
     kind : {"purity", "recovery"}
         Purity: mole fraction of ``component`` in the outlet's metals [-];
         recovery: fraction of the fed ``component`` leaving in the outlet [-].
@@ -114,10 +114,21 @@ class DesignSpec:
 
 
 def spec_value(spec: DesignSpec, result) -> float:
-    """Value of ``spec`` in a :class:`rexopt.results.CascadeResult`. [-]"""
+    """Value of ``spec`` in a :class:`rexopt.results.CascadeResult`. [-]
+
+    A ``component`` written ``"Pr+Nd"`` is a group: its purity is the sum of the
+    members' purities, its recovery the fraction of the group's feed.
+    """
+    group = spec.component.split("+")
     if spec.kind == "purity":
-        return float(result.purity.loc[spec.stream, spec.component])
-    return float(result.recovery.loc[spec.component, spec.stream])
+        return float(sum(result.purity.loc[spec.stream, c] for c in group))
+    fed = result.balance["in_mol_h"]
+    total = sum(fed[c] for c in group)
+    if not total > 0:
+        return math.nan
+    return float(
+        sum(result.recovery.loc[c, spec.stream] * fed[c] for c in group) / total
+    )
 
 
 @dataclass
@@ -157,6 +168,10 @@ class DesignResult:
     result, result_closed_form : CascadeResult or None
         Kernel results at ``case`` and at ``theory_case`` (None if the kernel
         failed there; the reason is in ``notes``).
+    source : str
+        The case's name in messages (its path).
+    groups : dict
+        Outlet -> the components the design sends there (its product group).
     """
 
     layout: str
@@ -173,6 +188,7 @@ class DesignResult:
     result: object | None = None
     result_closed_form: object | None = None
     source: str = "<case dict>"
+    groups: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no kernel profiles)."""
@@ -410,7 +426,7 @@ def _pick_specs(
                 f"{where}: {field_}.{i}.stream: {s.stream!r} -- expected one of "
                 f"{', '.join(streams)}"
             )
-        if s.component not in comps:
+        if any(c not in comps for c in s.component.split("+")):
             raise DesignError(
                 f"{where}: {field_}.{i}.component: {s.component!r} -- expected one "
                 f"of {', '.join(comps)}"
@@ -672,7 +688,15 @@ def _design_two(
     elif keyB is not None:
         cut = order.index(keyB) + 1
     else:
-        cut = len(order) - 1
+        # no spec places the cut: take the easiest one (largest adjacent beta)
+        betas = [rel[b] / rel[a] for a, b in zip(order, order[1:], strict=False)]
+        cut = 1 + max(range(len(betas)), key=betas.__getitem__)
+        if len(order) > 2:
+            notes.append(
+                f"no spec names a component of either product: cut between "
+                f"{order[cut - 1]} and {order[cut]}, the largest adjacent separation "
+                f"factor ({betas[cut - 1]:.3g})"
+            )
     if keyB is not None and order.index(keyB) >= cut:
         raise DesignError(
             f"{name}: specs: {keyB} is asked in the raffinate and {order[cut]} in the "
@@ -690,13 +714,13 @@ def _design_two(
     pA, srcA = _purity_target(specs, ORGANIC_SIDE, gA, None)
     pB, srcB = _purity_target(specs, ("raffinate",), gB, None)
     if srcA == "default":
-        specs.append(DesignSpec("strip_liquor", kA, "purity", pA, "default"))
+        specs.append(DesignSpec("strip_liquor", "+".join(gA), "purity", pA, "default"))
         notes.append(
             f"no purity asked for the strip liquor: designed for {'+'.join(gA)} "
             f"{pA:g} (default)"
         )
     if srcB == "default":
-        specs.append(DesignSpec("raffinate", kB, "purity", pB, "default"))
+        specs.append(DesignSpec("raffinate", "+".join(gB), "purity", pB, "default"))
         notes.append(
             f"no purity asked for the raffinate: designed for {'+'.join(gB)} "
             f"{pB:g} (default)"
@@ -731,7 +755,10 @@ def _design_two(
             f"{name}: the closed-form design cannot be made: {e}"
         ) from None
     theory_case = _to_case(d, cc, order, rel, conc, name)
-    return DesignResult("two-outlet", d, specs, theory_case, {}, notes=notes)
+    groups = {"strip_liquor": tuple(gA), "raffinate": tuple(gB)}
+    return DesignResult(
+        "two-outlet", d, specs, theory_case, {}, notes=notes, groups=groups
+    )
 
 
 def _to_case(d, cc, order, rel, conc, name, **extra) -> dict:
@@ -819,13 +846,13 @@ def _design_three(
     xB = sum(conc.get(c, 0.0) for c in gB) / tot
     xC = 1.0 - xA - xB
     pM, srcM = _purity_target(specs, (dname,), gB, None, default=min(0.9, 3.0 * xB))
-    for src, stream, key, p, grp in (
-        (srcA, "strip_liquor", kA, pA, gA),
-        (srcC, "raffinate", kC, pC, gC),
-        (srcM, dname, kB, pM, gB),
+    for src, stream, p, grp in (
+        (srcA, "strip_liquor", pA, gA),
+        (srcC, "raffinate", pC, gC),
+        (srcM, dname, pM, gB),
     ):
         if src == "default":
-            specs.append(DesignSpec(stream, key, "purity", p, "default"))
+            specs.append(DesignSpec(stream, "+".join(grp), "purity", p, "default"))
             what = (
                 f"{p:g} (default: 3 x its feed fraction, at most 0.9)"
                 if stream == dname
@@ -886,7 +913,8 @@ def _design_three(
     theory_case = _to_case(t, cc, order, rel, conc, name)
     theory_case["side_draws"][0]["name"] = dname
     layout = f"three-outlet, draw in the {section} section"
-    return DesignResult(layout, t, specs, theory_case, {}, notes=notes)
+    groups = {"strip_liquor": tuple(gA), dname: tuple(gB), "raffinate": tuple(gC)}
+    return DesignResult(layout, t, specs, theory_case, {}, notes=notes, groups=groups)
 
 
 # ------------------------------------------------------- kernel correction
@@ -915,59 +943,59 @@ def _correct_on_kernel(res: DesignResult, max_stage_rounds: int) -> None:
         return m_up, m_down, {"others": min(_margins(others, r), default=1.0)}
 
     three = "side_draws" in base
-    draw_factors = DRAW_FACTORS if three else (1.0,)
-    best = None  # (score, case, cal)
+    in_scrub = res.layout.endswith("scrub section")
+    best = None  # (score, case): score >= 0 when every spec is met
+
+    def attempt(fd: float):
+        nonlocal best
+        trial = copy.deepcopy(base)
+        if three:
+            trial["side_draws"][0]["flow_L_h"] *= fd
+        cal = calibrate_case(trial, fn, 0.0, 0.0)
+        k.calls += cal.get("simulations", 0)
+        ends_ok = cal.get("org_factor") is not None
+        if ends_ok:
+            o, q = cal["organic_flow_L_h"], cal["scrub_flow_L_h"]
+            score = min(0.0, cal.get("others", 1.0))
+        elif "best_organic_flow_L_h" in cal:
+            o, q = cal["best_organic_flow_L_h"], cal["best_scrub_flow_L_h"]
+            worst = min(cal["purity_organic"], cal["purity_raffinate"], 0.0)
+            score = worst + min(0.0, cal.get("others", 1.0)) - 1.0
+        else:
+            return False
+        trial["organic"]["flow_L_h"], trial["scrub"]["flow_L_h"] = o, q
+        if best is None or score > best[0]:
+            best = (score, trial)
+        return ends_ok
+
     added = 0
     for rnd in range(max_stage_rounds + 1):
-        for fd in draw_factors:
-            trial = copy.deepcopy(base)
-            if three:
-                trial["side_draws"][0]["flow_L_h"] *= fd
-            cal = calibrate_case(trial, fn, 0.0, 0.0)
-            if cal.get("org_factor") is not None:
-                c = copy.deepcopy(trial)
-                c["organic"]["flow_L_h"] = cal["organic_flow_L_h"]
-                c["scrub"]["flow_L_h"] = cal["scrub_flow_L_h"]
-                score = min(0.0, cal.get("others", 1.0))
-            elif "best_organic_flow_L_h" in cal:
-                c = copy.deepcopy(trial)
-                c["organic"]["flow_L_h"] = cal["best_organic_flow_L_h"]
-                c["scrub"]["flow_L_h"] = cal["best_scrub_flow_L_h"]
-                score = (
-                    min(cal["purity_organic"], cal["purity_raffinate"], 0.0)
-                    + min(0.0, cal.get("others", 1.0))
-                    - 1.0
-                )
-            else:
-                continue
-            k.calls += cal.get("simulations", 0)
-            if best is None or score > best[0]:
-                best = (score, c, cal)
-            if score >= 0.0:
-                break
-        if best is not None and best[0] >= 0.0:
+        # the draw flow is varied only once the end specs are met: a draw cannot
+        # make up for missing stages at the ends
+        if attempt(1.0) and three and best[0] < 0.0:
+            for fd in DRAW_FACTORS[1:]:
+                attempt(fd)
+                if best[0] >= 0.0:
+                    break
+        if (best is not None and best[0] >= 0.0) or rnd == max_stage_rounds:
             break
-        if rnd == max_stage_rounds:
-            break
-        # no flows meet the specs at these stages: add stages to every section
-        # the separation uses and try again
+        # no flows meet the specs at these stages: add stages to the extraction
+        # and scrub sections (the draw keeps its share of its section) and retry
         added += 1
         secs = base["sections"]
-        for sec in ("extraction", "scrub"):
-            grow = max(1, math.ceil(STAGE_GROWTH * secs[sec]["stages"]))
-            secs[sec]["stages"] += grow
-            if sec == "extraction":
-                base["feed"]["stage"] += grow
-                if three:
-                    base["side_draws"][0]["stage"] += grow
-            elif three and res.layout.endswith("scrub section"):
-                # keep the draw's share of the scrub section
-                n_ext = secs["extraction"]["stages"]
-                old = base["side_draws"][0]["stage"] - n_ext
-                frac = old / (secs[sec]["stages"] - grow)
-                base["side_draws"][0]["stage"] = n_ext + max(
-                    1, round(frac * secs[sec]["stages"])
+        n_ext0, n_scr0 = secs["extraction"]["stages"], secs["scrub"]["stages"]
+        n_ext = n_ext0 + max(1, math.ceil(STAGE_GROWTH * n_ext0))
+        n_scr = n_scr0 + max(1, math.ceil(STAGE_GROWTH * n_scr0))
+        secs["extraction"]["stages"], secs["scrub"]["stages"] = n_ext, n_scr
+        base["feed"]["stage"] += n_ext - n_ext0
+        if three:
+            d = base["side_draws"][0]
+            if in_scrub:
+                d["stage"] = n_ext + max(
+                    1, round((d["stage"] - n_ext0) * n_scr / n_scr0)
                 )
+            else:
+                d["stage"] = max(1, min(n_ext - 1, round(d["stage"] * n_ext / n_ext0)))
     res.simulations = k.calls
     if best is None:
         res.case = copy.deepcopy(res.theory_case)
@@ -976,7 +1004,7 @@ def _correct_on_kernel(res: DesignResult, max_stage_rounds: int) -> None:
             "written is the closed form's"
         )
         return
-    res.case = best[1]
+    res.case = copy.deepcopy(best[1])
     _strip_for_capacity(res.case)
     if added:
         res.notes.append(
@@ -1033,83 +1061,51 @@ def _final_check(res: DesignResult) -> None:
 
 
 def _theory_values(res: DesignResult) -> dict:
-    """Xu's figures for the specs it predicts: (stream, component, kind) -> value."""
+    """Xu's figures for each product group: (stream, "A+B", kind) -> value."""
     t = res.theory
+    g = {k: "+".join(v) for k, v in res.groups.items()}
     out: dict = {}
     if isinstance(t, XuDesign):
-        gA = t.lumping.group_A if t.lumping else (t.key_A,)
-        gB = t.lumping.group_B if t.lumping else (t.key_B,)
-        single_A, single_B = len(gA) == 1, len(gB) == 1
-        if single_A:
-            out[("strip_liquor", t.key_A, "purity")] = t.purity_A
-            out[("strip_liquor", t.key_A, "recovery")] = t.yield_A
-        if single_B:
-            out[("raffinate", t.key_B, "purity")] = t.purity_B
-            out[("raffinate", t.key_B, "recovery")] = t.yield_B
+        out[("strip_liquor", g["strip_liquor"], "purity")] = t.purity_A
+        out[("strip_liquor", g["strip_liquor"], "recovery")] = t.yield_A
+        out[("raffinate", g["raffinate"], "purity")] = t.purity_B
+        out[("raffinate", g["raffinate"], "recovery")] = t.yield_B
         return out
-    nA, nB, nC = t.names
-    out[("strip_liquor", nA, "purity")] = t.upper.purity_A
-    out[("raffinate", nC, "purity")] = t.lower.purity_B
-    draws = res.theory_case.get("side_draws", [])
+    out[("strip_liquor", g["strip_liquor"], "purity")] = t.upper.purity_A
+    out[("strip_liquor", g["strip_liquor"], "recovery")] = t.upper.yield_A
+    out[("raffinate", g["raffinate"], "purity")] = t.lower.purity_B
+    out[("raffinate", g["raffinate"], "recovery")] = t.lower.yield_B
+    dname = next(k for k in g if k not in ("strip_liquor", "raffinate"))
     D, P, R = t.draw_fraction, t.upper.fp_A, t.lower.fp_B
-    if draws and D > 0:
+    if D > 0:
         a_in_draw = (1.0 - t.upper.purity_B) * (D + R) / D
         c_in_draw = (1.0 - t.lower.purity_A) * (P + D) / D
-        out[(draws[0]["name"], nB, "purity")] = 1.0 - a_in_draw - c_in_draw
+        mid = 1.0 - a_in_draw - c_in_draw
+        x_mid = 1.0 - t.upper.f_A - t.lower.f_B
+        out[(dname, g[dname], "purity")] = mid
+        out[(dname, g[dname], "recovery")] = mid * D / x_mid
     return out
 
 
 def _figures(res: DesignResult) -> list[dict]:
-    """Purity and recovery of each product's key group: theory and kernel."""
-    t = res.theory
-    if isinstance(t, XuDesign):
-        gA = t.lumping.group_A if t.lumping else (t.key_A,)
-        gB = t.lumping.group_B if t.lumping else (t.key_B,)
-        rows = [
-            ("strip_liquor", gA, "purity", t.purity_A),
-            ("raffinate", gB, "purity", t.purity_B),
-            ("strip_liquor", gA, "recovery", t.yield_A),
-            ("raffinate", gB, "recovery", t.yield_B),
-        ]
-    else:
-        comps = res.case["chemistry"]["components"]
-        nA, nB, nC = t.names
-        iA, iB = comps.index(nA), comps.index(nB)
-        gA, gB, gC = tuple(comps[iA:]), tuple(comps[iB:iA]), tuple(comps[:iB])
-        dname = res.case["side_draws"][0]["name"]
-        mid = _theory_values(res).get((dname, nB, "purity"))
-        D = t.draw_fraction
-        xB = 1.0 - t.upper.f_A - t.lower.f_B
-        rows = [
-            ("strip_liquor", gA, "purity", t.upper.purity_A),
-            (dname, gB, "purity", mid),
-            ("raffinate", gC, "purity", t.lower.purity_B),
-            ("strip_liquor", gA, "recovery", t.upper.yield_A),
-            (dname, gB, "recovery", mid * D / xB if mid is not None else None),
-            ("raffinate", gC, "recovery", t.lower.yield_B),
-        ]
+    """Purity and recovery of each product group: theory and kernel."""
+    theory = _theory_values(res)
     out = []
-    for stream, grp, kind, th in rows:
+    for kind in ("purity", "recovery"):
+        for stream, grp in res.groups.items():
+            spec = DesignSpec(stream, "+".join(grp), kind, 0.0)
 
-        def val(r, stream=stream, grp=grp, kind=kind):
-            if r is None:
-                return math.nan
-            if kind == "purity":
-                return float(sum(r.purity.loc[stream, c] for c in grp))
-            fed = r.balance["in_mol_h"]
-            return float(
-                sum(r.recovery.loc[c, stream] * fed[c] for c in grp)
-                / sum(fed[c] for c in grp)
+            def val(r, spec=spec):
+                return math.nan if r is None else spec_value(spec, r)
+
+            out.append(
+                {
+                    "quantity": f"{spec.component} {kind} in {stream}",
+                    "theory": theory.get((stream, spec.component, kind)),
+                    "kernel_closed_form": val(res.result_closed_form),
+                    "kernel": val(res.result),
+                }
             )
-
-        out.append(
-            {
-                "quantity": f"{'+'.join(grp)} {kind} in {stream}",
-                "theory": th,
-                "kernel_closed_form": val(res.result_closed_form),
-                "kernel": val(res.result),
-            }
-        )
     return out
 
 

@@ -188,6 +188,7 @@ def test_three_outlet_draw_in_scrub_section_written_and_met(tmp_path):
 
 
 @pytest.mark.component
+@pytest.mark.slow
 def test_three_outlet_draw_in_extraction_section(tmp_path):
     r = design_case(raw("three_outlet_smeugd.toml"), THREE, draw_section="extraction")
     assert r.layout == "three-outlet, draw in the extraction section"
