@@ -264,24 +264,46 @@ def concave_cost(
     trains: dict[int, object],
     exponent: float,
     n_breaks: int = 6,
+    extra_breaks: tuple[float, ...] = (),
 ):
     """Piecewise-linear concave capital cost with a choice of parallel trains.
 
     For a power law ``C(x) = a x^e`` the cost of n trains sharing a total size X
     is ``n C(X/n) = n^(1-e) C(X)``, so one piecewise-linear curve of the total
-    size (breakpoints geometric up to n_max * max_per_train, segment binaries =
-    SOS2) and one big-M row per train option give the cost; the train choice
-    ``trains[n]`` (binaries) also caps the size at ``n * max_per_train``.
+    size (breakpoints geometric up to n_max * max_per_train, plus
+    ``extra_breaks``; segment binaries = SOS2) and one big-M row per train option
+    give the cost; the train choice ``trains[n]`` (binaries) also caps the size at
+    ``n * max_per_train``.  The curve is exact at the breakpoints and below the
+    power law between them (chords of a concave function), so the MILP cost is a
+    lower bound of the true cost; :func:`refine_concave_cost` adds breakpoints.
     Returns a Var [MUSD] that an objective pushes down to the cost (millions keep
     the coefficients of the big-M rows near one).
     """
     n_max = max(trains)
     top = n_max * max_per_train
     xs = [0.0] + [top * 10.0 ** (-(n_breaks - 2 - i)) for i in range(n_breaks - 1)]
+    xs = sorted(set(xs) | {float(x) for x in extra_breaks if 0.0 < x < top})
+    # keep what a rebuild needs; the cost Var survives a rebuild, so expressions
+    # that use it (CAPEX, NPV) stay valid
+    blk._cc_args = dict(
+        size_expr=size_expr,
+        cost_one_train=cost_one_train,
+        max_per_train=max_per_train,
+        trains=trains,
+        exponent=exponent,
+        n_breaks=n_breaks,
+    )
+    blk._cc_breaks = xs
+    for name in ("lam", "seg", "c"):
+        if hasattr(blk, name):
+            blk.del_component(name)
+        if hasattr(blk, name + "_index"):
+            blk.del_component(name + "_index")
     B = len(xs)
     blk.lam = pyo.Var(range(B), within=pyo.NonNegativeReals)
     blk.seg = pyo.Var(range(B - 1), within=pyo.Binary)
-    blk.cost = pyo.Var(within=pyo.NonNegativeReals, doc="installed cost [MUSD]")
+    if not hasattr(blk, "cost"):
+        blk.cost = pyo.Var(within=pyo.NonNegativeReals, doc="installed cost [MUSD]")
     blk.c = pyo.ConstraintList()
     blk.c.add(sum(blk.lam[b] for b in range(B)) == 1)
     blk.c.add(sum(blk.seg[b] for b in range(B - 1)) == 1)
@@ -297,4 +319,33 @@ def concave_cost(
     return blk.cost
 
 
-__all__ = ["probe", "build_unit", "concave_cost", "outlet_stream", "chosen_point", "sp"]
+def refine_concave_cost(blk, breaks: tuple[float, ...]) -> bool:
+    """Rebuild a :func:`concave_cost` block with more breakpoints.
+
+    Returns True when a breakpoint was new (the model changed).
+    """
+    args = blk._cc_args
+    top = max(args["trains"]) * args["max_per_train"]
+    new = {float(x) for x in breaks if 0.0 < x < top} - set(blk._cc_breaks)
+    if not new:
+        return False
+    concave_cost(blk, **args, extra_breaks=tuple(blk._cc_breaks) + tuple(new))
+    return True
+
+
+def exact_concave_cost(blk, size: float, n: int) -> float:
+    """The power-law cost of n trains at a total size, as the block models it. [MUSD]"""
+    a = blk._cc_args
+    return n ** (1 - a["exponent"]) * a["cost_one_train"](size) / 1e6
+
+
+__all__ = [
+    "probe",
+    "build_unit",
+    "concave_cost",
+    "refine_concave_cost",
+    "exact_concave_cost",
+    "outlet_stream",
+    "chosen_point",
+    "sp",
+]
