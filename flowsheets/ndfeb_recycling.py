@@ -77,9 +77,11 @@ from rexopt.units.linear import (
     chosen_point,
     concave_cost,
     default_bound,
+    exact_concave_cost,
     outlet_species,
     probe,
     propagate_bounds,
+    refine_concave_cost,
 )
 from rexopt.units.mixing import Mixer, Router, Splitter
 
@@ -156,6 +158,8 @@ class SolverSpec(_Strict):
     # [s] wall clock, a guard
     time_limit_s: quantity(0.0, 1e6, "s", "under 12 days", lo_open=True) = 600.0
     mip_gap: float = Field(1e-3, ge=0, lt=1)  # relative [-]
+    # MILP solves with refined CAPEX breakpoints at most (ndfeb_recycling.solve)
+    capex_rounds: int = Field(3, ge=1, le=10)
 
 
 class NdfebCase(_Strict):
@@ -764,16 +768,115 @@ def _build_plant_balances(m, plant: Plant):
     m.util_lists = u
 
 
+#: prices and factors that are mutable Params of the model (PlantSession.solve
+#: changes them without a rebuild); keys are dotted paths in costs.toml
+PRICE_KEYS = (
+    *[f"products_USD_kg.{k}" for k in ("Pr6O11", "Nd2O3", "Dy2O3", "Tb4O7")],
+    "products_USD_kg.mixed_discount",
+    "feed_USD_t.scrap",
+    *[
+        f"reagents_USD_t.{k}"
+        for k in (
+            "HCl",
+            "NaOH",
+            "NH3",
+            "MgO",
+            "CO2",
+            "H2SO4",
+            "Na2SO4",
+            "H2C2O4_2H2O",
+            "H2O2",
+            "H2",
+            "water",
+        )
+    ],
+    *[
+        f"byproducts_USD_t.{k}"
+        for k in (
+            "salt_NaCl",
+            "salt_NH4Cl",
+            "salt_MgCl2",
+            "salt_other",
+            "residue",
+            "sludge",
+            "wastewater",
+        )
+    ],
+    *[
+        f"utilities.{k}"
+        for k in (
+            "electricity_USD_kWh",
+            "fuel_USD_kWh",
+            "steam_USD_t",
+            "grid_kgCO2_kWh",
+            "fuel_kgCO2_kWh",
+            "steam_kgCO2_t",
+        )
+    ],
+    *[
+        f"finance.{k}"
+        for k in (
+            "discount_rate",
+            "life_yr",
+            "tax_rate",
+            "depreciation_yr",
+            "working_capital_frac",
+            "maintenance_frac",
+            "labour_USD_yr_train",
+        )
+    ],
+)
+_REAGENT_KEY = {
+    "HCl(aq)": "HCl",
+    "NaOH(aq)": "NaOH",
+    "NH3(aq)": "NH3",
+    "MgO(s)": "MgO",
+    "CO2(g)": "CO2",
+    "H2SO4(aq)": "H2SO4",
+    "Na2SO4(aq)": "Na2SO4",
+    "H2C2O4(H2O)2(s)": "H2C2O4_2H2O",
+    "H2O2(aq)": "H2O2",
+    "H2(g)": "H2",
+}
+
+
+def set_finance_params(m, values: dict[str, float]) -> costing.Finance:
+    """Set the NPV coefficients (mutable Params) from finance values; checked."""
+    fin = costing.Finance(
+        float(values["finance.discount_rate"]),
+        int(values["finance.life_yr"]),
+        float(values["finance.tax_rate"]),
+        int(values["finance.depreciation_yr"]),
+        float(values["finance.working_capital_frac"]),
+    )
+    fin.check()
+    for k, v in fin.coefficients().items():
+        m.fin_k[k] = v
+    m.fin_k["annuity"] = fin.annuity
+    m.finance = fin
+    return fin
+
+
 def _build_costs(m, plant: Plant, c: unitdata.DataSet):
     hrs = plant.hours_yr
+    m.price = pyo.Param(
+        list(PRICE_KEYS),
+        initialize={k: float(c(k)) for k in PRICE_KEYS},
+        mutable=True,
+        doc="prices and factors of costs.toml (dotted path)",
+    )
+    P = m.price
+    m.fin_k = pyo.Param(
+        ["k_capex", "k_wc", "k_cash", "annuity"], initialize=0.0, mutable=True
+    )
+    set_finance_params(m, {k: pyo.value(P[k]) for k in PRICE_KEYS})
     # products
     m.prod = {}
     for line in LINES:
         m.prod[line] = _stream_expr(m, f"calc_{line}", "product")
-    pr = c.table("products_USD_kg")
-    disc = pr["mixed_discount"]
+    disc = P["products_USD_kg.mixed_discount"]
     ox_key = {r: f"{sp.RE_OXIDE[r][0]}(s)" for r in sp.RARE_EARTHS}
-    price = {r: pr[sp.RE_OXIDE[r][0]] for r in sp.RARE_EARTHS}
+    price = {r: P[f"products_USD_kg.{sp.RE_OXIDE[r][0]}"] for r in sp.RARE_EARTHS}
 
     def ox_mass(line, r):
         v = m.prod[line].get(ox_key[r])
@@ -819,7 +922,7 @@ def _build_costs(m, plant: Plant, c: unitdata.DataSet):
     )
     m.ox_mass = ox_mass
     # by-products and wastes [USD/h]
-    bp = c.table("byproducts_USD_t")
+    bp = {k.split(".", 1)[1]: P[k] for k in PRICE_KEYS if k.startswith("byproducts_")}
     salt = _stream_expr(m, "evap", "salt")
     salt_price = {
         "NaCl(s)": bp["salt_NaCl"],
@@ -841,18 +944,18 @@ def _build_costs(m, plant: Plant, c: unitdata.DataSet):
         res * bp["residue"] + slu * bp["sludge"] + m.discharge_kg_h * bp["wastewater"]
     ) / 1000
     # OPEX [USD/h]
-    rp = costing.reagent_price_USD_t(c)
+    rp = {s: P[f"reagents_USD_t.{k}"] for s, k in _REAGENT_KEY.items()}
     m.reagent_usd_h = sum(
         m.buy[s] * sp.molar_mass_kg_kmol(s) / 1000 * rp[s] for s in m.reagent_species
     )
-    ut = c.table("utilities")
+    ut = {k.split(".", 1)[1]: P[k] for k in PRICE_KEYS if k.startswith("utilities.")}
     m.utility_usd_h = (
         m.electricity_kW * ut["electricity_USD_kWh"]
         + m.fuel_kW * ut["fuel_USD_kWh"]
         + m.steam_t_h * ut["steam_USD_t"]
-        + m.water_fresh * WATER_KG_KMOL / 1000 * c("reagents_USD_t.water")
+        + m.water_fresh * WATER_KG_KMOL / 1000 * P["reagents_USD_t.water"]
     )
-    m.scrap_usd_h = m.scrap_t_h * c("feed_USD_t.scrap")
+    m.scrap_usd_h = m.scrap_t_h * P["feed_USD_t.scrap"]
     # trains and CAPEX
     trains = [n for n in plant.case.plant.trains]
     m.trains = pyo.Var(trains, within=pyo.Binary)
@@ -875,20 +978,27 @@ def _build_costs(m, plant: Plant, c: unitdata.DataSet):
         )
     m.sizes = {e: sum(xs) for e, xs in sizes.items()}
     m.capex_usd = 1e6 * sum(m.capex_items.values())
-    fin = c.table("finance")
-    m.labour_usd_yr = sum(fin["labour_USD_yr_train"] * n * m.trains[n] for n in trains)
+    m.labour_usd_yr = sum(
+        P["finance.labour_USD_yr_train"] * n * m.trains[n] for n in trains
+    )
+    m.maintenance_usd_yr = P["finance.maintenance_frac"] * m.capex_usd
     m.opex_usd_yr = (
         hrs * (m.reagent_usd_h + m.utility_usd_h - m.waste_usd_h - m.salt_usd_h)
         + m.labour_usd_yr
-        + fin["maintenance_frac"] * m.capex_usd
+        + m.maintenance_usd_yr
     )
     m.revenue_usd_yr = 1000.0 * hrs * sum(m.rev[x] for x in LINES)
-    af = costing.annuity_factor(fin["discount_rate"], int(fin["life_yr"]))
-    m.annuity_factor = af
-    m.npv_usd = -m.capex_usd + af * (
-        m.revenue_usd_yr - m.opex_usd_yr - hrs * m.scrap_usd_h
+    m.operating_cost_usd_yr = m.opex_usd_yr + hrs * m.scrap_usd_h
+    # after-tax NPV (costing.Finance: tax, straight-line depreciation, working
+    # capital); the coefficients are mutable Params
+    k = m.fin_k
+    m.npv_usd = (
+        -k["k_capex"] * m.capex_usd
+        - k["k_wc"] * m.operating_cost_usd_yr
+        + k["k_cash"] * (m.revenue_usd_yr - m.operating_cost_usd_yr)
     )
-    m.cost_usd_yr = m.capex_usd / af + m.opex_usd_yr + hrs * m.scrap_usd_h
+    # annualised cost before tax: CAPEX / annuity factor + operating cost
+    m.cost_usd_yr = m.capex_usd / k["annuity"] + m.operating_cost_usd_yr
     # RE yield, REO, reagents, energy, CO2
     re_feed = sum(
         v * sp.elements(k).get(sp.re_of(k), 0)
@@ -1026,7 +1136,235 @@ def read_choice(m) -> Choice:
     return Choice(routes, pts, trains, pyo.value(m.scrap_t_h))
 
 
-def solve(m, case: NdfebCase) -> SolveReport:
+#: objectives in which CAPEX appears (the piecewise-linear CAPEX is refined)
+CAPEX_OBJECTIVES = {"npv", "cost", "cost_per_kg_reo"}
+#: relative difference between the MILP's CAPEX and the power law at the chosen
+#: sizes at which refinement stops
+CAPEX_REL_TOL = 1e-3
+
+
+def capex_check(m) -> dict:
+    """MILP CAPEX vs the power law at the sizes the MILP chose (same trains)."""
+    n = max(m.trains, key=lambda k: pyo.value(m.trains[k]))
+    items = {}
+    for e in m.capex_items:
+        x = max(pyo.value(m.sizes[e]), 0.0)
+        items[e] = {
+            "size": x,
+            "milp_MUSD": pyo.value(m.capex_items[e]),
+            "exact_MUSD": exact_concave_cost(m.capex_blk[e], x, n),
+        }
+    milp = sum(v["milp_MUSD"] for v in items.values())
+    exact = sum(v["exact_MUSD"] for v in items.values())
+    return {
+        "trains": n,
+        "milp_capex_USD": 1e6 * milp,
+        "exact_capex_USD": 1e6 * exact,
+        "rel_diff": (exact - milp) / max(exact, 1e-12),
+        "items": items,
+    }
+
+
+def _uses_capex(case: NdfebCase) -> bool:
+    k = case.objective.kind
+    if k == "weighted":
+        return bool({"npv", "cost"} & set(case.objective.weights or {"cost": 1.0}))
+    return k in CAPEX_OBJECTIVES
+
+
+def _objective_value(m) -> float:
+    return float(pyo.value(m.obj))
+
+
+def _fix_plant(m) -> list:
+    """Fix every binary except the CAPEX segments at its value; returns them."""
+    seg = {id(v) for b in m.capex_blk.values() for v in b.seg.values()}
+    fixed = []
+    for v in m.component_data_objects(pyo.Var, descend_into=True):
+        if v.is_binary() and not v.fixed and id(v) not in seg:
+            v.fix(round(pyo.value(v)))
+            fixed.append(v)
+    return fixed
+
+
+def _polish(m, case: NdfebCase) -> SolveReport:
+    """Make the CAPEX of the chosen plant exact: fix its decisions, add breakpoints
+    at its sizes, re-solve the flows (a small MILP: only CAPEX segments free)."""
+    fixed = _fix_plant(m)
+    rep = None
+    try:
+        for _ in range(3):
+            chk = capex_check(m)
+            if rep is not None and abs(chk["rel_diff"]) <= CAPEX_REL_TOL:
+                break
+            for e, v in chk["items"].items():
+                if v["size"] > 0:
+                    refine_concave_cost(m.capex_blk[e], (v["size"],))
+            rep = _solve_once(m, case)
+    finally:
+        for v in fixed:
+            v.unfix()
+    return rep
+
+
+def solve(m, case: NdfebCase, max_rounds: int | None = None) -> SolveReport:
+    """Solve the plant MILP with a CAPEX that is exact at the reported plant.
+
+    The piecewise-linear CAPEX is exact at its breakpoints and below the power law
+    between them (chords of a concave curve), so the MILP's optimum is a bound of
+    the true problem and its plant's CAPEX can be underestimated.  Each round:
+    solve the MILP (bound B), fix the chosen plant's discrete decisions, add a
+    breakpoint at each chosen size and re-solve (``_polish``): the plant's CAPEX
+    is then exact and its objective V true.  Stop when ``|B - V| <= mip_gap |V|``
+    (the plant is proven within the gap for the exact cost); otherwise add
+    breakpoints around the chosen sizes and solve the MILP again.  The best exact
+    plant is returned; every round is recorded in ``m.capex_rounds`` and the
+    proven gap in ``m.capex_gap`` (None when CAPEX is not in the objective or the
+    objective is the Dinkelbach ratio).  The report's ``seconds`` is the total.
+    """
+    if max_rounds is None:
+        max_rounds = case.solver.capex_rounds
+    m.capex_rounds = []
+    m.capex_gap = None
+    rep = _solve_once(m, case)
+    total = rep.seconds
+    if not _uses_capex(case):
+        chk = capex_check(m)
+        m.capex_rounds.append(
+            {
+                "round": 1,
+                "milp_capex_USD": chk["milp_capex_USD"],
+                "exact_capex_USD": chk["exact_capex_USD"],
+                "rel_diff": chk["rel_diff"],
+                "seconds": rep.seconds,
+                "note": "CAPEX is not in the objective; reported at the power law",
+            }
+        )
+        return rep
+    if case.objective.kind == "cost_per_kg_reo":
+        # the Dinkelbach objective changes with its ratio: no bound to compare;
+        # the chosen plant's CAPEX is made exact
+        chk0 = capex_check(m)
+        pol = _polish(m, case)
+        chk = capex_check(m)
+        m.capex_rounds.append(
+            {
+                "round": 1,
+                "milp_capex_first_USD": chk0["milp_capex_USD"],
+                "exact_capex_first_USD": chk0["exact_capex_USD"],
+                "milp_capex_USD": chk["milp_capex_USD"],
+                "exact_capex_USD": chk["exact_capex_USD"],
+                "rel_diff": chk["rel_diff"],
+                "seconds": rep.seconds + pol.seconds,
+                "note": "Dinkelbach objective: CAPEX made exact at the chosen plant, "
+                "no optimality certificate for the exact cost",
+            }
+        )
+        pol.seconds += total
+        return pol
+    maximise = case.objective.kind in MAXIMISE
+    sign = 1.0 if maximise else -1.0
+    size = (rep.n_variables, rep.n_integer, rep.n_constraints)
+    gap_req = case.solver.mip_gap
+    best = None  # (exact value, solution, report)
+    ub = None  # bound of the exact problem (in the objective's sense)
+    first_rep = rep
+    for rnd in range(1, max_rounds + 1):
+        cut_off = False
+        if rnd > 1:
+            # the MILP (with breakpoints at every plant polished so far) must beat
+            # the best exact plant by more than the gap
+            thr = best[0] + sign * gap_req * abs(best[0])
+            m.capex_cutoff = pyo.Constraint(expr=sign * m.obj.expr >= sign * thr)
+            t_cut = time.perf_counter()
+            try:
+                rep = _solve_once(m, case)
+            except SolveError as exc:
+                if "infeasible" not in str(exc):
+                    raise
+                cut_off = True
+            finally:
+                m.del_component(m.capex_cutoff)
+            total += time.perf_counter() - t_cut
+            if cut_off:
+                # no plant beats the best one by more than the gap: proven
+                ub = thr
+                m.capex_rounds.append(
+                    {
+                        "round": rnd,
+                        "proven_gap": sign * (ub - best[0]) / max(abs(best[0]), 1e-12),
+                        "seconds": time.perf_counter() - t_cut,
+                        "note": "no plant beats the best exact plant by more than "
+                        "the MIP gap (cutoff MILP infeasible)",
+                    }
+                )
+                m.capex_gap = m.capex_rounds[-1]["proven_gap"]
+                break
+        chk0 = capex_check(m)
+        b_r = rep.objective + sign * (rep.gap or 0.0) * abs(rep.objective)
+        if rnd == 1:
+            ub = b_r
+        else:
+            # optimum: inside the cutoff region (<= b_r) or within the gap of best
+            ub = max(sign * b_r, sign * thr) * sign
+        pol = _polish(m, case)
+        total += pol.seconds
+        val = _objective_value(m)
+        chk = capex_check(m)
+        if best is None or sign * (val - best[0]) > 0:
+            best = (val, _snapshot(m), pol)
+        cert = sign * (ub - best[0]) / max(abs(best[0]), 1e-12)
+        m.capex_rounds.append(
+            {
+                "round": rnd,
+                "milp_capex_first_USD": chk0["milp_capex_USD"],
+                "exact_capex_first_USD": chk0["exact_capex_USD"],
+                "milp_capex_USD": chk["milp_capex_USD"],
+                "exact_capex_USD": chk["exact_capex_USD"],
+                "rel_diff": chk["rel_diff"],
+                "bound": ub,
+                "exact_objective": val,
+                "proven_gap": cert,
+                "seconds": rep.seconds + pol.seconds,
+                "breakpoints": sum(len(x._cc_breaks) for x in m.capex_blk.values()),
+            }
+        )
+        m.capex_gap = cert
+        if cert <= gap_req:
+            break
+    _restore(m, best[1])
+    out = best[2]
+    out.seconds = total
+    out.n_variables, out.n_integer, out.n_constraints = size
+    out.requested_gap = gap_req
+    out.time_limit_s = first_rep.time_limit_s
+    out.what = "NdFeB plant"
+    if m.capex_gap is not None and m.capex_gap > gap_req:
+        out.status = "feasible"
+        out.termination = (
+            f"exact-CAPEX gap {100 * m.capex_gap:.3f} % after {len(m.capex_rounds)} "
+            "rounds of breakpoint refinement (solver.capex_rounds)"
+        )
+    elif first_rep.status != "optimal":
+        out.status = first_rep.status
+        out.termination = first_rep.termination
+    out.gap = m.capex_gap
+    return out
+
+
+def _snapshot(m) -> dict:
+    return {
+        id(v): (v, v.value)
+        for v in m.component_data_objects(pyo.Var, descend_into=True)
+    }
+
+
+def _restore(m, snap: dict) -> None:
+    for v, val in snap.values():
+        v.set_value(val, skip_validation=True)
+
+
+def _solve_once(m, case: NdfebCase) -> SolveReport:
     """Solve the plant MILP for the case objective (Dinkelbach for cost per kg)."""
     kind = case.objective.kind
     opts = dict(
