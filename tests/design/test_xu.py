@@ -440,3 +440,59 @@ def test_design_to_case_bad_inputs(kwargs, field):
     )
     with pytest.raises(ValueError, match=field):
         design_to_case(d, **args)
+
+
+def test_three_outlet_draw_in_scrub_section_balances():
+    # Gd/Eu/Sm with the middle product drawn above the feed (classical design)
+    kw = dict(middle_max_A=0.2, middle_max_C=0.2, names=("Gd", "Eu", "Sm"))
+    t = xu_three_outlet(
+        [0.3, 0.1, 0.6],
+        0.99,
+        0.995,
+        1.4,
+        2.0,
+        **kw,
+        draw_section="scrub",
+        impurity_basis="draw",
+    )
+    assert t.draw_section == "scrub"
+    D = t.draw_fraction
+    assert D == pytest.approx(1 - t.upper.fp_A - t.lower.fp_B)
+    # one organic, one scrub acid: the aqueous RE flow drops by D at the draw
+    assert t.W == pytest.approx(t.upper.W)
+    assert t.upper.W - t.lower.W == pytest.approx(D)
+    assert t.lower.E_prime_M == pytest.approx(t.S / (t.W - D))
+    assert t.lower.E_M == pytest.approx(t.S / (t.W - D + 1.0))
+    # stages: extraction from the lower cut, scrub split at the draw
+    assert (t.n_bottom, t.n_middle, t.m, t.m_middle) == (
+        t.lower.n,
+        0.0,
+        t.upper.m,
+        t.lower.m,
+    )
+    assert t.stages_extraction == math.ceil(t.lower.n)
+    assert t.draw_stage == t.stages_extraction + math.ceil(t.lower.m)
+    assert t.stages_scrub == math.ceil(t.lower.m) + math.ceil(t.upper.m)
+    # impurities read on the draw: A and C in the draw are exactly the limits
+    P, R = t.upper.fp_A, t.lower.fp_B
+    assert (1 - t.upper.purity_B) * (D + R) / D == pytest.approx(0.2, rel=1e-9)
+    assert (1 - t.lower.purity_A) * (P + D) / D == pytest.approx(0.2, rel=1e-9)
+    case = design_to_case(
+        t,
+        components=["Sm", "Eu", "Gd"],
+        feed_flow_L_h=100.0,
+        feed_conc_mol_L={"Sm": 0.6, "Eu": 0.1, "Gd": 0.3},
+    )
+    (draw,) = case["side_draws"]
+    n_ext = case["sections"]["extraction"]["stages"]
+    assert case["feed"]["stage"] == n_ext < draw["stage"] == t.draw_stage
+    # the draw carries D F of RE at the scrub aqueous's RE concentration (W F
+    # mol/h in the scrub acid's volume)
+    F = 100.0
+    assert draw["flow_L_h"] == pytest.approx(
+        D * F * case["scrub"]["flow_L_h"] / (t.W * F)
+    )
+    with pytest.raises(ValueError, match="draw_section"):
+        xu_three_outlet(
+            [0.3, 0.1, 0.6], 0.99, 0.995, 1.4, 2.0, **kw, draw_section="top"
+        )
