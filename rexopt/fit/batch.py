@@ -115,12 +115,15 @@ class BatchModel:
     """The batch tests of a data set as one-stage cascades, ready to re-solve for
     any parameter vector."""
 
-    def __init__(self, data: FitData, model: str, medium: str = "chloride"):
+    def __init__(
+        self, data: FitData, model: str, medium: str = "chloride", kernel=None
+    ):
         if model not in MODELS:
             raise FitError(f"model: {model!r} -- one of {', '.join(MODELS)}")
         self.data = data
         self.model = model
         self.medium = medium
+        self.kernel = kernel  # None: the active one (rexopt.kernels)
         self.pH_model = model in ("empirical_ph", "mass_action")
         # solve the site balance even where the current values make F irrelevant
         # (an extractant term being fitted from zero)
@@ -211,9 +214,13 @@ class BatchModel:
                 par["use_F"] = int(
                     self.force_F or np.any(par["d"] != 0) or np.any(par["b"] != 0)
                 )
-            st, x, y, h, F, _ = solve_arrays(tb["net"], par, tb["eff"], tb["x0"])
+            st, x, y, h, F, _ = solve_arrays(
+                tb["net"], par, tb["eff"], tb["x0"], kernel=self.kernel
+            )
             if st != kernels.OK and tb["x0"] is not None:
-                st, x, y, h, F, _ = solve_arrays(tb["net"], par, tb["eff"], None)
+                st, x, y, h, F, _ = solve_arrays(
+                    tb["net"], par, tb["eff"], None, kernel=self.kernel
+                )
             if st != kernels.OK:
                 out.append(None)
                 continue

@@ -590,6 +590,7 @@ def fit(
     bootstrap: int = 0,
     seed: int = 0,
     start: dict | None = None,
+    kernel=None,
 ) -> FitResult:
     """Fit a distribution model to batch tests.
 
@@ -608,6 +609,9 @@ def fit(
         fractions of the element's amount in the test).
     bootstrap : int
         Number of bootstrap refits (tests resampled with replacement); 0 = none.
+    kernel : callable, optional
+        Cascade kernel (default: the active one; tests pass the compiled or the
+        pure twin).
 
     Raises
     ------
@@ -628,7 +632,7 @@ def fit(
             f"{data.source}: feed_pH: in sulfate media the free acid is not 10^-pH "
             f"(HSO4- buffers it) -- give feed_acid_mol_L instead"
         )
-    bm = BatchModel(data, model, medium)
+    bm = BatchModel(data, model, medium, kernel)
     params = build_params(model, data.elements, fix=fix, free=free, bounds=bounds)
     _start_values(bm, params, data)
     if start:
@@ -790,8 +794,9 @@ def fit(
     )
     if bootstrap:
         result.bootstrap = _bootstrap(
-            data, model, params, fix, free, bounds, space, medium, bootstrap, seed
-        )
+            data, model, params, fix, free, bounds, space, medium, bootstrap, seed,
+            kernel,
+        )  # fmt: skip
         if result.bootstrap["failed"]:
             result.notes.append(
                 f"bootstrap: {result.bootstrap['failed']} of {bootstrap} resamples "
@@ -801,7 +806,7 @@ def fit(
     return result
 
 
-def _bootstrap(data, model, params, fix, free, bounds, space, medium, B, seed):
+def _bootstrap(data, model, params, fix, free, bounds, space, medium, B, seed, kernel):
     rng = np.random.default_rng(seed)
     start = {p.name: p.value for p in params if p.free}
     draws = {name: [] for name in start}
@@ -816,7 +821,7 @@ def _bootstrap(data, model, params, fix, free, bounds, space, medium, B, seed):
         sub = FitData(data.source, tests, data.elements, data.units, [])
         try:
             r = fit(sub, model, fix=fix, free=free, bounds=bounds, space=space,
-                    medium=medium, start=start)  # fmt: skip
+                    medium=medium, start=start, kernel=kernel)  # fmt: skip
         except FitError:
             failed += 1
             continue

@@ -213,3 +213,50 @@ def test_strip_test_from_loaded_organic_conserves_metal_and_acid():
             assert s.x[el] + t.O_A * s.y[el] == pytest.approx(t.total(el), rel=1e-12)
         stripped = s.x["La"] + s.x["Nd"]  # per litre of aqueous
         assert 10.0**-s.pH == pytest.approx(t.acid_mol_L - 3.0 * stripped, rel=1e-10)
+
+
+def test_compiled_and_pure_kernels_give_the_same_fit():
+    from rexopt import kernels
+    from rexopt._pure.cascade import solve_cascade as pure
+
+    if not kernels.COMPILED:
+        pytest.skip("compiled kernel not built")
+    from rexopt._cascade import solve_cascade as compiled
+
+    data = generate(MA_PLAN, "mass_action", MA_TRUE, noise_rel=0.02, seed=11)
+    a = fit(data, "mass_action", free="m", kernel=compiled)
+    b = fit(data, "mass_action", free="m", kernel=pure)
+    for name in a.free_names:
+        pa, pb = a.param(*name.split(".")), b.param(*name.split("."))
+        assert pa.value == pytest.approx(pb.value, abs=1e-8)
+        assert pa.se == pytest.approx(pb.se, rel=1e-5)
+
+
+def test_a_weight_of_two_is_the_row_given_twice():
+    """Weighted least squares: weight w on a row = the row repeated w times (the
+    estimates; the degrees of freedom differ, so the intervals do too)."""
+    from rexopt.fit.data import FitData
+
+    data = generate(EMP_PLAN, "empirical_ph", EMP_TRUE, noise_rel=0.05, seed=12)
+    t0 = data.tests[0]
+    twice = FitData("<twice>", data.tests + [type(t0)(**{**t0.__dict__, "label": "dup"})],
+                    data.elements, {}, [])  # fmt: skip
+    weighted = FitData(
+        "<weighted>",
+        [type(t0)(**{**t0.__dict__, "weight": 2.0})] + data.tests[1:],
+        data.elements, {}, [],
+    )  # fmt: skip
+    a, b = fit(twice, "empirical_ph"), fit(weighted, "empirical_ph")
+    for name in a.free_names:
+        assert a.value(*name.split(".")) == pytest.approx(
+            b.value(*name.split(".")), abs=1e-6
+        )  # optimizer tolerance: the two problems are the same sum of squares
+    plain = fit(data, "empirical_ph")
+    assert abs(plain.value("La", "a") - a.value("La", "a")) > 1e-4
+
+
+def test_sulfate_medium_fit_recovers_parameters():
+    data = generate(EMP_PLAN, "empirical_ph", EMP_TRUE, noise_rel=0.0, medium="sulfate")
+    r = fit(data, "empirical_ph", medium="sulfate")
+    for name, v in EMP_TRUE.items():
+        assert r.value(*name.split(".")) == pytest.approx(v, abs=1e-6)
