@@ -391,6 +391,7 @@ class _Problem:
         self.sw = np.array([math.sqrt(t[k].weight) for k, _, _ in self.obs])
         self.failed_evals = 0
         self.last = None
+        self.last_failed = ""  # label of the last test without a steady state
 
     def values(self, theta) -> dict:
         v = {(p.element, p.kind): p.value for p in self.params}
@@ -401,10 +402,13 @@ class _Problem:
     def predict(self, theta):
         sol = self.bm.solve(self.values(theta))
         pred = np.empty(len(self.obs))
+        for k, s in enumerate(sol):
+            if s is None:
+                t = self.bm.data.tests[k]
+                self.last_failed = f"test {t.label} (row {t.row})"
+                return None, sol
         for n, (k, el, what) in enumerate(self.obs):
             s = sol[k]
-            if s is None:
-                return None, sol
             if what == "D":
                 pred[n] = math.log10(max(s.y[el], 1e-300) / max(s.x[el], 1e-300))
             else:
@@ -567,7 +571,7 @@ def _all_D_equal(problem: _Problem, data: FitData, model: str) -> None:
         dep = [p.name for p in problem.free if p.kind not in ("c", "log10_K")]
         raise FitIdentifiabilityError(
             f"{data.source}: every measured D is {10 ** lD[0]:.6g} (all "
-            f"{len(lD)} values, every element and test, equal to 1e-9): the data "
+            f"{len(lD)} values, every element and test, equal within 1e-9 in log10): the data "
             f"show no difference between elements and no effect of the test "
             f"conditions, so the separation factors"
             + (f" and {', '.join(dep)}" if dep else "")
@@ -648,32 +652,32 @@ def fit(
     theta0 = np.array([p.value for p in prob.free])
     lo = np.array([p.lo for p in prob.free])
     hi = np.array([p.hi for p in prob.free])
-    if prob.resid(theta0)[0] == 1e3 and prob.last is None:
+    prob.resid(theta0)
+    if prob.failed_evals:
         raise FitError(
-            f"{data.source}: the kernel finds no steady state for some test at the "
-            f"starting parameters; give starting values (start=...) or bounds"
+            f"{data.source}: the kernel finds no steady state for "
+            f"{prob.last_failed} at the starting parameters "
+            f"({', '.join(f'{q.name}={q.value:.4g}' for q in prob.free)}); give "
+            f"starting values (start=...), bounds, or check that row"
         )
     res = least_squares(
         prob.resid, theta0, bounds=(lo, hi), method="trf", x_scale="jac",
         xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000,
     )  # fmt: skip
     theta = res.x
+    failed = prob.failed_evals
     r = prob.resid(theta)
-    if prob.last is None or np.all(r == 1e3):
+    if prob.failed_evals > failed:
         raise FitError(
-            f"{data.source}: the fit ended where some test has no steady state"
+            f"{data.source}: the fit ended where {prob.last_failed} has no steady state"
         )
     pred, sol = prob.last
-    if any(s is None for s in sol):
-        raise FitError(
-            f"{data.source}: the fit ended where some test has no steady state"
-        )
     failed = prob.failed_evals
     J = prob.jacobian(theta)
     if prob.failed_evals > failed:
         raise FitError(
-            f"{data.source}: the Jacobian at the optimum could not be evaluated: some "
-            f"test has no steady state a step of {FD_STEP:g} away from it"
+            f"{data.source}: the Jacobian at the optimum could not be evaluated: "
+            f"{prob.last_failed} has no steady state a step of {FD_STEP:g} away"
         )
     prob.resid(theta)  # restore warm starts at the solution
     _check_identifiable(prob, theta, J, sol, data)
