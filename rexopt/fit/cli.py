@@ -30,6 +30,17 @@ def _fail(msg: str, code: int = 2):
     raise typer.Exit(code)
 
 
+def _finite(obj):
+    """NaN / inf -> None, so the JSON is strict."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _bounds(items: list[str]) -> dict:
     out = {}
     for it in items:
@@ -150,7 +161,9 @@ def fit_cli(
                 "excluded": res.excluded,
                 "pilot_check": None if chk is None else chk.to_dict(orient="records"),
             }
-            Path(json_out).write_text(json.dumps(doc, indent=2, default=str))
+            Path(json_out).write_text(
+                json.dumps(_finite(doc), indent=2, default=str, allow_nan=False)
+            )
             console.print(f"wrote {json_out}")
     except (FitDataError, FitError) as e:
         _fail(str(e))

@@ -183,7 +183,10 @@ class FitResult:
         """
         els = self.elements
         if self.model in ("empirical_ph", "mass_action") and pH is None:
-            raise FitError(f"separation factors of the {self.model} model need a pH")
+            raise FitError(
+                f"separation factors of the {self.model} model need a reference pH "
+                f"(--ref-ph)"
+            )
         needs_F = self.model == "mass_action" or (
             self.model == "empirical_ph"
             and any(
@@ -192,8 +195,9 @@ class FitResult:
         )
         if needs_F and F_mol_L is None:
             raise FitError(
-                "separation factors at this model's law need the free extractant "
-                "F_mol_L (its law has an extractant term)"
+                "separation factors of this fit need the free extractant of the "
+                "reference condition, F_mol_L (--ref-free-extractant): its law has "
+                "an extractant term"
             )
         if self.model == "saturated":
             F_mol_L = 1.0  # cancels in the ratio

@@ -1,6 +1,7 @@
 """`rexopt fit` on the bundled example; outputs a case can use; pilot check."""
 
 import csv
+import json
 import tomllib
 
 import pytest
@@ -49,6 +50,8 @@ def test_cli_example_end_to_end(app, tmp_path, monkeypatch):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "La.a" in res.output and "pilot check" in res.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert len(doc["pilot_check"]) == 12 and doc["dof"] == 39
     assert (tmp_path / "fx_parity.png").stat().st_size > 1000
     assert (tmp_path / "fx_residuals.png").stat().st_size > 1000
     d = tomllib.loads(out.read_text())
