@@ -512,8 +512,7 @@ class Probe:
         t, step, budget = 0.0, 0.25, RETRY_SOLVES
         while budget > 0 and step > 1.0 / 512:
             tn = min(1.0, t + step)
-            Sn = S0 * (S / S0) ** tn
-            Pn = P0 + (P - P0) * tn
+            Sn, Pn = (S, P) if tn >= 1.0 else (S0 * (S / S0) ** tn, P0 + (P - P0) * tn)
             r = self._solve_at(Sn, Pn, x)
             budget -= 1
             if r[0]:
@@ -806,7 +805,7 @@ def _feasible_at(probe: Probe, S: float, window: bool = False) -> AtS:
         return AtS(False, pt=pt)  # the window is narrower than the resolution
     P, pt = found
     out = AtS(True, P, pt, P_lo=P, P_hi=P)
-    if not side and not window:
+    if not window and (not side or _pass_state(pb, pt, side)):
         return out
     Plo, _, st_lo = _cut_search(probe, S, "lo")
     Phi, _, st_hi = _cut_search(probe, S, "hi")
@@ -883,18 +882,20 @@ def evaluate_column(
         hi = g_hi
     top = at(hi)
     if top.state is None:
-        # undecided at the largest reflux: a smaller one may still be decided
-        for d in (1, 2, 4, 8, 16, 32):
-            v = hi - d
-            if v <= lo:
-                break
+        # undecided at the largest reflux: look for a decided one below, by
+        # bisection between the highest proven-infeasible index and the lowest
+        # undecided one (a feasible index found resumes the normal search)
+        u = hi
+        while u - lo > 1:
+            v = (lo + u) // 2
             st = at(v).state
             if st:
                 hi, top = v, at(v)
                 break
             if st is False:
-                lo = v  # proven infeasible below; (v, hi] stays undecided
-                break
+                lo = v
+            else:
+                u = v
     if not top.state:
         # nothing feasible at the largest reflux: proven only if decided there
         col.lo_index = lo if top.state is None else hi

@@ -330,3 +330,190 @@ def test_optimize_cli_json_and_exit_codes(tmp_path):
     raw["optimize"]["fenske_prune"] = False
     p.write_text(tomli_w.dumps(raw), encoding="utf-8")
     assert optimize_cli(str(p)) == 1
+
+
+# ------------------------------------------- kernel failures, claims, certificate
+def smeu_case() -> dict:
+    """A binary Sm/Eu cascade (beta 2), not one of the bundled cases."""
+    seg = tomllib.loads((ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8"))
+    c = {k: v for k, v in seg.items() if k != "side_draws"}
+    c["chemistry"] = dict(seg["chemistry"], components=["Sm", "Eu"])
+    c["chemistry"]["saturated"] = {
+        "separation_factors": {"Sm": 1.0, "Eu": 2.0},
+        "K_ref_L_mol": 50.0,
+        "K_ref_strip_L_mol": 0.01,
+    }
+    c["feed"] = dict(seg["feed"], conc_mol_L={"Sm": 0.6, "Eu": 0.4})
+    c["sections"] = {
+        "extraction": {"stages": 20},
+        "scrub": {"stages": 20},
+        "strip": {"stages": 6},
+    }
+    return c
+
+
+def smeu_opt(p=0.999, **kw) -> dict:
+    d = {
+        "specs": [
+            {"stream": "strip_liquor", "component": "Eu", "purity_min": p},
+            {"stream": "raffinate", "component": "Sm", "purity_min": p},
+        ],
+        "stages": {"extraction": [24, 27], "scrub": [23, 26], "strip": [6, 6]},
+    }
+    d.update(kw)
+    return d
+
+
+def _failing_kernel(monkeypatch, fails):
+    """Make the optimizer's kernel report NOT_CONVERGED where ``fails(net)``."""
+    from rexopt import kernels
+    from rexopt.design import optimize as mod
+
+    real = mod.solve_arrays
+
+    def fake(net, par, eff, x0=None, **kw):
+        if fails(net):
+            st, x, y, h, F, info = real(net, par, eff, x0, **kw)
+            return kernels.NOT_CONVERGED, x, y, h, F, info
+        return real(net, par, eff, x0, **kw)
+
+    monkeypatch.setattr(mod, "solve_arrays", fake)
+
+
+def _claim(res) -> tuple:
+    return (res.status, None if res.best is None else res.best.key)
+
+
+@pytest.mark.component
+def test_kernel_failure_at_large_flows_is_not_infeasibility(monkeypatch):
+    # issue 18 item 3: the kernel fails at the top of the organic flow range;
+    # that must not read as "no feasible cut", nor prune the smaller columns
+    case, opt = smeu_case(), smeu_opt()
+    ref = optimize(case, opt=opt)
+    assert ref.status == "optimal" and ref.verified
+    O_best = ref.best.flows[0]
+    _failing_kernel(monkeypatch, lambda net: net.org_in[0] > 1.5 * O_best)
+    res = optimize(case, opt=opt)
+    assert res.status == "optimal" and res.verified
+    assert res.best.key == ref.best.key
+    assert res.best.cost.annualized_USD_y == pytest.approx(
+        ref.best.cost.annualized_USD_y, rel=1e-9
+    )
+    cert = res.certificate
+    assert cert["unknown_kernel_points"] > 0  # the failures were seen...
+    assert cert["proven_infeasible_columns"] == 0  # ...and not read as misses
+    check_specs(res.case, opt["specs"])
+
+
+@pytest.mark.component
+def test_undecidable_column_is_unknown_and_never_prunes(monkeypatch):
+    # every kernel call of one column fails: that column is unresolved, the
+    # columns below it are still searched, and the certificate says so
+    case, opt = smeu_case(), smeu_opt()
+    bad_N = 27 + 26 + 6  # the corner column (most stages)
+    _failing_kernel(monkeypatch, lambda net: net.N == bad_N)
+    res = optimize(case, opt=opt)
+    cert = res.certificate
+    assert [27, 26, 6, 0] in cert["unresolved_columns"]
+    col = res.columns[(27, 26, 6, 0)]
+    assert not col.feasible and not col.proven_infeasible
+    assert res.best is not None and res.verified  # found below the corner
+    assert res.best.key != (27, 26, 6, 0)
+    if res.status == "optimal":
+        # allowed only if the unknown corner cannot hide a cheaper design
+        assert not cert["could_hide_cheaper"]
+    else:
+        assert res.status == "best_found" and cert["could_hide_cheaper"]
+        assert cert["bound"] < cert["incumbent_objective"]
+
+
+@pytest.mark.component
+def test_all_kernel_points_failing_is_unknown_not_infeasible(monkeypatch):
+    _failing_kernel(monkeypatch, lambda net: True)
+    res = optimize(smeu_case(), opt=smeu_opt())
+    assert res.status == "unknown" and res.best is None
+    assert "NOT proven" in res.message and res.binding == []
+
+
+@pytest.mark.component
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["smeu_0.999", "smeu_recovery", "smeu_infeasible", "seg_three_outlet"],
+)
+def test_optimizer_claim_equals_exhaustive_search(name):
+    """The optimizer's claim (optimal cost, or infeasible) equals exhaustive
+    search's over the same decision space, on the kernel."""
+    if name == "seg_three_outlet":
+        case = tomllib.loads(
+            (ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8")
+        )
+        case["feed"]["conc_mol_L"] = {"Sm": 0.5, "Eu": 0.15, "Gd": 0.35}
+        opt = {
+            "specs": [
+                {"stream": "strip_liquor", "component": "Gd", "purity_min": 0.9},
+                {"stream": "raffinate", "component": "Sm", "purity_min": 0.99},
+                {"stream": "middle_Eu", "component": "Eu", "purity_min": 0.5},
+            ],
+            "organic_flow_L_h": [400.0, 2600.0],
+            "side_draw_flow_L_h": [14.0, 32.0],
+            "side_draw_levels": 3,
+            "stages": {"extraction": [27, 28], "scrub": [27, 29], "strip": [8, 8]},
+        }
+    else:
+        case = smeu_case()
+        opt = {
+            "smeu_0.999": smeu_opt(),
+            "smeu_recovery": smeu_opt(
+                specs=[
+                    {"stream": "strip_liquor", "component": "Eu", "purity_min": 0.999},
+                    {"stream": "strip_liquor", "component": "Eu", "recovery_min": 0.99},
+                ],
+                objective="reagent_cost",
+            ),
+            # Fenske: 2 ln(1e8 (0.6/0.4)... ) / ln 2 > 24 + 23 -> nothing feasible
+            "smeu_infeasible": smeu_opt(
+                p=0.99999999,
+                stages={"extraction": [20, 21], "scrub": [20, 21], "strip": [6, 6]},
+                fenske_prune=False,
+            ),
+        }[name]
+    res = optimize(case, opt=opt)
+    pb = problem_from(case, opt=opt)
+    en = enumerate_designs(pb)
+    assert en.unresolved == [] and res.certificate["unresolved_columns"] == []
+    if en.best is None:
+        assert res.status == "infeasible" and res.best is None
+        return
+    assert res.status == "optimal" and res.verified
+    from rexopt.design.optimize import objective_value
+
+    ref = res.optimizer_ref if hasattr(res, "optimizer_ref") else None
+    v_opt = objective_value(pb, res.best.cost, ref or en.best.cost.reagent_cost_USD_y)
+    v_en = objective_value(pb, en.best.cost, ref or en.best.cost.reagent_cost_USD_y)
+    assert v_opt <= v_en * (1 + 1e-9)
+    assert res.certificate["bound"] <= v_en * (1 + 1e-9)
+    check_specs(res.case, opt["specs"])
+
+
+@pytest.mark.component
+def test_infeasible_spec_printed_as_given_with_best_value():
+    # issue 18 item 4: 0.99999999 is named as given, never rounded to 1 / 100 %
+    opt = smeu_opt(
+        p=0.99999999,
+        stages={"extraction": [20, 21], "scrub": [20, 21], "strip": [6, 6]},
+        fenske_prune=False,
+    )
+    res = optimize(smeu_case(), opt=opt)
+    assert res.status == "infeasible"
+    assert "0.99999999" in res.message and "100.000" not in res.message
+    assert ">= 1 " not in res.message and ">= 1." not in res.message
+    bind = [b for b in res.binding if b["binding"]]
+    assert bind, res.binding
+    for b in bind:
+        assert b["target_given"] == "0.99999999"
+        assert b["best_value"] < 0.99999999
+        assert b["best_value_text"] in res.message
+        # the best value is a kernel value at the bounds of the search space
+        assert b["at_stages"] == [21, 21, 6]
+    assert "Fenske" in res.message
