@@ -121,7 +121,8 @@ class Outcome:
         return {"schema": self.schema, **{k: v for k, v in d.items() if k != "schema"}}
 
     def to_json(self, path: str | Path) -> None:
-        text = json.dumps(self.to_dict(), indent=1, default=_jsonable)
+        """Write :meth:`to_dict`; a number that is not finite is written as null."""
+        text = json.dumps(_clean(self.to_dict()), indent=1, allow_nan=False)
         Path(path).write_text(text, encoding="utf-8")
 
     def report(self) -> str:
@@ -322,6 +323,22 @@ def flatten_numbers(d: Mapping, prefix: str = "", sep: str = ".") -> dict[str, f
         elif isinstance(v, int | float) and not isinstance(v, bool):
             out[key] = float(v)
     return out
+
+
+def _clean(o):
+    """A JSON-ready copy: tables as records, numpy as Python, NaN/inf as None."""
+    if isinstance(o, Mapping):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple | set):
+        return [_clean(v) for v in o]
+    if isinstance(o, bool) or o is None or isinstance(o, str | int):
+        return o
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    conv = _jsonable(o)
+    if conv is o or isinstance(conv, str):
+        return conv
+    return _clean(conv)
 
 
 def _jsonable(o):
