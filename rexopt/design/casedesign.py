@@ -152,7 +152,7 @@ class DesignResult:
         Per spec: ``spec``, ``target``, ``theory`` (Xu, or None where the theory
         gives no figure), ``kernel_closed_form`` (kernel at ``theory_case``),
         ``kernel`` (kernel at ``case``), ``met`` and ``shortfall`` (target - kernel
-        when not met, else 0).
+        when not met, else 0; None when the kernel did not solve the case).
     figures : list of dict
         Purity and recovery of each product group: ``quantity``, ``theory`` (Xu),
         ``kernel_closed_form``, ``kernel`` (whether or not a spec names them).
@@ -229,7 +229,12 @@ class DesignResult:
             "# then the flows (and stages) corrected on the kernel; kernel figures:"
         )
         for c in self.checks:
-            ok = "met" if c["met"] else f"NOT MET (short by {c['shortfall']:.3g})"
+            if c["met"]:
+                ok = "met"
+            elif c["shortfall"] is None:
+                ok = "NOT MET (the kernel did not solve the case)"
+            else:
+                ok = f"NOT MET (short by {c['shortfall']:.3g})"
             head.append(f"#   {c['spec']}: {c['kernel']:.6f} -- {ok}")
         for n in self.notes:
             head.append("# note: " + n)
@@ -242,9 +247,9 @@ def read_design_case(
 ) -> tuple[CascadeCase, list[DesignSpec], str]:
     """Validated case, the ``[optimize]`` specs it carries, and its name for errors.
 
-    The case goes through :func:`rexopt.case.load_case` (the loader of ``rexopt
-    simulate``) with its ``[optimize]`` table set aside; only that table's
-    ``specs`` are read here, each validated.
+    The case goes through :func:`rexopt.case.load_case`, the loader of ``rexopt
+    validate`` and ``rexopt simulate`` (which also validates an ``[optimize]``
+    table); the design then uses that table's ``specs`` only.
 
     Raises
     ------
@@ -264,7 +269,7 @@ def read_design_case(
         raise DesignError(
             f"{where or source}: cannot read the case file: {e}"
         ) from None
-    opt = raw.pop("optimize", None)
+    opt = raw.get("optimize")
     try:
         case = load_case(raw, name=name)
     except CaseError as e:
@@ -344,7 +349,7 @@ def _K_ref(case: CascadeCase) -> float:
     return float(read_data("p507_hcl")["saturated"]["K_ref_L_mol"]["value"])
 
 
-def _feed_mol_L(case: CascadeCase) -> dict[str, float]:
+def _feed_mol_L(case: CascadeCase, where: str) -> dict[str, float]:
     """Feed metal concentrations [mol/L] exactly as the kernel reads the feed."""
     from rexopt.cascade import Cascade
 
@@ -356,7 +361,10 @@ def _feed_mol_L(case: CascadeCase) -> dict[str, float]:
             stream.conc_mol_L = {}
     bare.side_draws = []
     cas = Cascade(bare)
-    net = cas.network()
+    try:
+        net = cas.network()
+    except CaseError as e:
+        raise DesignError(f"{where}: {e}") from None
     j = cas._feed_stage
     vec = net.ext_aq[j] if case.feed.phase == "aqueous" else net.ext_org[j]
     return {
@@ -589,7 +597,7 @@ def closed_form_design(
             f"{name}: chemistry.saturated.separation_factors: {a} and {b} both "
             f"{rel[a]!r} -- components with equal affinity cannot be separated"
         )
-    conc = _feed_mol_L(cc)
+    conc = _feed_mol_L(cc, name)
     specs, notes = _pick_specs(
         cc,
         specs,
@@ -1032,6 +1040,23 @@ def _final_check(res: DesignResult) -> None:
     res.checks = []
     for s in res.specs:
         kv = spec_value(s, res.result) if res.result is not None else math.nan
+        if res.result is None:
+            res.checks.append(
+                {
+                    "spec": s.label,
+                    "source": s.source,
+                    "target": s.target,
+                    "theory": theory.get((s.stream, s.component, s.kind)),
+                    "kernel_closed_form": math.nan,
+                    "kernel": math.nan,
+                    "met": False,
+                    "shortfall": None,
+                }
+            )
+            res.notes.append(
+                f"NOT MET: {s.label}: the kernel did not solve the designed case"
+            )
+            continue
         k0 = (
             spec_value(s, res.result_closed_form)
             if res.result_closed_form is not None

@@ -120,7 +120,13 @@ def print_design(r) -> None:
             _num(k["theory"]),
             _num(k["kernel_closed_form"]),
             _num(k["kernel"]),
-            "yes" if k["met"] else f"[red]NO[/red] (short {k['shortfall']:.3g})",
+            "yes"
+            if k["met"]
+            else (
+                "[red]NO[/red] (kernel failed)"
+                if k["shortfall"] is None
+                else f"[red]NO[/red] (short {k['shortfall']:.3g})"
+            ),
         )
     console.print(c)
     f = Table(title="Products: Xu theory vs the kernel")

@@ -269,11 +269,11 @@ def _write(tmp_path, d: dict) -> Path:
         (lambda d: d["chemistry"].update(model="constant"), "chemistry"),
         (
             lambda d: d["optimize"]["specs"][0].update(component="Sm"),
-            "optimize.specs.0",
+            "optimize.specs",
         ),
         (
             lambda d: d["optimize"]["specs"][0].update(purity_min=1.5),
-            "optimize.specs.0",
+            "optimize.specs",
         ),
         (
             lambda d: d["chemistry"]["saturated"]["separation_factors"].update(Nd=1.0),
