@@ -18,7 +18,11 @@ Prints measured figures (no assertions):
 Usage::
 
     python benchmarks/bench_sweep.py [--n 10000] [--workers 2]
-        [--case cases/prnd_p507.toml]
+        [--case cases/prnd_p507.toml] [--plant N] [--plant-only]
+
+``--plant N`` also times N NdFeB plant scenarios through the plant's sweep
+evaluator (a PlantSession re-solve when the flowsheet provides one, else a full
+rebuild per scenario) and one full rebuild, and projects a 1,000-scenario sweep.
 
 Cluster start-up is timed separately and not part of any rate.  Every sweep writes
 its HDF5 file as in real use (in a temporary folder).
@@ -143,6 +147,56 @@ def breakdown(case: Path, n: int = 300) -> None:
     print(
         f"  baseline (every table built as well): {(total + t_tables) / n * 1e3:.3f} "
         f"ms per scenario (tables {t_tables / n * 1e3:.3f} ms)"
+    )
+
+
+def plant_timing(n: int) -> None:
+    """NdFeB plant scenarios through the sweep evaluator, serial: set-up once, then
+    ``n`` scenarios with other oxide and acid prices; and one full rebuild of the
+    plant (build + solve + re-simulation) for comparison."""
+    import tomllib
+
+    from rexopt.sweep.evaluators import ndfeb_factory
+    from rexopt.sweep.spec import copy_tree
+
+    case_path = REPO / "cases" / "ndfeb_4000tpa.toml"
+    base = tomllib.loads(case_path.read_text())
+    import importlib
+
+    nd = importlib.import_module("rexopt.flowsheets.ndfeb_recycling")
+    path = "PlantSession re-solve" if hasattr(nd, "PlantSession") else "full rebuild"
+    print(f"\nNdFeB plant scenarios ({case_path.name}), serial, each a {path}")
+    t0 = time.perf_counter()
+    ev = ndfeb_factory(base, base_dir=str(case_path.parent))
+    print(f"  evaluator set-up (once per worker): {time.perf_counter() - t0:.2f} s")
+    rng = np.random.default_rng(1)
+    times, npv = [], []
+    for _ in range(n):
+        c = copy_tree(base)
+        costs = c.setdefault("data", {}).setdefault("costs", {})
+        costs.setdefault("products_USD_kg", {})["Nd2O3"] = float(rng.uniform(60, 100))
+        costs.setdefault("reagents_USD_t", {})["HCl"] = float(rng.uniform(150, 400))
+        t = time.perf_counter()
+        out = ev(c)
+        times.append(time.perf_counter() - t)
+        npv.append(out.get("economics.npv_USD", float("nan")))
+    m = float(np.mean(times))
+    print(
+        f"  {n} scenario(s): mean {m:.2f} s, min {min(times):.2f} s, max "
+        f"{max(times):.2f} s (NPV {min(npv):.4g} .. {max(npv):.4g} USD)"
+    )
+    if path != "full rebuild":
+        c = copy_tree(base)
+        t = time.perf_counter()
+        case, _ = nd.load_case(c)
+        nd.run(case, case_dir=case_path.parent)
+        rb = time.perf_counter() - t
+        print(f"  one full rebuild: {rb:.2f} s -> re-solve/rebuild x{m / rb:.3f}")
+    cap = parallel_capacity(2)
+    print(
+        f"  projected 1,000-scenario plant sweep on 2 workers: "
+        f"{1000 * m / cap / 60:.1f} min (CPU capacity of 2 processes now x{cap:.2f}; "
+        "goal < 10 min)"
     )
 
 
@@ -278,7 +332,19 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=10_000, help="kernel sweep scenarios")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--case", type=Path, default=REPO / "cases" / "prnd_p507.toml")
+    ap.add_argument(
+        "--plant",
+        type=int,
+        default=0,
+        help="also time N NdFeB plant scenarios (prices varied), serial",
+    )
+    ap.add_argument(
+        "--plant-only", action="store_true", help="only the plant timing (--plant N)"
+    )
     args = ap.parse_args(argv)
+    if args.plant_only:
+        plant_timing(max(1, args.plant))
+        return
 
     from distributed import Client, LocalCluster
 
@@ -385,6 +451,8 @@ def main(argv=None) -> None:
     finally:
         client.close()
         cluster.close()
+    if args.plant:
+        plant_timing(args.plant)
 
 
 if __name__ == "__main__":
