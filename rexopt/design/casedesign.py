@@ -413,10 +413,8 @@ def _pick_specs(
     case: CascadeCase,
     given: Sequence | None,
     file_specs: list[DesignSpec],
-    overrides: Mapping[str, float | None],
     where: str,
-) -> tuple[list[DesignSpec], list[str]]:
-    notes: list[str] = []
+) -> list[DesignSpec]:
     comps = list(case.chemistry.components)
     draws = [d.name or f"side_draw_{i + 1}" for i, d in enumerate(case.side_draws)]
     streams = ("strip_liquor", "raffinate", "stripped_organic", *draws)
@@ -439,7 +437,7 @@ def _pick_specs(
                 f"{where}: {field_}.{i}.component: {s.component!r} -- expected one "
                 f"of {', '.join(comps)}"
             )
-    return specs, notes
+    return specs
 
 
 def design_case(
@@ -598,13 +596,8 @@ def closed_form_design(
             f"{rel[a]!r} -- components with equal affinity cannot be separated"
         )
     conc = _feed_mol_L(cc, name)
-    specs, notes = _pick_specs(
-        cc,
-        specs,
-        file_specs,
-        {"A": purity_A, "B": purity_B, "M": purity_middle},
-        name,
-    )
+    specs = _pick_specs(cc, specs, file_specs, name)
+    notes: list[str] = []
     notes.append(f"separation factors from {rel_source}")
     if cc.feed.conc_mol_L is None:
         notes.append(
@@ -671,16 +664,17 @@ def _purity_target(specs, streams, group, override, default=DEFAULT_PURITY):
     return default, "default"
 
 
-def _add_override_specs(specs, stream, comp, override, note, notes):
+def _add_override_specs(specs, stream, comp, override, arg, notes):
     if override is None:
         return specs
-    kept = [
-        s
-        for s in specs
-        if not (s.kind == "purity" and s.stream == stream and s.component == comp)
-    ]
-    if len(kept) != len(specs):
-        notes.append(note)
+    kept, dropped = [], []
+    for s in specs:
+        same = s.kind == "purity" and s.stream == stream and s.component == comp
+        (dropped if same else kept).append(s)
+    for s in dropped:
+        notes.append(
+            f"{arg} = {override:g} (argument) replaces the case's spec {s.label}"
+        )
     return [*kept, DesignSpec(stream, comp, "purity", float(override), "argument")]
 
 
@@ -713,12 +707,8 @@ def _design_two(
         )
     gA, gB = order[cut:], order[:cut]
     kA, kB = order[cut], order[cut - 1]
-    specs = _add_override_specs(
-        specs, "strip_liquor", kA, purity_A, "purity_A replaces the case's spec", notes
-    )
-    specs = _add_override_specs(
-        specs, "raffinate", kB, purity_B, "purity_B replaces the case's spec", notes
-    )
+    specs = _add_override_specs(specs, "strip_liquor", kA, purity_A, "purity_A", notes)
+    specs = _add_override_specs(specs, "raffinate", kB, purity_B, "purity_B", notes)
     pA, srcA = _purity_target(specs, ORGANIC_SIDE, gA, None)
     pB, srcB = _purity_target(specs, ("raffinate",), gB, None)
     if srcA == "default":
@@ -838,15 +828,9 @@ def _design_three(
         )
     gC, gB, gA = order[:lo], order[lo : hi + 1], order[hi + 1 :]
     kA, kB, kC = gA[0], gB[0], gC[-1]
-    specs = _add_override_specs(
-        specs, "strip_liquor", kA, purity_A, "purity_A replaces the case's spec", notes
-    )
-    specs = _add_override_specs(
-        specs, "raffinate", kC, purity_B, "purity_B replaces the case's spec", notes
-    )
-    specs = _add_override_specs(
-        specs, dname, kB, purity_middle, "purity_middle replaces the case's spec", notes
-    )
+    specs = _add_override_specs(specs, "strip_liquor", kA, purity_A, "purity_A", notes)
+    specs = _add_override_specs(specs, "raffinate", kC, purity_B, "purity_B", notes)
+    specs = _add_override_specs(specs, dname, kB, purity_middle, "purity_middle", notes)
     pA, srcA = _purity_target(specs, ORGANIC_SIDE, gA, None)
     pC, srcC = _purity_target(specs, ("raffinate",), gC, None)
     tot = sum(conc.get(c, 0.0) for c in order)
