@@ -657,7 +657,7 @@ def _pass_state(pb: Problem, pt: Point, sel: list[int]) -> Tri:
     return all(m[i] >= 0 for i in sel)
 
 
-def _cut_search(probe: Probe, S: float, which: str):
+def _cut_search(probe: Probe, S: float, which: str, known=None):
     """Cut P at the edge of the specs of one direction, by bisection on the fixed
     bracket (deterministic: the same S gives the same answer from any caller).
 
@@ -669,6 +669,9 @@ def _cut_search(probe: Probe, S: float, which: str):
     point nearest the edge, the edge lies between it and the last failing one),
     "none" (the best end of the bracket fails: proven, no cut passes) or
     "unknown" (the kernel found no steady state at the best end).
+
+    ``known`` = (a, b, passing point): a bracket already established on the
+    kernel (the passing end's point given), which the bisection starts from.
     """
     pb = probe.pb
     specs = pb.opt.specs
@@ -682,13 +685,16 @@ def _cut_search(probe: Probe, S: float, which: str):
         return (a if which == "lo" else b), None, "ok"
 
     # bracket: "lo": fail at a, pass at b; "hi": pass at a, fail at b
-    pass_end = b if which == "lo" else a
-    pt_pass = probe.run(S, pass_end)
-    st = _pass_state(pb, pt_pass, sel)
-    if st is None:
-        return math.nan, pt_pass, "unknown"
-    if not st:
-        return math.nan, pt_pass, "none"
+    if known is not None:
+        a, b, pt_pass = known
+    else:
+        pass_end = b if which == "lo" else a
+        pt_pass = probe.run(S, pass_end)
+        st = _pass_state(pb, pt_pass, sel)
+        if st is None:
+            return math.nan, pt_pass, "unknown"
+        if not st:
+            return math.nan, pt_pass, "none"
     tol = 2e-6 * pb.F
     while b - a > tol:
         w = b - a
@@ -726,6 +732,10 @@ class AtS:
     P_lo: float = math.nan  # resolved cut window of the end-outlet specs
     P_hi: float = math.nan
     side_only: bool = False  # False only because of a side-draw spec
+    # the crossing bracket of the search: the increasing specs fail (or it is
+    # the bracket's end) at ``a``, the decreasing ones at ``b``
+    a: float = math.nan
+    b: float = math.nan
 
 
 SIDE_SAMPLES = 7  # cuts sampled across the window for side-draw specs
@@ -804,15 +814,23 @@ def _feasible_at(probe: Probe, S: float, window: bool = False) -> AtS:
     if found is None:
         return AtS(False, pt=pt)  # the window is narrower than the resolution
     P, pt = found
-    out = AtS(True, P, pt, P_lo=P, P_hi=P)
+    out = AtS(True, P, pt, P_lo=P, P_hi=P, a=a, b=b)
     if not window and (not side or _pass_state(pb, pt, side)):
         return out
-    Plo, _, st_lo = _cut_search(probe, S, "lo")
-    Phi, _, st_hi = _cut_search(probe, S, "hi")
+    return _window(probe, S, out)
+
+
+def _window(probe: Probe, S: float, out: AtS) -> AtS:
+    """The feasible cut window around a feasible point ``out`` (edges bisected
+    from the bracket its search left), and the side-draw samples across it."""
+    pb = probe.pb
+    specs = pb.opt.specs
+    side = [i for i, s in enumerate(specs) if not s.searched]
+    P, pt, a, b = out.P, out.pt, out.a, out.b
+    Plo, _, st_lo = _cut_search(probe, S, "lo", known=(a, P, pt))
+    Phi, _, st_hi = _cut_search(probe, S, "hi", known=(P, b, pt))
     out.P_lo = Plo if st_lo in ("ok", "open") and Plo <= P else P
     out.P_hi = Phi if st_hi in ("ok", "open") and Phi >= P else P
-    if pb.opt.scrub_flow_L_h is not None:
-        out.P_lo, out.P_hi = max(out.P_lo, a), min(out.P_hi, b)
     if not side or _pass_state(pb, pt, side):
         return out
     best, n_unknown = None, 0
@@ -944,8 +962,7 @@ def evaluate_column(
     S = pb.S_grid(hi)
     # operating point: the middle of the feasible cut window at S (end-outlet
     # specs), or the sampled cut with the best side-draw margin
-    memo.pop(hi, None)
-    a = _feasible_at(probe, S, window=True)
+    a = _window(probe, S, at(hi))
     pt = None
     if a.state:
         if any(not s_.searched for s_ in pb.opt.specs):
