@@ -43,13 +43,19 @@ _WORDS = {
 }
 
 
-def plain_words(key: str) -> str:
-    """``"E_M"`` -> ``"mixed extraction ratio, extraction section (E_M)"``."""
+def plain_words(key: str, three_outlet: bool = False) -> str:
+    """``"E_M"`` -> ``"mixed extraction ratio, extraction section (E_M)"``.
+
+    ``three_outlet``: the key is a top-level quantity of a three-outlet design.
+    """
     from rexopt.design.xu import XuDesign
 
     prefix, _, name = key.rpartition(".")
     docs = {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(XuDesign)}
-    words = docs.get(name) or _WORDS.get(name, "")
+    if three_outlet and not prefix and name in _WORDS:
+        words = _WORDS[name]
+    else:
+        words = docs.get(name) or _WORDS.get(name, "")
     cut = {"upper": "upper cut: ", "lower": "lower cut: "}.get(prefix, "")
     return f"{cut}{words} ({name})" if words else key
 
@@ -91,15 +97,25 @@ def print_design(r) -> None:
     tab.add_column("quantity (symbol)")
     tab.add_column("value", justify="right")
     tab.add_column("unit")
-    for key, v in t.table(units=False).items():
-        unit = ""
-        if hasattr(t, "beta") and key in {f.name for f in dataclasses.fields(t)}:
-            unit = next(
-                f.metadata.get("unit", "")
-                for f in dataclasses.fields(t)
-                if f.name == key
-            )
-        tab.add_row(plain_words(key), _num(v, ".6g"), unit if unit != "-" else "")
+    cut_rows = {
+        "beta",
+        "purity_A",
+        "purity_B",
+        "fp_A",
+        "fp_B",
+        "E_M",
+        "E_prime_M",
+        "n",
+        "m",
+    }
+    for key, v in t.table(units=True).items():
+        name, _, unit = key.partition(" [")
+        unit = unit.rstrip("]")
+        prefix, _, short = name.rpartition(".")
+        if prefix and short not in cut_rows:
+            continue  # three-outlet: each cut's essentials only (all in --json)
+        words = plain_words(name, three_outlet=not hasattr(t, "beta"))
+        tab.add_row(words, _num(v, ".6g"), unit if unit != "-" else "")
     console.print(tab)
     c = Table(
         title="Specs: Xu theory vs the kernel (closed-form flows, designed flows)"
