@@ -46,7 +46,7 @@ from pydantic import Field, ValidationError
 
 from rexopt.highs import SolveError, SolveReport
 from rexopt.highs import solve as highs_solve
-from rexopt.schema import StrictModel, count, quantity
+from rexopt.schema import StrictModel, count, finite, quantity
 from rexopt.units import (
     agents,
     calcination,
@@ -173,7 +173,7 @@ class NdfebCase(_Strict):
     pareto: ParetoSpec = ParetoSpec()
     sx: SXSpec = SXSpec()
     solver: SolverSpec = SolverSpec()
-    data: dict[str, dict[str, Any]] = {}
+    data: dict[str, finite(dict[str, Any])] = {}
 
 
 class CaseError(ValueError):
@@ -1053,21 +1053,27 @@ def _build_targets(m, plant: Plant):
         "dy": m.route["dytb_cut", "on"],
     }
     mixed = {"pr": ("Pr", "Nd"), "tb": ("Tb", "Dy")}
+    m.purity_single_min = pyo.Param(initialize=t.purity_single_min, mutable=True)
+    m.purity_mixed_min = pyo.Param(initialize=t.purity_mixed_min, mutable=True)
     for line in LINES:
         tot = _mass(m.prod[line])
         r = LINE_OXIDE[line]
         # the line can hold at most its group's oxides plus a few % impurities
         big = 1.2 * sum(m.ox_max[x] for x in group[line])
         m.purity.add(
-            m.ox_mass(line, r) >= t.purity_single_min * tot - big * (1 - on[line])
+            m.ox_mass(line, r) >= m.purity_single_min * tot - big * (1 - on[line])
         )
         if line in mixed:
             both = sum(m.ox_mass(line, x) for x in mixed[line])
-            m.purity.add(both >= t.purity_mixed_min * tot - big * on[line])
+            m.purity.add(both >= m.purity_mixed_min * tot - big * on[line])
+    # RE fed at a fixed throughput [kmol/h] (PlantSession updates it)
+    m.yield_den = pyo.Param(
+        initialize=max(1e-9, pyo.value(m.re_feed_kmol_h) or 1.0), mutable=True
+    )
     m.metric = {
         "npv": m.npv_usd,
         "cost": m.cost_usd_yr,
-        "yield": m.re_prod_kmol_h / max(1e-9, pyo.value(m.re_feed_kmol_h) or 1.0)
+        "yield": m.re_prod_kmol_h / m.yield_den
         if m.scrap_t_h.fixed
         else m.re_prod_kmol_h,
         "reagents": m.reagents_t_yr,
@@ -1663,6 +1669,292 @@ def run(
     return Result(case, plant, m, rep, choice, rs, summ, tables, pareto, timings)
 
 
+# ------------------------------------------------------------ re-solve session
+
+#: case paths a PlantSession applies to the built model without a rebuild
+#: (besides ``data.costs.<PRICE_KEYS>``)
+SESSION_PARAM_KEYS = (
+    "plant.scrap_t_yr",
+    "plant.throughput",
+    "plant.trains",
+    "targets.re_yield_min",
+    "targets.purity_single_min",
+    "targets.purity_mixed_min",
+    "targets.zld",
+    "routes.<tag>",
+    "objective.*",
+    "solver.*",
+    "name",
+    "description",
+)
+
+
+def _set_path(tree: dict, path: str, value) -> None:
+    parts = path.split(".")
+    node = tree
+    for p in parts[:-1]:
+        nxt = node.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            node[p] = nxt
+        node = nxt
+    node[parts[-1]] = value
+
+
+class PlantSession:
+    """The plant MILP built once and re-solved under case overrides.
+
+    ``PlantSession(case)`` builds the plant (SX candidate tables, units) and its
+    Pyomo model once; ``solve(overrides)`` applies the overrides to the base case,
+    validates the result as a case (errors name the field), and re-solves the
+    same model on its persistent HiGHS object when every override is one of:
+
+    * ``data.costs.<path>`` for every price and factor in ``PRICE_KEYS`` (oxide
+      prices ``products_USD_kg.Nd2O3`` ..., ``products_USD_kg.mixed_discount``,
+      ``feed_USD_t.scrap``, ``reagents_USD_t.HCl`` ... ``water``,
+      ``byproducts_USD_t.*``, ``utilities.*`` incl. CO2 factors,
+      ``finance.discount_rate|life_yr|tax_rate|depreciation_yr|
+      working_capital_frac|maintenance_frac|labour_USD_yr_train``): mutable Params;
+    * ``plant.scrap_t_yr`` up to the capacity the session was built for
+      (``max_scrap_t_yr``, default the base case's supply) and
+      ``plant.throughput``: bounds / fixing of the throughput variable;
+    * ``plant.trains`` (a subset of the built train options): binaries fixed to 0;
+    * ``targets.re_yield_min``, ``targets.purity_single_min``,
+      ``targets.purity_mixed_min``: mutable Params; ``targets.zld``: the ZLD row
+      is switched off or on (on needs a model built with it);
+    * ``routes.<tag>`` (``pretreatment``, ``leach_route``, ``agent``,
+      ``evaporator``, ``kiln_heating``, ``prnd_cut``, ``dytb_cut``): route
+      binaries fixed or freed;
+    * ``objective.*``, ``pareto.*``, ``solver.*``, ``name``, ``description``.
+
+    Any other override (feed composition ``data.feed.composition_wt_pct.<El>``,
+    any other data file, equipment cost correlations ``data.costs.equipment.*``,
+    a capacity above ``max_scrap_t_yr``, new train counts, ZLD on in a model built
+    without it, ``sx.*``) rebuilds the plant and the model; the result says so in
+    ``result.summary["session"]`` (``rebuilt`` and ``rebuild_reason``), as it
+    says which overrides were applied as parameters.  A rebuilt model becomes the
+    session's model for the next scenarios.  The SX candidate tables are kept
+    unless ``data.feed.*``, ``data.sx.*`` or ``sx.*`` changes.
+
+    Every scenario starts from the same CAPEX breakpoints (those of a fresh build)
+    so that its answer does not depend on the scenarios solved before it.  The
+    MILP is not warm-started: ``rexopt.highs.solve`` passes no start solution to
+    HiGHS (what the persistent object keeps is the model, not a MIP start).
+    """
+
+    def __init__(
+        self,
+        case: NdfebCase,
+        sx_tables: dict | None = None,
+        runner: Callable | None = None,
+        case_dir: Path | None = None,
+        verify_runner: Callable | None = None,
+        max_scrap_t_yr: float | None = None,
+    ):
+        self.base_case = case
+        self.base_dict = case.model_dump(exclude_unset=True)
+        self.runner = runner
+        self.case_dir = case_dir
+        self._given_tables = sx_tables
+        self.max_scrap_t_yr = max_scrap_t_yr
+        self.verify_runner = verify_runner
+        if verify_runner is None and sx_tables is None:
+            try:
+                self.verify_runner = runner or sx.kernel()
+            except sx.KernelUnavailable:
+                if not case.sx.candidates_csv:
+                    raise
+        self.n_builds = 0
+        self._build(case, sx_tables)
+
+    # -- building
+    def _build(self, case: NdfebCase, sx_tables: dict | None) -> None:
+        t0 = time.perf_counter()
+        build_case = case
+        if self.max_scrap_t_yr is not None:
+            sup = case.plant.scrap_t_yr or self._supply_default(case)
+            if self.max_scrap_t_yr > sup:
+                # build for the largest capacity; the case's own is a fixed value
+                build_case = case.model_copy(
+                    update={
+                        "plant": case.plant.model_copy(
+                            update={"scrap_t_yr": self.max_scrap_t_yr}
+                        )
+                    }
+                )
+        self.plant = build(
+            build_case, sx_tables=sx_tables, runner=self.runner, case_dir=self.case_dir
+        )
+        t1 = time.perf_counter()
+        self.model = build_model(self.plant)
+        self.built_case = case
+        self.built_supply_t_h = self.plant.supply_t_h
+        self.built_trains = set(case.plant.trains)
+        self.built_zld = case.targets.zld
+        self.sx_tables = self.plant.sx_tables
+        self.base_breaks = {
+            e: tuple(b._cc_breaks) for e, b in self.model.capex_blk.items()
+        }
+        self.n_builds += 1
+        self.build_seconds = {"plant": t1 - t0, "model": time.perf_counter() - t1}
+
+    @staticmethod
+    def _supply_default(case: NdfebCase) -> float:
+        d = unitdata.load_all(case.data)
+        return d["feed"]("supply.scrap_t_yr")
+
+    def _case_for(self, overrides: dict[str, Any]) -> NdfebCase:
+        import copy
+
+        raw = copy.deepcopy(self.base_dict)
+        raw.setdefault("kind", "ndfeb_flowsheet")
+        for k, v in overrides.items():
+            _set_path(raw, k, v)
+        case, _ = load_case(raw)
+        return case
+
+    def _structural(self, case: NdfebCase, keys: list[str]) -> list[str]:
+        """Reasons why the model must be rebuilt for ``case`` (empty: re-solve)."""
+        why = []
+        for k in keys:
+            if k.startswith("data.costs."):
+                path = k[len("data.costs.") :]
+                if path not in PRICE_KEYS and not any(
+                    p.startswith(path + ".") for p in PRICE_KEYS
+                ):
+                    why.append(f"{k} is not a model parameter")
+            elif k.startswith("data."):
+                why.append(f"{k} changes unit data or the feed")
+            elif k.startswith("sx."):
+                why.append(f"{k} changes the SX candidates")
+            elif k.split(".")[0] in ("routes", "objective", "pareto", "solver"):
+                continue
+            elif k in ("name", "description", "plant.throughput"):
+                continue
+            elif k in (
+                "targets.re_yield_min",
+                "targets.purity_single_min",
+                "targets.purity_mixed_min",
+            ):
+                continue
+            elif k == "targets.zld":
+                if case.targets.zld and not self.built_zld:
+                    why.append("targets.zld = true in a model built without ZLD")
+            elif k.startswith("plant.trains"):
+                if not set(case.plant.trains) <= self.built_trains:
+                    why.append(
+                        f"plant.trains = {case.plant.trains} is not a subset of the "
+                        f"built options {sorted(self.built_trains)}"
+                    )
+            elif k == "plant.scrap_t_yr":
+                sup = case.plant.scrap_t_yr or self._supply_default(case)
+                if sup / self.plant.hours_yr > self.built_supply_t_h * (1 + 1e-9):
+                    why.append(
+                        f"plant.scrap_t_yr = {sup:g} is above the capacity the model "
+                        f"was built for ({self.built_supply_t_h * self.plant.hours_yr:g}"
+                        " t/yr; PlantSession(max_scrap_t_yr=...) builds for more)"
+                    )
+            else:
+                why.append(f"{k} has no parameter in the model")
+        return why
+
+    # -- parameters
+    def _apply(self, case: NdfebCase) -> None:
+        m = self.model
+        plant = self.plant
+        d = unitdata.load_all(case.data)
+        plant.case = case
+        plant.data = d
+        for k in PRICE_KEYS:
+            m.price[k] = float(d["costs"](k))
+        set_finance_params(m, {k: pyo.value(m.price[k]) for k in PRICE_KEYS})
+        # throughput
+        sup_t_h = (case.plant.scrap_t_yr or d["feed"]("supply.scrap_t_yr")) / (
+            plant.hours_yr
+        )
+        m.scrap_t_h.unfix()
+        m.scrap_t_h.setub(sup_t_h)
+        if case.plant.throughput == "fixed":
+            m.scrap_t_h.fix(sup_t_h)
+        re_feed = pyo.value(m.re_feed_kmol_h) / max(pyo.value(m.scrap_t_h), 1e-30)
+        m.yield_den = max(1e-9, re_feed * sup_t_h)
+        # trains
+        for n in m.trains:
+            if n in case.plant.trains:
+                m.trains[n].unfix()
+            else:
+                m.trains[n].fix(0)
+        # routes
+        for t, opts in ROUTE_TAGS.items():
+            forced = getattr(case.routes, t)
+            for o in opts:
+                if forced == "free":
+                    m.route[t, o].unfix()
+                else:
+                    m.route[t, o].fix(1 if o == forced else 0)
+        # targets
+        t = case.targets
+        m.yield_min = t.re_yield_min
+        m.purity_single_min = t.purity_single_min
+        m.purity_mixed_min = t.purity_mixed_min
+        if hasattr(m, "zld"):
+            if t.zld:
+                m.zld.activate()
+            else:
+                m.zld.deactivate()
+        # the same starting breakpoints for every scenario (order independence)
+        for e, blk in m.capex_blk.items():
+            if tuple(blk._cc_breaks) != self.base_breaks[e]:
+                args = blk._cc_args
+                concave_cost(blk, **args, extra_breaks=self.base_breaks[e])
+
+    # -- solving
+    def solve(self, overrides: dict[str, Any] | None = None) -> Result:
+        """Re-solve for the base case with ``overrides`` (dotted case paths)."""
+        overrides = dict(overrides or {})
+        t0 = time.perf_counter()
+        case = self._case_for(overrides)
+        why = self._structural(case, sorted(overrides))
+        rebuilt = bool(why)
+        if rebuilt:
+            keep_tables = not any(
+                k.startswith(("data.feed.", "data.sx.", "sx.")) for k in overrides
+            )
+            self._build(
+                case,
+                (self.sx_tables if keep_tables else self._given_tables),
+            )
+        t1 = time.perf_counter()
+        self._apply(case)
+        m = self.model
+        try:
+            rep = solve(m, case)
+        except SolveError as exc:
+            raise InfeasibleCase(diagnose(m, case, exc)) from None
+        t2 = time.perf_counter()
+        choice = read_choice(m)
+        rs = resimulate(self.plant, choice, runner=self.verify_runner)
+        t3 = time.perf_counter()
+        summ, tables = summarize(m, self.plant, choice, rs)
+        pareto = pareto_front(m, case) if case.pareto.enabled else None
+        t4 = time.perf_counter()
+        summ["session"] = {
+            "rebuilt": rebuilt,
+            "rebuild_reason": "; ".join(why),
+            "overrides_as_parameters": [] if rebuilt else sorted(overrides),
+            "builds_so_far": self.n_builds,
+        }
+        timings = {
+            "case_and_rebuild": t1 - t0,
+            "milp_solve": t2 - t1,
+            "resimulation": t3 - t2,
+            "report_and_pareto": t4 - t3,
+        }
+        return Result(
+            case, self.plant, m, rep, choice, rs, summ, tables, pareto, timings
+        )
+
+
 def pareto_front(m, case: NdfebCase) -> pd.DataFrame:
     """Epsilon-constraint front: optimise the primary with the secondary bounded."""
     p, s, n = case.pareto.primary, case.pareto.secondary, case.pareto.points
@@ -1759,6 +2051,7 @@ __all__ = [
     "solve",
     "resimulate",
     "run",
+    "PlantSession",
     "main",
     "run_cli",
     "report",
