@@ -127,7 +127,10 @@ def info():
 @app.command()
 def validate(
     files: list[Path] = typer.Argument(
-        ..., help="Case or sweep TOML files (any kind); every problem is reported."
+        ...,
+        metavar="FILE.toml",
+        help="Case or sweep TOML files (any kind); every problem is reported.",
+        show_default=False,
     ),
 ):
     """Check case and sweep files exactly as their runs would, every problem at once.
@@ -241,7 +244,9 @@ def _run(kind, case: Path, opts: dict):
 
 @app.command()
 def simulate(
-    case: Path = typer.Argument(..., help="Cascade case TOML file."),
+    case: Path = typer.Argument(
+        ..., metavar="CASE.toml", help="Cascade case TOML file."
+    ),
     json_out: Path | None = typer.Option(
         None, "--json", help="Write every number as JSON."
     ),
@@ -281,6 +286,7 @@ def simulate(
 def optimize(
     case: Path = typer.Argument(
         ...,
+        metavar="CASE.toml",
         help="Case TOML: a cascade with an [optimize] table, a separation_line, "
         "or an ndfeb_flowsheet.",
     ),
