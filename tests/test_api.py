@@ -59,26 +59,83 @@ def test_overriding_the_defaults_removes_the_warning():
     np.testing.assert_allclose(r.x, base.x, rtol=1e-9, atol=0)
 
 
-@pytest.mark.parametrize(
-    "pair", ["Ce/La", "Pr/Ce", "Nd/Pr", "Tb/Gd", "Dy/Tb", "Ho/Dy", "Lu/Yb"]
-)
-def test_reported_betas_are_exactly_those_that_change_the_answer(monkeypatch, pair):
-    """Perturb one dataset beta: the result moves if and only if it is reported."""
-    data = copy.deepcopy(chemistry.read_data("p507_hcl"))
-    data["beta"][pair]["value"] *= 1.3
+MASS_ACTION = {
+    "kind": "cascade",
+    "name": "mass-action Pr/Nd, NaOH-saponified",
+    "chemistry": {"model": "mass_action", "components": ["Pr", "Nd"]},
+    "sections": {
+        "extraction": {"stages": 6},
+        "scrub": {"stages": 4},
+        "strip": {"stages": 3},
+    },
+    "organic": {
+        "flow_L_h": 100.0,
+        "extractant_mol_L": 1.0,
+        "saponification": 0.3,
+        "agent": "NaOH",
+    },
+    "feed": {
+        "flow_L_h": 50.0,
+        "acidity_mol_L": 0.05,
+        "conc_mol_L": {"Pr": 0.05, "Nd": 0.15},
+    },
+    "scrub": {"flow_L_h": 10.0, "acidity_mol_L": 1.0},
+    "strip": {"flow_L_h": 20.0, "acidity_mol_L": 4.0},
+}
+
+
+def _p507_entries():
+    """(table, key, field) of every number of p507_hcl.toml the kernel may read."""
+    data = chemistry.read_data("p507_hcl")
+    out = []
+    for table in ("beta", "impurity_factor", "mass_action", "saturated"):
+        for key, row in data[table].items():
+            if "value" in row:
+                out.append((table, key, "value"))
+            else:  # the counter-ion row: several numbers
+                out += [(table, key, f) for f in ("log10_K", "n", "m", "nu")]
+    return out
+
+
+@pytest.mark.parametrize("which", ["saturated_dytb", "saturated_lace", "mass_action"])
+def test_reported_defaults_are_exactly_those_that_change_the_answer(monkeypatch, which):
+    """Perturb each number of the P507 data set in turn: the result moves if and
+    only if the result lists that number in defaults_used."""
+    case = {
+        "saturated_dytb": DYTB,
+        "saturated_lace": CASES / "lace_p507.toml",
+        "mass_action": MASS_ACTION,
+    }[which]
+    base = rexopt.simulate(case)
+    wheres = {d["where"] for d in base.defaults_used}
     real = chemistry.read_data
+    wrong = []
+    counts = {True: 0, False: 0}
+    for table, key, fld in _p507_entries():
+        data = copy.deepcopy(real("p507_hcl"))
+        row = data[table][key]
+        row[fld] = row[fld] * 1.3 + (0.1 if fld == "log10_K" else 0.0)
 
-    def fake(name):
-        return data if name == "p507_hcl" else real(name)
+        def fake(name, data=data):
+            return data if name == "p507_hcl" else real(name)
 
-    base = rexopt.simulate(DYTB)
-    reported = any(d["parameter"] == f"beta {pair}" for d in base.defaults_used)
-    monkeypatch.setattr(chemistry, "read_data", fake)
-    rel = chemistry.p507_relative_affinities.__wrapped__()
-    monkeypatch.setattr("rexopt.cascade.p507_relative_affinities", lambda: rel)
-    moved = rexopt.simulate(DYTB)
-    changed = not np.allclose(moved.x, base.x, rtol=1e-12, atol=1e-300)
-    assert changed == reported
+        with monkeypatch.context() as m:
+            m.setattr(chemistry, "read_data", fake)
+            m.setattr("rexopt.cascade.read_data", fake)
+            rel = chemistry.p507_relative_affinities.__wrapped__()
+            m.setattr("rexopt.cascade.p507_relative_affinities", lambda rel=rel: rel)
+            try:
+                moved = rexopt.simulate(case)
+                changed = not np.allclose(moved.x, base.x, rtol=1e-12, atol=1e-300)
+            except Exception:  # a perturbed default the kernel cannot solve: used
+                changed = True
+        q = f'"{key}"' if table == "beta" else key
+        reported = f"rexopt/data/p507_hcl.toml [{table}] {q}" in wheres
+        counts[reported] += 1
+        if changed != reported:
+            wrong.append(f"{table}.{key}.{fld}: changed={changed} reported={reported}")
+    assert not wrong, "\n".join(wrong)
+    assert counts[True] >= 2 and counts[False] >= 10, counts
 
 
 def test_counter_ion_default_warned_once():
