@@ -384,3 +384,34 @@ def cost_defaults(
             )
         )
     return out
+
+
+def case_warnings(case, costs: bool = False) -> list[str]:
+    """The unverified-default warnings of a cascade case, without solving it.
+
+    For reports that show a case (a design, an optimized cascade) beside or
+    instead of its simulation.
+
+    Parameters
+    ----------
+    case : path, dict or rexopt.case.CascadeCase
+        A cascade case (an ``[optimize]`` table is ignored).
+    costs : bool
+        Also the unverified cost defaults (costs.toml rows the case's
+        ``[optimize.costs]`` does not override).
+    """
+    from rexopt.cascade import Cascade
+    from rexopt.case import CascadeCase, read_case_source
+
+    overrides: dict = {}
+    if not isinstance(case, CascadeCase):
+        raw, _ = read_case_source(case)
+        raw = dict(raw)
+        opt = raw.pop("optimize", None) or {}
+        overrides = dict(opt.get("costs", {}) or {})
+        case = raw
+    cas = Cascade(case)
+    used = cascade_defaults(cas.case, cas.species)
+    if costs:
+        used += cost_defaults(list(cas.components), cas.case.organic.agent, overrides)
+    return unverified_warnings(used)

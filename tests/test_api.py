@@ -345,3 +345,14 @@ def test_cost_defaults_are_exactly_the_keys_the_cost_reads(agent):
         vals[key] = vals[key] * 1.5 + 1.0
         moved = cost(vals) != pytest.approx(base, rel=1e-12)
         assert moved == (key in reported or key in over), key
+
+
+def test_case_warnings_without_solving_match_the_result(dytb):
+    from rexopt.provenance import case_warnings
+
+    assert case_warnings(DYTB) == [w for w in dytb.warnings if "unverified" in w]
+    opt = CASES / "prnd_p507_optimize.toml"  # overrides HCl_USD_t in [optimize.costs]
+    ws = case_warnings(opt, costs=True)
+    cost_line = [w for w in ws if "optimize.costs" in w]
+    assert len(cost_line) == 1 and "HCl_USD_t" not in cost_line[0]
+    assert "residence_time_min" in cost_line[0]
