@@ -257,7 +257,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(__all__)
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = ["__version__", "design", "fit", "optimize", "simulate", "sweep"]
