@@ -104,7 +104,10 @@ PROBLEMS = {
     "gdtb_binary": (
         _base(("Gd", "Tb"), (1.0, 2.6), (0.7, 0.3)),
         {
-            "specs": [pur("strip_liquor", "Tb", 0.999), rec("strip_liquor", "Tb", 0.99)],
+            "specs": [
+                pur("strip_liquor", "Tb", 0.999),
+                rec("strip_liquor", "Tb", 0.99),
+            ],
             "stages": {"extraction": [6, 20], "scrub": [8, 24], "strip": [4, 6]},
         },
         {"extraction": [8, 14], "scrub": [10, 16], "strip": [4, 5]},

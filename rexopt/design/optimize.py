@@ -939,10 +939,7 @@ def evaluate_column(
     while hi - lo > 1:
         mid = (lo + hi) // 2
         cand = [mid] + [
-            v
-            for d in (1, 2, 3)
-            for v in (mid - d, mid + d)
-            if lo < v < hi and v != mid
+            v for d in (1, 2, 3) for v in (mid - d, mid + d) if lo < v < hi and v != mid
         ]
         st = None
         for v in cand:
@@ -1337,8 +1334,10 @@ class Optimizer:
             col.cost = None
             col.note = "no feasible cut after raising the reflux"
             return col
-        P = a.P if any(not s_.searched for s_ in pb.opt.specs) else (
-            0.5 * (a.P_lo + a.P_hi)
+        P = (
+            a.P
+            if any(not s_.searched for s_ in pb.opt.specs)
+            else (0.5 * (a.P_lo + a.P_hi))
         )
         pt = probe.run(S, P, keep=True)
         if _pass_state(pb, pt, list(range(len(pb.opt.specs)))) is not True:
@@ -1933,14 +1932,11 @@ def optimize(
     else:
         status = "best_found"
         hid = cert["could_hide_cheaper"]
-        claim = (
-            f"best found, not proven optimal: {gap_txt}"
-            + (
-                f"; {len(hid)} unresolved column(s) could hide a cheaper design, "
-                f"e.g. {'/'.join(map(str, hid[0][:3]))}"
-                if hid
-                else ""
-            )
+        claim = f"best found, not proven optimal: {gap_txt}" + (
+            f"; {len(hid)} unresolved column(s) could hide a cheaper design, "
+            f"e.g. {'/'.join(map(str, hid[0][:3]))}"
+            if hid
+            else ""
         )
     return OptimizeResult(
         status=status,

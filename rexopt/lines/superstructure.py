@@ -78,6 +78,7 @@ class Variant:
     zld: dict[str, float]
     cost: costing.CascadeCost
     metrics: dict[str, float] = field(default_factory=dict)
+    water: dict = field(default_factory=dict)  # see cascade_water
 
 
 @dataclass
@@ -395,7 +396,17 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
         acid = Q_scr * case["scrub"]["acidity_mol_L"] + (
             Q_str * case["strip"]["acidity_mol_L"] if strip else 0.0
         )
-    water_L_h = Q_scr + Q_str + (aq_f if t.group == ss.root else 0.0)
+    # water from the kernel's own streams, one rule for every cascade (root,
+    # downstream, linked or not): aqueous inlets less the aqueous outlets that go
+    # on to another cascade (counted there as its feed)
+    run_case = case
+    if not strip:
+        run_case = {k: v for k, v in case.items() if k != "strip"}
+        run_case["sections"] = {
+            k: v for k, v in case["sections"].items() if k != "strip"
+        }
+    wb = cascade_water(run_case, passed_on(ss, t, strip))
+    water_L_h = wb["water_counted_L_h"]
     z = brine_to_zld(
         base,
         water_L_h,
@@ -422,6 +433,7 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
         + z["steam_t_h"] * ss.costs["steam_USD_t"]
     )
     v = Variant(feed_phase, strip, S, W, n_ext + n_scr + n_str, base, acid, z, cc)
+    v.water = wb
     v.metrics = {
         "annualized_cost": cc.annualized_USD_y + energy_USD_y,  # [USD/y]
         "reagents": (base + acid) / 1e3,  # acid + base [kmol/h]
@@ -430,6 +442,73 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
         "wastewater": z["water_evaporated_t_h"],  # brine water to ZLD [t/h]
     }
     return v
+
+
+#: kernel outlet -> task output it carries (aqueous outlets only)
+AQ_OUTLET_OUTPUT = {"strip_liquor": "organic", "raffinate": "raffinate"}
+
+
+def _output_of(name: str) -> str | None:
+    if name in AQ_OUTLET_OUTPUT:
+        return AQ_OUTLET_OUTPUT[name]
+    return "middle" if name.startswith("side_draw") else None
+
+
+def passed_on(ss: Superstructure, t: Task, strip: bool) -> set[str]:
+    """Kernel aqueous outlets of task ``t`` that feed another cascade (their
+    output state is not a single product); without strip the organic output
+    leaves as loaded organic, not as an aqueous outlet."""
+    out = set()
+    for name in ("strip_liquor", "raffinate", "side_draw_1"):
+        o = _output_of(name)
+        if o not in t.outputs or (o == "organic" and not strip):
+            continue
+        a, b = t.outputs[o]
+        if a != b:
+            out.add(name)
+    return out
+
+
+def cascade_water(case: dict, passed: set[str]) -> dict:
+    """Water of one cascade read from the kernel's own streams (its network).
+
+    Returns
+    -------
+    dict
+        ``inlets_L_h`` (aqueous feed, scrub, strip solution), ``outlets_L_h``
+        (every aqueous outlet of the kernel network), ``passed_on_L_h`` (the
+        outlets in ``passed``, which feed another cascade), ``water_in_L_h``,
+        ``water_out_L_h`` (equal: the kernel conserves aqueous volume) and
+        ``water_counted_L_h`` = in - passed on: what this cascade adds to the
+        line's water.  Summed over a line this is the water that reaches the
+        products (and ZLD) when every downstream feed is the upstream outlet as
+        it leaves; the dilution or concentration to ``feed.conc_mol_L`` between
+        cascades is then the difference of the two counts, which
+        :func:`rexopt.lines.verify.verify_line` reports from the kernel-run line.
+    """
+    from rexopt.cascade import Cascade
+
+    net = Cascade(case).network()
+    inl = {}
+    if case["feed"]["phase"] == "aqueous":
+        inl["feed"] = float(case["feed"]["flow_L_h"])
+    for name in ("scrub", "strip"):
+        if name in case and name in case["sections"]:
+            inl[name] = float(case[name]["flow_L_h"])
+    outl = {
+        name: float(flow) for name, phase, _j, flow in net.outlets if phase == "aqueous"
+    }
+    w_in, w_out = sum(inl.values()), sum(outl.values())
+    passed_L_h = sum(v for k, v in outl.items() if k in passed)
+    return {
+        "inlets_L_h": inl,
+        "outlets_L_h": outl,
+        "passed_on": sorted(passed & set(outl)),
+        "passed_on_L_h": passed_L_h,
+        "water_in_L_h": w_in,
+        "water_out_L_h": w_out,
+        "water_counted_L_h": w_in - passed_L_h,
+    }
 
 
 def _kernel_purities(ss: Superstructure, t: Task, res) -> dict:

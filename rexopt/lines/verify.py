@@ -56,6 +56,7 @@ from rexopt.lines.superstructure import (
     _case_for,
     _task_components,
     _variant,
+    brine_to_zld,
     outlet_groups,
 )
 
@@ -189,7 +190,10 @@ def verify_line(
         repair = d.repair and d.calibrate
     mode = d.link_model
     ymax = _ymax(ss)
-    streams = {ss.root: {"mol_h": dict(ss.feed.mol_h), "loaded": None}}
+    streams = {
+        ss.root: {"mol_h": dict(ss.feed.mol_h), "loaded": None, "flow_L_h": None}
+    }
+    water_rows: dict[str, dict] = {}
     chosen = {ss.tasks[k].group: ss.tasks[k] for k in sol.tasks}
     order = sorted(chosen, key=lambda s: -(s[1] - s[0]))  # parents before children
     cascades: dict[str, dict] = {}
@@ -295,8 +299,16 @@ def verify_line(
                 }
             continue
         groups = outlet_groups(res)
+        vols = _aqueous_outlet_volumes(res)
         for name, (a, b) in t.outputs.items():
-            streams[(a, b)] = {"mol_h": groups[name], "loaded": None}
+            streams[(a, b)] = {
+                "mol_h": groups[name],
+                "loaded": None,
+                "flow_L_h": vols.get(name),
+            }
+        water_rows[t.label] = _water_row(
+            case, res, inflow, org, t.group == ss.root, t, ss, var[1]
+        )
         if not var[1]:
             lo = loaded_organic(res)
             streams[t.outputs["organic"]] = {"mol_h": lo["mol_h"], "loaded": lo}
@@ -379,10 +391,12 @@ def verify_line(
             "products_mol_h": out,
             "relative_error": abs(out - fed) / fed,
         }
+    water = _line_water(ss, water_rows, streams, reag, cascades)
     return {
         "cascades": cascades,
         "products": products,
         "conservation": cons,
+        "water": water,
         "metrics": metrics,
         "reagents_mol_h": reag,
         "repaired_calibrations": repaired,
@@ -390,6 +404,109 @@ def verify_line(
         "link_model": mode,
         "problems": problems,
         "all_met": all_met,
+    }
+
+
+def _aqueous_outlet_volumes(res) -> dict[str, float]:
+    """Volume of each task output that leaves as an aqueous kernel outlet [L/h]."""
+    out: dict[str, float] = {}
+    o = res.outlets
+    for name in o.index:
+        if o.loc[name, "phase"] != "aqueous":
+            continue
+        g = (
+            "raffinate"
+            if name == "raffinate"
+            else "middle"
+            if name.startswith("side_draw")
+            else "organic"
+        )
+        out[g] = out.get(g, 0.0) + float(o.loc[name, "flow_L_h"])
+    return out
+
+
+def _water_row(case, res, inflow, org, root, t, ss, strip) -> dict:
+    """Water of one kernel-run cascade from its own streams [L/h]: aqueous inlets
+    (feed, scrub, strip), aqueous outlets, and for a downstream aqueous feed the
+    volume of the upstream outlet it receives and the adjustment to the feed's
+    volume (positive: dilution water added; negative: water evaporated)."""
+    inl = {}
+    if case["feed"]["phase"] == "aqueous":
+        inl["feed"] = float(case["feed"]["flow_L_h"])
+    for name in ("scrub", "strip"):
+        if name in case and name in case["sections"]:
+            inl[name] = float(case[name]["flow_L_h"])
+    o = res.outlets
+    outl = {
+        n: float(o.loc[n, "flow_L_h"])
+        for n in o.index
+        if o.loc[n, "phase"] == "aqueous"
+    }
+    row = {
+        "inlets_L_h": inl,
+        "outlets_L_h": outl,
+        "water_in_L_h": sum(inl.values()),
+        "water_out_L_h": sum(outl.values()),
+        "feed_from": "line feed" if root else ("loaded organic" if org else "upstream"),
+        "upstream_outlet_L_h": None,
+        "adjustment_L_h": 0.0,
+    }
+    if not root and not org:
+        up = inflow.get("flow_L_h")
+        row["upstream_outlet_L_h"] = up
+        if up is not None:
+            row["adjustment_L_h"] = inl["feed"] - up
+    # outlets that are products (a single block) leave the line here
+    leaf = 0.0
+    vols = _aqueous_outlet_volumes(res)
+    for name, (a, b) in t.outputs.items():
+        if a == b and name in vols and (name != "organic" or strip):
+            leaf += vols[name]
+    row["to_products_L_h"] = leaf
+    return row
+
+
+def _line_water(ss, rows: dict, streams, reag, cascades) -> dict:
+    """Whole-line water balance from the kernel-run cascades [L/h, t/h].
+
+    In: the line feed, every scrub and strip solution and the dilution water
+    that brings a downstream aqueous feed to ``feed.conc_mol_L``; out: the
+    aqueous product streams (to precipitation, then ZLD) and the water
+    evaporated to concentrate a downstream feed.  ``closure`` is the relative
+    difference (zero: every litre is counted once).
+    """
+    feed = sum(r["inlets_L_h"].get("feed", 0.0) for r in rows.values() if
+               r["feed_from"] == "line feed")  # fmt: skip
+    sol = sum(
+        r["inlets_L_h"].get("scrub", 0.0) + r["inlets_L_h"].get("strip", 0.0)
+        for r in rows.values()
+    )
+    dil = sum(max(r["adjustment_L_h"], 0.0) for r in rows.values())
+    conc = sum(max(-r["adjustment_L_h"], 0.0) for r in rows.values())
+    prod = sum(r["to_products_L_h"] for r in rows.values())
+    w_in = feed + sol + dil
+    z = brine_to_zld(
+        reag["base_HA_mol_h"], prod, agent=ss.case.chemistry.agent,
+        evaporator=ss.case.zld.evaporator,
+    )  # fmt: skip
+    zc = brine_to_zld(
+        0.0, conc, agent=ss.case.chemistry.agent, evaporator=ss.case.zld.evaporator
+    )
+    return {
+        "cascades": rows,
+        "line_feed_L_h": feed,
+        "scrub_strip_solutions_L_h": sol,
+        "dilution_L_h": dil,
+        "concentration_evaporated_L_h": conc,
+        "water_in_L_h": w_in,
+        "to_products_L_h": prod,
+        "closure": (w_in - conc - prod) / w_in if w_in > 0 else 0.0,
+        "zld": z,
+        "concentration": zc,
+        "water_evaporated_t_h": z["water_evaporated_t_h"] + zc["water_evaporated_t_h"],
+        "evaporation_kWh_h": z["electricity_kWh_h"] + zc["electricity_kWh_h"],
+        "steam_t_h": z["steam_t_h"] + zc["steam_t_h"],
+        "complete": not any("error" in c for c in cascades.values()),
     }
 
 

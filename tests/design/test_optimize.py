@@ -335,7 +335,9 @@ def test_optimize_cli_json_and_exit_codes(tmp_path):
 # ------------------------------------------- kernel failures, claims, certificate
 def smeu_case() -> dict:
     """A binary Sm/Eu cascade (beta 2), not one of the bundled cases."""
-    seg = tomllib.loads((ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8"))
+    seg = tomllib.loads(
+        (ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8")
+    )
     c = {k: v for k, v in seg.items() if k != "side_draws"}
     c["chemistry"] = dict(seg["chemistry"], components=["Sm", "Eu"])
     c["chemistry"]["saturated"] = {

@@ -487,3 +487,84 @@ def test_repair_recosts_and_resolves_to_a_stable_line(tmp_path):
     assert "WARNING" not in report_text(res)
     res["chosen"]["solve"]["warning"] = "separation line best: NOT proven optimal"
     assert "**WARNING: separation line best: NOT proven optimal**" in report_text(res)
+
+
+# ------------------------------------------- water from the kernel's own streams
+def _unlinked_solution(ss):
+    from rexopt.lines.model import LineSolution
+
+    up = parse_cut(ss, "La | Ce PrNd")
+    down = parse_cut(ss, "Ce | PrNd")
+    return LineSolution(
+        tasks=[up, down],
+        variants={up: ("aq", True), down: ("aq", True)},
+        links=[],
+        metrics={},
+    )
+
+
+@pytest.mark.component
+def test_variant_water_is_inlets_less_outlets_passed_on(ss_linked):
+    """One rule for every cascade: aqueous inlets of the kernel case less the
+    aqueous outlets that feed another cascade; summed over a line, the water
+    that reaches the products when feeds pass as they leave."""
+    ss = ss_linked
+    up = ss.tasks[parse_cut(ss, "La | Ce PrNd")]
+    down = ss.tasks[parse_cut(ss, "Ce | PrNd")]
+    for t in (up, down):
+        for (f, _strip), v in t.variants.items():
+            w = v.water
+            # the kernel conserves aqueous volume
+            assert w["water_in_L_h"] == pytest.approx(w["water_out_L_h"], rel=1e-12)
+            assert v.zld["solution_water_L_h"] == w["water_counted_L_h"]
+            if f == "aq":
+                assert "feed" in w["inlets_L_h"]  # root or not: its feed counted
+            else:
+                assert "feed" not in w["inlets_L_h"]  # fed loaded organic
+    # the upstream's strip liquor carries Ce+PrNd on: subtracted there
+    wu = up.variants[("aq", True)].water
+    assert wu["passed_on"] == ["strip_liquor"]
+    assert wu["water_counted_L_h"] == pytest.approx(
+        wu["water_in_L_h"] - wu["outlets_L_h"]["strip_liquor"], rel=1e-12
+    )
+    # a line sums to the water of its product outlets: the line feed, every
+    # scrub and strip solution, and the downstream feed's adjustment to
+    # feed.conc_mol_L (which the old count, scrub + strip + root feed, dropped)
+    wd = down.variants[("aq", True)].water
+    line = wu["water_counted_L_h"] + wd["water_counted_L_h"]
+    products = wu["outlets_L_h"]["raffinate"] + sum(wd["outlets_L_h"].values())
+    assert line == pytest.approx(products, rel=1e-12)
+    solutions = sum(w["inlets_L_h"][k] for w in (wu, wd) for k in ("scrub", "strip"))
+    adjust = wd["inlets_L_h"]["feed"] - wu["outlets_L_h"]["strip_liquor"]
+    assert line == pytest.approx(
+        wu["inlets_L_h"]["feed"] + solutions + adjust, rel=1e-12
+    )
+
+
+@pytest.mark.component
+@pytest.mark.parametrize("linked", [True, False])
+def test_kernel_line_water_balance_closes(ss_linked, linked):
+    ss = ss_linked
+    sol = _linked_solution(ss) if linked else _unlinked_solution(ss)
+    chk = verify_line(ss, sol, repair=False)
+    w = chk["water"]
+    assert w["complete"]
+    assert abs(w["closure"]) < 1e-12
+    rows = w["cascades"]
+    down = rows["Ce | PrNd"]
+    if linked:
+        assert down["feed_from"] == "loaded organic"
+        assert "feed" not in down["inlets_L_h"] and down["adjustment_L_h"] == 0.0
+    else:
+        # the downstream's feed is the upstream's kernel strip liquor, brought
+        # to feed.conc_mol_L: the difference is counted (never dropped)
+        up_liquor = rows["La | Ce+PrNd"]["outlets_L_h"]["strip_liquor"]
+        assert down["upstream_outlet_L_h"] == pytest.approx(up_liquor, rel=1e-12)
+        assert down["adjustment_L_h"] == pytest.approx(
+            down["inlets_L_h"]["feed"] - up_liquor, rel=1e-12
+        )
+        assert w["dilution_L_h"] + w["concentration_evaporated_L_h"] == pytest.approx(
+            abs(down["adjustment_L_h"]), rel=1e-12
+        )
+    for r in rows.values():
+        assert r["water_in_L_h"] == pytest.approx(r["water_out_L_h"], rel=1e-12)
