@@ -18,12 +18,11 @@ the same name (``rexopt.design.xu_design``, ``rexopt.sweep.load_sweep``, ...): c
 the package calls the function documented here.
 """
 
-from __future__ import annotations
-
-import importlib.abc
-import importlib.machinery
-import sys
-import types
+import importlib as _importlib
+import importlib.abc as _abc
+import importlib.machinery as _machinery
+import sys as _sys
+import types as _types
 
 __version__ = "0.1.0"
 
@@ -216,21 +215,21 @@ def _fit(data, model: str = "empirical_ph", **kw):
 _CALLS = {"rexopt.design": _design, "rexopt.sweep": _sweep, "rexopt.fit": _fit}
 
 
-class _CallablePackage(types.ModuleType):
+class _CallablePackage(_types.ModuleType):
     """A subpackage that is also the function of the same name in the API."""
 
     def __call__(self, *args, **kwargs):
         return _CALLS[self.__name__](*args, **kwargs)
 
 
-class _CallableFinder(importlib.abc.MetaPathFinder):
+class _CallableFinder(_abc.MetaPathFinder):
     """Makes ``rexopt.design``, ``rexopt.sweep`` and ``rexopt.fit`` callable when
     they are first imported, however they are imported."""
 
     def find_spec(self, fullname, path, target=None):
         if fullname not in _CALLS:
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        spec = _machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return None
         exec_module = spec.loader.exec_module
@@ -243,21 +242,21 @@ class _CallableFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-if not any(isinstance(f, _CallableFinder) for f in sys.meta_path):
-    sys.meta_path.insert(0, _CallableFinder())
+if not any(isinstance(f, _CallableFinder) for f in _sys.meta_path):
+    _sys.meta_path.insert(0, _CallableFinder())
 for _name in _CALLS:  # already imported (e.g. on a reload of rexopt)
-    if _name in sys.modules:
-        sys.modules[_name].__class__ = _CallablePackage
+    if _name in _sys.modules:
+        _sys.modules[_name].__class__ = _CallablePackage
 
 
 def __getattr__(name: str):
     if name in ("design", "sweep", "fit"):
-        return importlib.import_module(f"rexopt.{name}")
+        return _importlib.import_module(f"rexopt.{name}")
     raise AttributeError(f"module 'rexopt' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    return sorted({n for n in globals() if not n.startswith("_")} | set(__all__))
 
 
 __all__ = ["__version__", "design", "fit", "optimize", "simulate", "sweep"]
