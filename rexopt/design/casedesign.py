@@ -723,6 +723,15 @@ def _design_two(
             f"no purity asked for the raffinate: designed for {'+'.join(gB)} "
             f"{pB:g} (default)"
         )
+    for s in specs:
+        grp = gA if s.stream in ORGANIC_SIDE else gB if s.stream == "raffinate" else ()
+        if s.kind == "purity" and len(grp) > 1 and s.component in grp:
+            share = conc.get(s.component, 0.0) / sum(conc.get(c, 0.0) for c in grp)
+            notes.append(
+                f"{s.label}: {'+'.join(c for c in grp if c != s.component)} also "
+                f"leave(s) in the {s.stream} (two outlets), so {s.component} alone "
+                f"can reach about its share of that group's feed, {share:.3g}"
+            )
     if len(gA) > 1 or len(gB) > 1:
         notes.append(
             f"multicomponent feed lumped into {'+'.join(gB)} | {'+'.join(gA)} "
