@@ -254,10 +254,13 @@ def ndfeb_factory(base_case: dict, *, base_dir: str | Path | None = None):
     """``ndfeb_flowsheet``: the NdFeB plant per scenario (capacity, prices, feed,
     specs).
 
-    With ``PlantSession`` in the flowsheet module the plant's Pyomo model is built
-    once per worker and each scenario re-solves it on its persistent HiGHS object
-    with the scenario's overrides (dotted case paths); otherwise each scenario is
-    a full build and solve.  An infeasible plant comes back ``status =
+    The plant and its Pyomo model are built once per worker
+    (``PlantSession``); each scenario re-solves that model on its persistent
+    HiGHS object with the scenario's overrides (dotted case paths such as
+    ``data.costs.products_USD_kg.Nd2O3`` or ``plant.scrap_t_yr``).  Overrides
+    the model has no parameter for (feed composition, a capacity above the one
+    built for ...) rebuild it, and the outputs ``session.rebuilt`` (0/1) and
+    ``session.builds_so_far`` say so.  An infeasible plant comes back ``status =
     "infeasible"`` with the diagnosis (the binding target) as its message.
     """
     import importlib
@@ -267,16 +270,11 @@ def ndfeb_factory(base_case: dict, *, base_dir: str | Path | None = None):
     nd = importlib.import_module("rexopt.flowsheets.ndfeb_recycling")
     case_dir = Path(base_dir) if base_dir else None
     base, _ = nd.load_case(base_case)
-    session_cls = getattr(nd, "PlantSession", None)
-    session = session_cls(base) if session_cls is not None else None
+    session = nd.PlantSession(base, case_dir=case_dir)
 
     def evaluate(case: dict) -> Mapping[str, Any]:
         try:
-            if session is not None:
-                res = session.solve(case_overrides(base_case, case))
-            else:
-                c, _ = nd.load_case(case)
-                res = nd.run(c, case_dir=case_dir)
+            res = session.solve(case_overrides(base_case, case))
         except nd.InfeasibleCase as exc:
             return {"status": "infeasible", "message": str(exc)}
         return ndfeb_summary(res)

@@ -144,3 +144,23 @@ def test_optimize_sweep_meets_its_specs(tmp_path):
     assert r["feasible"] == 1.0 and r["verified"] == 1.0
     assert r["spec0.value"] >= r["spec0.target"] - 1e-6
     assert r["cost.annualized_USD_y"] > 0
+
+
+@pytest.mark.slow
+def test_plant_sweep_resolves_one_model_and_npv_rises_with_oxide_price(tmp_path):
+    """Two plants differing only in the Nd2O3 price: one model, re-solved (no
+    rebuild); the optimal NPV cannot fall when a product's price rises (the
+    cheaper-price optimum stays feasible and earns more)."""
+    sw = _sweep(
+        CASES / "ndfeb_4000tpa.toml",
+        [{"path": "data.costs.products_USD_kg.Nd2O3", "values": [70.0, 95.0]}],
+        ["economics.npv_USD", "session.rebuilt", "session.builds_so_far"],
+    )
+    s = run_sweep(sw, tmp_path / "p.h5", executor=SerialExecutor(), progress=False)
+    df = read_results(tmp_path / "p.h5").sort_values("data.costs.products_USD_kg.Nd2O3")
+    assert s.ok == 2, df["message"].tolist()
+    assert (df["session.rebuilt"] == 0).all()
+    assert (df["session.builds_so_far"] == 1).all()
+    lo, hi = df["economics.npv_USD"].tolist()
+    # within HiGHS's relative gap of the case (mip_gap 0.005)
+    assert hi >= lo - 0.005 * abs(hi)
