@@ -40,7 +40,9 @@ MAX_ACIDITY_MOL_L = 12.0
 MAX_METAL_MOL_L = 4.0  # total dissolved metal of one aqueous stream
 MAX_ANION_EQ_L = 12.5  # anion equivalents of one aqueous stream
 MAX_CONC_G_L = 1000.0
+MIN_EXTRACTANT_MOL_L = 1e-3
 MAX_EXTRACTANT_MOL_L = 3.2
+MIN_CONC_MOL_L = 1e-15  # a stated concentration is 0 or at least this
 MAX_ORGANIC_METAL_MOL_L = 1.1  # any one metal on an organic inlet, <= C_HA/3
 K_REF_RANGE_L_MOL = (1e-8, 1e6)
 SEPARATION_FACTOR_RANGE = (1e-8, 1e8)
@@ -98,7 +100,10 @@ class Sections(_Strict):
 class Organic(_Strict):
     flow_L_h: Flow
     extractant_mol_L: quantity(
-        0.0, MAX_EXTRACTANT_MOL_L, "mol/L", "neat P507 is 3.1 mol/L", lo_open=True
+        MIN_EXTRACTANT_MOL_L,
+        MAX_EXTRACTANT_MOL_L,
+        "mol/L",
+        "1 mmol/L up to neat P507, 3.1 mol/L",
     ) = 1.5
     saponification: quantity(0.0, 1.0, "", "fraction of HA as salt", hi_open=True) = 0.0
     agent: Literal["NH3", "NaOH", "Mg(HCO3)2"] = "NH3"
@@ -298,6 +303,30 @@ def _semantic_checks(case: CascadeCase) -> list[tuple[str, Any, str]]:
                     "a scrub/organic inlet), or remove it from chemistry.components",
                 )
             )
+
+    # stated concentrations are 0 or above the floor (traces below any analysis)
+    def floor(field, conc: dict, to_mol=None):
+        for k, v in conc.items():
+            mol = to_mol(k, v) if to_mol else v
+            if 0 < mol < MIN_CONC_MOL_L:
+                errs.append(
+                    (
+                        f"{field}.{k}",
+                        v,
+                        f"0 or >= {MIN_CONC_MOL_L:g} mol/L (a trace below any "
+                        "chemical analysis: write 0)",
+                    )
+                )
+
+    if f.conc_mol_L is not None:
+        floor("feed.conc_mol_L", f.conc_mol_L)
+    else:
+        floor("feed.conc_g_L", f.conc_g_L, lambda k, v: feed_mol.get(k, 0.0))
+    floor("organic.conc_mol_L", case.organic.conc_mol_L)
+    for name in ("scrub", "strip"):
+        stream = getattr(case, name)
+        if stream is not None:
+            floor(f"{name}.conc_mol_L", stream.conc_mol_L)
 
     # aqueous streams: total metal and anion equivalents; organic inlets: capacity
     def aqueous_totals(field, conc: dict, acidity: float):

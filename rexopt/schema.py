@@ -36,6 +36,7 @@ __all__ = [
     "count",
     "format_validation_error",
     "allowed_fields",
+    "finite",
 ]
 
 
@@ -170,6 +171,23 @@ def quantity(
 def count(lo: int | None = None, hi: int | None = None, unit: str = "", why: str = ""):
     """A whole number (not a bool, not 40.0) in [lo, hi]."""
     return Annotated[int, AfterValidator(_checker(lo, hi, False, False, unit, why))]
+
+
+def _no_nonfinite(tree, path=""):
+    if isinstance(tree, float) and not math.isfinite(tree):
+        raise ValueError(f"{path or 'value'}: {tree!r} -- not a finite number")
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            _no_nonfinite(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(tree, list | tuple):
+        for i, v in enumerate(tree):
+            _no_nonfinite(v, f"{path}.{i}" if path else str(i))
+    return tree
+
+
+def finite(tp):
+    """``tp`` (e.g. a free-form table read by other code) with every number finite."""
+    return Annotated[tp, AfterValidator(_no_nonfinite)]
 
 
 # ----------------------------------------------------------------- error messages

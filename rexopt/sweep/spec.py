@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from rexopt.schema import StrictModel
+from rexopt.schema import StrictModel, finite
 
 __all__ = [
     "SweepFileError",
@@ -113,7 +113,7 @@ class TruncNormal(_Bounded):
 class LogNormal(_Strict):
     kind: Literal["lognormal"]
     median: float = Field(gt=0)
-    sigma: float = Field(gt=0, description="std of ln(x)")
+    sigma: float = Field(gt=0, le=10, description="std of ln(x), <= 10")
 
 
 class Triangular(_Strict):
@@ -251,7 +251,7 @@ class Sampling(_Strict):
 
     method: Literal["random", "lhs", "sobol"] = "lhs"
     n: int | None = Field(None, ge=1, description="number of samples")
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="random seed, >= 0")
     combine: Literal["product", "zip"] = "product"
 
     @field_validator("n")
@@ -431,7 +431,7 @@ class SweepSpec(_Strict):
 
     name: str | None = None
     description: str = ""
-    base: str | dict[str, Any] = Field(
+    base: finite(str | dict[str, Any]) = Field(
         description="path to a case file (relative to the sweep file) or inline table"
     )
     study: str | None = Field(
