@@ -597,7 +597,7 @@ def closed_form_design(
         )
     conc = _feed_mol_L(cc, name)
     specs = _pick_specs(cc, specs, file_specs, name)
-    notes: list[str] = []
+    notes: list[str] = _carried_over(cc)
     notes.append(f"separation factors from {rel_source}")
     if cc.feed.conc_mol_L is None:
         notes.append(
@@ -794,9 +794,44 @@ def _to_case(d, cc, order, rel, conc, name, **extra) -> dict:
     case["chemistry"]["saturated"] = block
     if cc.chemistry.dataset is not None:
         case["chemistry"]["dataset"] = cc.chemistry.dataset
-    if cc.sections.strip is not None:
-        case["sections"]["strip"]["efficiency"] = cc.sections.strip.efficiency
+    for sec in ("extraction", "scrub", "strip"):
+        spec = getattr(cc.sections, sec)
+        if spec is not None:
+            case["sections"][sec]["efficiency"] = spec.efficiency
     return case
+
+
+def _carried_over(cc: CascadeCase) -> list[str]:
+    """What the designed case keeps, changes or leaves out of the source, in words."""
+    notes = []
+    eff = {
+        sec: getattr(cc.sections, sec).efficiency
+        for sec in ("extraction", "scrub")
+        if getattr(cc.sections, sec) is not None
+    }
+    if any(e < 1.0 for e in eff.values()):
+        notes.append(
+            "stage efficiencies kept ("
+            + ", ".join(f"{k} {v:g}" for k, v in eff.items())
+            + "): Xu's stage numbers are ideal stages; the kernel correction adds "
+            "stages if they fall short"
+        )
+    if cc.organic.conc_mol_L:
+        notes.append(
+            "the source's metals on the inlet organic (organic.conc_mol_L) are left "
+            "out: the design runs a metal-free fresh organic"
+        )
+    if cc.scrub is not None and cc.scrub.conc_mol_L:
+        notes.append(
+            "the source's metals in the scrub (scrub.conc_mol_L) are left out: the "
+            "design scrubs with acid only"
+        )
+    if cc.sections.strip is None or cc.strip is None:
+        notes.append(
+            "the source has no strip section: the design adds 6 strip stages with "
+            "6 mol/L acid"
+        )
+    return notes
 
 
 def _design_three(
