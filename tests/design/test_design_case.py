@@ -315,3 +315,32 @@ def test_symbols_come_with_plain_words():
     assert plain_words("S").startswith("extraction amount")
     assert plain_words("upper.m").startswith("upper cut: ideal scrub stages")
     assert "m + 1" in plain_words("m_plus_one")
+
+
+@pytest.mark.unit
+def test_source_efficiencies_are_kept_and_said():
+    d = raw("prnd_p507_optimize.toml")
+    d["sections"]["extraction"]["efficiency"] = 0.9
+    d["sections"]["scrub"]["efficiency"] = 0.85
+    r = design_case(d, calibrate=False)
+    secs = r.theory_case["sections"]
+    assert secs["extraction"]["efficiency"] == 0.9
+    assert secs["scrub"]["efficiency"] == 0.85
+    assert any("stage efficiencies kept" in n for n in r.notes)
+
+
+@pytest.mark.component
+def test_json_has_theory_and_kernel_side_by_side(tmp_path):
+    import json
+
+    js = tmp_path / "d.json"
+    assert design_cli(str(CASES / "lace_p507.toml"), None, str(js)) == 0
+    data = json.loads(js.read_text(encoding="utf-8"))
+    design = data["design"]
+    assert design["met"] is True
+    for c in design["checks"]:
+        assert {"theory", "kernel_closed_form", "kernel", "met"} <= set(c)
+    names = [f["quantity"] for f in design["figures"]]
+    assert "Ce purity in strip_liquor" in names and "La recovery in raffinate" in names
+    changed = {c["quantity"] for c in design["changes"]}
+    assert {"organic flow", "scrub acid flow", "extraction stages"} <= changed
