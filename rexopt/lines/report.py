@@ -176,6 +176,24 @@ def _kernel_saving(chk_l: dict, chk_u: dict, lin, unl) -> dict:
     for q in ("base_HA_mol_h", "acid_mol_h", "strip_acid_mol_h"):
         a, b = chk_l["reagents_mol_h"][q], chk_u["reagents_mol_h"][q]
         out[q] = {"linked": a, "unlinked": b, "saving": b - a}
+    # water and evaporation energy of the two kernel-run lines, one accounting
+    # (rexopt.lines.verify._line_water): line feed + scrub/strip solutions +
+    # dilution water in; product streams to ZLD + concentration evaporated out
+    wl, wu = chk_l.get("water"), chk_u.get("water")
+    if wl and wu:
+        for q in (
+            "water_in_L_h",
+            "scrub_strip_solutions_L_h",
+            "dilution_L_h",
+            "concentration_evaporated_L_h",
+            "water_evaporated_t_h",
+            "evaporation_kWh_h",
+        ):
+            out[q] = {"linked": wl[q], "unlinked": wu[q], "saving": wu[q] - wl[q]}
+        out["water_complete"] = {
+            "linked": wl["complete"],
+            "unlinked": wu["complete"],
+        }
     out["all_met"] = {"linked": chk_l["all_met"], "unlinked": chk_u["all_met"]}
     out["links"] = len(lin.links)
     return out
@@ -738,12 +756,25 @@ def report_text(res: dict) -> str:
             "## What linkage saves (kernel-verified linked vs unlinked line, "
             "both repaired; costed from the flows the kernel ran)"
         )
-        rows = [
-            {"metric": f"{n} [{UNITS[n]}]", **ls[n]} for n in OBJECTIVES if n in ls
-        ] + [
-            {"metric": f"{q} [mol/h]", **ls[q]}
-            for q in ("base_HA_mol_h", "acid_mol_h", "strip_acid_mol_h")
-        ]
+        rows = (
+            [{"metric": f"{n} [{UNITS[n]}]", **ls[n]} for n in OBJECTIVES if n in ls]
+            + [
+                {"metric": f"{q} [mol/h]", **ls[q]}
+                for q in ("base_HA_mol_h", "acid_mol_h", "strip_acid_mol_h")
+            ]
+            + [
+                {"metric": q, **ls[q]}
+                for q in (
+                    "water_in_L_h",
+                    "scrub_strip_solutions_L_h",
+                    "dilution_L_h",
+                    "concentration_evaporated_L_h",
+                    "water_evaporated_t_h",
+                    "evaporation_kWh_h",
+                )
+                if q in ls
+            ]
+        )
         L.append(
             _md_table(
                 rows,

@@ -43,7 +43,7 @@ LINE_COSTS = {
     "electricity_USD_kWh": (0.0804, "[S53] US industrial 2023", "verified"),
     "steam_USD_t": (21.0, "[D] 140-170 yuan/t [S29] at 7.2 yuan/USD", "derived"),
 }
-LOADING_FRACTION = 0.98  # as design_to_case
+LOADING_FRACTION = 0.98  # loaded-organic feed: share of its sites carrying RE
 VARIANTS = (("aq", True), ("aq", False), ("org", True), ("org", False))
 
 
