@@ -646,6 +646,10 @@ def closed_form_design(
     return res
 
 
+def _targets_text(specs) -> str:
+    return "; ".join(s.label for s in specs if s.kind == "purity")
+
+
 def _key_of(specs, streams, comps_side, default):
     for s in specs:
         if s.stream in streams and s.component in comps_side:
@@ -759,7 +763,8 @@ def _design_two(
             )
     except ValueError as e:
         raise DesignError(
-            f"{name}: the closed-form design cannot be made: {e}"
+            f"{name}: specs: the closed-form design cannot be made for these "
+            f"purities ({_targets_text(specs)}): {e}"
         ) from None
     theory_case = _to_case(d, cc, order, rel, conc, name)
     groups = {"strip_liquor": tuple(gA), "raffinate": tuple(gB)}
@@ -931,7 +936,8 @@ def _design_three(
         )
     except ValueError as e:
         raise DesignError(
-            f"{name}: the closed-form three-outlet design cannot be made: {e}"
+            f"{name}: specs: the closed-form three-outlet design cannot be made for "
+            f"these purities ({_targets_text(specs)}): {e}"
         ) from None
     if section == "scrub":
         notes.append(

@@ -1253,6 +1253,14 @@ def xu_three_outlet(
         "purity_C, beta = beta_BC)"
     )
     if impurity_basis == "draw":
+        up_label = (
+            f"upper cut {nA}|{nB}+{nC} (purity_B from middle_max_A of the draw, "
+            "beta = beta_AB)"
+        )
+        low_label = (
+            f"lower cut {nA}+{nB}|{nC} (purity_A from middle_max_C of the draw, "
+            "purity_B = purity_C, beta = beta_BC)"
+        )
         # middle_max_A/C are fractions of the draw: A in the draw is mA*D of the
         # upper cut's aqueous outlet D + R, C in the draw mC*D of the lower cut's
         # organic outlet P + D; D, P, R follow from the cuts (fixed point)
