@@ -1394,6 +1394,212 @@ def _solve_once(m, case: NdfebCase) -> SolveReport:
     return rep
 
 
+CUT_LINES = {"prnd_cut": ("pr", "nd"), "dytb_cut": ("tb", "dy")}
+CUT_NAMES = {"prnd_cut": "Pr/Nd cut", "dytb_cut": "Dy/Tb cut"}
+
+
+def binding_limits(m, plant: Plant, tol: float = 1e-3) -> list[dict]:
+    """Capacity limits the chosen plant sits on (equipment caps, trains, towers)."""
+    c = plant.data["costs"]
+    n = max(m.trains, key=lambda k: pyo.value(m.trains[k]))
+    n_max = max(plant.case.plant.trains)
+    out = []
+    for e in sorted(m.sizes):
+        x = pyo.value(m.sizes[e])
+        cap = n * c(f"equipment.{e}.max_per_train")
+        if x > 0 and x >= (1 - tol) * cap:
+            out.append(
+                {
+                    "limit": f"equipment.{e}.max_per_train",
+                    "text": f"{e}: {x:,.4g} {c(f'equipment.{e}.size_unit')} = {n} "
+                    f"train(s) x max_per_train {cap / n:g} (costs.toml "
+                    f"equipment.{e}.max_per_train)"
+                    + (
+                        f"; {n} is the largest train count allowed (plant.trains)"
+                        if n == n_max
+                        else ""
+                    ),
+                }
+            )
+    ct = plant.data["evaporation"]("common.cooling_tower_evap_t_t_scrap")
+    tower = pyo.value(m.water_tower) * WATER_KG_KMOL / 1000
+    cap_t = ct * pyo.value(m.scrap_t_h)
+    if cap_t > 0 and tower >= (1 - tol) * cap_t:
+        out.append(
+            {
+                "limit": "evaporation.common.cooling_tower_evap_t_t_scrap",
+                "text": f"cooling towers evaporate {tower:,.3g} t/h = their capacity "
+                f"{ct} t per t scrap (evaporation.toml "
+                "common.cooling_tower_evap_t_t_scrap)",
+            }
+        )
+    return out
+
+
+def _capacity_probe(case: NdfebCase, plant: Plant, force: dict[str, str]) -> str | None:
+    """Re-solve with twice the train options and 10x the equipment caps; if that
+    is feasible, name the caps and train count the plant needed (else None)."""
+    n_max = max(case.plant.trains)
+    trains = sorted(set(case.plant.trains) | set(range(n_max + 1, 2 * n_max + 1)))
+    data = {k: dict(v) for k, v in case.data.items()}
+    c = plant.data["costs"]
+    eq = {}
+    for e in c.keys("equipment"):
+        eq[e] = {"max_per_train": 10 * c(f"equipment.{e}.max_per_train")}
+    data.setdefault("costs", {})
+    data["costs"] = {**data["costs"], "equipment": eq}
+    routes = {**case.routes.model_dump(), **force}
+    c2 = case.model_copy(
+        update={
+            "plant": case.plant.model_copy(update={"trains": trains}),
+            "routes": RouteSpec(**routes),
+            "data": data,
+        }
+    )
+    try:
+        p2 = build(c2, sx_tables=plant.sx_tables)
+        m2 = build_model(p2)
+        _solve_once(m2, c2)
+    except (SolveError, CaseError, InfeasibleCase):
+        return None
+    n = max(m2.trains, key=lambda k: pyo.value(m2.trains[k]))
+    over = []
+    for e in sorted(m2.sizes):
+        x = pyo.value(m2.sizes[e])
+        cap = n_max * c(f"equipment.{e}.max_per_train")
+        if x > cap * (1 + 1e-6):
+            over.append(
+                f"{e} needs {x:,.4g} {c(f'equipment.{e}.size_unit')} > {n_max} "
+                f"train(s) x {cap / n_max:g} (costs.toml equipment.{e}.max_per_train)"
+            )
+    if not over and n <= n_max:
+        return None
+    return (
+        f"the capacity limits bind: with up to {2 * n_max} trains and 10x the "
+        f"equipment caps a plant exists ({n} trains); "
+        + "; ".join(over)
+        + f".  Allow more trains (plant.trains, now up to {n_max}) or raise "
+        "max_per_train in [data.costs.equipment.<item>]"
+    )
+
+
+def slate_decisions(m, case: NdfebCase, plant: Plant, choice) -> dict:
+    """The product slate as decisions: every optional cut that is off is explained.
+
+    For a cut the case leaves free and the optimiser switched off, the model is
+    re-solved with the cut forced on: either the NPV of the best plant with it on
+    (the economic reason), or why no such plant exists: the single-oxide purity
+    spec (then the best achievable spec is bracketed by bisection and the NPV of
+    relaxing the spec to it is given) or the capacity limits (named).  The
+    reported plant's solution is restored afterwards.
+    """
+    npv_rep = pyo.value(m.npv_usd)
+    out = {"cuts": [], "binding_limits": binding_limits(m, plant), "warnings": []}
+    snap = _snapshot(m)
+    kept = (list(getattr(m, "capex_rounds", [])), getattr(m, "capex_gap", None))
+    try:
+        for tag, name in CUT_NAMES.items():
+            state = choice.routes[tag]
+            forced = getattr(case.routes, tag)
+            entry = {"cut": tag, "name": name, "state": state, "forced": forced}
+            out["cuts"].append(entry)
+            if state == "on":
+                entry["reason"] = (
+                    "forced on by the case" if forced == "on" else "chosen"
+                )
+                continue
+            if forced == "off":
+                entry["reason"] = "forced off by the case (routes." + tag + ")"
+                continue
+            entry.update(_cut_off_reason(m, case, plant, tag, npv_rep))
+            if entry.get("spec_unreachable"):
+                out["warnings"].append(entry["reason"])
+    finally:
+        _restore(m, snap)
+        m.capex_rounds, m.capex_gap = kept
+    return out
+
+
+def _fix_route(m, tag: str, opt: str):
+    saved = {o: (m.route[tag, o].fixed, m.route[tag, o].value) for o in ROUTE_TAGS[tag]}
+    for o in ROUTE_TAGS[tag]:
+        m.route[tag, o].fix(1 if o == opt else 0)
+    return saved
+
+
+def _unfix_route(m, tag: str, saved) -> None:
+    for o, (fx, val) in saved.items():
+        if fx:
+            m.route[tag, o].fix(val)
+        else:
+            m.route[tag, o].unfix()
+
+
+def _cut_off_reason(m, case, plant, tag, npv_rep) -> dict:
+    name = CUT_NAMES[tag]
+    spec = case.targets.purity_single_min
+    saved = _fix_route(m, tag, "on")
+    try:
+        try:
+            solve(m, case, max_rounds=1)
+            npv_on = pyo.value(m.npv_usd)
+            return {
+                "npv_with_cut_on_USD": npv_on,
+                "npv_difference_USD": npv_rep - npv_on,
+                "reason": f"{name} off by economics: the best plant with it on has "
+                f"NPV {npv_on:,.0f} USD, {npv_rep - npv_on:,.0f} USD less",
+            }
+        except SolveError:
+            pass
+        # is it the purity spec?
+        m.purity_single_min = 0.0
+        try:
+            _solve_once(m, case)
+            feasible_wo_spec = True
+        except SolveError:
+            feasible_wo_spec = False
+        if feasible_wo_spec:
+            lo, hi = 0.0, spec
+            npv_lo = pyo.value(m.npv_usd)
+            for _ in range(10):
+                mid = 0.5 * (lo + hi) if lo > 0 else 0.99 * spec
+                m.purity_single_min = mid
+                try:
+                    _solve_once(m, case)
+                    lo, npv_lo = mid, pyo.value(m.npv_usd)
+                except SolveError:
+                    hi = mid
+                if hi - lo <= 1e-5:
+                    break
+            gain = npv_lo - npv_rep
+            return {
+                "spec_unreachable": True,
+                "best_achievable_purity": [lo, hi],
+                "npv_with_spec_relaxed_USD": npv_lo,
+                "npv_difference_USD": -gain,
+                "reason": (
+                    f"targets.purity_single_min = {spec:.10g} cannot be met by any "
+                    f"{name} design in the candidate table; the best spec a plant "
+                    f"with the cut meets lies in [{lo:.6f}, {hi:.6f}].  The cut is "
+                    f"switched off and the mixed oxide is sold instead.  Relaxing "
+                    f"the spec to {lo:.6f} gives a plant with the cut on and NPV "
+                    f"{npv_lo:,.0f} USD ({gain:+,.0f} USD vs the plant reported)"
+                ),
+            }
+        cap = _capacity_probe(case, plant, {tag: "on"})
+        if cap:
+            return {"reason": f"{name} off because {cap}", "capacity_binds": True}
+        return {
+            "reason": f"{name} off: no plant with the cut on meets the targets "
+            "(yield, ZLD, purity) even with the purity spec at 0 and with more "
+            "trains; see the infeasibility diagnosis of a run with "
+            f"routes.{tag} = 'on'"
+        }
+    finally:
+        m.purity_single_min = spec
+        _unfix_route(m, tag, saved)
+
+
 def diagnose(m, case: NdfebCase, err: Exception) -> str:
     """Explain an infeasible case in words (which target the data cannot reach)."""
     if "without a solution" in str(err):
@@ -1403,6 +1609,28 @@ def diagnose(m, case: NdfebCase, err: Exception) -> str:
             "fix some routes in [routes] to shrink the superstructure."
         )
     lines = [f"The case has no feasible plant: {err}."]
+    cap = _capacity_probe(case, m.plant, {})
+    if cap:
+        lines.append(f"Capacity: {cap}.")
+        return "\n".join(lines)
+    t = case.targets
+    m.purity_single_min = 0.0
+    m.purity_mixed_min = 0.0
+    try:
+        _solve_once(m, case)
+        lines.append(
+            f"The purity specs bind: without them a plant exists.  No candidate SX "
+            f"design gives products at purity_single_min = {t.purity_single_min:.10g}"
+            f" / purity_mixed_min = {t.purity_mixed_min:.10g} with the forced "
+            "routes; lower the spec (a free cut is switched off and reported with "
+            "the best achievable spec) or supply better SX candidates."
+        )
+        return "\n".join(lines)
+    except SolveError:
+        pass
+    finally:
+        m.purity_single_min = t.purity_single_min
+        m.purity_mixed_min = t.purity_mixed_min
     d = m.plant.data
     lv = d["leaching"]
     max_leach = max(
@@ -1656,6 +1884,8 @@ def run(
     rs = resimulate(plant, choice, runner=verify_runner)
     t4 = time.perf_counter()
     summ, tables = summarize(m, plant, choice, rs)
+    # re-solves the model (cut forced on ...), then restores the solution
+    summ["decisions"] = slate_decisions(m, case, plant, choice)
     # the front re-solves the model; the reported plant was summarised above
     pareto = pareto_front(m, case) if case.pareto.enabled else None
     t5 = time.perf_counter()
@@ -1936,6 +2166,7 @@ class PlantSession:
         rs = resimulate(self.plant, choice, runner=self.verify_runner)
         t3 = time.perf_counter()
         summ, tables = summarize(m, self.plant, choice, rs)
+        summ["decisions"] = slate_decisions(m, case, self.plant, choice)
         pareto = pareto_front(m, case) if case.pareto.enabled else None
         t4 = time.perf_counter()
         summ["session"] = {

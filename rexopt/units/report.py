@@ -614,6 +614,9 @@ def text_report(res) -> str:
     L.append("=" * 72)
     if res.solve.warning:
         L.append(f"WARNING: {res.solve.warning}")
+    dec = s.get("decisions") or {}
+    for w_ in dec.get("warnings", []):
+        L.append(f"WARNING: {w_}")
     r = s["route"]
     L.append(
         "Chosen route: "
@@ -625,6 +628,16 @@ def text_report(res) -> str:
     L.append("Operating points:")
     for k, v in s["operating_points"].items():
         L.append(f"  {k:14s} {v}")
+    if dec:
+        L.append("\nProduct slate and capacity decisions")
+        for c_ in dec["cuts"]:
+            L.append(f"  {c_['name']}: {c_['state']} ({c_['reason']})")
+        if dec["binding_limits"]:
+            L.append("  Binding capacity limits:")
+            for b_ in dec["binding_limits"]:
+                L.append(f"    {b_['text']}")
+        else:
+            L.append("  No equipment cap, train count or cooling-tower limit binds.")
     L.append("\nProducts")
     L.append(t["products"].to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
     L.append(
