@@ -395,17 +395,21 @@ def _margins(specs: Sequence[DesignSpec], res) -> list[float]:
     return [spec_value(s, res) - s.target for s in specs]
 
 
-def _strip_for_capacity(case: dict, excess: float = STRIP_EXCESS) -> None:
+def _strip_for_capacity(case: dict, excess: float = STRIP_EXCESS) -> bool:
     """Size the strip acid for the organic product the kernel will carry.
 
     The organic leaving the scrub carries at most its capacity after the scrub
     acid, ``O s C_HA/3 - H_scrub/3`` mol/h; the strip gets 3 mol H+ per mol of
-    that times ``excess``.
+    that times ``excess``.  Returns True if that capacity was below 5 % of the
+    organic's and the strip was sized for 5 % instead (a scrub that takes nearly
+    every site).
     """
     o, sc, st = case["organic"], case["scrub"], case["strip"]
     cap = o["flow_L_h"] * o["saponification"] * o["extractant_mol_L"] / 3.0
-    product = max(cap - sc["flow_L_h"] * sc["acidity_mol_L"] / 3.0, 0.05 * cap)
-    st["flow_L_h"] = 3.0 * excess * product / st["acidity_mol_L"]
+    product = cap - sc["flow_L_h"] * sc["acidity_mol_L"] / 3.0
+    floor = product < 0.05 * cap
+    st["flow_L_h"] = 3.0 * excess * max(product, 0.05 * cap) / st["acidity_mol_L"]
+    return floor
 
 
 # ----------------------------------------------------------------- the design
@@ -502,6 +506,14 @@ def design_case(
     >>> r = design_case("cases/prnd_p507_optimize.toml")  # doctest: +SKIP
     >>> r.met, r.case["scrub"]["flow_L_h"]  # doctest: +SKIP
     """
+    if not (
+        isinstance(max_stage_rounds, int)
+        and not isinstance(max_stage_rounds, bool)
+        and 0 <= max_stage_rounds <= 20
+    ):
+        raise DesignError(
+            f"max_stage_rounds: {max_stage_rounds!r} -- expected an integer 0..20"
+        )
     res = closed_form_design(
         case,
         specs,
@@ -1047,7 +1059,11 @@ def _correct_on_kernel(res: DesignResult, max_stage_rounds: int) -> None:
         )
         return
     res.case = copy.deepcopy(best[1])
-    _strip_for_capacity(res.case)
+    if _strip_for_capacity(res.case):
+        res.notes.append(
+            "the scrub acid leaves under 5 % of the organic's sites loaded; the strip "
+            "acid is sized for 5 % of them"
+        )
     if added:
         res.notes.append(
             f"stages added on the kernel: {added} round(s) of +{STAGE_GROWTH:.0%} "
