@@ -86,7 +86,8 @@ class DesignSpec:
     stream : str
         Outlet: ``strip_liquor``, ``raffinate`` or a side draw's name.
     component : str
-        Component the spec is about, or a group written ``"Pr+Nd"``.
+        Component the spec is about; a design's default spec on a product group
+        writes the group as ``"Pr+Nd"``.
     kind : {"purity", "recovery"}
         Purity: mole fraction of ``component`` in the outlet's metals [-];
         recovery: fraction of the fed ``component`` leaving in the outlet [-].
@@ -436,7 +437,7 @@ def _pick_specs(
                 f"{where}: {field_}.{i}.stream: {s.stream!r} -- expected one of "
                 f"{', '.join(streams)}"
             )
-        if any(c not in comps for c in s.component.split("+")):
+        if s.component not in comps:
             raise DesignError(
                 f"{where}: {field_}.{i}.component: {s.component!r} -- expected one "
                 f"of {', '.join(comps)}"
