@@ -676,17 +676,21 @@ def _purity_target(specs, streams, group, override, default=DEFAULT_PURITY):
     if override is not None:
         return float(override), "argument"
     for s in specs:
-        if s.kind == "purity" and s.stream in streams and s.component in group:
-            return s.target, "spec"
+        members = s.component.split("+")
+        if s.kind == "purity" and s.stream in streams and set(members) <= set(group):
+            return s.target, "argument" if s.source == "argument" else "spec"
     return default, "default"
 
 
-def _add_override_specs(specs, stream, comp, override, arg, notes):
+def _add_override_specs(specs, stream, group, override, arg, notes):
+    """Replace the purity specs on ``stream`` for members of ``group`` by the
+    argument ``override``, a purity of the whole group."""
     if override is None:
         return specs
+    comp = "+".join(group)
     kept, dropped = [], []
     for s in specs:
-        same = s.kind == "purity" and s.stream == stream and s.component == comp
+        same = s.kind == "purity" and s.stream == stream and s.component in group
         (dropped if same else kept).append(s)
     for s in dropped:
         notes.append(
@@ -699,7 +703,7 @@ def _design_two(
     *, cc, name, order, rel, conc, specs, notes, optimum, purity_A, purity_B
 ) -> DesignResult:
     # key pair: the strip-liquor spec names the first A-group component, else the
-    # raffinate spec the last B-group one, else the most extractable alone is A
+    # raffinate spec the last B-group one, else the largest separation factor
     keyA = _key_of(specs, ORGANIC_SIDE, order[1:], None)
     keyB = _key_of(specs, ("raffinate",), order[:-1], None)
     if keyA is not None:
@@ -724,8 +728,8 @@ def _design_two(
         )
     gA, gB = order[cut:], order[:cut]
     kA, kB = order[cut], order[cut - 1]
-    specs = _add_override_specs(specs, "strip_liquor", kA, purity_A, "purity_A", notes)
-    specs = _add_override_specs(specs, "raffinate", kB, purity_B, "purity_B", notes)
+    specs = _add_override_specs(specs, "strip_liquor", gA, purity_A, "purity_A", notes)
+    specs = _add_override_specs(specs, "raffinate", gB, purity_B, "purity_B", notes)
     pA, srcA = _purity_target(specs, ORGANIC_SIDE, gA, None)
     pB, srcB = _purity_target(specs, ("raffinate",), gB, None)
     if srcA == "default":
@@ -890,9 +894,9 @@ def _design_three(
         )
     gC, gB, gA = order[:lo], order[lo : hi + 1], order[hi + 1 :]
     kA, kB, kC = gA[0], gB[0], gC[-1]
-    specs = _add_override_specs(specs, "strip_liquor", kA, purity_A, "purity_A", notes)
-    specs = _add_override_specs(specs, "raffinate", kC, purity_B, "purity_B", notes)
-    specs = _add_override_specs(specs, dname, kB, purity_middle, "purity_middle", notes)
+    specs = _add_override_specs(specs, "strip_liquor", gA, purity_A, "purity_A", notes)
+    specs = _add_override_specs(specs, "raffinate", gC, purity_B, "purity_B", notes)
+    specs = _add_override_specs(specs, dname, gB, purity_middle, "purity_middle", notes)
     pA, srcA = _purity_target(specs, ORGANIC_SIDE, gA, None)
     pC, srcC = _purity_target(specs, ("raffinate",), gC, None)
     tot = sum(conc.get(c, 0.0) for c in order)

@@ -344,3 +344,21 @@ def test_json_has_theory_and_kernel_side_by_side(tmp_path):
     assert "Ce purity in strip_liquor" in names and "La recovery in raffinate" in names
     changed = {c["quantity"] for c in design["changes"]}
     assert {"organic flow", "scrub acid flow", "extraction stages"} <= changed
+
+
+@pytest.mark.component
+def test_purity_arguments_on_a_group_cut_are_group_purities(tmp_path):
+    # (Pr,Nd)/(Dy,Tb): no spec in the case, the cut goes to the largest adjacent
+    # separation factor and --purity-a/-b are the groups' purities
+    r = design_case(CASES / "prnd_dytb_group.toml", purity_A=0.99, purity_B=0.999)
+    assert (r.theory.purity_A, r.theory.purity_B) == (0.99, 0.999)
+    assert [c["spec"] for c in r.checks] == [
+        "Tb+Dy purity in strip_liquor >= 0.99",
+        "Pr+Nd purity in raffinate >= 0.999",
+    ]
+    assert r.met, r.notes
+    res = rexopt.simulate(tomllib.loads(r.to_toml()))
+    strip = res.purity.loc["strip_liquor"]
+    raff = res.purity.loc["raffinate"]
+    assert strip["Tb"] + strip["Dy"] >= 0.99
+    assert raff["Pr"] + raff["Nd"] >= 0.999
