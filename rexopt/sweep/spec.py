@@ -64,7 +64,7 @@ class Grid(_Strict):
 
     start: float
     stop: float
-    num: int = Field(ge=1, description="number of points, >= 1")
+    num: int = Field(ge=1, le=100_000, description="number of points, 1..100,000")
     log: bool = Field(False, description="geometric spacing (start, stop > 0)")
 
     @model_validator(mode="after")
@@ -149,7 +149,7 @@ class Parameter(_Strict):
 
     path: str = Field(description="dotted path into the case, e.g. feed.flow_L_h")
     name: str | None = Field(None, description="column name; default: the path")
-    values: list[int | float | bool | str] | None = None
+    values: list[int | float | bool | str] | None = Field(None, max_length=100_000)
     grid: Grid | None = None
     range: tuple[float, float] | None = Field(
         None, description="[lo, hi] sampled uniformly by [sampling].method"
@@ -250,7 +250,9 @@ class Sampling(_Strict):
     """
 
     method: Literal["random", "lhs", "sobol"] = "lhs"
-    n: int | None = Field(None, ge=1, description="number of samples")
+    n: int | None = Field(
+        None, ge=1, le=10_000_000, description="number of samples, 1..1e7"
+    )
     seed: int = Field(0, ge=0, description="random seed, >= 0")
     combine: Literal["product", "zip"] = "product"
 
