@@ -926,7 +926,10 @@ def _design_three(
         )
     section = draw_section
     if section is None:
-        feed_stage = cc.feed.stage or cc.sections.extraction.stages
+        n_ext = cc.sections.extraction.stages
+        feed_stage = cc.feed.stage or (
+            n_ext if cc.feed.phase == "aqueous" else n_ext + 1
+        )
         section = "scrub" if draw.stage > feed_stage else "extraction"
     # impurity of the middle product split equally between A and C
     imp = (1.0 - pM) / 2.0
@@ -935,14 +938,13 @@ def _design_three(
         f"{imp:.3g} of {'+'.join(gA)} and {imp:.3g} of {'+'.join(gC)} in it "
         "(impurity split equally between the two cuts)"
     )
-    rK = lambda grp: rel[grp[0]]  # noqa: E731
     try:
         t = xu_three_outlet(
             [xA, xB, xC],
             pA,
             pC,
             rel[kA] / rel[gB[-1]],
-            rK(gB) / rel[kC],
+            rel[kB] / rel[kC],
             middle_max_A=imp,
             middle_max_C=imp,
             feed_phase=cc.feed.phase,
