@@ -63,8 +63,8 @@ def test_validate_all_bundled_cascade_cases():
 
 def test_validate_every_bundled_case_and_sweep_file():
     """Every case and sweep file shipped is valid for its own kind's reader."""
-    files = sorted(CASES.glob("*.toml")) + sorted((CASES / "sweeps").glob("*.toml"))
-    assert len(files) >= 10
+    files = sorted(CASES.rglob("*.toml"))  # cases/, cases/sweeps/, cases/fit/
+    assert len(files) >= 11
     out = run("validate", *map(str, files))
     assert out.returncode == 0, out.stderr
     for f in files:
