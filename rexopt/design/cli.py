@@ -22,6 +22,7 @@ from rich.table import Table
 from rexopt.case import CaseError
 
 console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------ design
@@ -188,7 +189,9 @@ def design_cli(
     """``rexopt design CASE.toml``: Xu design corrected on the kernel.
 
     Returns 0 when the designed case meets every spec on the kernel, 1 when it
-    does not (the misses are printed), 2 for a case or spec the design cannot use.
+    does not (the misses are printed), 2 for a case or spec the design cannot use
+    (the message, on stderr, names the file and the field), 3 when the kernel
+    could not solve the designed case (said in the notes).
     """
     from rexopt.design.casedesign import DesignError, design_case
 
@@ -233,18 +236,17 @@ def design_cli(
                 json.dumps(out, indent=1, default=str), encoding="utf-8"
             )
             console.print(f"JSON written to {json_out}")
-    except (DesignError, CaseError, ValueError) as e:
-        console.print(f"[red]error:[/red] {escape(str(e))}")
+    except (DesignError, CaseError) as e:
+        err_console.print("[red]error:[/red] ", end="")
+        err_console.print(str(e), markup=False, highlight=False)
         return 2
     except OSError as e:
-        console.print(f"[red]error:[/red] {escape(str(case_path))}: {step}: {e}")
+        err_console.print("[red]error:[/red] ", end="")
+        err_console.print(f"{case_path}: {step}: {e}", markup=False, highlight=False)
         return 2
-    except Exception as e:  # never a traceback: name the file and the step
-        console.print(
-            f"[red]error:[/red] {case_path}: design failed while {step}: "
-            f"{type(e).__name__}: {e} (this is a bug in rexopt; please report it)"
-        )
-        return 3
+    # anything else is a bug: rexopt.cli.main reports it (file, step, log file)
+    if r.result is None:
+        return 3  # the kernel did not solve the designed case (said in the notes)
     return 0 if r.met else 1
 
 

@@ -295,8 +295,9 @@ def test_bad_cases_give_a_named_error_not_a_traceback(tmp_path, capsys, mutate, 
     msg = str(e.value)
     assert str(p) in msg and field in msg
     assert design_cli(str(p)) == 2
-    out = capsys.readouterr().out
-    assert "Traceback" not in out and "error:" in out
+    cap = capsys.readouterr()
+    out = cap.out + cap.err
+    assert "Traceback" not in out and "error:" in cap.err and field in cap.err
 
 
 @pytest.mark.unit
@@ -306,7 +307,7 @@ def test_invalid_toml_names_the_file(tmp_path, capsys):
     with pytest.raises(DesignError, match="broken.toml"):
         design_case(p)
     assert design_cli(str(p)) == 2
-    assert "broken.toml" in capsys.readouterr().out.replace("\n", "")
+    assert "broken.toml" in capsys.readouterr().err.replace("\n", "")
 
 
 @pytest.mark.unit
