@@ -1737,6 +1737,8 @@ class Resim:
     plant_imbalance: dict[str, float]
     recycle_residual: float
     sx_verification: dict[str, dict]
+    #: kernel stage profiles of the chosen cascades (case scale), by SX unit
+    sx_profiles: dict[str, Any] = field(default_factory=dict)
 
 
 def resimulate(
@@ -1815,8 +1817,11 @@ def resimulate(
         for e in set(tot_in) | set(tot_out)
     }
     sxv = {}
+    sxp = {}
     for name in ("sx_group", "sx_prnd", "sx_dytb"):
         v = plant.units[name].verification
+        if v and v.get("profiles") is not None and pts[name].get("cut_on"):
+            sxp[name] = {"profiles": v["profiles"], "case": v["case"]}
         if v and pts[name].get("cut_on"):
             diff = max(abs(v["raff"][c] - v["table"][c]) for c in v["raff"])
             sxv[name] = {
@@ -1826,7 +1831,9 @@ def resimulate(
                 "raffinate_recovery_table": v["table"],
             }
         plant.units[name].verification = {}
-    return Resim(streams, inlets_all, results, pts, it, unit_imb, plant_imb, resid, sxv)
+    return Resim(
+        streams, inlets_all, results, pts, it, unit_imb, plant_imb, resid, sxv, sxp
+    )
 
 
 # ------------------------------------------------------------------------ results

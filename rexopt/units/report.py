@@ -481,7 +481,15 @@ def summarize(m, plant, choice, rs):
         else None,
     }
     summary["economics_check"] = econ_check
+    banks, bank_rec = sx_banks(plant, choice, rs)
+    summary["sx_banks_flagged"] = [
+        r["bank"]
+        for r in banks.to_dict("records")
+        if r["flag_kernel_vs_table_over_10pct"]
+    ]
     tables = {
+        "sx_banks": banks,
+        "sx_recoveries": bank_rec,
         "economics": economics,
         "cash_flow": cash_flow,
         "products": products,
@@ -492,6 +500,177 @@ def summarize(m, plant, choice, rs):
         "streams": stream_table(plant, rs),
     }
     return summary, tables
+
+
+SX_UNITS = {
+    "sx_group": "group cut (PrNd | DyTb)",
+    "sx_prnd": "Pr/Nd cut (Pr | Nd)",
+    "sx_dytb": "Dy/Tb cut (Tb | Dy)",
+}
+#: relative difference between kernel and table at which a bank is flagged
+SX_FLAG_REL = 0.10
+
+
+def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per SX bank in operation, and kernel vs table recoveries.
+
+    Flows are the plant's (all trains together) in L/h; inventories in m3 and t;
+    the kernel figures come from re-running the chosen design on the converged
+    plant feed (same concentrations, case scale).
+    """
+    from rexopt.units import sx as sxm
+
+    hrs = plant.hours_yr
+    d = plant.data["sx"]
+    ch = d.table("chemistry")
+    sz = d.table("sizing")
+    inv = d.table("inventory")
+    n_tr = choice.trains
+    banks = []
+    recs = []
+    for name, label in SX_UNITS.items():
+        pt = rs.points[name]
+        if not pt.get("cut_on"):
+            continue
+        feed = rs.inlets[name].get("feed", {})
+        re_fed = sum(feed.get(sp.chloride(c, 3), 0.0) for c in sxm.REs)  # kmol/h
+        if re_fed <= 0:
+            continue
+        row = pt["_row"]
+        F_RE = 1000.0 * re_fed  # mol/h
+        F = F_RE / ch["feed_RE_mol_L"]
+        O = (
+            row["base_eq_per_mol"]
+            * F_RE
+            / (ch["saponification"] * ch["extractant_mol_L"])
+        )
+        sc = row["scrub_L_per_mol"] * F_RE
+        st = row["strip_L_per_mol"] * F_RE
+        ne, ns, nt = int(row["n_extraction"]), int(row["n_scrub"]), int(row["n_strip"])
+        tau_h = sz["mixer_residence_min"] / 60.0
+        org_L = O * (ne + ns + nt) * tau_h * (1 + sz["settler_to_mixer"])
+        ext_kg = (
+            org_L * ch["extractant_mol_L"] * inv["extractant_molar_mass_g_mol"] / 1000
+        )
+        ext_L = ext_kg / inv["extractant_density_kg_L"]
+        dil_L = max(org_L - ext_L, 0.0)
+        vol_m3 = row["volume_m3_per_kmol_h"] * re_fed
+        reag = rs.results[name].reagents
+        light, heavy = sxm.cut_groups(d, name[3:])
+        frac = {c: feed.get(sp.chloride(c, 3), 0.0) / re_fed for c in sxm.REs}
+        v = rs.sx_verification.get(name)
+        src = {"table": {c: row[f"raff_{c}"] for c in sxm.REs}}
+        if v:
+            src["kernel"] = v["raffinate_recovery_kernel"]
+
+        def purity(r, grp, raff=True, frac=frac):
+            num = sum(frac[c] * (r[c] if raff else 1 - r[c]) for c in grp)
+            den = sum(frac[c] * (r[c] if raff else 1 - r[c]) for c in sxm.REs)
+            return num / den if den > 0 else float("nan")
+
+        pur = {
+            k: (purity(r, light, True), purity(r, heavy, False)) for k, r in src.items()
+        }
+        flag = False
+        for c in sxm.REs:
+            t_r = src["table"][c]
+            k_r = src.get("kernel", {}).get(c)
+            # compare the fraction that goes to the minority outlet (a purity-
+            # relevant figure), relative
+            minority = min(t_r, 1 - t_r)
+            if k_r is None:
+                k_min = rel = None
+            else:
+                k_min = k_r if t_r <= 0.5 else 1 - k_r
+                rel = abs(k_min - minority) / max(minority, k_min, 1e-12)
+                if frac[c] > 1e-9 and rel > SX_FLAG_REL and max(minority, k_min) > 1e-6:
+                    flag = True
+            recs.append(
+                {
+                    "bank": name,
+                    "element": c,
+                    "feed_mole_frac": frac[c],
+                    "to_raffinate_table": t_r,
+                    "to_raffinate_kernel": k_r,
+                    "minority_fraction_table": minority,
+                    "minority_fraction_kernel": k_min,
+                    "rel_difference": rel,
+                    "flag_over_10pct": bool(rel is not None and rel > SX_FLAG_REL),
+                }
+            )
+        banks.append(
+            {
+                "bank": name,
+                "cut": label,
+                "design": pt["design"],
+                "agent": pt["agent"],
+                "trains": n_tr,
+                "stages_extraction": ne,
+                "stages_scrub": ns,
+                "stages_strip": nt,
+                "mixer_settlers_count": (ne + ns + nt) * n_tr,
+                "mixer_settler_volume_each_m3": vol_m3 / ((ne + ns + nt) * n_tr),
+                "mixer_settlers_volume_total_m3": vol_m3,
+                "RE_feed_kmol_h": re_fed,
+                "aqueous_feed_L_h": F,
+                "organic_L_h": O,
+                "scrub_L_h": sc,
+                "strip_L_h": st,
+                "OA_extraction": O / (F + sc),
+                "OA_scrub": O / sc if sc > 0 else float("nan"),
+                "OA_strip": O / st if st > 0 else float("nan"),
+                "organic_inventory_m3": org_L / 1000,
+                "extractant_inventory_t": ext_kg / 1000,
+                "diluent_inventory_m3": dil_L / 1000,
+                "diluent_inventory_t": dil_L * inv["diluent_density_kg_L"] / 1000,
+                "HCl_t_yr": _t_yr(reag.get("HCl(aq)", 0.0), "HCl(aq)", hrs),
+                **{
+                    f"{sp.split(k)[0]}_t_yr": _t_yr(v_, k, hrs)
+                    for k, v_ in sorted(reag.items())
+                    if k not in ("HCl(aq)", "H2O(l)", "O2(g)", "N2(g)") and v_ > 0
+                },
+                "process_water_t_yr": _t_yr(reag.get("H2O(l)", 0.0), "H2O(l)", hrs),
+                "raffinate_purity_table": pur["table"][0],
+                "strip_purity_table": pur["table"][1],
+                "raffinate_purity_kernel": pur.get("kernel", (None, None))[0],
+                "strip_purity_kernel": pur.get("kernel", (None, None))[1],
+                "kernel_rerun": "kernel" in src,
+                "flag_kernel_vs_table_over_10pct": flag,
+            }
+        )
+    return pd.DataFrame(banks), pd.DataFrame(recs)
+
+
+def sx_profile_png(rs, name: str, path: Path) -> bool:
+    """Stage profile (aqueous and organic RE concentrations) of one bank."""
+    prof = rs.sx_profiles.get(name, {}).get("profiles")
+    if prof is None:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axs = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    st = prof.index.to_numpy()
+    for col in prof.columns:
+        if col.startswith("x_") and col.endswith("_mol_L"):
+            axs[0].semilogy(st, np.maximum(prof[col], 1e-12), label=col[2:-6])
+        if col.startswith("y_") and col.endswith("_mol_L"):
+            axs[1].semilogy(st, np.maximum(prof[col], 1e-12), label=col[2:-6])
+    sec = prof["section"].to_numpy()
+    for ax, t in zip(axs, ("aqueous", "organic"), strict=True):
+        for i in range(1, len(sec)):
+            if sec[i] != sec[i - 1]:
+                ax.axvline(st[i] - 0.5, color="gray", lw=0.8, ls="--")
+        ax.set_xlabel("stage (extraction | scrub | strip)")
+        ax.set_ylabel(f"{t} concentration [mol/L]")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{name}: kernel stage profile of the chosen design")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 def economics_check(m, resim: dict, rs) -> dict:
@@ -729,6 +908,76 @@ def text_report(res) -> str:
         f"  recycle converged to {b['recycle_residual_rel']:.1e} in "
         f"{b['recycle_iterations']} passes"
     )
+    banks = t.get("sx_banks")
+    if banks is not None and len(banks):
+        rec = t["sx_recoveries"]
+        for b_ in banks.to_dict("records"):
+            L.append(f"\nSX bank {b_['bank']}: {b_['cut']}, design {b_['design']}")
+            L.append(
+                f"  stages: extraction {b_['stages_extraction']}, scrub "
+                f"{b_['stages_scrub']}, strip {b_['stages_strip']}; "
+                f"{b_['mixer_settlers_count']} mixer-settlers in {b_['trains']} "
+                f"train(s), {b_['mixer_settler_volume_each_m3']:.3g} m3 each, "
+                f"{b_['mixer_settlers_volume_total_m3']:.4g} m3 in all"
+            )
+            L.append(
+                f"  flows [L/h, all trains]: aqueous feed {b_['aqueous_feed_L_h']:,.0f}"
+                f", organic {b_['organic_L_h']:,.0f}, scrub {b_['scrub_L_h']:,.0f}, "
+                f"strip {b_['strip_L_h']:,.0f}; O/A extraction "
+                f"{b_['OA_extraction']:.3g}, scrub {b_['OA_scrub']:.3g}, strip "
+                f"{b_['OA_strip']:.3g}"
+            )
+            L.append(
+                f"  inventory: organic {b_['organic_inventory_m3']:.4g} m3, "
+                f"extractant (P507) {b_['extractant_inventory_t']:.4g} t, diluent "
+                f"{b_['diluent_inventory_m3']:.4g} m3 ({b_['diluent_inventory_t']:.4g}"
+                " t)"
+            )
+            extra = {
+                k: v
+                for k, v in b_.items()
+                if k.endswith("_t_yr") and k != "process_water_t_yr"
+            }
+            L.append(
+                "  reagents [t/yr]: "
+                + ", ".join(f"{k[:-5]} {v:,.1f}" for k, v in extra.items())
+                + f"; process water {b_['process_water_t_yr']:,.0f}"
+            )
+            if b_["kernel_rerun"]:
+                L.append(
+                    f"  purity raffinate / strip: kernel "
+                    f"{b_['raffinate_purity_kernel']:.6f} / "
+                    f"{b_['strip_purity_kernel']:.6f}, MILP table "
+                    f"{b_['raffinate_purity_table']:.6f} / "
+                    f"{b_['strip_purity_table']:.6f}"
+                )
+            else:
+                L.append(
+                    f"  purity raffinate / strip (table, NOT re-run with the kernel): "
+                    f"{b_['raffinate_purity_table']:.6f} / "
+                    f"{b_['strip_purity_table']:.6f}"
+                )
+            rr = rec[rec["bank"] == b_["bank"]]
+            for r_ in rr.to_dict("records"):
+                if r_["feed_mole_frac"] <= 0:
+                    continue
+                kk = r_["to_raffinate_kernel"]
+                L.append(
+                    f"    {r_['element']}: to raffinate table {r_['to_raffinate_table']:.6f}"
+                    + ("" if kk is None else f", kernel {kk:.6f}")
+                    + (
+                        ""
+                        if r_["rel_difference"] is None
+                        else f"; minority fraction differs {100 * r_['rel_difference']:.1f} %"
+                    )
+                    + ("  <-- FLAG > 10 %" if r_["flag_over_10pct"] else "")
+                )
+            if b_["flag_kernel_vs_table_over_10pct"]:
+                L.append(
+                    "  WARNING: the kernel's split differs from the table the MILP "
+                    "used by more than 10 % (relative) for an element above; the "
+                    "re-simulated plant (all figures in this report) uses the kernel's."
+                )
     if s["sx_verification"]:
         L.append(
             "\nSX cascades re-run with the kernel (raffinate recovery kernel / table):"
@@ -886,6 +1135,8 @@ def write_outputs(res, out: Path) -> dict[str, str]:
         "equipment",
         "economics",
         "cash_flow",
+        "sx_banks",
+        "sx_recoveries",
     ):
         files[f"{k}_csv"] = str(out / f"{k}.csv")
         res.tables[k].to_csv(files[f"{k}_csv"], index=False)
@@ -899,6 +1150,10 @@ def write_outputs(res, out: Path) -> dict[str, str]:
         )
     files["report_txt"] = str(out / "report.txt")
     Path(files["report_txt"]).write_text(text_report(res))
+    for name in SX_UNITS:
+        f = out / f"sx_profile_{name}.png"
+        if sx_profile_png(res.resim, name, f):
+            files[f"sx_profile_{name}_png"] = str(f)
     files["sankey_png"] = str(out / "mass_flow_sankey.png")
     sankey_png(res.plant, res.resim, Path(files["sankey_png"]))
     uv = unverified(res.plant.data)

@@ -357,11 +357,14 @@ class SXCut(Unit):
         case = case_dict(self.d, self.cut, frac, des)
         res = self.runner(case)
         rec = recoveries_from_result(res, case)
+        prof = getattr(res, "profiles", None)
         self.verification = {
             "case": case,
             "raff": rec,
             "table": {c: row[f"raff_{c}"] for c in REs},
             "summary": getattr(res, "summary", dict)(),
+            # stage profile of the kernel run (case scale: FEED_FLOW_L_H)
+            "profiles": prof if isinstance(prof, pd.DataFrame) else None,
         }
         return rec
 
