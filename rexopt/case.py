@@ -43,6 +43,8 @@ MAX_CONC_G_L = 1000.0
 MIN_EXTRACTANT_MOL_L = 1e-3
 MAX_EXTRACTANT_MOL_L = 3.2
 MIN_CONC_MOL_L = 1e-15  # a stated concentration is 0 or at least this
+MIN_ACIDITY_MOL_L = 1e-7  # a stated free acidity is 0 or at least this (pH 7)
+MIN_SAPONIFICATION = 1e-3  # a stated saponification is 0 or at least this
 MAX_ORGANIC_METAL_MOL_L = 1.1  # any one metal on an organic inlet, <= C_HA/3
 K_REF_RANGE_L_MOL = (1e-8, 1e6)
 SEPARATION_FACTOR_RANGE = (1e-8, 1e8)
@@ -327,6 +329,27 @@ def _semantic_checks(case: CascadeCase) -> list[tuple[str, Any, str]]:
         stream = getattr(case, name)
         if stream is not None:
             floor(f"{name}.conc_mol_L", stream.conc_mol_L)
+
+    def zero_or_at_least(field, value, least, unit, why):
+        if 0 < value < least:
+            errs.append((field, value, f"0 or >= {least:g}{unit} ({why}: write 0)"))
+
+    for name, stream in (("feed", f), ("scrub", case.scrub), ("strip", case.strip)):
+        if stream is not None:
+            zero_or_at_least(
+                f"{name}.acidity_mol_L",
+                stream.acidity_mol_L,
+                MIN_ACIDITY_MOL_L,
+                " mol/L",
+                "pure water holds 1e-7 mol/L H+",
+            )
+    zero_or_at_least(
+        "organic.saponification",
+        case.organic.saponification,
+        MIN_SAPONIFICATION,
+        "",
+        "below 0.1 % the organic holds under 0.5 mmol/L of metal",
+    )
 
     # aqueous streams: total metal and anion equivalents; organic inlets: capacity
     def aqueous_totals(field, conc: dict, acidity: float):

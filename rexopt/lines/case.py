@@ -213,6 +213,11 @@ def _check_semantics(lc: LineCase, where: str) -> None:
                 f"{where}: feed.oxide_pct.{c}: {c!r} -- a rare-earth element "
                 f"({', '.join(rare_earths)})"
             )
+    if 0 < lc.feed.acidity_mol_L < 1e-7:
+        errs.append(
+            f"{where}: feed.acidity_mol_L: {lc.feed.acidity_mol_L!r} -- 0 or >= 1e-07 "
+            "mol/L (pure water holds 1e-7 mol/L H+: write 0)"
+        )
     comps_in = lc.feed.components or []
     for i, c in enumerate(comps_in):
         if c not in rare_earths:
