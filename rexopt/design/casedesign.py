@@ -612,6 +612,7 @@ def closed_form_design(
     specs = _pick_specs(cc, specs, file_specs, name)
     notes: list[str] = _carried_over(cc)
     notes.append(f"separation factors from {rel_source}")
+    notes += _source_warnings(cc)
     if cc.feed.conc_mol_L is None:
         notes.append(
             "the feed was given in another form than conc_mol_L; the designed case "
@@ -821,6 +822,17 @@ def _to_case(d, cc, order, rel, conc, name, **extra) -> dict:
         if spec is not None:
             case["sections"][sec]["efficiency"] = spec.efficiency
     return case
+
+
+def _source_warnings(cc: CascadeCase) -> list[str]:
+    """Unverified defaults the source case reads (the designed case writes the
+    separation factors and K_ref out, so its own simulation no longer flags them)."""
+    from rexopt.provenance import case_warnings
+
+    return [
+        f"{w} (the designed case writes these values out; they stay unverified)"
+        for w in case_warnings(cc)
+    ]
 
 
 def _carried_over(cc: CascadeCase) -> list[str]:
@@ -1093,6 +1105,12 @@ def _final_check(res: DesignResult) -> None:
     res.simulations += k.calls
     if err:
         res.notes.append(f"kernel at the designed flows failed: {err}")
+    else:
+        res.notes += [
+            f"kernel, designed case: {w}"
+            for w in res.result.warnings
+            if w not in res.notes
+        ]
     theory = _theory_values(res)
     res.checks = []
     for s in res.specs:

@@ -363,3 +363,15 @@ def test_purity_arguments_on_a_group_cut_are_group_purities(tmp_path):
     raff = res.purity.loc["raffinate"]
     assert strip["Tb"] + strip["Dy"] >= 0.99
     assert raff["Pr"] + raff["Nd"] >= 0.999
+
+
+@pytest.mark.unit
+def test_unverified_data_set_defaults_are_carried_into_the_notes():
+    # the designed case writes the data set's betas out, so its own simulation
+    # would not flag them: the design says they are unverified defaults
+    r = design_case(CASES / "prnd_dytb_group.toml", calibrate=False)
+    assert any(
+        n.startswith("unverified defaults used: beta") and "stay unverified" in n
+        for n in r.notes
+    )
+    assert "unverified defaults used" in r.to_toml()
