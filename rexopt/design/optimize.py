@@ -28,6 +28,7 @@ Mechanism (docs/optimize.md has the full story):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import tomllib
@@ -51,7 +52,7 @@ from rexopt.design.costing import (
     objective_terms_arrays,
     stage_inventory_mol,
 )
-from rexopt.highs import SolveError, solve
+from rexopt.highs import solve
 from rexopt.schema import StrictModel
 
 SECTIONS = ("extraction", "scrub", "strip")
@@ -435,6 +436,9 @@ class Probe:
         self.rescued = 0  # points saved by a retry
         self._par: dict | None = None
         self._checked = False
+        self._basis = None  # affine network (see _network)
+        self._net_checks = 0
+        self._scrub_mask: np.ndarray | None = None
 
     def _parameters(self, net) -> dict:
         # Only the capacity profile depends on the flows (saturated model): the
@@ -449,10 +453,9 @@ class Probe:
         par = dict(self._par)
         c = cas.case
         ymax = c.organic.saponification * c.organic.extractant_mol_L / 3.0
-        used = (
-            np.cumsum(np.where(np.array(net.section) == "scrub", net.acid_in, 0.0))
-            / 3.0
-        )
+        if self._scrub_mask is None:
+            self._scrub_mask = np.array(net.section) == "scrub"
+        used = np.cumsum(np.where(self._scrub_mask, net.acid_in, 0.0)) / 3.0
         par["cap"] = np.maximum(ymax - used / net.org_in, 1e-9 * ymax)
         if not self._checked:
             ref = cas.stage_parameters(net)["cap"]
@@ -472,15 +475,93 @@ class Probe:
     def _solve_at(self, S: float, P: float, x0):
         """One kernel solve at (S, P) from ``x0`` (None: cold start)."""
         O, Qw, Qs = self.pb.flows(S, P, self.lev)
-        cas = self.cascade
-        c = cas.case
-        c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
-        cas.warnings = []
-        net = cas.network()
+        net = self._network(O, Qw, Qs)
         par = self._parameters(net)
         self.calls += 1
         st, x, y, *_ = solve_arrays(net, par, self.eff, x0, tol=1e-11)
         return st == kernels.OK, x, y, net
+
+    _AFFINE = (
+        "aq_out",
+        "aq_pass",
+        "org_out",
+        "org_pass",
+        "org_in",
+        "ext_aq",
+        "ext_org",
+        "anion_eq",
+        "acid_in",
+    )
+
+    def _network(self, O: float, Qw: float, Qs: float):
+        """``Cascade.network()`` at organic, scrub and strip flows (O, Qw, Qs).
+
+        Every array of the network is affine in these three flows (stage flows
+        are sums of inlet flows, inputs are flow x concentration; the topology
+        and the side-draw flows are fixed per probe), so it is built by
+        ``Cascade.network()`` four times per probe (base point and one step per
+        flow) and evaluated as base + sum of flow changes x slopes -- rebuilding
+        it per kernel call cost as much as the solve.  The first calls are
+        cross-checked against ``Cascade.network()``; a non-positive stage flow
+        falls back to it (which raises the case error that names the stage).
+        """
+        cas = self.cascade
+        c = cas.case
+        if self._basis is None:
+            p0 = (O, Qw, Qs)
+            c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = p0
+            n0 = cas.network()
+            slopes = []
+            for k in range(3):
+                p = list(p0)
+                p[k] *= 2.0
+                c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = p
+                nk = cas.network()
+                slopes.append(
+                    (
+                        {
+                            a: (getattr(nk, a) - getattr(n0, a)) / p0[k]
+                            for a in self._AFFINE
+                        },
+                        np.array(
+                            [
+                                o[3] - q[3]
+                                for o, q in zip(nk.outlets, n0.outlets, strict=True)
+                            ]
+                        )
+                        / p0[k],
+                    )
+                )
+            self._basis = (np.array(p0), n0, slopes)
+            c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
+            return n0
+        p0, n0, slopes = self._basis
+        d = np.array([O, Qw, Qs]) - p0
+        arrs = {}
+        for a in self._AFFINE:
+            v = getattr(n0, a) + d[0] * slopes[0][0][a]
+            v = v + d[1] * slopes[1][0][a] + d[2] * slopes[2][0][a]
+            arrs[a] = v
+        oflow = np.array([o[3] for o in n0.outlets])
+        oflow = oflow + d[0] * slopes[0][1] + d[1] * slopes[1][1] + d[2] * slopes[2][1]
+        if arrs["aq_out"].min() <= 0.0 or oflow.min() < 0.0 or self._net_checks < 2:
+            c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
+            cas.warnings = []
+            ref = cas.network()
+            if self._net_checks < 2:
+                for a in self._AFFINE:
+                    r = getattr(ref, a)
+                    if not np.allclose(
+                        arrs[a], r, rtol=1e-12, atol=1e-12 * np.abs(r).max()
+                    ):
+                        raise RuntimeError(f"affine network update disagrees on {a}")
+                self._net_checks += 1
+            return ref
+        outlets = [
+            (name, ph, j, float(f))
+            for (name, ph, j, _), f in zip(n0.outlets, oflow, strict=True)
+        ]
+        return dataclasses.replace(n0, outlets=outlets, **arrs)
 
     def _remember(self, S: float, P: float, x) -> None:
         self.good.append((S, P, x))
@@ -1173,25 +1254,40 @@ class OptimizeResult:
 
 
 class _Milp:
-    """The column-choice model, built once; costs are mutable parameters.
+    """The column-choice model: one variable per column (integer design), one
+    convexity row (choose exactly one), the column's exact cost or lower bound as
+    its objective coefficient; columns proven infeasible, set aside or cut off by
+    an epsilon constraint (their stage count or reagent cost is known per column)
+    get an upper bound of 0.
 
-    One variable per column (integer design), one convexity row: choose exactly
-    one.  Columns proven infeasible, or cut off by an epsilon constraint (their
-    stage count or reagent cost is known per column), get an upper bound of 0.  That
-    matrix is totally unimodular, so HiGHS solves the LP relaxation and the optimal
-    vertex is integral (checked after every solve; a fractional answer would fall
-    back to declaring the variables binary).  The LP is ~10x faster than the same
-    model posed as a MILP, which matters because it is re-solved every round.
+    With a single convexity row and column bounds the LP's optimum is the
+    cheapest available column: each round's choice is computed as that argmin
+    directly (a few microseconds), and the same model is built in Pyomo and
+    solved by HiGHS once per search, at its end (:meth:`confirm`), which must
+    agree -- re-solving HiGHS every round cost about 60 ms per round through
+    Pyomo for an answer known in closed form.  The matrix is totally unimodular,
+    so HiGHS solves the LP relaxation and its vertex is integral (checked; a
+    fractional answer would re-solve with binary variables).
     """
 
     def __init__(self, pb: Problem, keys: list[tuple]):
         self.keys = keys
+        self.cost = np.zeros(len(keys))
+        self.avail = np.zeros(len(keys), bool)
+        self.m = None
+        self.choices = 0
+        self.solves = 0
+        self.seconds = 0.0
+        self.last = None
+        self.agreed: bool | None = None
+
+    def _build(self):
         m = pyo.ConcreteModel(name="cascade_design")
-        m.K = pyo.RangeSet(0, len(keys) - 1)
+        m.K = pyo.RangeSet(0, len(self.keys) - 1)
         m.z = pyo.Var(
             m.K,
             within=pyo.UnitInterval,
-            doc="1 if the column (stages, saponification) is chosen",
+            doc="1 if the column (stages, operating level) is chosen",
         )
         m.cost = pyo.Param(
             m.K,
@@ -1202,36 +1298,60 @@ class _Milp:
         m.one = pyo.Constraint(expr=sum(m.z[i] for i in m.K) == 1)
         m.obj = pyo.Objective(expr=sum(m.cost[i] * m.z[i] for i in m.K))
         self.m = m
-        self.solves = 0
-        self.seconds = 0.0
-        self.last = None
-        self._state: dict[int, tuple] = {}
 
-    def set(self, i: int, cost: float, avail: bool):
-        new = (cost, avail)
-        if self._state.get(i) == new:
-            return
-        self._state[i] = new
-        self.m.cost[i] = cost
-        self.m.z[i].setub(1 if avail else 0)
+    def set_all(self, cost: np.ndarray, avail: np.ndarray) -> None:
+        self.cost = np.where(avail, cost, 0.0)
+        self.avail = avail.copy()
 
-    def choose(self) -> int:
-        rep = solve(self.m, what="cascade design (column choice)", time_limit_s=60)
+    def choose(self) -> int | None:
+        """The LP optimum: the cheapest available column (lowest index on ties)."""
+        self.choices += 1
+        if not self.avail.any():
+            return None
+        return int(np.argmin(np.where(self.avail, self.cost, np.inf)))
+
+    def bound(self) -> float:
+        """The LP's optimal value: no available column is cheaper."""
+        return float(self.cost[self.avail].min()) if self.avail.any() else math.inf
+
+    def confirm(self, i: int) -> None:
+        """Solve the model with HiGHS; its optimum must equal column ``i``'s cost."""
+        if self.m is None:
+            self._build()
+        m = self.m
+        for k in m.K:
+            m.cost[k] = float(self.cost[k])
+            m.z[k].setub(1 if self.avail[k] else 0)
+        rep = solve(m, what="cascade design (column choice)", time_limit_s=60)
         self.solves += 1
         self.seconds += rep.seconds
         self.last = rep
-        vals = [pyo.value(self.m.z[i]) for i in self.m.K]
-        if max(vals) < 1 - 1e-9:  # not expected (TU matrix): solve as a MILP
-            self.m.z.domain = pyo.Binary
-            rep = solve(self.m, what="cascade design (column choice)", time_limit_s=60)
-            self.m.z.domain = pyo.UnitInterval
+        vals = np.array([pyo.value(m.z[k]) for k in m.K])
+        if vals.max() < 1 - 1e-9:  # not expected (TU matrix): solve as a MILP
+            m.z.domain = pyo.Binary
+            rep = solve(m, what="cascade design (column choice)", time_limit_s=60)
+            m.z.domain = pyo.UnitInterval
             self.seconds += rep.seconds
-            vals = [pyo.value(self.m.z[i]) for i in self.m.K]
-        return int(np.argmax(vals))
+            vals = np.array([pyo.value(m.z[k]) for k in m.K])
+        j = int(np.argmax(vals))
+        c_i, c_j = float(self.cost[i]), float(self.cost[j])
+        self.agreed = bool(abs(c_j - c_i) <= 1e-9 * max(abs(c_i), 1e-300))
+        if not self.agreed:
+            raise RuntimeError(
+                f"HiGHS chose column {self.keys[j]} at {c_j:.12g}, the argmin "
+                f"{self.keys[i]} costs {c_i:.12g}: the column-choice LP disagrees"
+            )
 
     def info(self) -> dict:
         d = self.last.as_dict() if self.last else {}
-        d.update(solves=self.solves, total_seconds=self.seconds)
+        d.update(
+            solves=self.solves,
+            total_seconds=self.seconds,
+            choices=self.choices,
+            highs_agrees_with_argmin=self.agreed,
+            n_variables=len(self.keys),
+            n_constraints=1,
+        )
         return d
 
 
@@ -1385,23 +1505,22 @@ class Optimizer:
         reag = np.minimum(ta["reagent_cost"], tb["reagent_cost"])
         stages = self.K[:, :3].sum(axis=1)
         self._val = val
-        navail = 0
-        for key, i in self.index.items():
-            c = self.cols.get(key)
-            if c is not None and c.feasible and c.exact and c.cost is not None:
-                ok = True
-                v = objective_value(pb, c.cost, ref)
-                rg = c.cost.reagent_cost_USD_y
-            elif c is not None and (c.proven_infeasible or key in self.aside):
-                ok, v, rg = False, 0.0, 0.0
-            else:
-                # not simulated, or unresolved (kernel points without a steady
-                # state left its least reflux open): the lower bound
-                ok, v, rg = not self.dead[i], float(val[i]), float(reag[i])
-            ok = ok and stages[i] <= self.eps_stages and rg <= self.eps_reagent
-            navail += ok
-            self.milp.set(i, v if ok else 0.0, ok)
-        return navail
+        cost = val.astype(float)
+        avail = ~self.dead
+        rg = reag.astype(float)
+        for key, c in self.cols.items():
+            i = self.index[key]
+            if c.feasible and c.exact and c.cost is not None:
+                cost[i] = objective_value(pb, c.cost, ref)
+                rg[i] = c.cost.reagent_cost_USD_y
+                avail[i] = True
+            elif c.proven_infeasible or key in self.aside:
+                avail[i] = False
+            # else: not resolved (kernel points without a steady state left its
+            # least reflux open): the lower bound, as for unsimulated columns
+        avail = avail & (stages <= self.eps_stages) & (rg <= self.eps_reagent)
+        self.milp.set_all(cost, avail)
+        return int(avail.sum())
 
     # ----------------------------------------------------------------- driving
     def run(
@@ -1438,15 +1557,15 @@ class Optimizer:
             navail = self.refresh()
             if navail == 0:
                 return None, rounds, True
-            try:
-                i = self.milp.choose()
-            except SolveError:
+            i = self.milp.choose()
+            if i is None:
                 return None, rounds, True  # epsilon constraint leaves nothing
             rounds += 1
             key = self.keys[i]
             if key in self.cols:
                 c = self.cols[key]
                 if c.feasible and c.exact:
+                    self.milp.confirm(i)
                     return key, rounds, True
                 self.aside.add(key)
                 continue
@@ -1506,9 +1625,8 @@ class Optimizer:
         hidden = {k: v for k, v in aside.items() if v < inc_v * (1 - 1e-9)}
         # every column still available to HiGHS carries its exact cost or a lower
         # bound, so their minimum bounds everything not set aside or excluded
-        lp = [c for c, avail in self.milp._state.values() if avail]
-        if not finished and lp:
-            bounds["open"] = min(lp)
+        if not finished and self.milp.avail.any():
+            bounds["open"] = self.milp.bound()
         bound = min([*bounds.values(), *aside.values()], default=math.inf)
         unresolved = [k for k, c in self.cols.items() if not c.resolved]
         optimal = finished and inc is not None and not hidden
