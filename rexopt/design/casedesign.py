@@ -237,6 +237,10 @@ class DesignResult:
             else:
                 ok = f"NOT MET (short by {c['shortfall']:.3g})"
             head.append(f"#   {c['spec']}: {c['kernel']:.6f} -- {ok}")
+        head.append("# products, Xu theory -> kernel at the designed flows:")
+        for f in self.figures:
+            th = "-" if f["theory"] is None else f"{f['theory']:.6f}"
+            head.append(f"#   {f['quantity']}: {th} -> {f['kernel']:.6f}")
         for n in self.notes:
             head.append("# note: " + n)
         return "\n".join(head) + "\n\n" + tomli_w.dumps(self.case)
@@ -825,14 +829,18 @@ def _to_case(d, cc, order, rel, conc, name, **extra) -> dict:
 
 
 def _source_warnings(cc: CascadeCase) -> list[str]:
-    """Unverified defaults the source case reads (the designed case writes the
-    separation factors and K_ref out, so its own simulation no longer flags them)."""
+    """Unverified defaults the source case reads.  The designed case writes the
+    separation factors and K_ref_L_mol out, so its own simulation no longer flags
+    those: they are said here."""
     from rexopt.provenance import case_warnings
 
-    return [
-        f"{w} (the designed case writes these values out; they stay unverified)"
-        for w in case_warnings(cc)
-    ]
+    out = list(case_warnings(cc))
+    if out:
+        out.append(
+            "the designed case writes the separation factors and K_ref_L_mol out "
+            "explicitly; values taken from the data set stay unverified defaults"
+        )
+    return out
 
 
 def _carried_over(cc: CascadeCase) -> list[str]:
