@@ -192,29 +192,32 @@ class DesignResult:
     groups: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """JSON-ready summary (no kernel profiles)."""
-        return {
-            "layout": self.layout,
-            "theory": dict(self.theory.table(units=False)),
-            "specs": [
-                {
-                    "stream": s.stream,
-                    "component": s.component,
-                    "kind": s.kind,
-                    "target": s.target,
-                    "source": s.source,
-                }
-                for s in self.specs
-            ],
-            "checks": self.checks,
-            "figures": self.figures,
-            "changes": self.changes,
-            "notes": self.notes,
-            "met": self.met,
-            "simulations": self.simulations,
-            "theory_case": self.theory_case,
-            "case": self.case,
-        }
+        """JSON-ready summary (no kernel profiles); a figure the kernel could not
+        give (it failed) is None."""
+        return _finite_or_none(
+            {
+                "layout": self.layout,
+                "theory": dict(self.theory.table(units=False)),
+                "specs": [
+                    {
+                        "stream": s.stream,
+                        "component": s.component,
+                        "kind": s.kind,
+                        "target": s.target,
+                        "source": s.source,
+                    }
+                    for s in self.specs
+                ],
+                "checks": self.checks,
+                "figures": self.figures,
+                "changes": self.changes,
+                "notes": self.notes,
+                "met": self.met,
+                "simulations": self.simulations,
+                "theory_case": self.theory_case,
+                "case": self.case,
+            }
+        )
 
     def to_toml(self) -> str:
         """The designed case as TOML, with a comment header saying how it was made."""
@@ -244,6 +247,16 @@ class DesignResult:
         for n in self.notes:
             head.append("# note: " + n)
         return "\n".join(head) + "\n\n" + tomli_w.dumps(self.case)
+
+
+def _finite_or_none(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_none(v) for v in obj]
+    return obj
 
 
 # ------------------------------------------------------------------ reading

@@ -193,7 +193,7 @@ def design_cli(
     (the message, on stderr, names the file and the field), 3 when the kernel
     could not solve the designed case (said in the notes).
     """
-    from rexopt.design.casedesign import DesignError, design_case
+    from rexopt.design.casedesign import DesignError, _finite_or_none, design_case
 
     step = "reading and designing"
     try:
@@ -233,7 +233,8 @@ def design_cli(
                 "simulation": r.result.to_dict() if r.result is not None else None,
             }
             Path(json_out).write_text(
-                json.dumps(out, indent=1, default=str), encoding="utf-8"
+                json.dumps(_finite_or_none(out), indent=1, default=str),
+                encoding="utf-8",
             )
             console.print(f"JSON written to {json_out}")
     except (DesignError, CaseError) as e:
