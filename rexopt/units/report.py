@@ -210,16 +210,19 @@ def summarize(m, plant, choice, rs):
             }
         )
     salts = pd.DataFrame(srows)
-    # energy by unit
+    # energy and CO2 by unit: every unit, zero rows with the reason
     h = plant.data["roasting"].table("heat")
     gas = choice.routes["kiln_heating"] == "gas"
+    ut = c.table("utilities")
     erows = []
     el_tot = fuel_tot = steam_tot = 0.0
-    for n, r in rs.results.items():
+    for n in plant.order:
+        r = rs.results[n]
         u = r.utilities
         el = u.get("electricity_kW", 0.0)
         fuel = u.get("fuel_kW", 0.0)
-        heat = max(u.get("heat_kW", 0.0), 0.0)
+        heat_net = u.get("heat_kW", 0.0)
+        heat = max(heat_net, 0.0)
         if heat:
             if gas:
                 fuel += heat / h["gas_efficiency"]
@@ -230,18 +233,49 @@ def summarize(m, plant, choice, rs):
         fuel_tot += fuel
         steam_tot += st
         tot = (el + fuel + st * STEAM_MWh_t * 1000) * hrs / 1000
-        if tot > 1e-6:
-            erows.append(
-                {
-                    "unit": n,
-                    "electricity_MWh_yr": el * hrs / 1000,
-                    "fuel_MWh_yr": fuel * hrs / 1000,
-                    "steam_t_yr": st * hrs,
-                    "total_MWh_yr": tot,
-                }
+        proc = sum(
+            S.get((n, q), {}).get("CO2(g)", 0.0)
+            for q in plant.units[n].outlets
+            if plant.sinks.get((n, q)) == "offgas"
+        )
+        co2_el = el * ut["grid_kgCO2_kWh"] * hrs / 1000
+        co2_fu = fuel * ut["fuel_kgCO2_kWh"] * hrs / 1000
+        co2_st = st * ut["steam_kgCO2_t"] * hrs / 1000
+        co2_pr = proc * 44.01 / 1000 * hrs
+        idle = not any(sum(x.values()) > 0 for x in rs.inlets[n].values())
+        kind = type(plant.units[n]).__name__
+        if idle:
+            note = "idle: no flow under the chosen route"
+        elif "heat_kW" in u and heat_net <= 0:
+            note = (
+                f"autothermal: oxidation releases {-heat_net:,.0f} kW more than the "
+                "kiln needs; no fuel (the surplus is not credited)"
             )
+        elif kind in ("Mixer", "Splitter", "Router"):
+            note = "mixing / splitting of streams: no energy modelled"
+        elif tot <= 1e-9:
+            note = (
+                f"no energy use modelled for {kind} (rexopt/units); pumping and "
+                "agitation not counted"
+            )
+        else:
+            note = ""
+        erows.append(
+            {
+                "unit": n,
+                "electricity_MWh_yr": el * hrs / 1000,
+                "fuel_MWh_yr": fuel * hrs / 1000,
+                "steam_t_yr": st * hrs,
+                "total_MWh_yr": tot,
+                "CO2_electricity_t_yr": co2_el,
+                "CO2_fuel_t_yr": co2_fu,
+                "CO2_steam_t_yr": co2_st,
+                "CO2_process_t_yr": co2_pr,
+                "CO2_total_t_yr": co2_el + co2_fu + co2_st + co2_pr,
+                "note": note,
+            }
+        )
     energy = pd.DataFrame(erows)
-    ut = c.table("utilities")
     co2_proc = (
         sum(
             S[k].get("CO2(g)", 0.0) for k, cat in plant.sinks.items() if cat == "offgas"
@@ -487,7 +521,11 @@ def summarize(m, plant, choice, rs):
         for r in banks.to_dict("records")
         if r["flag_kernel_vs_table_over_10pct"]
     ]
+    boundary = boundary_table(
+        plant, rs, choice, {"fresh": fresh, "reuse": reuse, "tower": tower}
+    )
     tables = {
+        "boundary_streams": boundary,
         "sx_banks": banks,
         "sx_recoveries": bank_rec,
         "economics": economics,
@@ -753,6 +791,157 @@ def economics_check(m, resim: dict, rs) -> dict:
     }
 
 
+#: assumptions of the boundary stream table (stated in its header)
+BOUNDARY_NOTE = (
+    "Plant inlets and outlets.  Mass in t/yr, molar flow in kmol/h, T in degC, "
+    "volumetric flow in m3/h: liquids at 1,000 kg/m3 of solution (approximation), "
+    "gases as ideal gas at 0 degC and 1 atm (Nm3/h), solids not given.  Inlets are "
+    "at an assumed 25 degC; outlet temperatures are not modelled ('n/m') except "
+    "where the unit's operating point fixes one.  Reagent solutions are shown as "
+    "delivered (species + carried water).  Reused condensate is an internal recycle, "
+    "not an outlet."
+)
+
+
+def _phase_of(st: dict) -> str:
+    ph = {sp.phase(k) for k, v in st.items() if v > 0}
+    if not ph:
+        return "-"
+    if ph <= {"g"}:
+        return "gas"
+    if ph <= {"s"}:
+        return "solid"
+    if "s" in ph and ph & {"l", "aq"}:
+        return "slurry" if "g" not in ph else "slurry + gas"
+    if ph <= {"l", "aq"}:
+        return "liquid"
+    return "mixed"
+
+
+def _boundary_row(name, direction, st, hrs, T="n/m", note=""):
+    mass = sp.mass_flow_kg_h(st)
+    mol = sum(st.values())
+    ph = _phase_of(st)
+    liq = {k: v for k, v in st.items() if sp.phase(k) in ("l", "aq")}
+    gas = {k: v for k, v in st.items() if sp.phase(k) == "g"}
+    liq_m3_h = sp.mass_flow_kg_h(liq) / 1000.0
+    gas_nm3_h = sum(gas.values()) * 22.414
+    el_liq = sp.element_flows(liq)
+    re_kmol = sum(el_liq.get(r, 0.0) for r in sp.RARE_EARTHS)
+    sol_mass = sp.mass_flow_kg_h({k: v for k, v in st.items() if sp.phase(k) == "s"})
+    return {
+        "stream": name,
+        "direction": direction,
+        "phase": ph,
+        "T_C": T,
+        "mass_t_yr": mass * hrs / 1000,
+        "molar_flow_kmol_h": mol,
+        "liquid_m3_h": liq_m3_h,
+        "gas_Nm3_h": gas_nm3_h,
+        "RE_in_liquid_mol_L": re_kmol / liq_m3_h if liq_m3_h > 0 else 0.0,
+        "HCl_mol_L": st.get("HCl(aq)", 0.0) / liq_m3_h if liq_m3_h > 0 else 0.0,
+        "solids_wt_pct": 100 * sol_mass / mass if mass > 0 else 0.0,
+        "RE_kg_h": sum(
+            sp.element_flows(st).get(r, 0.0) * sp.ATOMIC_MASS_g_mol[r]
+            for r in sp.RARE_EARTHS
+        ),
+        "note": note,
+    }
+
+
+def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
+    """Every plant inlet and outlet: scrap, reagents, water, air, products, wastes."""
+    hrs = plant.hours_yr
+    rows = []
+    feed = rs.inlets["pretreat"]["scrap"]
+    rows.append(_boundary_row("scrap (dry + moisture)", "inlet", feed, hrs, 25.0))
+    reag = merge(*[r.reagents for r in rs.results.values()])
+    for k in sorted(reag):
+        v = reag[k]
+        if k == "H2O(l)" or abs(v) <= 1e-15:
+            continue
+        if k in ("O2(g)", "N2(g)"):
+            continue
+        wat = costing.REAGENT_WATER_MOL_MOL.get(k, 0.0) * max(v, 0.0)
+        st = {k: abs(v)}
+        if wat:
+            st["H2O(l)"] = wat
+        if v > 0:
+            users = [n for n, r in rs.results.items() if r.reagents.get(k, 0.0) > 0]
+            rows.append(
+                _boundary_row(
+                    f"{sp.split(k)[0]} (purchased)",
+                    "inlet",
+                    st,
+                    hrs,
+                    25.0,
+                    "to " + ", ".join(users),
+                )
+            )
+        else:
+            rows.append(
+                _boundary_row(
+                    f"{sp.split(k)[0]} (net made in the plant)",
+                    "outlet",
+                    st,
+                    hrs,
+                    note="more recovered than used; not sold in the model",
+                )
+            )
+    air = {k: reag[k] for k in ("O2(g)", "N2(g)") if reag.get(k, 0.0) > 0}
+    if air:
+        rows.append(_boundary_row("air", "inlet", air, hrs, 25.0))
+    rows.append(
+        _boundary_row(
+            "fresh water", "inlet", {"H2O(l)": water_kmol["fresh"]}, hrs, 25.0
+        )
+    )
+    rows.append(
+        _boundary_row(
+            "condensate reused as process water",
+            "recycle (internal)",
+            {"H2O(l)": water_kmol["reuse"]},
+            hrs,
+            note="not an inlet nor an outlet",
+        )
+    )
+    temps = {
+        n: rs.points[n].get("temperature_C")
+        for n in rs.points
+        if isinstance(rs.points[n].get("temperature_C"), int | float)
+    }
+    for (u, port), cat in sorted(plant.sinks.items(), key=lambda x: x[1]):
+        st = rs.streams.get((u, port), {})
+        if sp.mass_flow_kg_h(st) <= 0:
+            continue
+        if cat == "condensate":
+            # reused part is a recycle; the rest goes to towers or discharge
+            rest = max(st.get("H2O(l)", 0.0) - water_kmol["reuse"], 0.0)
+            tower = water_kmol["tower"]
+            if tower > 0:
+                rows.append(
+                    _boundary_row(
+                        "condensate to cooling towers (evaporated)",
+                        "outlet",
+                        {"H2O(g)": tower},
+                        hrs,
+                        note="leaves as vapour",
+                    )
+                )
+            dis = max(rest - tower, 0.0)
+            if dis > 1e-12:
+                rows.append(
+                    _boundary_row(
+                        "condensate discharged", "outlet", {"H2O(l)": dis}, hrs
+                    )
+                )
+            continue
+        T = temps.get(u, "n/m")
+        rows.append(_boundary_row(f"{u}.{port} [{cat}]", "outlet", st, hrs, T))
+    df = pd.DataFrame(rows)
+    return df
+
+
 def stream_table(plant, rs) -> pd.DataFrame:
     """One row per stream: ends, mass flows, water, RE and main species [kmol/h]."""
     dest = {}
@@ -823,6 +1012,15 @@ def text_report(res) -> str:
         f"Overall RE yield {100 * s['re_yield']:.2f} %; recovery by element: "
         + ", ".join(f"{k} {100 * v:.2f} %" for k, v in s["re_recovery"].items())
     )
+    bt = t.get("boundary_streams")
+    if bt is not None and len(bt):
+        L.append("\nPlant inlets and outlets")
+        L.append("  " + BOUNDARY_NOTE)
+        L.append(
+            bt.drop(columns=["note"]).to_string(
+                index=False, float_format=lambda x: f"{x:,.4g}"
+            )
+        )
     L.append("\nReagents (net of recovered MgO / HCl)")
     L.append(t["reagents"].to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
     w = s["water"]
@@ -838,8 +1036,18 @@ def text_report(res) -> str:
     L.append("\nSalt balance [t/yr]")
     if len(t["salts"]):
         L.append(t["salts"].to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
-    L.append("\nEnergy by unit")
-    L.append(t["energy"].to_string(index=False, float_format=lambda x: f"{x:,.1f}"))
+    L.append(
+        "\nEnergy [MWh/yr; steam t/yr] and CO2 [t/yr] by unit (steam counted at "
+        f"{STEAM_MWh_t:.3f} MWh/t in the total)"
+    )
+    L.append(
+        t["energy"]
+        .drop(columns=["note"])
+        .to_string(index=False, float_format=lambda x: f"{x:,.1f}")
+    )
+    for r_ in t["energy"].to_dict("records"):
+        if r_["note"]:
+            L.append(f"  {r_['unit']}: {r_['note']}")
     L.append(f"Total {s['energy_MWh_yr']:,.0f} MWh/yr")
     L.append("\nCO2 [t/yr]: " + ", ".join(f"{k} {v:,.0f}" for k, v in s["co2"].items()))
     e = s["economics"]
@@ -1137,6 +1345,7 @@ def write_outputs(res, out: Path) -> dict[str, str]:
         "cash_flow",
         "sx_banks",
         "sx_recoveries",
+        "boundary_streams",
     ):
         files[f"{k}_csv"] = str(out / f"{k}.csv")
         res.tables[k].to_csv(files[f"{k}_csv"], index=False)
