@@ -1,6 +1,6 @@
 """Seeded fuzz of every bundled case kind through the commands a user runs.
 
-Each mutation of a bundled file (cases/*.toml, cases/sweeps/*.toml) is one of:
+Each mutation of a bundled file (cases/*.toml, cases/*/*.toml) is one of:
 a deleted field, a wrong type, a negative / zero / tiny / NaN / +-inf / huge
 number, an unknown key, a misspelled or foreign element, truncated TOML or
 invalid TOML.  It is written to a copy of cases/ and run through
@@ -212,7 +212,8 @@ def mutate(rng: random.Random, source: Path, text: str, raw: dict, klass: str):
 
 
 def bundled_files() -> list[Path]:
-    return sorted(CASES.glob("*.toml")) + sorted((CASES / "sweeps").glob("*.toml"))
+    """Every bundled case and sweep file (cases/, cases/sweeps/, cases/fit/)."""
+    return sorted(CASES.glob("*.toml")) + sorted(CASES.glob("*/*.toml"))
 
 
 def file_kind(raw: dict) -> str:
@@ -515,3 +516,22 @@ def test_function_sweep_base_is_checked_by_validate(tmp_path):
         if r.code != EXIT_INPUT:
             bad.append(f"base.{key} = {value!r}: exit {r.code}")
     assert not bad, bad
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 23 item 1, rexopt/design, owner D1): `rexopt design` on a "
+    "valid cascade whose [strip] acidity_mol_L = 0 stops with an unexpected "
+    "ValueError ('strip_acidity_mol_L=0.0 is not allowed: must be > 0', exit 4) "
+    "instead of refusing the input naming the file and strip.acidity_mol_L",
+)
+def test_design_refuses_a_water_strip_naming_the_field(tmp_path):
+    work = work_copy(tmp_path)
+    raw = tomllib.loads((CASES / "prnd_p507.toml").read_text(encoding="utf-8"))
+    raw["strip"]["acidity_mol_L"] = 0.0
+    f = work / "fuzz_water_strip.toml"
+    f.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    assert run_cli(["validate", str(f)]).code == EXIT_OK
+    r = run_cli(["design", str(f)])
+    assert r.code == EXIT_INPUT, r.text
+    assert f.name in r.text and "strip.acidity_mol_L" in r.text
