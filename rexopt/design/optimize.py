@@ -850,36 +850,60 @@ def _feasible_at(probe: Probe, S: float, window: bool = False) -> AtS:
         return AtS(False)
 
     def classify(P):
+        """(increasing specs pass, decreasing pass, g, point); g = worst
+        increasing margin - worst decreasing margin (logit units), which rises
+        with P and is 0 where the two directions balance."""
         pt = probe.run(S, P)
         if not pt.ok and any(math.isnan(v) for v in pt.values):
-            return None, None, pt
+            return None, None, math.nan, pt
         if not pt.ok:
-            return False, False, pt
+            return False, False, math.nan, pt
         m = margins(pb, pt.values)
-        return all(m[i] >= 0 for i in inc), all(m[i] >= 0 for i in dec), pt
+        mi = min((m[i] for i in inc), default=math.inf)
+        md = min((m[i] for i in dec), default=math.inf)
+        g = mi - md if math.isfinite(mi) and math.isfinite(md) else math.nan
+        return mi >= 0, md >= 0, g, pt
 
     found = None
-    ib, db, pt = classify(b)
+    ib, db, gb, pt = classify(b)
     if ib is None:
         return AtS(None, pt=pt)
     if not ib:
         return AtS(False, pt=pt)  # the best cut for the increasing specs fails
+    ga = math.nan
     if db:
         found = (b, pt)
     else:
-        ia, da, pt = classify(a)
+        ia, da, ga, pt = classify(a)
         if ia is None:
             return AtS(None, pt=pt)
         if not da:
             return AtS(False, pt=pt)  # the best cut for the decreasing specs fails
         if ia:
             found = (a, pt)
+    # the crossing of the two directions, by regula falsi on g (Illinois
+    # variant, a bisection step whenever the bracket did not halve in two
+    # steps or g is not finite); it stops at the first point that passes or
+    # fails both directions, or when the bracket is below the resolution
     tol = 2e-6 * pb.F
+    last, widths = 0, [b - a]
     while found is None and b - a > tol:
         w = b - a
+        secant = (
+            math.isfinite(ga)
+            and math.isfinite(gb)
+            and gb > ga
+            and not (len(widths) > 2 and w > 0.5 * widths[-3])
+        )
+        x = a + w * 0.5
+        if secant:
+            x = b - gb * w / (gb - ga)
+            x = min(max(x, a + 0.02 * w), b - 0.02 * w)
         for off in (0.0, 0.125, -0.125, 0.25, -0.25):
-            mid = a + w * (0.5 + off)
-            im, dm, pt = classify(mid)
+            mid = x + w * off
+            if not a < mid < b:
+                continue
+            im, dm, g, pt = classify(mid)
             if im is not None:
                 break
         else:
@@ -887,11 +911,18 @@ def _feasible_at(probe: Probe, S: float, window: bool = False) -> AtS:
         if im and dm:
             found = (mid, pt)
         elif im:
-            b = mid
+            b, gb = mid, g
+            if last == 1 and math.isfinite(ga):
+                ga *= 0.5
+            last = 1
         elif dm:
-            a = mid
+            a, ga = mid, g
+            if last == -1 and math.isfinite(gb):
+                gb *= 0.5
+            last = -1
         else:
             return AtS(False, pt=pt)
+        widths.append(b - a)
     if found is None:
         return AtS(False, pt=pt)  # the window is narrower than the resolution
     P, pt = found
