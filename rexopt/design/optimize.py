@@ -43,7 +43,13 @@ from pydantic import Field, ValidationError, model_validator
 
 from rexopt import kernels
 from rexopt.cascade import Cascade, CascadeError, solve_arrays
-from rexopt.case import CascadeCase, CaseError, load_case, read_case_source
+from rexopt.case import (
+    CascadeCase,
+    CaseError,
+    Flow,
+    load_case,
+    read_case_source,
+)
 from rexopt.chemistry import element
 from rexopt.design.costing import (
     CascadeCost,
@@ -53,7 +59,7 @@ from rexopt.design.costing import (
     stage_inventory_mol,
 )
 from rexopt.highs import solve
-from rexopt.schema import StrictModel
+from rexopt.schema import StrictModel, quantity
 
 SECTIONS = ("extraction", "scrub", "strip")
 OBJECTIVES = ("reagent_cost", "stages", "annualized_cost", "mixer_volume", "weighted")
@@ -113,6 +119,9 @@ class Spec(_Strict):
         return self.stream in ORGANIC_SIDE or self.stream == "raffinate"
 
 
+_Acid = quantity(0.0, 12.0, "mol/L", "concentrated HCl is 12 mol/L", lo_open=True)
+
+
 class OptimizeSpec(_Strict):
     """The ``[optimize]`` table of a cascade case (units in the field names)."""
 
@@ -124,22 +133,24 @@ class OptimizeSpec(_Strict):
     ] = {}
     specs: list[Spec] = Field(min_length=1)
     stages: dict[Literal["extraction", "scrub", "strip"], tuple[int, int]] = {}
-    organic_flow_L_h: tuple[float, float] | None = None
-    scrub_flow_L_h: tuple[float, float] | None = None
+    organic_flow_L_h: tuple[Flow, Flow] | None = None
+    scrub_flow_L_h: tuple[Flow, Flow] | None = None
     saponification: tuple[float, float] | None = None
     saponification_levels: int = Field(2, ge=1, le=10)
-    side_draw_flow_L_h: tuple[float, float] | None = None
+    side_draw_flow_L_h: tuple[Flow, Flow] | None = None
     side_draw_levels: int = Field(3, ge=1, le=10)
-    scrub_acidity_mol_L: float | None = Field(None, gt=0)
-    strip_acidity_mol_L: float | None = Field(None, gt=0)
-    strip_excess: float = Field(1.2, ge=1.0, description="strip H+ over 3 per RE [-]")
+    scrub_acidity_mol_L: _Acid | None = None
+    strip_acidity_mol_L: _Acid | None = None
+    strip_excess: float = Field(
+        1.2, ge=1.0, le=10.0, description="strip H+ over 3 per RE, 1..10 [-]"
+    )
     spec_tolerance: float = Field(1e-6, ge=0, lt=0.01, description="absolute [-]")
     reflux_step: float = Field(
         2e-3, gt=0, le=0.05, description="relative step of the reflux grid [-]"
     )
     fenske_prune: bool = True
-    max_rounds: int = Field(200, ge=1)
-    time_limit_s: float = Field(60.0, gt=0)
+    max_rounds: int = Field(200, ge=1, le=100_000)
+    time_limit_s: float = Field(60.0, gt=0, le=1e6, description="[s], <= 1e6")
     costs: dict[str, float] = {}
 
     @model_validator(mode="after")
