@@ -1365,6 +1365,9 @@ def write_outputs(res, out: Path) -> dict[str, str]:
             files[f"sx_profile_{name}_png"] = str(f)
     files["sankey_png"] = str(out / "mass_flow_sankey.png")
     sankey_png(res.plant, res.resim, Path(files["sankey_png"]))
+    from rexopt.units.html_report import write_html
+
+    files["report_html"] = write_html(res, out, files)
     uv = unverified(res.plant.data)
     files["unverified_defaults_csv"] = str(out / "unverified_defaults.csv")
     pd.DataFrame(

@@ -1,0 +1,230 @@
+"""One self-contained HTML report of an optimised NdFeB plant.
+
+Everything a designer needs is in one file (``report.html`` in the output folder):
+warnings, decisions and binding limits, economics with the MILP check, products,
+plant inlets and outlets, one section per SX bank with its stage profile, energy
+and CO2 per unit, equipment, water and salt balances, the mass-flow diagram and
+the assumptions (every default still unverified is flagged).  Pictures are
+embedded as base64 PNG, styles inline: the file opens offline in any browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from rexopt.units.data import unverified
+
+CSS = """
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1400px; }
+h1 { font-size: 22px; } h2 { font-size: 18px; border-bottom: 1px solid #aaa; }
+h3 { font-size: 15px; }
+table { border-collapse: collapse; font-size: 12px; margin: 6px 0 14px 0; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+th { background: #eef; } td:first-child, th:first-child { text-align: left; }
+.warn { background: #fee; border: 1px solid #c00; padding: 6px; margin: 4px 0; }
+.note { color: #555; font-size: 12px; }
+.kpi td { font-size: 14px; }
+img { max-width: 100%; border: 1px solid #ddd; }
+.flag { color: #c00; font-weight: bold; }
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _table(df: pd.DataFrame | None, fmt: str = "{:,.4g}") -> str:
+    if df is None or len(df) == 0:
+        return "<p class='note'>(empty)</p>"
+
+    def f(v):
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, float):
+            return fmt.format(v)
+        if v is None:
+            return "-"
+        return str(v)
+
+    return df.to_html(index=False, formatters={c: f for c in df.columns}, escape=True)
+
+
+def _img(path: str | Path | None, alt: str) -> str:
+    if not path or not Path(path).exists():
+        return f"<p class='note'>({_e(alt)}: no picture)</p>"
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f"<img alt='{_e(alt)}' src='data:image/png;base64,{data}'/>"
+
+
+def render(res, files: dict[str, str]) -> str:
+    """The report as one HTML string (pictures from ``files`` embedded)."""
+    s = res.summary
+    t = res.tables
+    e = s["economics"]
+    r = s["route"]
+    P: list[str] = []
+    P.append("<!DOCTYPE html><html><head><meta charset='utf-8'>")
+    P.append(f"<title>NdFeB plant - {_e(s['case'])}</title>")
+    P.append(f"<style>{CSS}</style></head><body>")
+    P.append(f"<h1>NdFeB recycling plant - {_e(s['case'])}</h1>")
+    warns = []
+    if res.solve.warning:
+        warns.append(res.solve.warning)
+    warns += (s.get("decisions") or {}).get("warnings", [])
+    if s.get("sx_banks_flagged"):
+        warns.append(
+            "SX banks whose kernel split differs from the MILP's table by more than "
+            f"10 % (relative): {', '.join(s['sx_banks_flagged'])}"
+        )
+    for w in warns:
+        P.append(f"<div class='warn'>WARNING: {_e(w)}</div>")
+    irr = "none" if e["irr"] is None else f"{100 * e['irr']:.1f} %"
+    pb = "never" if e["payback_yr"] is None else f"{e['payback_yr']:.2f} yr"
+    kpi = [
+        ("Scrap processed", f"{r['scrap_t_yr']:,.0f} t/yr in {r['trains']} train(s)"),
+        ("Oxide products (REO)", f"{s['REO_t_yr']:,.1f} t/yr"),
+        ("RE yield", f"{100 * s['re_yield']:.2f} %"),
+        ("NPV after tax", f"{e['npv_USD'] / 1e6:,.1f} M USD"),
+        ("IRR / simple payback", f"{irr} / {pb}"),
+        ("CAPEX (installed)", f"{e['capex_USD'] / 1e6:,.2f} M USD"),
+        (
+            "Operating cost incl. scrap",
+            f"{e['operating_cost_USD_yr'] / 1e6:,.2f} M USD/yr",
+        ),
+        ("CO2", f"{s['co2']['total_t_yr']:,.0f} t/yr"),
+        ("Liquid discharge", f"{s['water']['liquid_discharge_t_yr']:,.3g} t/yr"),
+    ]
+    P.append("<table class='kpi'>")
+    for k, v in kpi:
+        P.append(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>")
+    P.append("</table>")
+    P.append(
+        "<p>Route: "
+        + ", ".join(
+            f"{_e(k)} = {_e(v)}"
+            for k, v in r.items()
+            if k not in ("scrap_t_yr", "trains")
+        )
+        + "</p>"
+    )
+    dec = s.get("decisions")
+    if dec:
+        P.append("<h2>Product slate and capacity decisions</h2><ul>")
+        for c in dec["cuts"]:
+            P.append(
+                f"<li>{_e(c['name'])}: <b>{_e(c['state'])}</b> - {_e(c['reason'])}</li>"
+            )
+        P.append("</ul>")
+        if dec["binding_limits"]:
+            P.append("<p>Binding capacity limits:</p><ul>")
+            for b in dec["binding_limits"]:
+                P.append(f"<li>{_e(b['text'])}</li>")
+            P.append("</ul>")
+        else:
+            P.append(
+                "<p>No equipment cap, train count or cooling-tower limit binds.</p>"
+            )
+    P.append("<h2>Economics (USD, USD/yr; after tax)</h2>")
+    P.append(_table(t.get("economics"), "{:,.0f}"))
+    ec = s.get("economics_check")
+    if ec:
+        P.append(
+            f"<p>MILP vs re-simulated plant: NPV difference "
+            f"{ec['npv_difference_USD']:+,.0f} USD "
+            f"({100 * ec['npv_rel_difference']:+.4f} %); {_e(ec['explanation'])}.</p>"
+        )
+        rounds = pd.DataFrame(ec["capex_rounds"])
+        if len(rounds):
+            P.append("<h3>CAPEX refinement rounds</h3>")
+            P.append(_table(rounds))
+    P.append("<h3>Cash flow (USD)</h3>")
+    P.append(_table(t.get("cash_flow"), "{:,.0f}"))
+    P.append("<h2>Products</h2>")
+    P.append(_table(t.get("products")))
+    P.append("<h2>Plant inlets and outlets</h2>")
+    from rexopt.units.report import BOUNDARY_NOTE
+
+    P.append(f"<p class='note'>{_e(BOUNDARY_NOTE)}</p>")
+    P.append(_table(t.get("boundary_streams")))
+    P.append("<h2>Mass-flow diagram</h2>")
+    P.append(_img(files.get("sankey_png"), "mass-flow diagram"))
+    P.append("<h2>Solvent-extraction banks</h2>")
+    banks = t.get("sx_banks")
+    rec = t.get("sx_recoveries")
+    if banks is None or not len(banks):
+        P.append("<p>No SX bank in operation.</p>")
+    else:
+        for b in banks.to_dict("records"):
+            flag = (
+                " <span class='flag'>kernel vs table differ &gt; 10 %</span>"
+                if b["flag_kernel_vs_table_over_10pct"]
+                else ""
+            )
+            P.append(
+                f"<h3>{_e(b['bank'])}: {_e(b['cut'])}, design {_e(b['design'])}{flag}</h3>"
+            )
+            one = pd.DataFrame(
+                [{"quantity": k, "value": v} for k, v in b.items() if k != "bank"]
+            )
+            P.append(_table(one))
+            if rec is not None:
+                P.append(_table(rec[rec["bank"] == b["bank"]].drop(columns=["bank"])))
+            P.append(
+                _img(files.get(f"sx_profile_{b['bank']}_png"), f"{b['bank']} profile")
+            )
+    P.append("<h2>Energy [MWh/yr, steam t/yr] and CO2 [t/yr] by unit</h2>")
+    P.append(_table(t.get("energy")))
+    P.append("<h2>Equipment</h2>")
+    P.append(_table(t.get("equipment")))
+    P.append("<h2>Reagents (net of recovered MgO / HCl)</h2>")
+    P.append(_table(t.get("reagents")))
+    P.append("<h2>Water balance [t/yr]</h2>")
+    w = pd.DataFrame([{"item": k, "value": v} for k, v in s["water"].items()])
+    P.append(_table(w))
+    P.append("<h2>Salt balance [t/yr]</h2>")
+    P.append(_table(t.get("salts")))
+    if res.pareto is not None:
+        P.append("<h2>Pareto front (epsilon-constraint)</h2>")
+        P.append(_table(res.pareto))
+    P.append("<h2>Assumptions: defaults still unverified</h2>")
+    uv = unverified(res.plant.data)
+    P.append(
+        f"<p>{len(uv)} default values are unverified placeholders (override them in "
+        "the case under [data.&lt;file&gt;]):</p>"
+    )
+    P.append(
+        _table(
+            pd.DataFrame(
+                [
+                    {
+                        "entry": k,
+                        "value": str(en.value),
+                        "unit": en.unit,
+                        "source": en.source,
+                        "status": "UNVERIFIED",
+                    }
+                    for k, en in uv
+                ]
+            )
+        )
+    )
+    rep = res.solve
+    P.append(
+        f"<p class='note'>HiGHS: {_e(rep.status)}, {rep.n_variables} variables "
+        f"({rep.n_integer} integer), {rep.n_constraints} constraints, "
+        f"{rep.seconds:.1f} s.  Times [s]: "
+        + _e(", ".join(f"{k} {v:.2f}" for k, v in res.timings_s.items()))
+        + "</p>"
+    )
+    P.append("</body></html>")
+    return "\n".join(P)
+
+
+def write_html(res, out: Path, files: dict[str, str]) -> str:
+    path = Path(out) / "report.html"
+    path.write_text(render(res, files), encoding="utf-8")
+    return str(path)
