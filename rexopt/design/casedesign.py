@@ -1053,8 +1053,10 @@ def _correct_on_kernel(res: DesignResult, max_stage_rounds: int) -> None:
             score = min(0.0, cal.get("others", 1.0))
         elif "best_organic_flow_L_h" in cal:
             o, q = cal["best_organic_flow_L_h"], cal["best_scrub_flow_L_h"]
+            # the worst margin of all specs: the closest point is the one that
+            # misses its worst spec by the least
             worst = min(cal["purity_organic"], cal["purity_raffinate"], 0.0)
-            score = worst + min(0.0, cal.get("others", 1.0)) - 1.0
+            score = min(worst, cal.get("others", 1.0))
         else:
             return False
         trial["organic"]["flow_L_h"], trial["scrub"]["flow_L_h"] = o, q
@@ -1064,10 +1066,12 @@ def _correct_on_kernel(res: DesignResult, max_stage_rounds: int) -> None:
 
     added = 0
     for rnd in range(max_stage_rounds + 1):
-        # the draw flow is varied only once the end specs are met: a draw cannot
-        # make up for missing stages at the ends
-        if attempt(1.0) and three and best[0] < 0.0:
-            for fd in DRAW_FACTORS[1:]:
+        # three outlets: when the end specs are met, every draw flow is tried for
+        # the draw's specs; when they are not, only the two nearest (a draw that
+        # takes too much or too little can cost an end its purity), then stages
+        ends_ok = attempt(1.0)
+        if three and best is not None and best[0] < 0.0:
+            for fd in DRAW_FACTORS[1:] if ends_ok else DRAW_FACTORS[1:3]:
                 attempt(fd)
                 if best[0] >= 0.0:
                     break
