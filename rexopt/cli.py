@@ -153,16 +153,23 @@ def validate(
         raise typer.Exit(EXIT_INPUT)
 
 
-def _table(title: str, *cols: tuple[str, str]) -> Table:
-    """A table whose cells fold instead of being cut when the terminal is narrow."""
+def _table(title: str, *cols: tuple[str, str], first_width: int = 0) -> Table:
+    """A table whose cells fold instead of being cut when the terminal is narrow
+    (the first column, the names, is kept at least ``first_width`` wide)."""
     t = Table(title=escape(title), title_justify="left")
-    for name, justify in cols:
-        t.add_column(escape(name), justify=justify, overflow="fold")
+    for k, (name, justify) in enumerate(cols):
+        t.add_column(
+            escape(name),
+            justify=justify,
+            overflow="fold",
+            min_width=min(first_width, 28) if k == 0 and first_width else None,
+        )
     return t
 
 
 def _print_result(res):
     """Streams, purities, recoveries, reagents, convergence, warnings."""
+    width = max((len(str(n)) for n in res.streams.index), default=0)
     t = _table(
         f"{res.name}  ({res.model} model, {res.convergence['kernel']})",
         ("stream", "left"),
@@ -170,6 +177,7 @@ def _print_result(res):
         ("stage", "right"),
         ("flow [L/h]", "right"),
         ("metals [mol/h]", "right"),
+        first_width=width,
     )
     for name, row in res.streams.iterrows():
         tag = "" if row["outlet"] else " (internal)"
