@@ -256,3 +256,21 @@ def test_strict_schema_reads_toml_arrays_as_tuples_and_nothing_else():
         M.model_validate({"r": [1, "2"]})
     with pytest.raises(ValidationError):
         M.model_validate({"s": {"a": [1.0, 3]}})
+
+
+def test_a_validated_case_dumps_to_toml_and_reads_back_the_same():
+    """model_dump(mode="json", exclude_none=True) is a valid case file (what the
+    optimizer and design write as their designed case)."""
+    import tomllib
+
+    import tomli_w
+
+    from .conftest import CASES
+
+    for f in sorted(CASES.glob("*.toml")):
+        if tomllib.loads(f.read_text()).get("kind", "cascade") != "cascade":
+            continue
+        case = load_case(f)
+        text = tomli_w.dumps(case.model_dump(mode="json", exclude_none=True))
+        again = load_case(tomllib.loads(text))
+        assert again.model_dump() == case.model_dump(), f.name
