@@ -88,6 +88,36 @@ def main(case: str | Path = CASE) -> None:
             f" mol/h, acid {round(ls['acid_mol_h']['saving']):,d} mol/h, stages "
             f"{ls['stages']['saving']:.0f}"
         )
+        if "water_in_L_h" in ls:
+            for q in (
+                "water_in_L_h",
+                "scrub_strip_solutions_L_h",
+                "dilution_L_h",
+                "concentration_evaporated_L_h",
+                "water_evaporated_t_h",
+                "evaporation_kWh_h",
+            ):
+                v = ls[q]
+                print(
+                    f"  kernel water balance {q}: linked {v['linked']:,.4g}, "
+                    f"unlinked {v['unlinked']:,.4g}, saving {v['saving']:,.4g}"
+                )
+        for name in ("kernel_check", "kernel_check_unlinked"):
+            w = res.get(name, {}).get("water")
+            if w:
+                print(
+                    f"  {name} water closure {w['closure']:.2e} (in "
+                    f"{w['water_in_L_h']:,.1f} L/h = products "
+                    f"{w['to_products_L_h']:,.1f} + concentration "
+                    f"{w['concentration_evaporated_L_h']:,.1f})"
+                )
+        for n in ("wastewater", "energy"):
+            if n in ls:
+                print(
+                    f"  MILP metric {n} (variant accounting, kernel-run flows): "
+                    f"linked {ls[n]['linked']:,.4g}, unlinked {ls[n]['unlinked']:,.4g} "
+                    f"({ls[n]['saving_pct']:+.1f} % saved by linkage)"
+                )
     print(f"outputs: {out}")
     print("chosen: " + " ; ".join(res["chosen"]["sequence"]))
     for name, comp in res["savings_of_chosen_vs"].items():

@@ -787,30 +787,56 @@ def _cut_search(probe: Probe, S: float, which: str, known=None):
             return math.nan, pt_pass, "unknown"
         if not st:
             return math.nan, pt_pass, "none"
+    sign = 1.0 if which == "lo" else -1.0
+
+    def f(pt):
+        # worst margin of the selected specs, oriented to rise with P
+        m = min(margins(pb, pt.values)[i] for i in sel)
+        return sign * m if math.isfinite(m) else math.nan
+
+    fp = f(pt_pass)
+    fa, fb = (math.nan, fp) if which == "lo" else (fp, math.nan)
     tol = 2e-6 * pb.F
+    last, widths = 0, [b - a]
     while b - a > tol:
         w = b - a
-        # the middle, or (if the kernel finds no steady state there) a point
-        # beside it: any decided point keeps the bracket valid
+        # regula falsi (Illinois) on the worst margin, a bisection step when
+        # the bracket did not halve in two steps or an end value is unknown;
+        # if the kernel finds no steady state there, a point beside it: any
+        # decided point keeps the bracket valid
+        x = a + 0.5 * w
+        if (
+            math.isfinite(fa)
+            and math.isfinite(fb)
+            and fb > fa
+            and not (len(widths) > 2 and w > 0.5 * widths[-3])
+        ):
+            x = min(max(b - fb * w / (fb - fa), a + 0.02 * w), b - 0.02 * w)
         for off in (0.0, 0.125, -0.125, 0.25, -0.25):
-            mid = a + w * (0.5 + off)
+            mid = x + w * off
+            if not a < mid < b:
+                continue
             pt = probe.run(S, mid)
             st = _pass_state(pb, pt, sel)
             if st is not None:
                 break
         else:
             return (b if which == "lo" else a), pt_pass, "open"
+        fm = f(pt) if pt.ok else math.nan
         if st:
             pt_pass = pt
-            if which == "lo":
-                b = mid
-            else:
-                a = mid
+        # "lo": passing points are above the edge; "hi": below it
+        if st == (which == "lo"):
+            b, fb = mid, fm
+            if last == 1 and math.isfinite(fa):
+                fa *= 0.5
+            last = 1
         else:
-            if which == "lo":
-                a = mid
-            else:
-                b = mid
+            a, fa = mid, fm
+            if last == -1 and math.isfinite(fb):
+                fb *= 0.5
+            last = -1
+        widths.append(b - a)
     return (b if which == "lo" else a), pt_pass, "ok"
 
 
