@@ -1240,88 +1240,150 @@ def text_report(res) -> str:
     return "\n".join(L)
 
 
-def sankey_png(plant, rs, path: Path) -> None:
-    """Sankey-style diagram: units in flow order, band width ~ mass flow."""
+def sankey_png(plant, rs, path: Path, water_t_yr: dict | None = None) -> None:
+    """Mass-flow diagram [t/yr]: inputs, units in flow order, outputs, recycles.
+
+    Band width ~ sqrt(mass flow).  Idle units and empty streams are left out.
+    Purchased reagents, air and process water enter as input nodes; reused
+    condensate is drawn as a recycle (red) back to the process-water node, not as
+    an outlet; the mother-liquor recycle to leaching is red too.  Every plant
+    outlet node is labelled with its flow in t/yr.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    order = [n for n in plant.order]
+    hrs = plant.hours_yr
+    t_yr = lambda st: sp.mass_flow_kg_h(st) * hrs / 1000  # noqa: E731
+    active = {
+        n
+        for n in plant.order
+        if any(sum(x.values()) > 0 for x in rs.inlets[n].values())
+    }
+    order = [n for n in plant.order if n in active]
     level = {}
     for n in order:
         srcs = [
-            s
+            s_
             for (dst, _), ss in plant.edges.items()
             if dst == n
-            for s, _ in ss
-            if (n, _) not in plant.recycle_edges
+            for s_, _ in ss
+            if (n, _) not in plant.recycle_edges and s_ in active
         ]
-        level[n] = 1 + max([level.get(s, 0) for s in srcs] or [0])
+        level[n] = 1 + max([level.get(s_, 0) for s_ in srcs] or [0])
     cols = defaultdict(list)
     for n in order:
         cols[level[n]].append(n)
     pos = {}
     for lv, ns in cols.items():
         for i, n in enumerate(ns):
-            pos[n] = (lv, -(i - (len(ns) - 1) / 2))
-    sinks = sorted(set(plant.sinks.values()))
-    maxlv = max(level.values()) + 1
-    for i, s in enumerate(sinks):
-        pos[f"[{s}]"] = (maxlv, -(i - (len(sinks) - 1) / 2) * 0.8)
-    pos["scrap"] = (0, 0)
-    flows = []
-    flows.append(
-        ("scrap", "pretreat", sp.mass_flow_kg_h(rs.inlets["pretreat"]["scrap"]))
-    )
-    for (dst, _dport), srcs in plant.edges.items():
-        for s, sport in srcs:
-            flows.append((s, dst, sp.mass_flow_kg_h(rs.streams.get((s, sport), {}))))
+            pos[n] = (lv, -(i - (len(ns) - 1) / 2) * 1.2)
+    flows = []  # (a, b, t/yr, recycle?)
+    flows.append(("scrap", "pretreat", t_yr(rs.inlets["pretreat"]["scrap"]), False))
+    for (dst, dport), srcs in plant.edges.items():
+        if dst not in active:
+            continue
+        for s_, sport in srcs:
+            f = t_yr(rs.streams.get((s_, sport), {}))
+            flows.append((s_, dst, f, (dst, dport) in plant.recycle_edges))
+    # inputs: reagents and process water per unit
+    for n in order:
+        r = rs.results[n].reagents
+        chem = {
+            k: v
+            for k, v in r.items()
+            if k not in ("H2O(l)", "O2(g)", "N2(g)") and v > 0
+        }
+        if chem:
+            flows.append(("reagents", n, t_yr(chem), False))
+        air = {k: v for k, v in r.items() if k in ("O2(g)", "N2(g)") and v > 0}
+        if air:
+            flows.append(("air", n, t_yr(air), False))
+        if r.get("H2O(l)", 0.0) > 0:
+            flows.append(("process water", n, t_yr({"H2O(l)": r["H2O(l)"]}), False))
+    outs = defaultdict(float)
     for (u, port), cat in plant.sinks.items():
-        flows.append((u, f"[{cat}]", sp.mass_flow_kg_h(rs.streams.get((u, port), {}))))
-    fmax = max(f for *_, f in flows) or 1.0
-    fig, ax = plt.subplots(figsize=(18, 9))
-    for a, b, f in flows:
-        if f <= 1e-6 * fmax:
+        if u not in active:
+            continue
+        f = t_yr(rs.streams.get((u, port), {}))
+        if cat == "condensate" and water_t_yr is not None:
+            reuse = water_t_yr.get("condensate_reused_t_yr", 0.0)
+            tower = water_t_yr.get("condensate_to_cooling_towers_t_yr", 0.0)
+            if reuse > 0:
+                flows.append((u, "process water", reuse, True))
+            if tower > 0:
+                flows.append((u, "[cooling towers]", tower, False))
+                outs["[cooling towers]"] += tower
+            rest = max(f - reuse - tower, 0.0)
+            if rest > 1e-6:
+                flows.append((u, "[condensate discharge]", rest, False))
+                outs["[condensate discharge]"] += rest
+            continue
+        name = f"[{cat}]"
+        flows.append((u, name, f, False))
+        outs[name] += f
+    flows = [x for x in flows if x[2] > 1e-9]
+    maxlv = max(level.values()) + 1
+    sinks = sorted(k for k, v in outs.items() if v > 1e-9)
+    for i, s_ in enumerate(sinks):
+        pos[s_] = (maxlv, -(i - (len(sinks) - 1) / 2) * 0.9)
+    pos["scrap"] = (0, 0.0)
+    pos["reagents"] = (0, 3.0)
+    pos["air"] = (0, -3.0)
+    pos["process water"] = (0, -5.0)
+    fmax = max(f for _, _, f, _ in flows) or 1.0
+    fig, ax = plt.subplots(figsize=(20, 10))
+    has_rec = False
+    for a, b, f, rec in flows:
+        if a not in pos or b not in pos:
             continue
         (x0, y0), (x1, y1) = pos[a], pos[b]
         xs = np.linspace(0, 1, 30)
         yy = y0 + (y1 - y0) * (3 * xs**2 - 2 * xs**3)
-        color = "tab:red" if b in ("leach", "dissolve") and x1 < x0 else "tab:blue"
+        color = (
+            "tab:red"
+            if rec
+            else (
+                "tab:green" if a in ("reagents", "air", "process water") else "tab:blue"
+            )
+        )
+        has_rec |= rec
         ax.plot(
             x0 + (x1 - x0) * xs,
             yy,
             color=color,
             alpha=0.35,
-            lw=max(0.5, 28 * np.sqrt(f / fmax)),
+            lw=max(0.8, 28 * np.sqrt(f / fmax)),
             solid_capstyle="butt",
         )
-        if f > 0.02 * fmax:
-            ax.text(
-                (x0 + x1) / 2,
-                (y0 + y1) / 2,
-                f"{f / 1000:.2f}",
-                fontsize=6,
-                ha="center",
-                color="k",
-            )
+        if f > 0.03 * fmax:
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2, f"{f:,.0f}", fontsize=6, ha="center")
     for n, (x, y) in pos.items():
+        if n not in {a for a, *_ in flows} | {b for _, b, *_ in flows}:
+            continue
+        label = n
+        if n in outs:
+            label = f"{n}\n{outs[n]:,.1f} t/yr"
         ax.text(
             x,
             y,
-            n,
+            label,
             ha="center",
             va="center",
             fontsize=7,
             bbox=dict(boxstyle="round", fc="white", ec="gray"),
         )
+    leg = "blue = process stream, green = purchased input"
+    if has_rec:
+        leg += ", red = recycle (mother liquor, reused condensate)"
     ax.set_title(
-        f"{plant.case.name}: mass flows [t/h] (band width ~ sqrt of flow; "
-        "red = recycle)"
+        f"{plant.case.name}: mass flows [t/yr] (band width ~ sqrt of flow; {leg}; "
+        "idle units omitted)"
     )
     ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
@@ -1364,7 +1426,9 @@ def write_outputs(res, out: Path) -> dict[str, str]:
         if sx_profile_png(res.resim, name, f):
             files[f"sx_profile_{name}_png"] = str(f)
     files["sankey_png"] = str(out / "mass_flow_sankey.png")
-    sankey_png(res.plant, res.resim, Path(files["sankey_png"]))
+    sankey_png(
+        res.plant, res.resim, Path(files["sankey_png"]), res.summary.get("water")
+    )
     from rexopt.units.html_report import write_html
 
     files["report_html"] = write_html(res, out, files)
