@@ -1894,7 +1894,11 @@ def run(
     # re-solves the model (cut forced on ...), then restores the solution
     summ["decisions"] = slate_decisions(m, case, plant, choice)
     # the front re-solves the model; the reported plant was summarised above
-    pareto = pareto_front(m, case) if case.pareto.enabled else None
+    pareto = (
+        pareto_front(m, case, headline_metrics(m, choice))
+        if case.pareto.enabled
+        else None
+    )
     t5 = time.perf_counter()
     timings = {
         "sx_candidates_and_build": t1 - t0,
@@ -2174,7 +2178,11 @@ class PlantSession:
         t3 = time.perf_counter()
         summ, tables = summarize(m, self.plant, choice, rs)
         summ["decisions"] = slate_decisions(m, case, self.plant, choice)
-        pareto = pareto_front(m, case) if case.pareto.enabled else None
+        pareto = (
+            pareto_front(m, case, headline_metrics(m, choice))
+            if case.pareto.enabled
+            else None
+        )
         t4 = time.perf_counter()
         summ["session"] = {
             "rebuilt": rebuilt,
@@ -2193,8 +2201,28 @@ class PlantSession:
         )
 
 
-def pareto_front(m, case: NdfebCase) -> pd.DataFrame:
-    """Epsilon-constraint front: optimise the primary with the secondary bounded."""
+def headline_metrics(m, choice) -> dict:
+    """MILP metrics of the reported plant (the model holds its solution)."""
+    out = {k: pyo.value(v) for k, v in m.metric.items()}
+    out["fresh_water_t_yr"] = _fresh_water_t_yr(m)
+    out["agent"] = choice.routes["agent"]
+    out["evaporator"] = choice.routes["evaporator"]
+    return out
+
+
+def _fresh_water_t_yr(m) -> float:
+    return pyo.value(m.water_fresh) * WATER_KG_KMOL / 1000 * m.plant.hours_yr
+
+
+def pareto_front(m, case: NdfebCase, head: dict | None = None) -> pd.DataFrame:
+    """Epsilon-constraint front: optimise the primary with the secondary bounded.
+
+    The bounds run from the secondary's own optimum to the secondary value of the
+    primary's optimum, widened to include the reported (headline) plant; the
+    headline plant is a row of its own (``headline = True``).  Every row also
+    has the fresh water [t/yr] (the third axis of the plot).  The MILP metrics
+    use the piecewise-linear CAPEX (no exact-CAPEX rounds per point).
+    """
     p, s, n = case.pareto.primary, case.pareto.secondary, case.pareto.points
     opts = dict(
         time_limit_s=case.solver.time_limit_s,
@@ -2206,7 +2234,9 @@ def pareto_front(m, case: NdfebCase) -> pd.DataFrame:
         set_objective(m, k)
         highs_solve(m, **opts)
         ends.append(pyo.value(m.metric[s]))
-    lo, hi = sorted(ends)
+    if head is not None:
+        ends.append(head[s])
+    lo, hi = min(ends), max(ends)
     sign = -1 if s in MAXIMISE else 1
     m.eps_con = pyo.Constraint(expr=sign * m.metric[s] <= m.eps)
     rows = []
@@ -2225,14 +2255,29 @@ def pareto_front(m, case: NdfebCase) -> pd.DataFrame:
                     f"{s}_bound": val,
                     p: pyo.value(m.metric[p]),
                     s: pyo.value(m.metric[s]),
+                    "fresh_water_t_yr": _fresh_water_t_yr(m),
                     "agent": read_choice(m).routes["agent"],
                     "evaporator": read_choice(m).routes["evaporator"],
                     # False: HiGHS stopped on its time limit (see SolveReport.warning)
                     "proven_optimal": rep.status == "optimal",
+                    "headline": False,
                 }
             )
     finally:
         m.del_component(m.eps_con)
+    if head is not None:
+        rows.append(
+            {
+                f"{s}_bound": float("nan"),
+                p: head[p],
+                s: head[s],
+                "fresh_water_t_yr": head["fresh_water_t_yr"],
+                "agent": head["agent"],
+                "evaporator": head["evaporator"],
+                "proven_optimal": True,
+                "headline": True,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -189,6 +189,7 @@ def render(res, files: dict[str, str]) -> str:
     P.append(_table(t.get("salts")))
     if res.pareto is not None:
         P.append("<h2>Pareto front (epsilon-constraint)</h2>")
+        P.append(_img(files.get("pareto_png"), "Pareto front"))
         P.append(_table(res.pareto))
     P.append("<h2>Assumptions: defaults still unverified</h2>")
     uv = unverified(res.plant.data)

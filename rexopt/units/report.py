@@ -1387,6 +1387,43 @@ def sankey_png(plant, rs, path: Path, water_t_yr: dict | None = None) -> None:
     plt.close(fig)
 
 
+METRIC_UNITS = {
+    "npv": "NPV after tax [USD]",
+    "cost": "annualised cost before tax [USD/yr]",
+    "yield": "RE yield [-]",
+    "reagents": "purchased reagents [t/yr]",
+    "wastewater": "liquid discharge [t/yr]",
+    "energy": "energy [MWh/yr]",
+    "co2": "CO2 [t/yr]",
+}
+
+
+def pareto_png(front: pd.DataFrame, case, path: Path) -> None:
+    """Primary vs secondary, coloured by fresh water; the headline plant a star."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p, s = case.pareto.primary, case.pareto.secondary
+    ok = front.dropna(subset=[p, s])
+    pts = ok[~ok["headline"].astype(bool)]
+    hd = ok[ok["headline"].astype(bool)]
+    fig, ax = plt.subplots(figsize=(7, 5))
+    sc = ax.scatter(pts[s], pts[p], c=pts["fresh_water_t_yr"], cmap="viridis")
+    ax.plot(pts[s], pts[p], color="gray", lw=0.8)
+    fig.colorbar(sc, ax=ax, label="fresh water [t/yr]")
+    if len(hd):
+        ax.scatter(hd[s], hd[p], marker="*", s=250, color="red", label="headline plant")
+        ax.legend()
+    ax.set_xlabel(METRIC_UNITS[s])
+    ax.set_ylabel(METRIC_UNITS[p])
+    ax.set_title(f"{case.name}: Pareto front ({p} vs {s})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def write_outputs(res, out: Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -1429,9 +1466,6 @@ def write_outputs(res, out: Path) -> dict[str, str]:
     sankey_png(
         res.plant, res.resim, Path(files["sankey_png"]), res.summary.get("water")
     )
-    from rexopt.units.html_report import write_html
-
-    files["report_html"] = write_html(res, out, files)
     uv = unverified(res.plant.data)
     files["unverified_defaults_csv"] = str(out / "unverified_defaults.csv")
     pd.DataFrame(
@@ -1448,4 +1482,9 @@ def write_outputs(res, out: Path) -> dict[str, str]:
     if res.pareto is not None:
         files["pareto_csv"] = str(out / "pareto.csv")
         res.pareto.to_csv(files["pareto_csv"], index=False)
+        files["pareto_png"] = str(out / "pareto.png")
+        pareto_png(res.pareto, res.case, Path(files["pareto_png"]))
+    from rexopt.units.html_report import write_html
+
+    files["report_html"] = write_html(res, out, files)
     return files

@@ -131,7 +131,7 @@ def test_forced_ammonia_makes_ammonium_chloride(base, sx_tables):
 
 
 @pytest.mark.integration
-def test_pareto_front_cost_vs_reagents(sx_tables):
+def test_pareto_front_cost_vs_reagents(sx_tables, tmp_path):
     res = _run(
         sx_tables,
         targets={"zld": True},
@@ -143,12 +143,21 @@ def test_pareto_front_cost_vs_reagents(sx_tables):
         },
         solver={"time_limit_s": 30, "mip_gap": 0.05},
     )
-    front = res.pareto
-    assert len(front) == 2
+    front = res.pareto[~res.pareto["headline"].astype(bool)]
+    head = res.pareto[res.pareto["headline"].astype(bool)]
+    assert len(front) == 2 and len(head) == 1
     assert front["reagents"].iloc[0] <= front["reagents"].iloc[-1] + 1e-6
-    ok = front.dropna()
+    # the front spans the reported plant's secondary value
+    h = head["reagents"].iloc[0]
+    assert front["reagents_bound"].min() - 1e-6 <= h
+    assert h <= front["reagents_bound"].max() + 1e-6
+    ok = front.dropna(subset=["cost", "reagents"])
     # a tighter CO2 bound never gives a cheaper plant
     assert ok["cost"].is_monotonic_decreasing or ok["cost"].is_monotonic_increasing
+    files = nd.write_outputs(res, tmp_path)
+    assert files["pareto_png"].endswith("pareto.png")
+    assert (tmp_path / "pareto.png").stat().st_size > 5000
+    assert "Pareto front" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.integration
