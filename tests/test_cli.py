@@ -147,3 +147,25 @@ def test_unexpected_error_names_file_and_step_and_logs_traceback(
     assert "written to" in err
     text = log.read_text()
     assert "Traceback" in text and "boom" in text and "simulate" in text
+
+
+def test_traceback_env_writes_the_default_log(tmp_path, monkeypatch, capsys):
+    import rexopt.cli as cli
+    from rexopt import study
+
+    def boom(path, opts):
+        raise KeyError("nowhere")
+
+    k = study.get_study("cascade")
+    monkeypatch.setitem(
+        study._KINDS, "cascade", study.StudyKind(**{**k.__dict__, "run": boom})
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(cli.TRACEBACK_ENV, "1")
+    monkeypatch.setitem(cli._STATE, "log", None)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["simulate", str(CASES / "prnd_p507.toml")])
+    assert e.value.code == cli.EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and cli.DEFAULT_LOG in err
+    assert "Traceback" in (tmp_path / cli.DEFAULT_LOG).read_text()
