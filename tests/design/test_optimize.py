@@ -499,6 +499,7 @@ def test_optimizer_claim_equals_exhaustive_search(name):
 
 
 @pytest.mark.component
+@pytest.mark.slow
 def test_infeasible_spec_printed_as_given_with_best_value():
     # issue 18 item 4: 0.99999999 is named as given, never rounded to 1 / 100 %
     opt = smeu_opt(
