@@ -13,7 +13,8 @@ console script runs them (``rexopt.cli.main``).  Each run must:
   a traceback;
 - finish (an alarm stops a run after HANG_S seconds);
 - print no NaN or inf in a success, and write none into the JSON;
-- when it refuses the input, name the file and the field;
+- when it refuses the input, name the file and the field (for a mutated
+  field: its key);
 - agree with validate: a file that validates is not refused as input by
   simulate, and a file validate refuses is refused by simulate too.
 """
@@ -411,6 +412,12 @@ def check_mutation(m: Mutation, work: Path, *, design: bool = False) -> Verdict:
                 named = True
             if not named:
                 v.problems.append(where + f"refusal names no field: {msg!r}")
+            # and the field it names is the one mutated (its last key)
+            last = [str(p) for p in m.path if isinstance(p, str)][-1:]
+            if last and last[0] not in msg:
+                v.problems.append(
+                    where + f"refusal does not name {m.field!r}: {msg[-300:]!r}"
+                )
     codes = {r.command: r.code for r in v.runs}
     if "simulate" in codes:
         if codes["validate"] == EXIT_OK and codes["simulate"] == EXIT_INPUT:
