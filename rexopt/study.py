@@ -54,6 +54,7 @@ __all__ = [
     "opt_summary",
     "line_summary",
     "ndfeb_summary",
+    "design_summary",
     "REAGENT_ALIASES",
     "reagent_name",
     "one_spelling",
@@ -554,16 +555,58 @@ def _opt_run(path: Path, opts: dict) -> Outcome:
 
 
 def _design_load(source):
-    from rexopt.design.cli import xu_from_case
+    """The design's own reader (:func:`rexopt.design.casedesign.read_design_case`):
+    the cascade case and the specs of its [optimize] table."""
+    from rexopt.design.casedesign import read_design_case
 
-    if isinstance(source, dict | Path | str):
-        return xu_from_case(source)
-    raise TypeError(source)
+    where = None if isinstance(source, dict) else str(source)
+    return read_design_case(source, where=where)
+
+
+def _design_errors():
+    from rexopt.case import CaseError
+    from rexopt.design.casedesign import DesignError
+
+    return (DesignError, CaseError)
 
 
 def _design_describe(t) -> str:
-    d = t[0]
-    return f"Xu design {d.key_B}/{d.key_A}, beta {d.beta:g}"
+    case, specs, _ = t
+    return (
+        f"{case.n_stages} stages, {len(specs)} spec(s) from [optimize] "
+        "(default purities otherwise)"
+    )
+
+
+def design_summary(r) -> dict:
+    """Scalars of a DesignResult: Xu's theory, designed flows, spec checks, and
+    the kernel's summary of the designed case (``kernel.<key>``)."""
+    out: dict[str, float] = {
+        "met": float(bool(r.met)),
+        "simulations": float(r.simulations),
+    }
+    for k, v in r.theory.table(units=False).items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            out[f"theory.{k}"] = float(v)
+    for c in r.changes:
+        name, unit = str(c["quantity"]), str(c.get("unit") or "")
+        q = _key(f"{name} {unit}" if unit and unit not in name else name)
+        for k in ("closed_form", "designed"):
+            v = c.get(k)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                out[f"{k}.{q}"] = float(v)
+    for i, c in enumerate(r.checks):
+        for k in ("target", "theory", "kernel_closed_form", "kernel", "shortfall"):
+            v = c.get(k)
+            out[f"check{i}.{k}"] = (
+                float(v)
+                if isinstance(v, int | float) and not isinstance(v, bool)
+                else math.nan
+            )
+        out[f"check{i}.met"] = float(bool(c.get("met")))
+    if r.result is not None:
+        out.update({f"kernel.{k}": v for k, v in r.result.summary().items()})
+    return out
 
 
 def _line_errors():
@@ -765,7 +808,7 @@ _DESIGN_KIND = StudyKind(
     describe=_design_describe,
     run=None,  # `rexopt design` (rexopt/design/cli.py) runs it
     sweep_factory="rexopt.sweep.evaluators:design_factory",
-    input_errors=lambda: (*_cascade_errors(), ValueError),
+    input_errors=_design_errors,
     command="design",
 )
 _LINE_KIND = StudyKind(

@@ -191,19 +191,23 @@ def optimize_factory(base_case: dict, *, base_dir: str | Path | None = None):
 
 
 def design_factory(base_case: dict, *, base_dir: str | Path | None = None):
-    """``cascade_design``: Xu's closed-form design per scenario, checked by the
-    kernel; outputs ``design.<quantity>`` and ``kernel.<summary key>``."""
-    import rexopt
-    from rexopt.design.cli import xu_from_case
+    """``cascade_design``: what ``rexopt design`` runs, per scenario: Xu's closed
+    form, then the flows corrected on the kernel
+    (:func:`rexopt.design.casedesign.design_case`).  Outputs ``theory.<x>``,
+    ``designed.<quantity>``, ``check<i>.<kernel|target|met|shortfall>`` and
+    ``kernel.<summary key>``; a design whose specs the kernel does not meet is
+    ``infeasible``, with the unmet specs in its message."""
+    from rexopt.design.casedesign import design_case
+    from rexopt.study import design_summary
 
     def evaluate(case: dict) -> Mapping[str, Any]:
-        d, cd, _ = xu_from_case(case)
-        out = {}
-        for k, v in d.table(units=False).items():
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                out[f"design.{k}"] = float(v)
-        res = rexopt.simulate(cd)
-        out.update({f"kernel.{k}": v for k, v in res.summary().items()})
+        r = design_case(case, where="scenario")
+        out = design_summary(r)
+        if not r.met:
+            unmet = "; ".join(
+                f"{c['spec']}: kernel {c['kernel']}" for c in r.checks if not c["met"]
+            )
+            return {**out, "status": "infeasible", "message": f"not met: {unmet}"}
         return out
 
     return evaluate
