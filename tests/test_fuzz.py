@@ -502,7 +502,7 @@ def _function_base(m: Mutation) -> bool:
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # the owner may fix it before this mark is removed
     reason="open (issue 20, rexopt/sweep, owner S): `rexopt validate` loads a "
     "sweep's inline kind = 'function' [base] without the evaluator's own checks "
     "(unknown keys such as 'paramss', callable given as a list), so validate "
@@ -526,7 +526,7 @@ def test_function_sweep_base_is_checked_by_validate(tmp_path):
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # the owner may fix it before this mark is removed
     reason="open (issue 23 item 1, rexopt/design, owner D1): `rexopt design` on a "
     "valid cascade whose [strip] acidity_mol_L = 0 stops with an unexpected "
     "ValueError ('strip_acidity_mol_L=0.0 is not allowed: must be > 0', exit 4) "
