@@ -536,14 +536,14 @@ def _opt_run(path: Path, opts: dict) -> Outcome:
         out.mkdir(parents=True, exist_ok=True)
         p = out / f"{path.stem}_optimum.json"
         oc.to_json(p)
-        oc.files["json"] = str(p)
+        oc.files["result json"] = str(p)
         if res.case is not None:
             import tomli_w
 
             c = out / f"{path.stem}_optimum_case.toml"
             c.write_text(
                 f"# optimum design of {path.name} found by rexopt optimize\n"
-                + tomli_w.dumps(res.case),
+                + tomli_w.dumps(_drop_none(res.case)),
                 encoding="utf-8",
             )
             oc.files["case"] = str(c)
@@ -552,6 +552,15 @@ def _opt_run(path: Path, opts: dict) -> Outcome:
         oc.files["json"] = str(opts["json"])
     oc.exit_code = 0 if (res.best is not None and res.verified) else 1
     return oc
+
+
+def _drop_none(o):
+    """A case dict without None values (TOML has no null: an unset field)."""
+    if isinstance(o, Mapping):
+        return {k: _drop_none(v) for k, v in o.items() if v is not None}
+    if isinstance(o, list):
+        return [_drop_none(v) for v in o if v is not None]
+    return o
 
 
 def _design_load(source):

@@ -169,3 +169,32 @@ def test_traceback_env_writes_the_default_log(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Traceback" not in err and cli.DEFAULT_LOG in err
     assert "Traceback" in (tmp_path / cli.DEFAULT_LOG).read_text()
+
+
+@pytest.mark.slow
+def test_optimize_out_writes_an_optimum_case_that_meets_its_specs(tmp_path):
+    import rexopt
+
+    out = run(
+        "optimize",
+        str(CASES / "prnd_p507_optimize.toml"),
+        "--out",
+        str(tmp_path),
+        "--json",
+        str(tmp_path / "r.json"),
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["schema"] == "rexopt.cascade_optimum/1"
+    case = tmp_path / "prnd_p507_optimize_optimum_case.toml"
+    assert (
+        json.loads((tmp_path / "prnd_p507_optimize_optimum.json").read_text())["status"]
+        == data["status"]
+    )
+    # the written design, simulated on its own, meets every spec of the case
+    res = rexopt.simulate(case)
+    assert {s["kind"] for s in data["specs"]} == {"purity"}
+    for s in data["specs"]:
+        got = res.purity.loc[s["stream"], s["component"]]
+        assert got >= s["target"] - s["tolerance"], s
+        assert got == pytest.approx(s["value"], rel=1e-9)
