@@ -518,43 +518,39 @@ class Probe:
         """
         cas = self.cascade
         c = cas.case
+
+        def flat(net):
+            # every affine array and the outlet flows as one vector
+            return np.concatenate(
+                [np.ravel(getattr(net, a)) for a in self._AFFINE]
+                + [np.array([o[3] for o in net.outlets])]
+            )
+
         if self._basis is None:
             p0 = (O, Qw, Qs)
             c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = p0
             n0 = cas.network()
-            slopes = []
+            v0 = flat(n0)
+            D = np.empty((3, v0.size))
             for k in range(3):
                 p = list(p0)
                 p[k] *= 2.0
                 c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = p
-                nk = cas.network()
-                slopes.append(
-                    (
-                        {
-                            a: (getattr(nk, a) - getattr(n0, a)) / p0[k]
-                            for a in self._AFFINE
-                        },
-                        np.array(
-                            [
-                                o[3] - q[3]
-                                for o, q in zip(nk.outlets, n0.outlets, strict=True)
-                            ]
-                        )
-                        / p0[k],
-                    )
-                )
-            self._basis = (np.array(p0), n0, slopes)
+                D[k] = (flat(cas.network()) - v0) / p0[k]
+            shapes, cuts, at = [], [], 0
+            for a in self._AFFINE:
+                shp = np.shape(getattr(n0, a))
+                at += int(np.prod(shp))
+                shapes.append(shp)
+                cuts.append(at)
+            self._basis = (np.array(p0), n0, v0, D, shapes, cuts)
             c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
             return n0
-        p0, n0, slopes = self._basis
-        d = np.array([O, Qw, Qs]) - p0
-        arrs = {}
-        for a in self._AFFINE:
-            v = getattr(n0, a) + d[0] * slopes[0][0][a]
-            v = v + d[1] * slopes[1][0][a] + d[2] * slopes[2][0][a]
-            arrs[a] = v
-        oflow = np.array([o[3] for o in n0.outlets])
-        oflow = oflow + d[0] * slopes[0][1] + d[1] * slopes[1][1] + d[2] * slopes[2][1]
+        p0, n0, v0, D, shapes, cuts = self._basis
+        v = v0 + (np.array([O, Qw, Qs]) - p0) @ D
+        parts = np.split(v, cuts)
+        arrs = {a: parts[i].reshape(shapes[i]) for i, a in enumerate(self._AFFINE)}
+        oflow = parts[-1]
         if arrs["aq_out"].min() <= 0.0 or oflow.min() < 0.0 or self._net_checks < 2:
             c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
             cas.warnings = []
