@@ -48,6 +48,10 @@ cdef double NONMONOTONE = 1.5
 cdef int LUMPED_DIRECT_ITER = 30
 cdef double ROUNDOFF_TOL = 1e-10
 cdef double STEP_ROUNDOFF = 1e-12
+cdef double REL_TOL = 1e-11
+cdef double ROW_ROUNDOFF = 1e-12
+cdef double ACC_FLOOR = 1e-60
+cdef int INFO_RELSTEP = 8
 
 
 cdef struct Net:
@@ -82,6 +86,7 @@ cdef struct Work:
     int C
     int M
     int murphree
+    int info_size    # 8 (older callers) or 9 (with INFO_RELSTEP)
     double *ext_aq
     double *ext_org
     double *scale
@@ -473,6 +478,36 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
                                     - (1.0 - ch.eff[j]) * yin) * nt.org_out[j]
 
 
+cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
+                         double *R) noexcept nogil:
+    """Largest residual relative to the gross flow through its own balance (see
+    the twin): round-off level where a component circulates far above its
+    throughput (high reflux)."""
+    cdef int N = nt.N, C = ch.C, M = w.M, j, i
+    cdef double g, up, yin, best = 0.0, v
+    for j in range(N):
+        for i in range(C):
+            g = (w.ext_aq[j * C + i] + w.ext_org[j * C + i] + nt.aq_out[j] * x[j * C + i]
+                 + nt.org_out[j] * y[j * C + i])
+            if j + 1 < N:
+                g += nt.aq_pass[j + 1] * x[(j + 1) * C + i]
+            if j > 0:
+                g += nt.org_pass[j - 1] * y[(j - 1) * C + i]
+            v = fabs(R[j * M + i]) / (g if g > 1e-300 else 1e-300)
+            if not (v <= best):
+                best = v
+            if w.murphree:
+                up = nt.org_pass[j - 1] * y[(j - 1) * C + i] if j > 0 else 0.0
+                yin = ((up + w.ext_org[j * C + i]) / nt.org_in[j] * inlet_scale(ch, j)
+                       if nt.org_in[j] > 0 else 0.0)
+                g = (y[j * C + i] + ch.eff[j] * w.ystar[j * C + i]
+                     + (1.0 - ch.eff[j]) * yin) * nt.org_out[j]
+                v = fabs(R[j * M + C + i]) / (g if g > 1e-300 else 1e-300)
+                if not (v <= best):
+                    best = v
+    return best
+
+
 cdef double merit(Work *w, double *R) noexcept nogil:
     """Sum of squared scaled residuals, in four partial sums (one long chain of
     dependent additions is latency-bound)."""
@@ -564,8 +599,12 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
                 double *info, int halvings, double mu0) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, phin, lam, mu = mu0, drop, dmax
+    cdef double rn, phi, phin, lam, mu = mu0, drop, dmax, v, acc
+    cdef double rel_tol = tol if tol > REL_TOL else REL_TOL
     cdef int ok
+    # a final solve (not an intermediate continuation step) also demands relative
+    # accuracy of every concentration above the accuracy floor (see the twin)
+    cdef int strict = tol_accept <= tol
     cdef double *Bj
     cdef double *fc
     cdef double *Lj
@@ -606,7 +645,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         info[INFO_RESID] = rn
         info[INFO_STAGE] = js
         info[INFO_COMP] = ic
-        if rn <= tol_accept:
+        if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
             return NOT_CONVERGED
@@ -666,14 +705,25 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     for k in range(M):
                         Bj[i * M + k] *= 1.0 + mu
         ok = block_thomas(w, nt, ch.z, x, 0 if w.murphree else 1, mu) == OK
-        if ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL:
-            # the correction itself round-off in every concentration: converged as
-            # far as arithmetic allows (see the twin)
+        if ok and strict:
+            # the correction in the log variables is the relative change of every
+            # concentration: the largest over those above the accuracy floor
             dmax = 0.0
-            for k in range(N * M):
-                if fabs(w.du[k]) > dmax:
-                    dmax = fabs(w.du[k])
-            if dmax <= STEP_ROUNDOFF:
+            for j in range(N):
+                for k in range(M):
+                    if k < C:
+                        v = x[j * C + k]
+                        acc = w.floor[k]
+                    else:
+                        v = y[j * C + k - C]
+                        acc = w.floor[k - C]
+                    if v >= acc * (ACC_FLOOR / CONC_FLOOR) and fabs(w.du[j * M + k]) > dmax:
+                        dmax = fabs(w.du[j * M + k])
+            if w.info_size > INFO_RELSTEP:
+                info[INFO_RELSTEP] = dmax
+            if dmax <= rel_tol and (rn <= tol or (rn <= ROUNDOFF_TOL
+                                                  and dmax <= STEP_ROUNDOFF)
+                                    or row_residual(nt, ch, w, x, y, w.R) <= ROW_ROUNDOFF):
                 return OK
         phi = merit(w, w.R)
         lam = 1.0
@@ -997,6 +1047,7 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
         lbase.c[j] += s0
     chem_like(&lcur, &ltarget, 1, lc, N)
     alloc_work(&wl, N, 1, w.murphree)
+    wl.info_size = w.info_size
     wl.scale[0] = stot
     set_floor(nt, &wl)
     wl.ext_aq = extl
@@ -1104,7 +1155,10 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     cdef double *py = _data(y, N * C, "y", True)
     cdef double *ph = _data(h, N, "h", True)
     cdef double *pF = _data(F, N, "F", True)
-    cdef double *pinfo = _data(info, INFO_PATH + 1, "info", True)
+    cdef int info_size = INFO_RELSTEP + 1
+    if isinstance(info, np.ndarray) and info.size == INFO_PATH + 1:
+        info_size = INFO_PATH + 1   # a caller built before INFO_RELSTEP existed
+    cdef double *pinfo = _data(info, info_size, "info", True)
     cdef double *peff = _data(eff, N, "eff", False)
     cdef double *pea = _data(ext_aq, N * C, "ext_aq", False)
     cdef double *peo = _data(ext_org, N * C, "ext_org", False)
@@ -1135,6 +1189,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     full.eff = peff
     full.use_ph = use_ph; full.use_F = use_F
     alloc_work(&w, N, C, murphree)
+    w.info_size = info_size
     w.ext_aq = pea
     w.ext_org = peo
     for i in range(C):

@@ -34,6 +34,13 @@ START_PATHS = ("warm start", "linear", "continuation", "pseudo-transient")
 # kernel calls of the whole fallback
 WALK_OFFSETS = (1e-4, 1e-3, 1e-2)
 WALK_MAX_SOLVES = 400
+# a component circulating more than this many times its throughput through one
+# stage has its relative accuracy limited by round-off (1e-16 x circulation) above
+# 1e-11: said in the result's warnings
+CIRCULATION_WARN = 1e5
+ACCURACY_FLOOR_TEXT = (
+    f"{kernels.ACC_FLOOR:g} x (component throughput / mean stage flow) mol/L"
+)
 
 
 class CascadeError(RuntimeError):
@@ -612,6 +619,21 @@ class Cascade:
                     self._raise_for(st, net, par, info)
                 iters += int(info[kernels.INFO_TOTAL])
         self._x_last = x
+        rel_err = float(info[kernels.INFO_RELSTEP])
+        if rel_err > 1e-10:
+            self.warnings.append(
+                f"accepted at round-off level with a largest relative Newton "
+                f"correction of {rel_err:.2g}: concentrations above the accuracy "
+                f"floor are right to about that, not to 1e-10"
+            )
+        circ = circulation(net, x, y)
+        for i in np.flatnonzero(circ > CIRCULATION_WARN):
+            self.warnings.append(
+                f"{self.species[i]} circulates {circ[i]:.3g} times its throughput "
+                f"through one stage (held up in a high-reflux section): double-"
+                f"precision round-off limits its concentrations to about "
+                f"{1e-16 * circ[i]:.1g} relative"
+            )
         conv = {
             "status": "converged",
             "kernel": kernels.kernel_info()["cascade_kernel"],
@@ -619,6 +641,10 @@ class Cascade:
             "continuation_steps": int(info[kernels.INFO_HOMOTOPY]),
             "start": start,
             "scaled_residual": float(info[kernels.INFO_RESID]),
+            # relative error estimate of every concentration above the accuracy
+            # floor (the last Newton correction in the log variables)
+            "relative_error_estimate": rel_err,
+            "accuracy_floor": ACCURACY_FLOOR_TEXT,
             "organic_loop_passes": loops,
             "solve_time_s": time.perf_counter() - t0,
         }
@@ -660,6 +686,22 @@ def solve_arrays(
         x, y, h, F, tol, max_iter, info,
     )  # fmt: skip
     return st, x, y, h, F, info
+
+
+def circulation(net: Network, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Circulation factor of every component: the largest gross flow through one
+    of its stage balances (everything entering and leaving that stage) over its
+    throughput. [-]
+
+    About 2 for a component that passes through once; far above that for one held
+    up in a high-reflux section.  Round-off of those balances (1e-16 of the gross
+    flow) limits the relative accuracy any double-precision answer can have to
+    about ``1e-16 x circulation`` (docs/kernel.md, Accuracy)."""
+    ext = net.ext_aq + net.ext_org
+    g = ext + net.aq_out[:, None] * x + net.org_out[:, None] * y
+    g[:-1] += net.aq_pass[1:, None] * x[1:]
+    g[1:] += net.org_pass[:-1, None] * y[:-1]
+    return g.max(axis=0) / np.maximum(ext.sum(axis=0), 1e-300)
 
 
 def simulate(case, **kwargs):

@@ -46,6 +46,10 @@ INFO_COMP = _pure_cascade.INFO_COMP
 INFO_HOMOTOPY = _pure_cascade.INFO_HOMOTOPY
 INFO_TOTAL = _pure_cascade.INFO_TOTAL
 INFO_PATH = _pure_cascade.INFO_PATH
+INFO_RELSTEP = _pure_cascade.INFO_RELSTEP
+ACC_FLOOR = _pure_cascade.ACC_FLOOR
+CONC_FLOOR = _pure_cascade.CONC_FLOOR
+REL_TOL = _pure_cascade.REL_TOL
 
 
 def kernel_info() -> dict:

@@ -124,9 +124,10 @@ def test_hard_sweep_scenario_converges_by_organic_flow_walk():
     assert r.convergence["start"].startswith("organic-flow walk from ")
     assert r.convergence["scaled_residual"] <= 1e-12
     assert r.balance["relative_error"].max() <= 1e-10
-    # a steady state of the case's own flows: a warm start from it needs no step
+    # a steady state of the case's own flows: a warm start from it needs no step,
+    # only the one Newton solve that confirms every relative correction is round-off
     again = Cascade(_hard_sweep_case()).simulate(warm_start=r.x)
-    assert again.convergence["newton_iterations"] == 0
+    assert again.convergence["newton_iterations"] == 1
     # organic capacity above the metal load: nearly all of it goes to the strip
     assert r.recovery.loc["Pr", "strip_liquor"] > 0.99
 

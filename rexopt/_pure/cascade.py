@@ -32,7 +32,17 @@ DROP = 0.1  # factor where Newton overshoots below zero (times exp(r + 1))
 LUMPED_DIRECT_ITER = 30
 TRANSIENT_ITER = 300  # pseudo-transient fallback budget
 ROUNDOFF_TOL = 1e-10  # residual accepted when Newton can no longer descend
+# relative accuracy: a final solve stops only when the Newton correction, which in
+# the log variables is the relative change of every concentration, is at most
+# max(tol, REL_TOL) for every concentration above the accuracy floor
+REL_TOL = 1e-11
+# concentrations below ACC_FLOOR x (throughput / mean flow) of their component carry
+# no relative-accuracy guarantee (they are still solved for, down to CONC_FLOOR);
+# the 40 decades between the two keep the clamp at CONC_FLOOR from reaching them
+ACC_FLOOR = 1e-60
 STEP_ROUNDOFF = 1e-12  # Newton correction (relative) that is round-off
+# stage residual relative to the gross flow through its balance that is round-off
+ROW_ROUNDOFF = 1e-12
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 # a regularised (pseudo-transient) step is accepted while the merit rises by at most
 # this factor: the cascade's own dynamics may pass through worse residuals on the way
@@ -56,10 +66,13 @@ BAD_SITE_BALANCE = 4
     INFO_HOMOTOPY,
     INFO_TOTAL,
     INFO_PATH,
-) = range(8)
+    INFO_RELSTEP,
+) = range(9)
 # INFO_PATH: how the solve started: 0 warm start, 1 linear, 2 continuation, 3 transient
 PATH_WARM, PATH_LINEAR, PATH_CONTINUATION, PATH_TRANSIENT = range(4)
-INFO_SIZE = 8
+# INFO_RELSTEP: largest relative Newton correction over the concentrations above
+# the accuracy floor at acceptance (the relative error estimate of the answer)
+INFO_SIZE = 9
 
 
 def _acid(QT, ST, ka, zx):
@@ -579,6 +592,11 @@ def _newton(
     M = 2 * C if murphree else C
     floor = _floor(aq_out, org_out, scale)
     ceil = floor * (CONC_CEIL / CONC_FLOOR)
+    accfloor = floor * (ACC_FLOOR / CONC_FLOOR)
+    # a final solve (not an intermediate continuation step) also demands relative
+    # accuracy of every concentration above the accuracy floor
+    strict = tol_accept <= tol
+    rel_tol = max(tol, REL_TOL)
     # organic entering a stage whose capacity is lower (acid consumed there) is
     # first brought down to that capacity (fast exchange); the Murphree efficiency
     # then acts on the approach to the stage equilibrium
@@ -640,6 +658,24 @@ def _newton(
                 ]
         return R
 
+    def row_residual(xv, yv, R):
+        # largest residual relative to the gross flow of its own balance
+        G = np.empty((N, M))
+        for j in range(N):
+            g = ext_aq[j] + ext_org[j] + aq_out[j] * xv[j] + org_out[j] * yv[j]
+            if j + 1 < N:
+                g = g + aq_pass[j + 1] * xv[j + 1]
+            if j > 0:
+                g = g + org_pass[j - 1] * yv[j - 1]
+            G[j, :C] = g
+            if murphree:
+                up = org_pass[j - 1] * yv[j - 1] if j > 0 else 0.0
+                yin = (up + ext_org[j]) / org_in[j] * rho[j] if org_in[j] > 0 else 0.0
+                G[j, C:] = (yv[j] + eff[j] * ystar[j] + (1.0 - eff[j]) * yin) * org_out[
+                    j
+                ]
+        return float(np.max(np.abs(R) / np.maximum(G, 1e-300)))
+
     def merit(R):
         Rs = R / np.tile(scale, M // C)
         return float(np.sum(Rs * Rs))
@@ -665,7 +701,7 @@ def _newton(
         info[INFO_RESID] = rn
         info[INFO_STAGE] = js
         info[INFO_COMP] = ic
-        if rn <= tol_accept:
+        if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
             return NOT_CONVERGED
@@ -711,16 +747,23 @@ def _newton(
             Bd[:, :C, :] *= 1.0 + mu
         du = _block_thomas(Lo, Bd, Up, -R)
         ok = du is not None and bool(np.all(np.isfinite(du)))
-        if (
-            ok
-            and rn <= ROUNDOFF_TOL
-            and tol_accept <= ROUNDOFF_TOL
-            and float(np.max(np.abs(du))) <= STEP_ROUNDOFF
-        ):
-            # the residual is at round-off level for the internal flows and the
-            # Newton correction itself is round-off in every concentration:
-            # converged as far as arithmetic allows (further steps only stir it)
-            return OK
+        if ok and strict:
+            # in the log variables the Newton correction is the relative change of
+            # every concentration: near the solution it is the relative error
+            zc_ = np.concatenate([x, y], axis=1) if murphree else x
+            act = zc_ >= np.tile(accfloor, M // C)
+            dmax = float(np.max(np.abs(du[act]), initial=0.0))
+            info[INFO_RELSTEP] = dmax
+            if dmax <= rel_tol and (
+                rn <= tol
+                or (rn <= ROUNDOFF_TOL and dmax <= STEP_ROUNDOFF)
+                or row_residual(x, y, R) <= ROW_ROUNDOFF
+            ):
+                # every concentration above the accuracy floor right to rel_tol,
+                # and the balances closed: to tol of the throughput, or to
+                # round-off of the flows through each stage (a component held up
+                # in a high-reflux section flows there many times its throughput)
+                return OK
         # --- line search on the merit with a positivity-keeping update
         phi = merit(R)
         lam = 1.0
