@@ -32,7 +32,7 @@ cdef int INFO_STEP = 4, INFO_HOMOTOPY = 5, INFO_TOTAL = 6
 
 cdef int INFO_PATH = 7
 cdef int STEP_ITER = 12
-cdef int TRANSIENT_ITER = 300
+cdef int TRANSIENT_ITER = 1500
 cdef int MAX_STEPS = 60
 cdef double STEP_TOL = 1e-2
 cdef int MAX_HALVINGS = 30
@@ -42,6 +42,7 @@ cdef double CONC_CEIL = 1e4
 cdef double DROP = 0.1
 cdef double DROP_NEAR = 1e-2
 cdef double DROP_NEAR_FACTOR = 1e-4
+cdef double DROP_CONVERGED = 1e-12
 cdef double CONC_FLOOR = 1e-100
 cdef double MU_MAX = 1e8
 cdef double NONMONOTONE = 1.5
@@ -49,6 +50,7 @@ cdef int LUMPED_DIRECT_ITER = 30
 cdef double ROUNDOFF_TOL = 1e-10
 cdef double STEP_ROUNDOFF = 1e-12
 cdef double REL_TOL = 1e-11
+cdef double LAM_STALL = 1.0 / 32.0
 cdef double ROW_ROUNDOFF = 1e-12
 cdef double ACC_FLOOR = 1e-60
 cdef int INFO_RELSTEP = 8
@@ -728,6 +730,8 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         phi = merit(w, w.R)
         lam = 1.0
         drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
+        if rn <= ROUNDOFF_TOL:
+            drop = DROP_CONVERGED
         memcpy(w.Fs, F, N * sizeof(double))
         st = OK
         for ls in range(halvings if ok else 0):
@@ -776,7 +780,12 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             if st != OK:
                 return st
             continue
-        mu = mu * 0.25 if mu > 1e-6 else 0.0
+        if mu0 > 0.0 and lam < LAM_STALL:
+            # pseudo-transient start: a step Newton had to cut this short is no
+            # progress along the cascade's dynamics; return to smaller time steps
+            mu = 8.0 * mu if 8.0 * mu > 1.0 else 1.0
+        else:
+            mu = mu * 0.25 if mu > 1e-6 else 0.0
         info[INFO_STEP] = lam
         memcpy(x, w.xn, N * C * sizeof(double))
         memcpy(y, w.yn, N * C * sizeof(double))

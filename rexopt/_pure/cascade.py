@@ -28,9 +28,10 @@ CONC_FLOOR = 1e-100
 CONC_CEIL = 1e4  # ... and up to CONC_CEIL x (throughput / mean flow) in any case
 DROP_NEAR = 1e-2  # below this scaled residual (Newton accurate) ...
 DROP_NEAR_FACTOR = 1e-4  # ... an overshoot below zero drops by this factor
+DROP_CONVERGED = 1e-12  # ... and by this once the balances are closed (traces left)
 DROP = 0.1  # factor where Newton overshoots below zero (times exp(r + 1))
 LUMPED_DIRECT_ITER = 30
-TRANSIENT_ITER = 300  # pseudo-transient fallback budget
+TRANSIENT_ITER = 1500  # pseudo-transient fallback budget
 ROUNDOFF_TOL = 1e-10  # residual accepted when Newton can no longer descend
 # relative accuracy: a final solve stops only when the Newton correction, which in
 # the log variables is the relative change of every concentration, is at most
@@ -43,6 +44,7 @@ ACC_FLOOR = 1e-60
 STEP_ROUNDOFF = 1e-12  # Newton correction (relative) that is round-off
 # stage residual relative to the gross flow through its balance that is round-off
 ROW_ROUNDOFF = 1e-12
+LAM_STALL = 1.0 / 32.0  # line-search step below which a transient step stalled
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 # a regularised (pseudo-transient) step is accepted while the merit rises by at most
 # this factor: the cascade's own dynamics may pass through worse residuals on the way
@@ -770,6 +772,11 @@ def _newton(
         Fsave = F.copy()
         st = OK
         drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
+        if rn <= ROUNDOFF_TOL:
+            # balances closed: what is left is trace components, whose balances
+            # are linear; Newton overshooting below zero there means a value below
+            # round-off of the current one (see _update)
+            drop = DROP_CONVERGED
         for _ls in range(MAX_HALVINGS if halvings is None else halvings):
             if not ok:
                 break
@@ -807,10 +814,17 @@ def _newton(
             if st != OK:
                 return st
             continue
-        mu = mu * 0.25 if mu > 1e-6 else 0.0
+        if mu0 > 0.0 and lam < LAM_STALL:
+            # pseudo-transient start: a step Newton had to cut this short is no
+            # progress along the cascade's dynamics; return to smaller time steps
+            # (without this the transient decays to plain Newton taking steps of
+            # 1e-6 at a scaled residual ~1 on Sm/Eu/Gd cascades)
+            mu = max(8.0 * mu, 1.0)
+        else:
+            mu = mu * 0.25 if mu > 1e-6 else 0.0
         info[INFO_STEP] = lam
         if DEBUG:
-            print(it, rn, lam, js, ic)
+            print(it, rn, lam, js, ic, mu)
         x[:] = xn
         y[:] = yn
         st = evaluate(x, y, True)
