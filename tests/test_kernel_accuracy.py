@@ -190,7 +190,7 @@ def test_random_constant_D_cascades_match_80_digit_reference(kernel, seed):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("level", [1e-9, 1e-15, 1e-25])
+@pytest.mark.parametrize("level", [1e-9, 1e-12, 1e-15])
 def test_saturated_traces_are_exact_for_the_converged_free_sites(kernel, level):
     # nonlinear model: at the converged free-site profile each component's balance
     # is linear, so the kernel's trace profile must be the decimal solution of it
