@@ -52,6 +52,9 @@ cdef double STEP_ROUNDOFF = 1e-12
 cdef double REL_TOL = 1e-11
 cdef double LAM_STALL = 1.0 / 32.0
 cdef double ROW_ROUNDOFF = 1e-12
+cdef int REL_STALL = 8
+cdef double TRUST_RESID = 1e-2
+cdef double ROW_TRUST = 1e-10
 cdef double ACC_FLOOR = 1e-60
 cdef int INFO_RELSTEP = 8
 
@@ -481,7 +484,7 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
 
 
 cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
-                         double *R) noexcept nogil:
+                         double *R, int mixed=0) noexcept nogil:
     """Largest residual relative to the gross flow through its own balance (see
     the twin): round-off level where a component circulates far above its
     throughput (high reflux)."""
@@ -495,6 +498,8 @@ cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
                 g += nt.aq_pass[j + 1] * x[(j + 1) * C + i]
             if j > 0:
                 g += nt.org_pass[j - 1] * y[(j - 1) * C + i]
+            if mixed and g < w.scale[i]:
+                g = w.scale[i]
             v = fabs(R[j * M + i]) / (g if g > 1e-300 else 1e-300)
             if not (v <= best):
                 best = v
@@ -504,6 +509,8 @@ cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
                        if nt.org_in[j] > 0 else 0.0)
                 g = (y[j * C + i] + ch.eff[j] * w.ystar[j * C + i]
                      + (1.0 - ch.eff[j]) * yin) * nt.org_out[j]
+                if mixed and g < w.scale[i]:
+                    g = w.scale[i]
                 v = fabs(R[j * M + C + i]) / (g if g > 1e-300 else 1e-300)
                 if not (v <= best):
                     best = v
@@ -603,10 +610,13 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
     cdef double rn, phi, phin, lam, mu = mu0, drop, dmax, v, acc
     cdef double rel_tol = tol if tol > REL_TOL else REL_TOL
+    cdef double best_d = 1e308
+    cdef int best_it = 0
     cdef int ok
     # a final solve (not an intermediate continuation step) also demands relative
     # accuracy of every concentration above the accuracy floor (see the twin)
     cdef int strict = tol_accept <= tol
+    cdef int trust = 0
     cdef double *Bj
     cdef double *fc
     cdef double *Lj
@@ -650,6 +660,11 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
+            if strict and best_d < 1e308 and (
+                    rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
+                    or row_residual(nt, ch, w, x, y, w.R) <= ROW_ROUNDOFF):
+                # balances closed, relative correction never settled (see the twin)
+                return OK
             return NOT_CONVERGED
         it += 1
         info[INFO_TOTAL] += 1
@@ -723,14 +738,26 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                         dmax = fabs(w.du[j * M + k])
             if w.info_size > INFO_RELSTEP:
                 info[INFO_RELSTEP] = dmax
+            if dmax < 0.5 * best_d or dmax > 0.5:
+                best_d = dmax
+                best_it = it
+            if it - best_it >= REL_STALL and (
+                    rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
+                    or row_residual(nt, ch, w, x, y, w.R) <= ROW_ROUNDOFF):
+                # balances closed, relative correction stalled (see the twin)
+                return OK
             if dmax <= rel_tol and (rn <= tol or (rn <= ROUNDOFF_TOL
                                                   and dmax <= STEP_ROUNDOFF)
                                     or row_residual(nt, ch, w, x, y, w.R) <= ROW_ROUNDOFF):
                 return OK
         phi = merit(w, w.R)
+        # balances closed to round-off of their gross flows: trust Newton's full
+        # step while it keeps that closure (see the twin)
+        trust = (strict and rn <= TRUST_RESID
+                 and row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST)
         lam = 1.0
         drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
-        if rn <= ROUNDOFF_TOL:
+        if rn <= ROUNDOFF_TOL or not (ch.use_ph or ch.use_F):
             drop = DROP_CONVERGED
         memcpy(w.Fs, F, N * sizeof(double))
         st = OK
@@ -759,6 +786,9 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     # regularised step: may pass through a worse residual (see the twin)
                     break
                 if norm(w, w.Rn, &js, &ic) <= tol:
+                    break
+                if (trust and lam == 1.0
+                        and row_residual(nt, ch, w, w.xn, w.yn, w.Rn, 1) <= ROW_TRUST):
                     break
             memcpy(F, w.Fs, N * sizeof(double))
             lam *= 0.5

@@ -38,6 +38,11 @@ WALK_MAX_SOLVES = 400
 # stage has its relative accuracy limited by round-off (1e-16 x circulation) above
 # 1e-11: said in the result's warnings
 CIRCULATION_WARN = 1e5
+# branch search (Cascade.branches): relative offset of the organic flow whose
+# solutions are continued back to the case's, and the relative difference below
+# which two solutions are one branch (each is converged to 1e-10)
+BRANCH_OFFSET = 1e-3
+BRANCH_SAME = 1e-6
 ACCURACY_FLOOR_TEXT = (
     f"{kernels.ACC_FLOOR:g} x (component throughput / mean stage flow) mol/L"
 )
@@ -543,15 +548,23 @@ class Cascade:
         warm_start=None,
         recycle_tol: float = 1e-12,
         max_recycle: int = 200,
+        branch_search: bool = True,
     ):
         """Solve the steady state and return a :class:`CascadeResult`.
 
         Parameters
         ----------
         tol : float
-            Largest stage-balance residual relative to each component's throughput.
+            Largest stage-balance residual relative to each component's throughput;
+            every concentration above the accuracy floor is also converged to a
+            relative Newton correction of max(tol, 1e-11) (docs/kernel.md).
         warm_start : array (N, C), optional
             Aqueous profile to start from [mol/L] (e.g. ``result.x`` of a neighbour).
+        branch_search : bool
+            Look for other steady states (:meth:`branches`; four more kernel
+            solves).  Where more than one is found, the one the cold start reaches
+            is reported, so the answer does not depend on ``warm_start``; every
+            branch found is listed in ``convergence["branches"]``.
         """
         from rexopt.results import CascadeResult
 
@@ -618,6 +631,28 @@ class Cascade:
                 if st != kernels.OK:
                     self._raise_for(st, net, par, info)
                 iters += int(info[kernels.INFO_TOTAL])
+        branches = None
+        if branch_search and not c.organic.recycle:
+            found = self.branches(net, par, eff, x, start, tol=tol, max_iter=max_iter)
+            branches = found["branches"]
+            if len(branches) > 1:
+                if not branches[0]["cold_start"]:
+                    # report the branch the cold start reaches (history-independent)
+                    cold = next((b for b in branches if b["cold_start"]), None)
+                    if cold is not None:
+                        k = branches.index(cold)
+                        st, x, y, h, F, info = found["solutions"][k]
+                        start = cold["start"]
+                        branches.insert(0, branches.pop(k))
+                self.warnings.append(
+                    f"{len(branches)} steady states found for these inputs "
+                    f"(convergence['branches']); reported: the one reached from "
+                    f"{branches[0]['start']}"
+                    + (" (the cold start's)" if branches[0]["cold_start"] else "")
+                    + "; the others differ by up to a factor "
+                    f"{max(b['max_relative_difference'] for b in branches[1:]) + 1:.3g}"
+                    f" in some stage concentration"
+                )
         self._x_last = x
         rel_err = float(info[kernels.INFO_RELSTEP])
         if rel_err > 1e-10:
@@ -646,11 +681,91 @@ class Cascade:
             "relative_error_estimate": rel_err,
             "accuracy_floor": ACCURACY_FLOOR_TEXT,
             "organic_loop_passes": loops,
+            "branches": (
+                [{k: v for k, v in b.items()} for b in branches]
+                if branches is not None
+                else "not searched"
+                + (" (organic loop)" if branch_search and c.organic.recycle else "")
+            ),
             "solve_time_s": time.perf_counter() - t0,
         }
         return CascadeResult.build(
             self, net, par, x, y, h, F, conv, list(self.warnings)
         )
+
+    def branches(self, net, par, eff, x, start, *, tol=1e-12, max_iter=200):
+        """Steady states of this case reached from distinct starts.
+
+        Starts tried besides the solution ``x`` (reached from ``start``): the cold
+        start (when ``x`` came from elsewhere), and the continuation from the
+        solutions at the organic flow +-BRANCH_OFFSET away (a cold solve there,
+        then a warm start at the case's own flow): the two sides of a hysteresis
+        in organic flow, where high-reflux cascades have their multiple steady
+        states.  Two solutions are the same branch when every concentration above
+        the accuracy floor agrees to BRANCH_SAME relative.  Returns a dict:
+        ``branches`` (list of dicts: start, cold_start, max_relative_difference
+        from the first, outlet flows [mol/h]) and ``solutions`` (kernel tuples).
+        This finds the branches these starts reach, not necessarily all.
+        """
+        scale = (net.ext_aq + net.ext_org).sum(0)
+        floor = kernels.ACC_FLOOR * scale / (net.aq_out + net.org_out).mean()
+        circ = circulation(net, x, np.zeros_like(x))
+        same = np.maximum(BRANCH_SAME, 1e-13 * circ)
+        sols = [(kernels.OK, x, None, None, None, None)]
+        info_rows = [(start, start != START_PATHS[0])]
+
+        def distance(a, b):
+            act = (a >= floor) | (b >= floor)
+            d = np.where(act, np.abs(a - b) / np.maximum(np.minimum(a, b), floor), 0.0)
+            return d.max(axis=0)
+
+        def add(res, label, cold):
+            if res[0] != kernels.OK:
+                return
+            for s in sols:
+                if np.all(distance(res[1], s[1]) <= same):
+                    return
+            sols.append(res)
+            info_rows.append((label, cold))
+
+        if start == START_PATHS[0]:  # x came from a warm start: try the cold one
+            res = solve_arrays(net, par, eff, None, tol=tol, max_iter=max_iter)
+            add(res, START_PATHS[int(res[5][kernels.INFO_PATH])], True)
+        target = self.case.organic.flow_L_h
+        for rel in (-BRANCH_OFFSET, BRANCH_OFFSET):
+            flow = target * (1.0 + rel)
+            organic = self.case.organic.model_copy(update={"flow_L_h": flow})
+            side = Cascade(self.case.model_copy(update={"organic": organic}))
+            snet = side.network()
+            near = solve_arrays(
+                snet, side.stage_parameters(snet), eff, None, tol=tol,
+                max_iter=max_iter,
+            )  # fmt: skip
+            if near[0] != kernels.OK:
+                continue
+            res = solve_arrays(net, par, eff, near[1], tol=tol, max_iter=max_iter)
+            if res[5][kernels.INFO_PATH] == 0:  # the warm start itself converged
+                add(res, f"organic flow {flow:.6g} L/h (continued)", False)
+        # full kernel tuples for every solution (the first: recompute y, h, F)
+        if sols[0][2] is None:
+            sols[0] = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
+        out = []
+        for (label, cold), s in zip(info_rows, sols, strict=True):
+            flows = {}
+            for name, phase, j, q in net.outlets:
+                conc = s[1][j] if phase == "aqueous" else s[2][j]
+                flows[name] = {
+                    sp: float(q * conc[i]) for i, sp in enumerate(net.species)
+                }
+            out.append(
+                {
+                    "start": label,
+                    "cold_start": bool(cold),
+                    "max_relative_difference": float(distance(s[1], sols[0][1]).max()),
+                    "outlets_mol_h": flows,
+                }
+            )
+        return {"branches": out, "solutions": sols}
 
     def efficiencies(self) -> np.ndarray:
         """Murphree efficiency of every stage in kernel order (organic basis) [-]."""

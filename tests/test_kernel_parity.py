@@ -133,10 +133,11 @@ def test_cold_start_does_not_depend_on_a_failed_warm_start(kernel):
     par = cas.stage_parameters(net)
     eff = cas.efficiencies()
     # two Newton iterations: the exact step of the cold linear start and the one
-    # that confirms every relative correction is round-off; too few from x = 1e6
+    # that confirms every relative correction is round-off; too few from x = 1e30
+    # (31 decades above the answer: Newton's step there is below round-off)
     st0, x0, y0, *_ = solve_arrays(net, par, eff, kernel=fn, max_iter=2)
     assert st0 == K.OK
-    bad = np.full_like(x0, 1e6)
+    bad = np.full_like(x0, 1e30)
     st1, x1, y1, _, _, info = solve_arrays(net, par, eff, bad, kernel=fn, max_iter=2)
     assert st1 == K.OK
     assert info[K.INFO_PATH] == 1  # the warm start failed; the linear start solved

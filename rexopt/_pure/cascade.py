@@ -44,6 +44,11 @@ ACC_FLOOR = 1e-60
 STEP_ROUNDOFF = 1e-12  # Newton correction (relative) that is round-off
 # stage residual relative to the gross flow through its balance that is round-off
 ROW_ROUNDOFF = 1e-12
+# a final solve whose balances are closed is accepted when its largest relative
+# correction has not halved in this many iterations (reported in INFO_RELSTEP)
+REL_STALL = 8
+TRUST_RESID = 1e-2  # scaled residual below which ...
+ROW_TRUST = 1e-10  # ... balances closed to this of their gross flow trust Newton
 LAM_STALL = 1.0 / 32.0  # line-search step below which a transient step stalled
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 # a regularised (pseudo-transient) step is accepted while the merit rises by at most
@@ -660,8 +665,9 @@ def _newton(
                 ]
         return R
 
-    def row_residual(xv, yv, R):
-        # largest residual relative to the gross flow of its own balance
+    def row_residual(xv, yv, R, mixed=False):
+        # largest residual relative to the gross flow of its own balance (mixed:
+        # to that or to the component's throughput, whichever is larger)
         G = np.empty((N, M))
         for j in range(N):
             g = ext_aq[j] + ext_org[j] + aq_out[j] * xv[j] + org_out[j] * yv[j]
@@ -676,6 +682,8 @@ def _newton(
                 G[j, C:] = (yv[j] + eff[j] * ystar[j] + (1.0 - eff[j]) * yin) * org_out[
                     j
                 ]
+        if mixed:
+            G = np.maximum(G, np.tile(scale, M // C))
         return float(np.max(np.abs(R) / np.maximum(G, 1e-300)))
 
     def merit(R):
@@ -698,6 +706,7 @@ def _newton(
     rn, js, ic = norm(R)
     it = 0
     mu = mu0
+    best_d, best_it = math.inf, 0
     while True:
         info[INFO_ITER] = it
         info[INFO_RESID] = rn
@@ -706,6 +715,12 @@ def _newton(
         if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
+            if strict and best_d < math.inf and (
+                rn <= max(tol, ROUNDOFF_TOL) or row_residual(x, y, R) <= ROW_ROUNDOFF
+            ):
+                # balances closed; the relative correction never settled: accepted
+                # with it reported (INFO_RELSTEP) as the relative error estimate
+                return OK
             return NOT_CONVERGED
         it += 1
         info[INFO_TOTAL] += 1
@@ -756,6 +771,17 @@ def _newton(
             act = zc_ >= np.tile(accfloor, M // C)
             dmax = float(np.max(np.abs(du[act]), initial=0.0))
             info[INFO_RELSTEP] = dmax
+            if dmax < 0.5 * best_d or dmax > 0.5:
+                # progress (a correction above 0.5 is a trace still falling by
+                # orders of magnitude per step: never a stall)
+                best_d, best_it = dmax, it
+            if it - best_it >= REL_STALL and (
+                rn <= max(tol, ROUNDOFF_TOL) or row_residual(x, y, R) <= ROW_ROUNDOFF
+            ):
+                # balances closed, but the relative correction of some trace has
+                # stopped shrinking (round-off of its balances): accepted, with the
+                # correction reported as its relative error estimate
+                return OK
             if dmax <= rel_tol and (
                 rn <= tol
                 or (rn <= ROUNDOFF_TOL and dmax <= STEP_ROUNDOFF)
@@ -768,12 +794,16 @@ def _newton(
                 return OK
         # --- line search on the merit with a positivity-keeping update
         phi = merit(R)
+        # balances closed to round-off of the flows through each stage: the merit
+        # is then noise, and what is left to converge is traces, whose balances are
+        # linear; Newton's full step is trusted while it keeps that closure
+        trust = strict and rn <= TRUST_RESID and row_residual(x, y, R, True) <= ROW_TRUST
         lam = 1.0
         Fsave = F.copy()
         st = OK
         drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
-        if rn <= ROUNDOFF_TOL:
-            # balances closed: what is left is trace components, whose balances
+        if rn <= ROUNDOFF_TOL or not (use_ph or use_F):
+            # balances closed (or linear: Newton's model exact): what is left is trace components, whose balances
             # are linear; Newton overshooting below zero there means a value below
             # round-off of the current one (see _update)
             drop = DROP_CONVERGED
@@ -792,6 +822,11 @@ def _newton(
                     phin <= phi * (1.0 - 1e-4 * lam)
                     or (mu > 0.0 and phin <= NONMONOTONE * phi)
                     or norm(Rn)[0] <= tol
+                    or (
+                        trust
+                        and lam == 1.0
+                        and row_residual(xn, yn, Rn, True) <= ROW_TRUST
+                    )
                 ):
                     break
             F[:] = Fsave

@@ -1,0 +1,263 @@
+"""Stress test of the cascade kernel: many random cascades, every one must converge.
+
+Random cascades over the four equilibrium models (constant, saturated,
+empirical_ph, mass_action), 1-500 stages, 2-17 components, low and high reflux,
+aqueous and organic side draws, organic loop (recycle).  Each is solved through
+``Cascade.simulate`` (the kernel's cold start, then its organic-flow walk where
+that fails; no branch search) and, for the once-through ones, also by the bare
+kernel from a cold start.  Printed: the converged fractions, Newton iterations,
+the worst outlet balance error, and for the constant-D cascades the worst
+relative error of every concentration above the accuracy floor against the
+stage balances solved in 80-digit decimal arithmetic (the closed form of a
+linear cascade; Kremser for one section).
+
+    python benchmarks/bench_stress.py --n 10000            # the issue's run
+    python benchmarks/bench_stress.py --n 200 --seed 1     # a quick look
+
+A case the generator draws that the case schema refuses (e.g. a side draw larger
+than the flow at its stage) is redrawn, and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from decimal import Decimal, getcontext
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from rexopt import kernels  # noqa: E402
+from rexopt.case import CaseError  # noqa: E402
+from rexopt.cascade import Cascade, CascadeError, solve_arrays  # noqa: E402
+
+MODELS = ("constant", "saturated", "empirical_ph", "mass_action")
+P507 = [
+    "La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Y", "Er", "Tm",
+    "Yb", "Lu", "Fe", "Al",
+]  # fmt: skip
+EMPIRICAL = ["La", "Ce", "Pr", "Nd", "Sm", "Gd", "Dy", "Y"]
+
+
+def _stage_split(rng, total, sections):
+    """Split ``total`` stages over the sections (each >= 1)."""
+    if sections == 1:
+        return [total]
+    cuts = np.sort(rng.choice(np.arange(1, total), sections - 1, replace=False))
+    return list(np.diff(np.concatenate([[0], cuts, [total]])).astype(int))
+
+
+def random_case(rng) -> dict:
+    """One random cascade case (a dict in the case-file shape)."""
+    model = MODELS[int(rng.integers(len(MODELS)))]
+    pool = EMPIRICAL if model == "empirical_ph" else P507
+    nc = int(rng.integers(2, min(17, len(pool)) + 1))
+    comps = list(rng.choice(pool, nc, replace=False))
+    # stages: log-uniform 1..500 in total; one section (extraction only) or three
+    total = int(np.clip(round(10 ** rng.uniform(0, np.log10(500))), 1, 500))
+    three = total >= 3 and model != "constant" or (total >= 3 and rng.random() < 0.5)
+    ne, ns, nt = _stage_split(rng, total, 3) if three else (total, 0, 0)
+    feed = {c: float(10 ** rng.uniform(-4, 0)) * 0.5 for c in comps}
+    feed_flow = 100.0
+    load = sum(feed.values()) * feed_flow  # mol/h RE fed
+    high = rng.random() < 0.5  # high reflux (scrub close to the extracted load)
+    case = {
+        "kind": "cascade",
+        "name": "stress",
+        "chemistry": {"model": model, "components": comps},
+        "sections": {"extraction": {"stages": int(ne)}},
+        "feed": {
+            "flow_L_h": feed_flow,
+            "acidity_mol_L": float(10 ** rng.uniform(-3, -1)),
+            "conc_mol_L": feed,
+        },
+    }
+    if ns:
+        case["sections"]["scrub"] = {"stages": int(ns)}
+        case["sections"]["strip"] = {"stages": int(nt)}
+    if model == "constant":
+        secs = ["extraction"] + (["scrub", "strip"] if ns else [])
+        lo = {"extraction": -1.5, "scrub": -1.5, "strip": -3.0}
+        hi = {"extraction": 1.5, "scrub": 1.0, "strip": -1.0}
+        case["chemistry"]["constant"] = {
+            "distribution": {
+                s: {c: float(10 ** rng.uniform(lo[s], hi[s])) for c in comps}
+                for s in secs
+            }
+        }
+        case["organic"] = {"flow_L_h": float(10 ** rng.uniform(1.3, 2.7))}
+        if ns:
+            case["scrub"] = {"flow_L_h": float(rng.uniform(10, 200)), "acidity_mol_L": 0.0}
+            case["strip"] = {"flow_L_h": float(rng.uniform(10, 100)), "acidity_mol_L": 0.0}
+    elif model == "saturated":
+        beta = np.cumprod(rng.uniform(1.05, 3.0, nc))
+        case["chemistry"]["saturated"] = {
+            "separation_factors": {c: float(b) for c, b in zip(comps, beta)},
+            "K_ref_L_mol": float(10 ** rng.uniform(0.5, 2.5)),
+        }
+        S = float(rng.uniform(1.05, 3.0) if high else rng.uniform(0.2, 1.0))
+        ymax = 0.36 * 1.5 / 3.0
+        P = float(rng.uniform(0.05, 0.95)) * load  # cut: mol/h to the organic
+        case["organic"] = {
+            "flow_L_h": S * load / ymax,
+            "extractant_mol_L": 1.5,
+            "saponification": 0.36,
+        }
+        if ns:
+            case["scrub"] = {"flow_L_h": max(3.0 * (S * load - P) / 3.0, 1.0),
+                             "acidity_mol_L": 3.0}  # fmt: skip
+            case["strip"] = {"flow_L_h": max(3.3 * P / 6.0, 1.0), "acidity_mol_L": 6.0}
+    elif model == "empirical_ph":
+        case["organic"] = {
+            "flow_L_h": float(10 ** rng.uniform(1.5, 2.7)),
+            "extractant_mol_L": 1.0,
+            "saponification": 0.0,
+        }
+        if ns:
+            case["scrub"] = {"flow_L_h": float(rng.uniform(10, 100)),
+                             "acidity_mol_L": float(10 ** rng.uniform(-2.5, -1))}  # fmt: skip
+            case["strip"] = {"flow_L_h": float(rng.uniform(10, 50)), "acidity_mol_L": 3.0}
+    else:  # mass_action
+        case["organic"] = {
+            "flow_L_h": float(10 ** rng.uniform(2, 3)),
+            "extractant_mol_L": 1.5,
+            "saponification": float(rng.uniform(0.0, 0.4)),
+        }
+        case["feed"]["acidity_mol_L"] = float(10 ** rng.uniform(-2, -0.7))
+        if ns:
+            case["scrub"] = {"flow_L_h": float(rng.uniform(10, 100)), "acidity_mol_L": 1.0}
+            case["strip"] = {"flow_L_h": float(rng.uniform(10, 50)), "acidity_mol_L": 4.0}
+    if rng.random() < 0.25 and total >= 2:
+        phase = "aqueous" if rng.random() < 0.7 else "organic"
+        case["side_draws"] = [
+            {"phase": phase, "stage": int(rng.integers(1, total + 1)),
+             "flow_L_h": float(rng.uniform(0.5, 10.0))}
+        ]  # fmt: skip
+    if ns and model in ("saturated", "mass_action") and rng.random() < 0.15:
+        case["organic"]["recycle"] = True
+    return case
+
+
+def decimal_error(net, par, x):
+    """Worst relative error of a constant-D solution against the stage balances
+    solved in 80-digit arithmetic, over concentrations above the accuracy floor."""
+    getcontext().prec = 80
+    N, C = x.shape
+    D = 10.0 ** par["c"]
+    scale = (net.ext_aq + net.ext_org).sum(0)
+    floor = kernels.ACC_FLOOR * scale / (net.aq_out + net.org_out).mean()
+    worst = 0.0
+    ao = [Decimal(float(v)) for v in net.aq_out]
+    ap = [Decimal(float(v)) for v in net.aq_pass]
+    oo = [Decimal(float(v)) for v in net.org_out]
+    op = [Decimal(float(v)) for v in net.org_pass]
+    for i in range(C):
+        Di = [Decimal(float(v)) for v in D[:, i]]
+        f = [Decimal(float(net.ext_aq[j, i])) + Decimal(float(net.ext_org[j, i]))
+             for j in range(N)]  # fmt: skip
+        cp, dp = [Decimal(0)] * N, [Decimal(0)] * N
+        for j in range(N):
+            a = op[j - 1] * Di[j - 1] if j else Decimal(0)
+            den = -(ao[j] + oo[j] * Di[j]) - (a * cp[j - 1] if j else Decimal(0))
+            cp[j] = (ap[j + 1] if j + 1 < N else Decimal(0)) / den
+            dp[j] = (-f[j] - (a * dp[j - 1] if j else Decimal(0))) / den
+        xi = dp[N - 1]
+        for j in range(N - 1, -1, -1):
+            if j < N - 1:
+                xi = dp[j] - cp[j] * xi
+            ref = float(xi)
+            if ref >= floor[i]:
+                worst = max(worst, abs(x[j, i] / ref - 1.0))
+    return worst
+
+
+def run(n: int, seed: int, check_closed_form: bool = True, verbose: bool = False):
+    """Solve ``n`` random cascades; returns a dict of the figures."""
+    rng = np.random.default_rng(seed)
+    out = {
+        "n": 0, "redrawn": 0, "kernel_tried": 0, "kernel_ok": 0, "sim_ok": 0,
+        "iters": [], "worst_balance": 0.0, "worst_closed_form": 0.0,
+        "closed_form_cases": 0, "failures": [], "by_model": {},
+    }  # fmt: skip
+    while out["n"] < n:
+        case = random_case(rng)
+        try:
+            cas = Cascade(case)
+            net = cas.network()
+            par = cas.stage_parameters(net)
+        except (CaseError, ValueError):
+            out["redrawn"] += 1
+            continue
+        out["n"] += 1
+        model = case["chemistry"]["model"]
+        bm = out["by_model"].setdefault(model, [0, 0])
+        bm[0] += 1
+        if not case["organic"].get("recycle"):
+            out["kernel_tried"] += 1
+            st, x, y, h, F, info = solve_arrays(net, par, cas.efficiencies())
+            out["kernel_ok"] += st == kernels.OK
+            if st == kernels.OK and model == "constant" and check_closed_form:
+                out["worst_closed_form"] = max(
+                    out["worst_closed_form"], decimal_error(net, par, x)
+                )
+                out["closed_form_cases"] += 1
+        try:
+            r = cas.simulate(branch_search=False)
+        except CascadeError as e:
+            out["failures"].append((out["n"], model, str(e)[:200]))
+            if verbose:
+                print("FAIL", out["n"], model, str(e)[:200], flush=True)
+            continue
+        out["sim_ok"] += 1
+        bm[1] += 1
+        out["iters"].append(r.convergence["newton_iterations"])
+        out["worst_balance"] = max(
+            out["worst_balance"], float(r.convergence["max_balance_error"])
+        )
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10000, help="cascades to solve")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-closed-form", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    o = run(args.n, args.seed, not args.no_closed_form, args.verbose)
+    dt = time.perf_counter() - t0
+    it = np.array(o["iters"] or [0])
+    print(f"kernel: {kernels.kernel_info()['cascade_kernel']}; seed {args.seed}")
+    print(f"cascades solved: {o['n']} ({o['redrawn']} draws refused by the schema)")
+    print(
+        f"converged (Cascade.simulate): {o['sim_ok']}/{o['n']} = "
+        f"{100.0 * o['sim_ok'] / max(o['n'], 1):.3f} %"
+    )
+    print(
+        f"converged (kernel cold start, once-through): {o['kernel_ok']}/"
+        f"{o['kernel_tried']} = {100.0 * o['kernel_ok'] / max(o['kernel_tried'], 1):.3f} %"
+    )
+    for m, (k, ok) in sorted(o["by_model"].items()):
+        print(f"  {m}: {ok}/{k}")
+    print(
+        f"Newton iterations per cascade: median {np.median(it):.0f}, "
+        f"mean {it.mean():.1f}, max {it.max()}"
+    )
+    print(f"worst outlet balance error (relative): {o['worst_balance']:.3g}")
+    print(
+        f"worst relative error vs 80-digit stage balances (constant D, "
+        f"{o['closed_form_cases']} cascades, above the accuracy floor): "
+        f"{o['worst_closed_form']:.3g}"
+    )
+    for f in o["failures"][:20]:
+        print("  not converged:", *f)
+    print(f"time {dt:.1f} s")
+    return 0 if o["sim_ok"] == o["n"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
