@@ -31,8 +31,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from rexopt import kernels  # noqa: E402
-from rexopt.case import CaseError  # noqa: E402
 from rexopt.cascade import Cascade, CascadeError, solve_arrays  # noqa: E402
+from rexopt.case import CaseError  # noqa: E402
 
 MODELS = ("constant", "saturated", "empirical_ph", "mass_action")
 P507 = [
