@@ -32,6 +32,7 @@ Functions follow the IDAES flowsheet pattern: :func:`load_case`, :func:`build`,
 from __future__ import annotations
 
 import json
+import math
 import time
 import tomllib
 from collections import defaultdict
@@ -1559,17 +1560,22 @@ def _cut_off_reason(m, case, plant, tag, npv_rep) -> dict:
         except SolveError:
             feasible_wo_spec = False
         if feasible_wo_spec:
+            # bisection on the impurity 1 - purity, geometric (a precision that
+            # scales with the purity level): stop at 10 % relative
             lo, hi = 0.0, spec
             npv_lo = pyo.value(m.npv_usd)
-            for _ in range(10):
-                mid = 0.5 * (lo + hi) if lo > 0 else 0.99 * spec
+            for _ in range(12):
+                if lo <= 0:
+                    mid = min(0.9, spec) if hi == spec else 0.5 * hi
+                else:
+                    mid = 1 - math.sqrt((1 - lo) * (1 - hi))
                 m.purity_single_min = mid
                 try:
                     _solve_once(m, case)
                     lo, npv_lo = mid, pyo.value(m.npv_usd)
                 except SolveError:
                     hi = mid
-                if hi - lo <= 1e-5:
+                if lo > 0 and (1 - lo) <= 1.1 * (1 - hi):
                     break
             gain = npv_lo - npv_rep
             return {

@@ -1012,6 +1012,11 @@ def text_report(res) -> str:
         f"Overall RE yield {100 * s['re_yield']:.2f} %; recovery by element: "
         + ", ".join(f"{k} {100 * v:.2f} %" for k, v in s["re_recovery"].items())
     )
+    L.append(
+        "  (the products table counts an element only in its own product; the "
+        "recovery by element also counts it where it is an impurity of another "
+        "product, so it is the larger of the two)"
+    )
     bt = t.get("boundary_streams")
     if bt is not None and len(bt):
         L.append("\nPlant inlets and outlets")
