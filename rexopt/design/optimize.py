@@ -438,6 +438,22 @@ class Probe:
                     break
                 off_old, off_new = off_old + nb, off_new + int(nn)
         self.cascade = Cascade(c)
+        # least scrub flow that keeps every aqueous side draw supplied: the
+        # aqueous at a draw's stage is the scrub (plus the feed if the draw is
+        # in the extraction section) less the draws at or above it [L/h]
+        n_ext, n_scr = int(stages[0]), int(stages[1])
+        need = 0.0
+        for d in c.side_draws:
+            if d.phase != "aqueous" or d.stage > n_ext + n_scr:
+                continue
+            above = sum(
+                e.flow_L_h
+                for e in c.side_draws
+                if e.phase == "aqueous" and d.stage <= e.stage <= n_ext + n_scr
+            )
+            feed = c.feed.flow_L_h if d.stage <= n_ext else 0.0
+            need = max(need, above - feed)
+        self.Qw_min_draw = need
         self.eff = self.cascade.efficiencies()
         self.x_last: np.ndarray | None = None
         self.good: list[tuple] = []  # converged (S, P, x) of this column
@@ -445,6 +461,7 @@ class Probe:
         self.unknown = 0  # points with no steady state after every retry
         self.unknown_points: list[tuple[float, float]] = []
         self.rescued = 0  # points saved by a retry
+        self.errors: list[str] = []  # case errors at trial flows (see run)
         self._par: dict | None = None
         self._checked = False
         self._basis = None  # affine network (see _network)
@@ -551,7 +568,12 @@ class Probe:
         parts = np.split(v, cuts)
         arrs = {a: parts[i].reshape(shapes[i]) for i, a in enumerate(self._AFFINE)}
         oflow = parts[-1]
-        if arrs["aq_out"].min() <= 0.0 or oflow.min() < 0.0 or self._net_checks < 2:
+        if (
+            arrs["aq_out"].min() <= 0.0
+            or arrs["aq_pass"].min() < 0.0
+            or oflow.min() < 0.0
+            or self._net_checks < 2
+        ):
             c.organic.flow_L_h, c.scrub.flow_L_h, c.strip.flow_L_h = O, Qw, Qs
             cas.warnings = []
             ref = cas.network()
@@ -622,7 +644,15 @@ class Probe:
             # outside the operating region (no scrub or strip acid): a real miss
             return Point(S, P, [-math.inf] * len(pb.opt.specs), False)
         # a failed warm start falls back to the cold start inside the kernel
-        ok, x, y, net = self._solve_at(S, P, self.x_last)
+        try:
+            ok, x, y, net = self._solve_at(S, P, self.x_last)
+        except CaseError as err:
+            # flows the network refuses (should be kept out by _P_bracket): not
+            # a spec miss, so it is unknown and can prove nothing
+            self.unknown += 1
+            self.unknown_points.append((S, P))
+            self.errors.append(str(err))
+            return Point(S, P, [math.nan] * len(pb.opt.specs), False)
         if not ok:
             r = self._retry(S, P)
             if r is None:
@@ -745,6 +775,23 @@ def _pass_state(pb: Problem, pt: Point, sel: list[int]) -> Tri:
     return all(m[i] >= 0 for i in sel)
 
 
+def _P_bracket(probe: Probe, S: float) -> tuple[float, float]:
+    """Cuts P to search at reflux S [mol/h]: the bracket from the purity specs,
+    below S F (a scrub flow), within optimize.scrub_flow_L_h and with enough
+    scrub aqueous for the side draws (more would ask a draw for more aqueous
+    than flows at its stage)."""
+    pb = probe.pb
+    a, b = pb.P_lo, min(pb.P_hi, S * pb.F * (1 - 1e-9))
+    if pb.opt.scrub_flow_L_h is not None:
+        # scrub flow Qw = 3 (S F - P) / c_w within its bounds
+        lo_q, hi_q = pb.opt.scrub_flow_L_h
+        b = min(b, S * pb.F - lo_q * pb.c_scrub / 3.0)
+        a = max(a, S * pb.F - hi_q * pb.c_scrub / 3.0)
+    if probe.Qw_min_draw > 0.0:
+        b = min(b, S * pb.F - probe.Qw_min_draw * (1 + 1e-9) * pb.c_scrub / 3.0)
+    return a, b
+
+
 def _cut_search(probe: Probe, S: float, which: str, known=None):
     """Cut P at the edge of the specs of one direction, by bisection on the fixed
     bracket (deterministic: the same S gives the same answer from any caller).
@@ -766,7 +813,7 @@ def _cut_search(probe: Probe, S: float, which: str, known=None):
     sel = [
         i for i, s in enumerate(specs) if s.searched and s.increasing == (which == "lo")
     ]
-    a, b = pb.P_lo, min(pb.P_hi, S * pb.F * (1 - 1e-9))
+    a, b = _P_bracket(probe, S)
     if b <= a:
         return math.nan, None, "none"
     if not sel:
@@ -873,12 +920,7 @@ def _feasible_at(probe: Probe, S: float, window: bool = False) -> AtS:
     inc = [i for i, s in enumerate(specs) if s.searched and s.increasing]
     dec = [i for i, s in enumerate(specs) if s.searched and not s.increasing]
     side = [i for i, s in enumerate(specs) if not s.searched]
-    a, b = pb.P_lo, min(pb.P_hi, S * pb.F * (1 - 1e-9))
-    if pb.opt.scrub_flow_L_h is not None:
-        # scrub flow Qw = 3 (S F - P) / c_w within its bounds
-        lo_q, hi_q = pb.opt.scrub_flow_L_h
-        b = min(b, S * pb.F - lo_q * pb.c_scrub / 3.0)
-        a = max(a, S * pb.F - hi_q * pb.c_scrub / 3.0)
+    a, b = _P_bracket(probe, S)
     if b <= a:
         return AtS(False)
 
