@@ -525,13 +525,6 @@ def test_function_sweep_base_is_checked_by_validate(tmp_path):
     assert not bad, bad
 
 
-@pytest.mark.xfail(
-    strict=False,  # the owner may fix it before this mark is removed
-    reason="open (issue 23 item 1, rexopt/design, owner D1): `rexopt design` on a "
-    "valid cascade whose [strip] acidity_mol_L = 0 stops with an unexpected "
-    "ValueError ('strip_acidity_mol_L=0.0 is not allowed: must be > 0', exit 4) "
-    "instead of refusing the input naming the file and strip.acidity_mol_L",
-)
 def test_design_refuses_a_water_strip_naming_the_field(tmp_path):
     work = work_copy(tmp_path)
     raw = tomllib.loads((CASES / "prnd_p507.toml").read_text(encoding="utf-8"))

@@ -47,6 +47,8 @@ __all__ = [
     "DesignResult",
     "closed_form_design",
     "design_case",
+    "design_note",
+    "design_requirements",
     "read_design_case",
     "spec_value",
 ]
@@ -392,6 +394,135 @@ def _feed_mol_L(case: CascadeCase, where: str) -> dict[str, float]:
     }
 
 
+# ------------------------------------------------------- what design can take
+def design_requirements(case: CascadeCase) -> list[tuple[str, str, str]]:
+    """What keeps ``rexopt design`` from designing a valid cascade case.
+
+    ``rexopt validate`` accepts every case the kernel can simulate; the Xu design
+    needs more (a saturated model, a scrub section with acid, an acid strip, at most
+    one aqueous middle draw, ...).  This lists what a case lacks, without running
+    anything, so a caller can say it before the design is asked for.
+
+    Parameters
+    ----------
+    case : CascadeCase
+        A case already validated by :func:`rexopt.case.load_case`.
+
+    Returns
+    -------
+    list of (field, value, allowed)
+        Dotted field, its value as text, and what the design needs there; empty
+        when the design can take the case (its specs are checked when it runs).
+    """
+    out: list[tuple[str, str, str]] = []
+    ch = case.chemistry
+    if ch.model != "saturated":
+        out.append(
+            (
+                "chemistry.model",
+                repr(ch.model),
+                "'saturated': the Xu design needs constant separation factors on a "
+                "saturated organic; give [chemistry.saturated] (separation_factors "
+                "optional: default data set p507_hcl)",
+            )
+        )
+        return out
+    if case.sections.scrub is None or case.scrub is None:
+        missing = "sections.scrub" if case.sections.scrub is None else "scrub"
+        out.append(
+            (
+                missing,
+                "missing",
+                "a scrub section and a [scrub] stream: the design is a fractional "
+                "extraction",
+            )
+        )
+    elif not case.scrub.acidity_mol_L > 0:
+        out.append(
+            (
+                "scrub.acidity_mol_L",
+                repr(case.scrub.acidity_mol_L),
+                "> 0: the design scrubs with acid (3 mol H+ per mol RE it "
+                "returns to the aqueous), so a scrub without acid cannot be sized",
+            )
+        )
+    if case.strip is not None and not case.strip.acidity_mol_L > 0:
+        out.append(
+            (
+                "strip.acidity_mol_L",
+                repr(case.strip.acidity_mol_L),
+                "> 0: the design strips with acid (3 mol H+ per mol RE on the "
+                "loaded organic); a water strip cannot be sized",
+            )
+        )
+    if case.organic.saponification <= 0:
+        out.append(
+            (
+                "organic.saponification",
+                repr(case.organic.saponification),
+                "> 0: the saturated model needs a saponified organic",
+            )
+        )
+    if case.organic.recycle:
+        out.append(
+            (
+                "organic.recycle",
+                "true",
+                "false: the design sizes a once-through organic",
+            )
+        )
+    comps = list(ch.components)
+    if len(comps) < 2:
+        out.append(
+            (
+                "chemistry.components",
+                repr(comps),
+                "at least 2 components: a separation needs two",
+            )
+        )
+    draws = list(case.side_draws)
+    if len(draws) > 1 or any(d.phase != "aqueous" for d in draws):
+        out.append(
+            (
+                "side_draws",
+                f"{len(draws)} draw(s)",
+                "at most one aqueous middle draw (three-outlet); remove the others "
+                "or design without them",
+            )
+        )
+    elif draws and len(comps) < 3:
+        out.append(
+            (
+                "side_draws",
+                "1 draw",
+                f"at least 3 components for a middle draw (the case has "
+                f"{', '.join(comps)})",
+            )
+        )
+    return out
+
+
+def design_note(source: str | Path | Mapping | CascadeCase) -> str | None:
+    """One line for ``rexopt validate``: can ``rexopt design`` take this case?
+
+    Returns None when the source is not a cascade case the loader accepts (the
+    validate error says why); otherwise ``"design: ..."`` saying that the design can
+    take it, or which fields keep it from doing so.  Nothing is simulated.
+    """
+    try:
+        cc, _, name = read_design_case(source)
+    except (DesignError, CaseError):
+        return None
+    problems = design_requirements(cc)
+    if not problems:
+        return (
+            "design: `rexopt design` can take this case (its specs are checked "
+            "when it runs)"
+        )
+    why = "; ".join(f"{f}: {v} -- expected {a}" for f, v, a in problems)
+    return f"design: `rexopt design` would refuse this case: {why}"
+
+
 # --------------------------------------------------------------- evaluation
 class _Kernel:
     """Counts simulations; failures are returned as the error text, never hidden."""
@@ -587,36 +718,14 @@ def closed_form_design(
     ):
         if v is not None and not (isinstance(v, int | float) and 0 < v < 1):
             raise DesignError(f"{name}: {arg}: {v!r} -- expected a number in (0, 1)")
+    problems = design_requirements(cc)
+    if problems:
+        raise DesignError(
+            "\n".join(f"{name}: {f}: {v} -- expected {a}" for f, v, a in problems)
+        )
     ch = cc.chemistry
-    if ch.model != "saturated":
-        raise DesignError(
-            f"{name}: chemistry.model: {ch.model!r} -- the Xu design needs "
-            "'saturated' (constant separation factors on a saturated organic); "
-            "give [chemistry.saturated] (separation_factors optional: default "
-            "data set p507_hcl)"
-        )
-    if cc.sections.scrub is None or cc.scrub is None:
-        raise DesignError(
-            f"{name}: sections.scrub: missing -- the design needs a scrub section "
-            "and a [scrub] stream (fractional extraction)"
-        )
-    if cc.organic.saponification <= 0:
-        raise DesignError(
-            f"{name}: organic.saponification: {cc.organic.saponification!r} -- the "
-            "saturated model needs a saponified organic (> 0)"
-        )
-    if cc.organic.recycle:
-        raise DesignError(
-            f"{name}: organic.recycle: true -- the design sizes a once-through "
-            "organic; set recycle = false"
-        )
     rel, rel_source = _relative_K(cc, name)
     comps = list(ch.components)
-    if len(comps) < 2:
-        raise DesignError(
-            f"{name}: chemistry.components: {comps!r} -- a separation needs at "
-            "least 2 components"
-        )
     order = sorted(comps, key=lambda c: rel[c])
     ties = [(a, b) for a, b in zip(order, order[1:], strict=False) if rel[a] == rel[b]]
     if ties:
@@ -636,17 +745,6 @@ def closed_form_design(
             "gives it as conc_mol_L, converted the way the kernel converts it"
         )
     draws = list(cc.side_draws)
-    if len(draws) > 1 or any(d.phase != "aqueous" for d in draws):
-        raise DesignError(
-            f"{name}: side_draws: {len(draws)} draw(s) -- the design handles at most "
-            "one aqueous middle draw (three-outlet); remove the others or design "
-            "without them"
-        )
-    if draws and len(comps) < 3:
-        raise DesignError(
-            f"{name}: side_draws: a middle draw needs at least 3 components "
-            f"(the case has {', '.join(comps)})"
-        )
     kw = dict(
         cc=cc,
         name=name,
@@ -674,7 +772,41 @@ def closed_form_design(
             )
         res = _design_two(**kw)
     res.source = name
+    _check_closed_form_case(res.theory_case, cc, name)
     return res
+
+
+def _check_closed_form_case(theory_case: dict, cc: CascadeCase, name: str) -> None:
+    """Refuse, naming the source's field, a closed form outside the case limits.
+
+    The closed form fixes acid amounts (mol/h); a weak acid turns them into flows
+    above the limit of a case (:data:`rexopt.case.MAX_FLOW_L_H`).
+    """
+    from rexopt.case import MAX_FLOW_L_H
+
+    for sec in ("scrub", "strip"):
+        stream = theory_case.get(sec)
+        src = getattr(cc, sec)
+        if stream is None or src is None:
+            continue
+        q = stream["flow_L_h"]
+        if q > MAX_FLOW_L_H:
+            least = q * stream["acidity_mol_L"] / MAX_FLOW_L_H
+            raise DesignError(
+                f"{name}: {sec}.acidity_mol_L: {src.acidity_mol_L!r} -- expected at "
+                f"least {least:.3g} mol/L: the design's {sec} needs "
+                f"{q * stream['acidity_mol_L']:.4g} mol/h of acid, which at this "
+                f"strength is {q:.4g} L/h, above the {MAX_FLOW_L_H:.0e} L/h limit "
+                "of a case"
+            )
+    try:
+        load_case(copy.deepcopy(theory_case), name="the closed-form case")
+    except CaseError as e:
+        raise DesignError(
+            f"{name}: the closed-form design of this case is not a valid case "
+            f"(its flows follow from the case's feed, organic and acid strengths): "
+            f"{e}"
+        ) from None
 
 
 def _targets_text(specs) -> str:
@@ -1045,7 +1177,14 @@ def _correct_on_kernel(res: DesignResult, max_stage_rounds: int) -> None:
         trial = copy.deepcopy(base)
         if three:
             trial["side_draws"][0]["flow_L_h"] *= fd
-        cal = calibrate_case(trial, fn, 0.0, 0.0)
+        try:
+            cal = calibrate_case(trial, fn, 0.0, 0.0)
+        except CaseError as e:
+            raise DesignError(
+                f"{res.source}: correcting the flows on the kernel took the case "
+                f"outside the limits of a case ({e}); the acid strengths or the "
+                "feed of the source case are too far from what the design can size"
+            ) from None
         k.calls += cal.get("simulations", 0)
         ends_ok = cal.get("org_factor") is not None
         if ends_ok:

@@ -17,6 +17,7 @@ import pytest
 import tomli_w
 
 import rexopt
+from rexopt.case import CaseError, load_case
 from rexopt.chemistry import element, p507_relative_affinities
 from rexopt.design import DesignError, design_case
 from rexopt.design.cli import design_cli, plain_words
@@ -373,3 +374,103 @@ def test_unverified_data_set_defaults_are_carried_into_the_notes():
     assert any(n.startswith("unverified defaults used: beta") for n in r.notes)
     assert any("stay unverified" in n for n in r.notes)
     assert "unverified defaults used" in r.to_toml()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "section, acid, field, allowed",
+    [
+        ("strip", 0.0, "strip.acidity_mol_L", "> 0"),
+        ("scrub", 0.0, "scrub.acidity_mol_L", "> 0"),
+        # valid for a case, but the design's acid amount at 1e-7 mol/L is a flow
+        # far above the 1e7 L/h limit: the least usable strength is said
+        ("strip", 1e-7, "strip.acidity_mol_L", "at least"),
+        ("scrub", 1e-7, "scrub.acidity_mol_L", "at least"),
+    ],
+)
+def test_acid_free_or_too_weak_acid_is_refused_naming_the_field(
+    tmp_path, capsys, section, acid, field, allowed
+):
+    """A valid case (validate passes) that the design cannot size: exit 2, the
+    file and the field named, never an unexpected ValueError (issue 23)."""
+    d = raw("prnd_p507.toml")
+    d[section]["acidity_mol_L"] = acid
+    p = _write(tmp_path, d)
+    load_case(p)  # a valid case
+    with pytest.raises(DesignError) as e:
+        design_case(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: {field}: {acid!r} -- expected {allowed}"), msg
+    assert design_cli(str(p)) == 2
+    assert field in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_weak_acid_bound_is_the_least_strength_that_fits_the_flow_limit(tmp_path):
+    """The strength the refusal asks for is enough: at it the design runs."""
+    import re
+
+    d = raw("prnd_p507.toml")
+    d["strip"]["acidity_mol_L"] = 1e-7
+    with pytest.raises(DesignError) as e:
+        design_case(_write(tmp_path, d), calibrate=False)
+    least = float(re.search(r"at least ([0-9.e+-]+) mol/L", str(e.value)).group(1))
+    d["strip"]["acidity_mol_L"] = least * 1.01
+    r = design_case(_write(tmp_path, d), calibrate=False)
+    from rexopt.case import MAX_FLOW_L_H
+
+    assert r.theory_case["strip"]["flow_L_h"] <= MAX_FLOW_L_H
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        (("specs", 0, "purity_min"), float("nan")),
+        (("organic_flow_L_h", 1), float("nan")),
+        (("costs", "HCl_USD_t"), float("nan")),
+        (("spec_tolerance",), float("inf")),
+    ],
+)
+def test_nonfinite_optimize_table_is_refused_as_validate_refuses_it(
+    tmp_path, key, value
+):
+    """design reads [optimize] through load_case: the same refusal, same text."""
+    d = raw("prnd_p507_optimize.toml")
+    t = d["optimize"]
+    for k in key[:-1]:
+        t = t[k]
+    t[key[-1]] = value
+    p = _write(tmp_path, d)
+    with pytest.raises(CaseError) as v:
+        load_case(p)
+    with pytest.raises(DesignError) as e:
+        design_case(p)
+    assert str(e.value) == str(v.value)
+    assert "optimize." in str(e.value)
+
+
+@pytest.mark.unit
+def test_design_note_says_whether_design_can_take_a_valid_case(tmp_path):
+    from rexopt.design.casedesign import design_note, design_requirements
+
+    assert design_note(CASES / "prnd_p507.toml").startswith(
+        "design: `rexopt design` can take"
+    )
+    d = raw("prnd_p507.toml")
+    d["strip"]["acidity_mol_L"] = 0.0
+    d["organic"]["recycle"] = True
+    p = _write(tmp_path, d)
+    cc = load_case(p)
+    fields = [f for f, _, _ in design_requirements(cc)]
+    assert fields == ["strip.acidity_mol_L", "organic.recycle"]
+    note = design_note(p)
+    assert "would refuse" in note and "strip.acidity_mol_L" in note
+    assert "organic.recycle" in note
+    # every listed requirement is also what design_case refuses with
+    with pytest.raises(DesignError) as e:
+        design_case(p)
+    assert all(f in str(e.value) for f in fields)
+    # not a cascade the loader takes: no note (validate's own error says why)
+    d["sections"]["scrub"]["stages"] = 0
+    assert design_note(_write(tmp_path, d)) is None
