@@ -161,6 +161,7 @@ class ConstantModel(_Strict):
 
 class SaturatedModel(_Strict):
     separation_factors: dict[str, SepFactor] | None = None
+    dataset: str | None = None  # a .toml data file (rexopt.case_data)
     K_ref_L_mol: KRef | None = None
     K_ref_scrub_L_mol: KRef | None = None
     K_ref_strip_L_mol: KRef | None = None
@@ -177,7 +178,8 @@ class EmpiricalParams(_Strict):
 
 class EmpiricalModel(_Strict):
     params: dict[str, EmpiricalParams] = {}
-    dataset: Literal["d2ehpa_tbp_empirical"] | None = None
+    # bundled name or a .toml data file (rexopt.case_data)
+    dataset: str | None = None
     E_unit: Literal["mol/L", "vol%"] = "mol/L"
     extractant_vol_pct: (
         quantity(0.0, 100.0, "vol%", "of the organic", lo_open=True) | None
@@ -194,6 +196,7 @@ class MassActionParams(_Strict):
 
 class MassActionModel(_Strict):
     params: dict[str, MassActionParams] = {}
+    dataset: str | None = None  # a .toml data file (rexopt.case_data)
     ka_HSO4_mol_L: KaHSO4 = 0.0102
 
 
@@ -654,11 +657,33 @@ def _fmt_value(v) -> str:
     return repr(v)
 
 
-def load_case(source: str | Path | dict, *, name: str | None = None) -> CascadeCase:
+def _base_dir(source, name: str | None, base_dir) -> Path:
+    """Folder a data file named by relative path is read from."""
+    if base_dir is not None:
+        return Path(base_dir)
+    if isinstance(source, str | Path):
+        return Path(source).resolve().parent
+    if name and Path(name).is_file():  # a dict read from this file (split_case)
+        return Path(name).resolve().parent
+    return Path.cwd()
+
+
+def load_case(
+    source: str | Path | dict,
+    *,
+    name: str | None = None,
+    base_dir: str | Path | None = None,
+) -> CascadeCase:
     """Read and validate a cascade case from a TOML path or a dict.
 
     An ``[optimize]`` table is validated as ``rexopt optimize`` validates it, then
     set aside (see :attr:`CascadeCase.notes`).
+
+    A data file named by a model block (``dataset = "params.toml"``) is read and
+    its parameters written into the block (:mod:`rexopt.case_data`); a relative
+    path is read from ``base_dir``, else from the case file's folder (a dict whose
+    ``name`` is an existing file counts as read from it), else from the current
+    directory.  The notes say which file gave which parameters.
 
     Raises
     ------
@@ -676,10 +701,16 @@ def load_case(source: str | Path | dict, *, name: str | None = None) -> CascadeC
     if "optimize" in data:
         from rexopt.design.optimize import OptimizeError, split_case
 
+        if base_dir is None and not isinstance(source, dict):
+            base_dir = _base_dir(source, name, None)
+        data = dict(data)
+        opt = data.pop("optimize")
         try:
-            case, _ = split_case(data, where=where)
+            case = load_case(data, name=where, base_dir=base_dir)
+            split_case({**data, "optimize": opt}, where=where)
         except OptimizeError as e:
             raise CaseError(str(e)) from None
+        notes = list(case.notes)
         notes.append(
             "the [optimize] table was validated and not used: `rexopt simulate` "
             "solves the base cascade as written (run `rexopt optimize` to optimize)"
@@ -691,13 +722,18 @@ def load_case(source: str | Path | dict, *, name: str | None = None) -> CascadeC
     except ValidationError as e:
         lines = format_validation_error(e, where, model=CascadeCase, data=data)
         raise CaseError("\n".join(lines)) from None
-    errs = _semantic_checks(case)
+    from rexopt.case_data import resolve_data_files
+
+    errs, notes = resolve_data_files(case, _base_dir(source, name, base_dir))
+    if not errs:
+        errs = _semantic_checks(case)
     if errs:
         raise CaseError(
             "\n".join(
                 f"{where}: {f}: {_fmt_value(v)} -- expected {a}" for f, v, a in errs
             )
         )
+    case._notes = tuple(notes)
     return case
 
 

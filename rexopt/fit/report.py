@@ -1,9 +1,10 @@
 """What a fit writes: a data file like ``rexopt/data/*.toml``, a case's chemistry,
 a calibrated copy of a case, parity and residual plots.
 
-A case uses fitted parameters through its inline chemistry tables (the
-``[chemistry]`` table of the written file, or ``calibrate_case``); the bundled
-data-set mechanism (``dataset = "name"``) only reads ``rexopt/data/``.
+A case uses fitted parameters by naming the written file in its model block
+(``dataset = "params.toml"``, read by :mod:`rexopt.case_data` from its
+``[chemistry]`` table), through inline chemistry tables (that table pasted, or
+``calibrate_case``).
 """
 
 from __future__ import annotations
@@ -168,6 +169,19 @@ def to_data_dict(
     return out
 
 
+def _use_line(model: str, file: str) -> str:
+    if model == "constant":  # a constant case needs D of every section
+        return (
+            "# [chemistry]: paste into a case (or use `rexopt fit ... --case`) to "
+            "simulate with these values.\n"
+        )
+    return (
+        f'# [chemistry]: name this file in a case (dataset = "{file}" in '
+        f"[chemistry.{model}]),\n# paste it into a case, or use "
+        "`rexopt fit ... --case`, to simulate with these values.\n"
+    )
+
+
 def write_params(result: FitResult, path, **kw) -> Path:
     """Write the data file (TOML); returns its path."""
     d = to_data_dict(result, **kw)
@@ -176,11 +190,10 @@ def write_params(result: FitResult, path, **kw) -> Path:
         f"# {d['meta']['description']} -- written by `rexopt fit`.\n"
         f"# [params]: every parameter, with se_* (standard error) and ci95_* (95 % "
         f"interval) for the fitted ones.\n"
-        f"# [chemistry]: paste into a case (or use `rexopt fit ... --case`) to "
-        f"simulate with these values.\n"
-        f"# [separation_factors].case_table: relative affinities (least extractable "
-        f"= 1) at the stated condition,\n# to use as chemistry.saturated."
-        f"separation_factors of a saturated (Xu design) case.\n"
+        + _use_line(d["meta"]["model"], path.name)
+        + "# [separation_factors].case_table: relative affinities (least extractable "
+        "= 1) at the stated condition,\n# to use as chemistry.saturated."
+        "separation_factors of a saturated (Xu design) case.\n"
     )
     path.write_text(head + tomli_w.dumps(d), encoding="utf-8")
     return path

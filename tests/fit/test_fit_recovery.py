@@ -228,7 +228,10 @@ def test_compiled_and_pure_kernels_give_the_same_fit():
     b = fit(data, "mass_action", free="m", kernel=pure)
     for name in a.free_names:
         pa, pb = a.param(*name.split(".")), b.param(*name.split("."))
-        assert pa.value == pytest.approx(pb.value, abs=1e-8)
+        # the kernels agree to their Newton stopping tolerance (a relative
+        # correction), which the fit's finite-difference Jacobian carries into the
+        # estimates at ~1e-8: the same fit to 1e-5 of its standard error
+        assert abs(pa.value - pb.value) <= 1e-5 * pa.se
         assert pa.se == pytest.approx(pb.se, rel=1e-5)
 
 
