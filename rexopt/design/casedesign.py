@@ -480,6 +480,23 @@ def design_requirements(case: CascadeCase) -> list[tuple[str, str, str]]:
                 "at least 2 components: a separation needs two",
             )
         )
+    try:
+        rel, _ = _relative_K(case, "")
+    except DesignError:
+        rel = None  # the loader refuses these; the design says it when run
+    if rel is not None and len(comps) >= 2:
+        order = sorted(comps, key=lambda c: rel[c])
+        for lo, hi in zip(order, order[1:], strict=False):
+            if rel[lo] == rel[hi]:
+                out.append(
+                    (
+                        "chemistry.saturated.separation_factors",
+                        f"{lo} and {hi} both {rel[lo]!r}",
+                        "distinct factors: components with equal affinity cannot "
+                        "be separated",
+                    )
+                )
+                break
     draws = list(case.side_draws)
     if len(draws) > 1 or any(d.phase != "aqueous" for d in draws):
         out.append(

@@ -474,3 +474,29 @@ def test_design_note_says_whether_design_can_take_a_valid_case(tmp_path):
     # not a cascade the loader takes: no note (validate's own error says why)
     d["sections"]["scrub"]["stages"] = 0
     assert design_note(_write(tmp_path, d)) is None
+
+
+@pytest.mark.unit
+def test_every_design_requirement_is_what_design_refuses(tmp_path):
+    """design_note's "would refuse" is exactly design_case's refusal, per rule."""
+    from rexopt.design.casedesign import design_note
+
+    cases = {
+        "chemistry.saturated.separation_factors": lambda d: d["chemistry"][
+            "saturated"
+        ]["separation_factors"].update(Nd=1.0),
+        "scrub.acidity_mol_L": lambda d: d["scrub"].update(acidity_mol_L=0.0),
+        "organic.recycle": lambda d: d["organic"].update(recycle=True),
+        "side_draws": lambda d: d.update(
+            side_draws=[{"phase": "organic", "stage": 50, "flow_L_h": 10.0}]
+        ),
+    }
+    for field, mutate in cases.items():
+        d = raw("prnd_p507.toml")
+        mutate(d)
+        p = _write(tmp_path, d)
+        load_case(p)  # valid for simulate
+        assert field in design_note(p), field
+        with pytest.raises(DesignError) as e:
+            design_case(p, calibrate=False)
+        assert str(e.value).startswith(f"{p}: {field}: "), str(e.value)
