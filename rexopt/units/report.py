@@ -1042,7 +1042,7 @@ def text_report(res) -> str:
     if len(t["salts"]):
         L.append(t["salts"].to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
     L.append(
-        "\nEnergy [MWh/yr; steam t/yr] and CO2 [t/yr] by unit (steam counted at "
+        "\nEnergy by unit [MWh/yr; steam t/yr] and CO2 [t/yr] (steam counted at "
         f"{STEAM_MWh_t:.3f} MWh/t in the total)"
     )
     L.append(

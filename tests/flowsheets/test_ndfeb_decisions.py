@@ -32,21 +32,33 @@ def _case(**over):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_unreachable_purity_spec_is_reported_with_best_value_and_npv(sx_tables):
-    res = nd.run(_case(targets={"purity_single_min": 0.99999999}), sx_tables=sx_tables)
+    # the Dy/Tb cut off keeps the model (and the bisection's solves) small
+    res = nd.run(
+        _case(
+            targets={"purity_single_min": 0.99999999},
+            routes={"dytb_cut": "off"},
+        ),
+        sx_tables=sx_tables,
+    )
     dec = res.summary["decisions"]
     assert res.choice.routes["prnd_cut"] == "off"
     cut = next(c for c in dec["cuts"] if c["cut"] == "prnd_cut")
     assert cut["spec_unreachable"]
     lo, hi = cut["best_achievable_purity"]
-    assert 0.5 < lo <= hi < 0.99999999 and hi - lo <= 2e-5
+    assert 0.5 < lo <= hi < 0.99999999
+    assert (1 - lo) <= 1.1 * (1 - hi) + 1e-12  # impurity bracketed to 10 %
     # the bracket is real: a plant with the cut on meets lo, and the table's best
     # Nd product (re-simulated) is below the spec
     assert "NPV" in cut["reason"] and "cannot be met" in cut["reason"]
     text = nd.report(res)
-    assert text.splitlines()[2].startswith("WARNING: targets.purity_single_min")
+    head = text.splitlines()[:6]  # warnings sit under the title
+    assert any(h.startswith("WARNING: targets.purity_single_min") for h in head)
     # relaxing the spec to lo: the cut comes on and the NPV is the one reported
     relaxed = nd.run(
-        _case(targets={"purity_single_min": lo}, routes={"prnd_cut": "on"}),
+        _case(
+            targets={"purity_single_min": lo},
+            routes={"prnd_cut": "on", "dytb_cut": "off"},
+        ),
         sx_tables=sx_tables,
     )
     assert relaxed.choice.routes["prnd_cut"] == "on"

@@ -99,7 +99,7 @@ def test_pwl_capex_is_below_the_power_law_and_exact_after_refinement():
     m.z = pyo.Var([1, 2], within=pyo.Binary)
     m.one = pyo.Constraint(expr=m.z[1] + m.z[2] == 1)
     m.b = pyo.Block()
-    c = concave_cost(m.b, m.x, cost, 150.0, {1: m.z[1], 2: m.z[2]}, 0.6)
+    c = concave_cost(m.b, m.x, cost, 150.0, {1: m.z[1], 2: m.z[2]}, 0.6, per_decade=1)
     m.obj = pyo.Objective(expr=c)
     highs_solve(m)
     exact = exact_concave_cost(m.b, 37.0, 1)  # one train is cheaper (n^(1-e))
