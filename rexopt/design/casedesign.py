@@ -755,6 +755,8 @@ def closed_form_design(
     specs = _pick_specs(cc, specs, file_specs, name)
     notes: list[str] = _carried_over(cc)
     notes.append(f"separation factors from {rel_source}")
+    # a data file the case names (chemistry.<model>.dataset): which values it gave
+    notes += [n for n in cc.notes if n.startswith("chemistry.")]
     notes += _source_warnings(cc)
     if cc.feed.conc_mol_L is None:
         notes.append(

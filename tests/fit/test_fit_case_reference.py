@@ -122,10 +122,10 @@ def test_saturated_fit_file_gives_separation_factors_and_K(tmp_path):
     _same(simulate(ref), simulate(inline))
     # the Xu design reads the file's separation factors through the same loader
     r = closed_form_design(ref)
-    assert (
-        r.theory_case["chemistry"]["saturated"]["separation_factors"]
-        == (sat["separation_factors"])
-    )
+    designed = r.theory_case["chemistry"]["saturated"]
+    assert designed["separation_factors"] == sat["separation_factors"]
+    assert "dataset" not in designed  # the designed case carries the values
+    assert any("sat.toml" in n and "'fitted'" in n for n in r.notes)
 
 
 def test_saturated_subset_takes_K_of_its_own_least_extractable(tmp_path):
