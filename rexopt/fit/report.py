@@ -215,6 +215,10 @@ def calibrate_case(
         raw = tomllib.loads(case_path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise FitError(f"{case_path}: cannot read the case: {e}") from None
+    from rexopt.case_data import absolute_data_paths
+
+    # a data file the case names keeps working from wherever the copy is written
+    raw = absolute_data_paths(raw, case_path.resolve().parent)
     chem = dict(raw.get("chemistry", {}))
     comps = chem.get("components")
     if not comps:

@@ -217,3 +217,40 @@ def test_absolute_data_paths_lets_a_dict_leave_its_folder(
     with pytest.raises(CaseError, match="no such file"):
         load_case(d)  # a dict reads relative paths from the current directory
     _same(simulate(fixed), simulate(_case(tmp_path / "c.toml", d)))
+
+
+def test_calibrated_copy_written_elsewhere_still_reads_the_case_data_file(tmp_path):
+    """A pH-model fit gives a saturated case its separation factors; the case's
+    K_ref_L_mol comes from its data file, which the copy must still find."""
+    from rexopt.fit.report import calibrate_case
+
+    src = tmp_path / "plant"
+    src.mkdir()
+    (src / "k.toml").write_text(
+        tomli_w.dumps(
+            {
+                "chemistry": {
+                    "model": "saturated",
+                    "saturated": {
+                        "separation_factors": {"La": 1.0, "Nd": 1.5},
+                        "K_ref_L_mol": 30.0,
+                    },
+                }
+            }
+        )
+    )
+    d = _sat_case(["La", "Nd"], {"La": 0.25, "Nd": 0.75}, {"dataset": "k.toml"})
+    case = _case(src / "case.toml", d)
+    out = tmp_path / "elsewhere" / "cal.toml"
+    out.parent.mkdir()
+    r = fit(EX / "lree_batch_tests.csv", "empirical_ph")
+    raw = calibrate_case(r, case, out, pH=1.5)
+    sat = load_case(out).chemistry.saturated
+    assert dict(sat.separation_factors) == raw["chemistry"]["saturated"][
+        "separation_factors"
+    ]
+    # K_ref is the K of the least extractable component of the case's (fitted)
+    # factors, taken from the file: the fit at pH 1.5 puts Nd lowest, and the file
+    # gives K_Nd = 30 * 1.5
+    low = min(sat.separation_factors, key=sat.separation_factors.get)
+    assert low == "Nd" and sat.K_ref_L_mol == pytest.approx(45.0, rel=1e-12)
