@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -158,7 +159,13 @@ def function_factory(base_case: dict, *, base_dir: str | Path | None = None):
 
 
 def cascade_factory(base_case: dict, *, base_dir: str | Path | None = None):
-    """``kind = "cascade"``: ``rexopt.simulate(case).summary()`` per scenario."""
+    """``kind = "cascade"``: ``rexopt.simulate(case).summary()`` per scenario.
+
+    Besides the summary, ``steady_states_found`` is the number of steady states
+    the simulation's branch search found (1 normally; more means the reported
+    solution is one of several, see ``convergence["branches"]``; NaN where the
+    search does not run, e.g. an organic loop).
+    """
     import rexopt
 
     # Import now so a missing or broken cascade module fails the set-up once,
@@ -166,7 +173,13 @@ def cascade_factory(base_case: dict, *, base_dir: str | Path | None = None):
     importlib.import_module("rexopt.cascade")
 
     def evaluate(case: dict) -> Mapping[str, Any]:
-        return rexopt.simulate(case).summary()
+        res = rexopt.simulate(case)
+        out = res.summary()
+        br = res.convergence.get("branches")
+        out["steady_states_found"] = (
+            float(len(br)) if isinstance(br, list) else math.nan
+        )
+        return out
 
     return evaluate
 
