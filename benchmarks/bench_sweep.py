@@ -7,7 +7,8 @@ Prints measured figures (no assertions):
    batching;
 2. where one cascade scenario's time goes (serial, no sweep machinery): the
    overrides applied to the case, case validation, network and stage parameters,
-   the kernel, the result and its summary -- and, side by side, the baseline path
+   the kernel, the result, the search for other steady states (more kernel
+   solves) and the summary -- and, side by side, the baseline path
    that builds every pandas table per scenario (what each scenario cost before
    results were made lazy);
 3. a cascade sweep: N cascade simulations (the ``cascade`` kind:
@@ -102,7 +103,16 @@ def breakdown(case: Path, n: int = 300) -> None:
     vals = [(o0 * rng.uniform(0.9, 1.1), f0 * rng.uniform(0.9, 1.1)) for _ in range(n)]
     paths = (parse_path("organic.flow_L_h"), parse_path("feed.flow_L_h"))
     t = dict.fromkeys(
-        ("overrides", "validation", "network", "kernel", "result", "summary"), 0.0
+        (
+            "overrides",
+            "validation",
+            "network",
+            "kernel",
+            "result",
+            "branch search",
+            "summary",
+        ),
+        0.0,
     )
     t_tables = 0.0
     for k in range(n + 20):
@@ -118,7 +128,10 @@ def breakdown(case: Path, n: int = 300) -> None:
         t3 = time.perf_counter()
         solve_arrays(net, par, eff)
         t4 = time.perf_counter()
-        res = cas.simulate()  # the whole simulate (includes its own kernel call)
+        # the whole simulate without, then with, its search for other steady states
+        cas.simulate(branch_search=False)
+        t4b = time.perf_counter()
+        res = cas.simulate()
         t5 = time.perf_counter()
         res.summary()
         t6 = time.perf_counter()
@@ -133,16 +146,18 @@ def breakdown(case: Path, n: int = 300) -> None:
         t["network"] += t3 - t2
         t["kernel"] += t4 - t3
         # result = simulate minus what it repeats (network, parameters, kernel)
-        t["result"] += max(0.0, (t5 - t4) - (t4 - t2))
+        t["result"] += max(0.0, (t4b - t4) - (t4 - t2))
+        t["branch search"] += max(0.0, (t5 - t4b) - (t4b - t4))
         t["summary"] += t6 - t5
         t_tables += t7 - t6
     total = sum(t.values())
     print(f"  one scenario of {case.name}, mean of {n} (serial, this process):")
     for k, v in t.items():
-        print(f"    {k:<11} {v / n * 1e3:7.3f} ms  ({v / total:5.1%})")
+        print(f"    {k:<13} {v / n * 1e3:7.3f} ms  ({v / total:5.1%})")
     print(
-        f"    {'total':<11} {total / n * 1e3:7.3f} ms; outside the kernel "
-        f"{(total - t['kernel']) / n * 1e3:.3f} ms"
+        f"    {'total':<13} {total / n * 1e3:7.3f} ms; outside the kernel "
+        f"{(total - t['kernel'] - t['branch search']) / n * 1e3:.3f} ms (the "
+        "branch search is more kernel solves)"
     )
     print(
         f"  baseline (every table built as well): {(total + t_tables) / n * 1e3:.3f} "
