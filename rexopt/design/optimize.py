@@ -12,18 +12,25 @@ Mechanism (docs/optimize.md has the full story):
    set by the scrub acid) meets every spec, and then the middle of the feasible cut
    interval.  Every objective term grows with S at fixed stages, so that point is
    the column's optimum.
-3. HiGHS solves a MILP over *all* columns of the ranges (binaries per column and per
-   section stage count, epsilon constraints for Pareto fronts).  Columns not yet
+3. The column choice is an LP over *all* columns of the ranges (one convexity row;
+   epsilon constraints for Pareto fronts as column bounds).  Columns not yet
    simulated enter with a rigorous-under-assumptions lower bound on their cost:
    more stages never worsen the separation at fixed flows, so S*(t) >= S*(t') for
    every simulated t' >= t (component-wise), and t is infeasible if some simulated
-   t' >= t is.  HiGHS picks the column with the lowest (bound) cost; if it was only
-   bounded the kernel simulates it and HiGHS re-solves.  When HiGHS picks a column
-   whose cost is exact, no other column can be cheaper: optimal over the searched
-   ranges (given the monotonicity assumption and the grid resolution of S).
-4. The chosen design is re-simulated by ``rexopt.simulate`` from a plain case dict
+   t' >= t is *proven* infeasible.  Each round takes the LP optimum (the cheapest
+   available column, an argmin); if its cost was only a bound the kernel simulates
+   it and the choice repeats.  When the chosen column's cost is exact, no other
+   column can be cheaper: optimal over the searched ranges (given the monotonicity
+   assumption and the grid resolution of S); HiGHS then solves the same LP once and
+   must agree.
+4. A kernel point without a steady state is retried (other converged starts,
+   continuation in (S, P)) and otherwise *unknown*: never a spec miss, never a
+   pruning bound.  Columns it leaves unresolved enter with their lower bound; the
+   result's certificate states the proven bound, the gap and what stayed unknown,
+   and "optimal" only when nothing unknown can hide a cheaper design.
+5. The chosen design is re-simulated by ``rexopt.simulate`` from a plain case dict
    and every spec is checked; a miss raises the column's reflux one grid step and
-   HiGHS re-solves (rounds are counted and reported).
+   the choice repeats (rounds are counted and reported).
 """
 
 from __future__ import annotations
@@ -1636,9 +1643,9 @@ class Optimizer:
         eps_stages: float | None = None,
         eps_reagent: float | None = None,
     ):
-        """Lazy loop until HiGHS picks a column whose cost is exact.
+        """Lazy loop until the chosen column's cost is exact.
 
-        An unresolved column that HiGHS picks (its least reflux left open by
+        An unresolved column that is chosen (its least reflux left open by
         kernel points without a steady state, after every retry) cannot be priced
         exactly: it is set aside (``self.aside``) with its lower bound, which the
         certificate (:meth:`certificate`) reports, and HiGHS re-chooses.
