@@ -90,8 +90,14 @@ def random_case(rng) -> dict:
         }
         case["organic"] = {"flow_L_h": float(10 ** rng.uniform(1.3, 2.7))}
         if ns:
-            case["scrub"] = {"flow_L_h": float(rng.uniform(10, 200)), "acidity_mol_L": 0.0}
-            case["strip"] = {"flow_L_h": float(rng.uniform(10, 100)), "acidity_mol_L": 0.0}
+            case["scrub"] = {
+                "flow_L_h": float(rng.uniform(10, 200)),
+                "acidity_mol_L": 0.0,
+            }
+            case["strip"] = {
+                "flow_L_h": float(rng.uniform(10, 100)),
+                "acidity_mol_L": 0.0,
+            }
     elif model == "saturated":
         beta = np.cumprod(rng.uniform(1.05, 3.0, nc))
         case["chemistry"]["saturated"] = {
@@ -119,7 +125,10 @@ def random_case(rng) -> dict:
         if ns:
             case["scrub"] = {"flow_L_h": float(rng.uniform(10, 100)),
                              "acidity_mol_L": float(10 ** rng.uniform(-2.5, -1))}  # fmt: skip
-            case["strip"] = {"flow_L_h": float(rng.uniform(10, 50)), "acidity_mol_L": 3.0}
+            case["strip"] = {
+                "flow_L_h": float(rng.uniform(10, 50)),
+                "acidity_mol_L": 3.0,
+            }
     else:  # mass_action
         case["organic"] = {
             "flow_L_h": float(10 ** rng.uniform(2, 3)),
@@ -128,8 +137,14 @@ def random_case(rng) -> dict:
         }
         case["feed"]["acidity_mol_L"] = float(10 ** rng.uniform(-2, -0.7))
         if ns:
-            case["scrub"] = {"flow_L_h": float(rng.uniform(10, 100)), "acidity_mol_L": 1.0}
-            case["strip"] = {"flow_L_h": float(rng.uniform(10, 50)), "acidity_mol_L": 4.0}
+            case["scrub"] = {
+                "flow_L_h": float(rng.uniform(10, 100)),
+                "acidity_mol_L": 1.0,
+            }
+            case["strip"] = {
+                "flow_L_h": float(rng.uniform(10, 50)),
+                "acidity_mol_L": 4.0,
+            }
     if rng.random() < 0.25 and total >= 2:
         phase = "aqueous" if rng.random() < 0.7 else "organic"
         case["side_draws"] = [
@@ -213,6 +228,14 @@ def run(n: int, seed: int, check_closed_form: bool = True, verbose: bool = False
             continue
         out["sim_ok"] += 1
         bm[1] += 1
+        if verbose and out["n"] % 250 == 0:
+            print(
+                f"... {out['n']} cascades: {out['sim_ok']} converged, kernel cold "
+                f"{out['kernel_ok']}/{out['kernel_tried']}, worst balance "
+                f"{out['worst_balance']:.3g}, worst closed form "
+                f"{out['worst_closed_form']:.3g}, by model {out['by_model']}",
+                flush=True,
+            )
         out["iters"].append(r.convergence["newton_iterations"])
         out["worst_balance"] = max(
             out["worst_balance"], float(r.convergence["max_balance_error"])

@@ -662,7 +662,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         if it >= max_it:
             if strict and best_d < 1e308 and (
                     rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
-                    or row_residual(nt, ch, w, x, y, w.R) <= ROW_ROUNDOFF):
+                    or row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST):
                 # balances closed, relative correction never settled (see the twin)
                 return OK
             return NOT_CONVERGED
@@ -743,7 +743,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 best_it = it
             if it - best_it >= REL_STALL and (
                     rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
-                    or row_residual(nt, ch, w, x, y, w.R) <= ROW_ROUNDOFF):
+                    or row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST):
                 # balances closed, relative correction stalled (see the twin)
                 return OK
             if dmax <= rel_tol and (rn <= tol or (rn <= ROUNDOFF_TOL

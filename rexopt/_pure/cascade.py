@@ -715,8 +715,13 @@ def _newton(
         if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
-            if strict and best_d < math.inf and (
-                rn <= max(tol, ROUNDOFF_TOL) or row_residual(x, y, R) <= ROW_ROUNDOFF
+            if (
+                strict
+                and best_d < math.inf
+                and (
+                    rn <= max(tol, ROUNDOFF_TOL)
+                    or row_residual(x, y, R, True) <= ROW_TRUST
+                )
             ):
                 # balances closed; the relative correction never settled: accepted
                 # with it reported (INFO_RELSTEP) as the relative error estimate
@@ -776,7 +781,7 @@ def _newton(
                 # orders of magnitude per step: never a stall)
                 best_d, best_it = dmax, it
             if it - best_it >= REL_STALL and (
-                rn <= max(tol, ROUNDOFF_TOL) or row_residual(x, y, R) <= ROW_ROUNDOFF
+                rn <= max(tol, ROUNDOFF_TOL) or row_residual(x, y, R, True) <= ROW_TRUST
             ):
                 # balances closed, but the relative correction of some trace has
                 # stopped shrinking (round-off of its balances): accepted, with the
@@ -797,7 +802,9 @@ def _newton(
         # balances closed to round-off of the flows through each stage: the merit
         # is then noise, and what is left to converge is traces, whose balances are
         # linear; Newton's full step is trusted while it keeps that closure
-        trust = strict and rn <= TRUST_RESID and row_residual(x, y, R, True) <= ROW_TRUST
+        trust = (
+            strict and rn <= TRUST_RESID and row_residual(x, y, R, True) <= ROW_TRUST
+        )
         lam = 1.0
         Fsave = F.copy()
         st = OK

@@ -1,0 +1,81 @@
+"""A seeded sample of the kernel stress test (benchmarks/bench_stress.py).
+
+Random cascades over the four equilibrium models, 1-500 stages, 2-17 components,
+high and low reflux, side draws and organic loop.  Every cascade must either
+converge, with its outlet balances closed and (constant D) its concentrations
+matching the 80-digit stage balances within the accuracy it reports, or fail with
+a CascadeError that says where: never a silently wrong number.  That all of them
+converge is the goal (issue 17) and is not met yet: see the xfail test.
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from rexopt.cascade import CIRCULATION_WARN, Cascade, CascadeError, circulation
+from rexopt.case import CaseError
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_stress", ROOT / "benchmarks" / "bench_stress.py"
+)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+N_SAMPLE, SEED = 100, 2026
+
+
+@pytest.fixture(scope="module")
+def sample():
+    rng = np.random.default_rng(SEED)
+    out = []
+    while len(out) < N_SAMPLE:
+        case = bench.random_case(rng)
+        try:
+            cas = Cascade(case)
+            net = cas.network()
+            par = cas.stage_parameters(net)
+        except (CaseError, ValueError):
+            continue
+        try:
+            r = cas.simulate(branch_search=False)
+        except CascadeError as e:
+            out.append((case, net, par, None, str(e)))
+            continue
+        out.append((case, net, par, r, None))
+    return out
+
+
+def test_every_cascade_converges_correctly_or_fails_loudly(sample):
+    models = set()
+    for case, net, par, r, err in sample:
+        models.add(case["chemistry"]["model"])
+        if r is None:
+            # a clear error: where, which component, how far
+            assert "stage" in err and "scaled residual" in err or "organic loop" in err
+            continue
+        rel = r.convergence["relative_error_estimate"]
+        # a component held up at `circ` times its throughput is determined only to
+        # ~1e-16 x circ by double-precision data (docs/kernel.md, Accuracy)
+        circ = float(circulation(net, r.x, r.y).max())
+        bound = max(1e-10, 10.0 * rel, 1e-14 * circ)
+        if rel > 1e-10 or circ > CIRCULATION_WARN:  # said in the warnings
+            assert any("relative" in w for w in r.warnings)
+        assert r.convergence["max_balance_error"] <= bound
+        if case["chemistry"]["model"] == "constant":
+            assert bench.decimal_error(net, par, r.x) <= bound
+    assert models == set(bench.MODELS)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17 open: some random cascades (extreme hold-up in constant-D "
+    "scrub sections, Fe-loaded mass-action strips, organic loops that do not "
+    "close) still fail",
+)
+def test_every_cascade_converges(sample):
+    assert all(r is not None for *_, r, _err in sample)
