@@ -77,6 +77,11 @@ class Network:
     outlets: list[tuple[str, str, int, float]] = field(default_factory=list)
     # (name, phase, stage, flow_L_h); internal streams are reported but not balanced
     internal: list[tuple[str, str, int, float]] = field(default_factory=list)
+    # [mol/h] total sulfate entering with aqueous streams, per stage; None: all the
+    # anion equivalents are sulfate in sulfate medium, none in chloride medium
+    sulfate_in: np.ndarray | None = None
+    # the feed's charge balance as stated and as closed (Cascade.feed_anions)
+    feed_charge: dict | None = None
 
     def label(self, j: int) -> str:
         return f"stage {j + 1} ({self.section[j]} stage {self.local[j]})"
@@ -151,11 +156,18 @@ class Cascade:
         acid = np.zeros(N)
         org_add = np.zeros(N)
 
-        def add_aq(j, flow, conc, acidity):
+        sulfate = np.zeros(N)
+        sulfate_medium = c.chemistry.medium == "sulfate"
+
+        def add_aq(j, flow, conc, acidity, sulfate_mol_L=None):
             aq_in[j] += flow
             ext_aq[j] += flow * conc
-            anion[j] += flow * (float(z @ conc) + acidity)
+            eq = float(z @ conc) + acidity
+            anion[j] += flow * eq
             acid[j] += flow * acidity
+            if sulfate_mol_L is None:
+                sulfate_mol_L = eq / 2.0 if sulfate_medium else 0.0
+            sulfate[j] += flow * sulfate_mol_L
 
         # organic inlet (stage 1), saponified
         O = c.organic.flow_L_h
@@ -182,8 +194,12 @@ class Cascade:
             jf = span["extraction"][1] - 1
         else:
             jf = span["scrub"][0] if "scrub" in span else span["extraction"][1] - 1
+        charge = None
         if f.phase == "aqueous":
-            add_aq(jf, f.flow_L_h, fconc, f.acidity_mol_L)
+            charge = self.feed_anions(fconc)
+            add_aq(
+                jf, f.flow_L_h, fconc, charge["acidity_mol_L"], charge["sulfate_mol_L"]
+            )
         else:
             org_add[jf] += f.flow_L_h
             ext_org[jf] += f.flow_L_h * fconc
@@ -275,7 +291,79 @@ class Cascade:
             acid,
             outlets,
             internal,
+            sulfate if charge is not None and charge["stated"] else None,
+            charge,
         )
+
+    def feed_anions(self, fconc: np.ndarray) -> dict:
+        """The aqueous feed's charge balance: cations (metals + total acidity)
+        against the stated anions, and the stated quantity that closes it.
+
+        Returns a dict: ``stated`` (whether any anion was given), the
+        ``residual_eq_L`` of the analysis (cations - anions, before closing),
+        ``closed_on``, ``adjusted`` ({field: [stated, used]}), and the
+        ``acidity_mol_L`` and ``sulfate_mol_L`` (None: derived) the network uses.
+        Raises CaseError where no non-negative value of the closing quantity
+        balances the charges (the stated feed is impossible)."""
+        f = self.case.feed
+        cations = float(self.z @ fconc)
+        acidity = f.acidity_mol_L
+        if (
+            f.sulfate_mol_L is None
+            and f.chloride_mol_L is None
+            and (f.other_anions_eq_L is None)
+        ):
+            return {
+                "stated": False, "residual_eq_L": 0.0, "closed_on": None,
+                "adjusted": {}, "acidity_mol_L": acidity, "sulfate_mol_L": None,
+            }  # fmt: skip
+        so4 = f.sulfate_mol_L or 0.0
+        cl = f.chloride_mol_L or 0.0
+        other = f.other_anions_eq_L or 0.0
+        residual = cations + acidity - (2.0 * so4 + cl + other)
+        on = f.close_charge_on
+        field_name = {
+            "acidity": "acidity_mol_L", "sulfate": "sulfate_mol_L",
+            "chloride": "chloride_mol_L", "other_anions": "other_anions_eq_L",
+        }[on]  # fmt: skip
+        old = {"acidity": acidity, "sulfate": so4, "chloride": cl,
+               "other_anions": other}[on]  # fmt: skip
+        # the closing quantity takes the whole residual (sulfate carries 2 eq/mol)
+        new = (
+            old - residual
+            if on == "acidity"
+            else old + residual / (2.0 if on == "sulfate" else 1.0)
+        )
+        tiny = 1e-12 * (cations + acidity + 2.0 * so4 + cl + other)
+        if new < 0.0 and -new * (2.0 if on == "sulfate" else 1.0) <= tiny:
+            new = 0.0
+        if new < 0.0:
+            raise CaseError(
+                f"feed.close_charge_on: {on!r} -- the stated feed is impossible: "
+                f"closing its charge balance (metal cations {cations:.6g} eq/L + "
+                f"acidity {acidity:.6g} mol/L against anions "
+                f"{2.0 * so4 + cl + other:.6g} eq/L) needs feed.{field_name} = "
+                f"{new:.6g}, below 0; close on another quantity or correct the "
+                f"analysis"
+            )
+        used = {"acidity": acidity, "sulfate": so4, "chloride": cl,
+                "other_anions": other}  # fmt: skip
+        used[on] = new
+        msg = (
+            f"feed: charges do not balance as stated (cations + acidity - "
+            f"anions = {residual:.4g} eq/L); closed on {on}: feed.{field_name} "
+            f"{old:.6g} -> {new:.6g}"
+        )
+        if abs(residual) > tiny and msg not in self.warnings:
+            self.warnings.append(msg)
+        return {
+            "stated": True,
+            "residual_eq_L": residual,
+            "closed_on": on,
+            "adjusted": {field_name: [old, new]} if abs(residual) > tiny else {},
+            "acidity_mol_L": used["acidity"],
+            "sulfate_mol_L": used["sulfate"],
+        }
 
     # ---------------------------------------------------------- equilibrium data
     def _relative_affinity(self) -> dict[str, float]:
@@ -315,7 +403,14 @@ class Cascade:
         for j in range(N - 1, -1, -1):
             Q[j] = (down + net.anion_eq[j]) / net.aq_out[j]
             down = Q[j] * net.aq_pass[j]
-        ST = Q / 2.0 if c.chemistry.medium == "sulfate" else np.zeros(N)
+        if net.sulfate_in is None:
+            ST = Q / 2.0 if c.chemistry.medium == "sulfate" else np.zeros(N)
+        else:  # the feed states its anions: total sulfate mixed down the chains
+            ST = np.zeros(N)
+            down = 0.0
+            for j in range(N - 1, -1, -1):
+                ST[j] = (down + net.sulfate_in[j]) / net.aq_out[j]
+                down = ST[j] * net.aq_pass[j]
         ka = 0.0102
         use_ph = use_F = 0
         m = self.model
@@ -681,6 +776,12 @@ class Cascade:
             "relative_error_estimate": rel_err,
             "accuracy_floor": ACCURACY_FLOOR_TEXT,
             "organic_loop_passes": loops,
+            # the aqueous feed's charge balance: cations + acidity - anions as
+            # stated [eq/L], and what closed it (None: anions derived)
+            "feed_electroneutrality": {
+                k: (net.feed_charge or {}).get(k)
+                for k in ("residual_eq_L", "closed_on", "adjusted")
+            },
             "branches": (
                 [{k: v for k, v in b.items()} for b in branches]
                 if branches is not None

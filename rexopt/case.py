@@ -122,6 +122,22 @@ class Feed(_Strict):
     acidity_mol_L: Acidity = 0.0
     conc_mol_L: dict[str, AqConc] | None = None
     conc_g_L: dict[str, ConcGL] | None = None
+    # anions as analysed (aqueous feed; docs/kernel.md, Anions).  None of them
+    # given: the anions are derived from the metal charges and the acidity
+    # (electroneutral by construction, all sulfate in sulfate medium)
+    sulfate_mol_L: quantity(
+        0.0, MAX_ANION_EQ_L / 2.0, "mol/L", "total sulfate, SO4-- + HSO4-"
+    ) | None = None
+    chloride_mol_L: quantity(0.0, MAX_ANION_EQ_L, "mol/L", "total chloride") | None = (
+        None
+    )
+    other_anions_eq_L: quantity(
+        0.0, MAX_ANION_EQ_L, "eq/L", "e.g. nitrate; charge equivalents"
+    ) | None = None
+    # which stated quantity absorbs the charge imbalance of the analysis
+    close_charge_on: Literal["acidity", "sulfate", "chloride", "other_anions"] = (
+        "acidity"
+    )
 
     @model_validator(mode="after")
     def _one_conc(self):
