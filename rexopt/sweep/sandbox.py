@@ -186,11 +186,23 @@ class Sandbox:
                 "scenario was stopped (scenario_time_limit_s)",
             }
         except (EOFError, BrokenPipeError, OSError) as exc:
-            code = self.proc.poll() if self.proc is not None else None
+            code = None
+            if self.proc is not None:
+                try:
+                    code = self.proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    pass
             self.close()
+            how = (
+                "unknown exit status"
+                if code is None
+                else (
+                    f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+                )
+            )
             return {
                 "status": "failed",
-                "message": f"the scenario process died (exit status {code}): {exc}",
+                "message": f"the scenario process died ({how}): {exc}",
             }
         if kind == "ok":
             return payload

@@ -49,7 +49,7 @@ def test_hung_and_crashing_scenarios_are_recorded_not_waited_for(tmp_path):
     }
     msg = dict(zip(df["params.x"], df["message"], strict=True))
     assert "time limit of 1.5 s exceeded" in msg[2.0]
-    assert "died" in msg[4.0]
+    assert "died (killed by signal 9)" in msg[4.0]
     assert "KremserInfeasible" in msg[-1.0]
     ok = df[df["status"] == "ok"]
     np.testing.assert_allclose(ok["y"], 3.0 * ok["params.x"])
