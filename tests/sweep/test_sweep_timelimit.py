@@ -65,3 +65,24 @@ def test_without_a_limit_scenarios_run_in_the_worker(tmp_path):
     run_sweep(sw, tmp_path / "s.h5", executor=SerialExecutor(), progress=False)
     df = read_results(tmp_path / "s.h5")
     assert set(df["pid"].astype(int)) == {os.getpid()}
+
+
+@pytest.mark.distributed
+def test_time_limit_on_dask_workers(dask_client, tmp_path):
+    """Dask workers are daemonic processes: the scenario process is a plain
+    subprocess, so it works there too."""
+    values = [1.0, 2.0, 3.0, 5.0]
+    sw = _sweep(values, 2.0)
+    s = run_sweep(
+        sw,
+        tmp_path / "d.h5",
+        executor=dask_client.get_executor(pure=False),
+        progress=False,
+    )
+    df = read_results(tmp_path / "d.h5")
+    st = dict(zip(df["params.x"], df["status"], strict=True))
+    assert st == {1.0: "ok", 2.0: "failed", 3.0: "ok", 5.0: "ok"}
+    assert s.ok == 3 and s.failed == 1
+    worker_pids = set(dask_client.run(os.getpid).values())
+    ok = df[df["status"] == "ok"]
+    assert not (set(ok["pid"].astype(int)) & (worker_pids | {os.getpid()}))
