@@ -256,16 +256,16 @@ def print_result(res) -> None:
     """Rich tables for an OptimizeResult."""
     pb = res.problem
     if res.best is None:
-        console.print(f"[red]infeasible:[/red] {res.message}")
+        console.print(f"[red]{escape(res.status)}:[/red] {escape(res.message)}")
         if res.binding:
             t = Table(title="Best achievable value of each spec (others met)")
-            for col in ("spec", "target", "best achievable", "binding"):
+            for col in ("spec", "target (as given)", "best achievable", "binding"):
                 t.add_column(col)
             for b in res.binding:
                 t.add_row(
-                    b["spec"],
-                    f"{b['target']:.6g}",
-                    f"{b['best_value']:.6g}",
+                    escape(b["spec"]),
+                    str(b.get("target_given", repr(b["target"]))),
+                    str(b.get("best_value_text", f"{b['best_value']:.10g}")),
                     "yes" if b["binding"] else "no",
                 )
             console.print(t)
@@ -275,7 +275,7 @@ def print_result(res) -> None:
     t.add_column("quantity")
     t.add_column("value", justify="right")
     for k, v in res.design_table().items():
-        t.add_row(k, f"{v:.5g}" if isinstance(v, float) else str(v))
+        t.add_row(escape(k), f"{v:.5g}" if isinstance(v, float) else str(v))
     console.print(t)
     s = Table(title="Specifications, re-simulated by the kernel")
     for col in ("spec", "value", "met"):
@@ -329,7 +329,7 @@ def print_result(res) -> None:
         ("mixer volume per production", cost.mixer_m3_per_t_d, "m3/(t/d)"),
     ]
     for name, v, u in rows:
-        c.add_row(name, f"{v:.5g}", u)
+        c.add_row(escape(name), f"{v:.5g}", u)
     console.print(c)
     _print_search(res)
     console.print(f"[bold]{res.claim}[/bold]")
@@ -347,7 +347,7 @@ def _print_search(res) -> None:
         ("pruned by Fenske's minimum", res.n_pruned),
         ("columns simulated by the kernel", len(res.columns)),
         ("kernel calls", res.kernel_calls),
-        ("HiGHS rounds", res.rounds),
+        ("search rounds (argmin; one HiGHS solve confirms the choice)", res.rounds),
         ("verification rounds", res.verify_rounds),
         (
             "HiGHS model: variables / constraints",
@@ -356,7 +356,26 @@ def _print_search(res) -> None:
         ("HiGHS solve time, total [s]", f"{m.get('total_seconds', 0.0):.3f}"),
         ("wall time [s]", f"{res.seconds:.2f}"),
     ]:
-        t.add_row(k, str(v))
+        t.add_row(escape(k), str(v))
+    cert = getattr(res, "certificate", None) or {}
+    if cert:
+        for k, v in [
+            ("proven lower bound on the objective", cert.get("bound")),
+            ("gap to the bound", cert.get("gap")),
+            ("proven optimal", "yes" if cert.get("optimal") else "no"),
+            ("columns left unresolved", len(cert.get("unresolved_columns", []))),
+            (
+                "columns that could hide a cheaper design",
+                len(cert.get("could_hide_cheaper", [])),
+            ),
+            ("kernel points left unknown", cert.get("unknown_kernel_points")),
+        ]:
+            t.add_row(
+                k,
+                "n/a"
+                if v is None
+                else (f"{v:.6g}" if isinstance(v, float) else str(v)),
+            )
     console.print(t)
 
 
