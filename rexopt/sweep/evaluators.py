@@ -190,11 +190,18 @@ def optimize_factory(base_case: dict, *, base_dir: str | Path | None = None):
     An infeasible scenario comes back ``status = "infeasible"`` with the binding
     spec and its best achievable value in the message.
     """
-    from rexopt.design.optimize import optimize
+    from rexopt.design.optimize import OptimizeError, optimize, problem_from
     from rexopt.study import opt_summary
 
     def evaluate(case: dict) -> Mapping[str, Any]:
-        res = optimize(case, where="scenario")
+        # bad input of this scenario raises here (recorded failed) ...
+        problem_from(case, where="scenario")
+        try:
+            res = optimize(case, where="scenario")
+        except OptimizeError as exc:
+            # ... so what the optimizer refuses now is the specs: no candidate
+            # design in the ranges can meet them
+            return {"status": "infeasible", "message": str(exc)}
         out = opt_summary(res)
         if res.best is None:
             return {**out, "status": "infeasible", "message": res.message}

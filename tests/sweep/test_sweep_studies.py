@@ -159,3 +159,30 @@ def test_plant_sweep_resolves_one_model_and_npv_rises_with_oxide_price(tmp_path)
     lo, hi = df["economics.npv_USD"].tolist()
     # within HiGHS's relative gap of the case (mip_gap 0.005)
     assert hi >= lo - 0.005 * abs(hi)
+
+
+def test_optimize_sweep_records_specs_out_of_reach_as_infeasible(tmp_path):
+    import tomllib
+
+    base = tomllib.loads((CASES / "prnd_p507_optimize.toml").read_text())
+    base["optimize"]["stages"] = {
+        "extraction": [14, 16],
+        "scrub": [14, 16],
+        "strip": [4, 6],
+    }
+    p = tmp_path / "narrow.toml"
+    import tomli_w
+
+    p.write_text(tomli_w.dumps(base))
+    sw = _sweep(
+        p,
+        [{"path": "optimize.specs.0.purity_min", "values": [0.9999999]}],
+        ["feasible"],
+    )
+    s = run_sweep(sw, tmp_path / "i.h5", executor=SerialExecutor(), progress=False)
+    df = read_results(tmp_path / "i.h5")
+    assert s.infeasible == 1 and s.failed == 0
+    # the message names what binds: Fenske's minimum stages for these purities
+    assert (
+        "Fenske" in df["message"].iloc[0] and "optimize.stages" in df["message"].iloc[0]
+    )
