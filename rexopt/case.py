@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from rexopt.chemistry import element, elements, p507_relative_affinities, read_data
-from rexopt.schema import StrictModel, count, format_validation_error, quantity
+from rexopt.schema import Agent, StrictModel, count, format_validation_error, quantity
 
 # ------------------------------------------------------------------ the limits
 # Each limit is listed with its reason in docs/cases.md ("Limits").
@@ -108,7 +108,7 @@ class Organic(_Strict):
         "1 mmol/L up to neat P507, 3.1 mol/L",
     ) = 1.5
     saponification: quantity(0.0, 1.0, "", "fraction of HA as salt", hi_open=True) = 0.0
-    agent: Literal["NH3", "NaOH", "Mg(HCO3)2"] = "NH3"
+    agent: Agent = "NH3"
     recycle: bool = False
     conc_mol_L: dict[str, OrgConc] = {}
 

@@ -25,12 +25,14 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     ValidationError,
     model_validator,
 )
 
 __all__ = [
+    "Agent",
     "StrictModel",
     "quantity",
     "count",
@@ -276,3 +278,18 @@ def format_validation_error(
             seen.add(text)
             lines.append(text)
     return lines
+
+
+#: spellings of a saponification agent read as the one the reports print
+AGENT_ALIASES = {"MgHCO3": "Mg(HCO3)2"}
+
+
+def _agent_alias(v):
+    return AGENT_ALIASES.get(v, v) if isinstance(v, str) else v
+
+
+#: a saponification agent: ``NH3``, ``NaOH`` or ``Mg(HCO3)2`` (``MgHCO3``, the
+#: NdFeB data key, is accepted as an alias and read as ``Mg(HCO3)2``)
+Agent = Annotated[
+    typing.Literal["NH3", "NaOH", "Mg(HCO3)2"], BeforeValidator(_agent_alias)
+]

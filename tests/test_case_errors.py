@@ -274,3 +274,21 @@ def test_a_validated_case_dumps_to_toml_and_reads_back_the_same():
         text = tomli_w.dumps(case.model_dump(mode="json", exclude_none=True))
         again = load_case(tomllib.loads(text))
         assert again.model_dump() == case.model_dump(), f.name
+
+
+def test_magnesium_agent_has_one_spelling_and_an_alias():
+    """``MgHCO3`` (the NdFeB data key) is read as ``Mg(HCO3)2`` in cascade and line
+    cases, gives the same numbers, and an unknown agent is refused by name."""
+    from rexopt.lines.case import ChemistrySpec
+
+    a, b = prnd_case(), prnd_case()
+    a["organic"].update(agent="Mg(HCO3)2", saponification=0.3)
+    b["organic"].update(agent="MgHCO3", saponification=0.3)
+    assert load_case(b).organic.agent == "Mg(HCO3)2"
+    ra, rb = rexopt.simulate(a), rexopt.simulate(b)
+    assert (ra.purity.values == rb.purity.values).all()
+    assert ChemistrySpec(agent="MgHCO3").agent == "Mg(HCO3)2"
+    c = prnd_case()
+    c["organic"]["agent"] = "MgCO3"
+    msg = _err(c)
+    assert "organic.agent" in msg and "MgCO3" in msg and "Mg(HCO3)2" in msg

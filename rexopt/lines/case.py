@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from rexopt.chemistry import p507_relative_affinities, read_data
-from rexopt.schema import StrictModel, count, format_validation_error, quantity
+from rexopt.schema import Agent, StrictModel, count, format_validation_error, quantity
 
 OBJECTIVES = ("annualized_cost", "reagents", "stages", "energy", "wastewater")
 
@@ -58,7 +58,7 @@ class ProductSpec(_M):
 
 class ChemistrySpec(_M):
     separation_factors: dict[str, SepFactor] = Field(default_factory=dict)
-    agent: Literal["NH3", "NaOH", "Mg(HCO3)2"] = "NH3"
+    agent: Agent = "NH3"
     extractant_mol_L: quantity(
         0.0, 3.2, "mol/L", "neat P507 is 3.1 mol/L", lo_open=True
     ) = 1.5
