@@ -34,6 +34,7 @@ START_PATHS = ("warm start", "linear", "continuation", "pseudo-transient")
 # kernel calls of the whole fallback
 WALK_OFFSETS = (1e-4, 1e-3, 1e-2)
 WALK_MAX_SOLVES = 400
+WALK_ORIGIN_SOLVES = 80  # kernel calls for the walk from one origin
 # a component circulating more than this many times its throughput through one
 # stage has its relative accuracy limited by round-off (1e-16 x circulation) above
 # 1e-11: said in the result's warnings
@@ -618,7 +619,11 @@ class Cascade:
                 if res[0] != kernels.OK:
                     continue
                 step = (target - flow) / 8.0
-                while n_steps < WALK_MAX_SOLVES:
+                first = n_steps
+                # a walk that creeps (a slow front) gives way to the next origin
+                while (
+                    n_steps < WALK_MAX_SOLVES and n_steps - first < WALK_ORIGIN_SOLVES
+                ):
                     nxt = flow + step
                     if (nxt - target) * sign <= 0.0:  # would pass the target
                         nxt = target
