@@ -943,7 +943,9 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
 
 
 def stream_table(plant, rs) -> pd.DataFrame:
-    """One row per stream: ends, mass flows, water, RE and main species [kmol/h]."""
+    """One row per stream: ends, phase, T, volumetric flow (liquids at 1,000 kg/m3,
+    gases in Nm3/h, as in BOUNDARY_NOTE), mass flows, water, RE and species
+    [kmol/h]."""
     dest = {}
     for (dst, dport), srcs in plant.edges.items():  # noqa: B007
         for s in srcs:
@@ -954,10 +956,17 @@ def stream_table(plant, rs) -> pd.DataFrame:
         if not st:
             continue
         el = sp.element_flows(st)
+        liq = {k: v for k, v in st.items() if sp.phase(k) in ("l", "aq")}
+        T = rs.points.get(u, {}).get("temperature_C")
         row = {
             "stream": f"{u}.{port}",
             "from": u,
             "to": dest.get((u, port), f"[{plant.sinks.get((u, port), '?')}]"),
+            "phase": _phase_of(st),
+            # the source unit's operating temperature where it has one
+            "T_C": T if isinstance(T, int | float) else "n/m",
+            "liquid_m3_h": sp.mass_flow_kg_h(liq) / 1000.0,
+            "gas_Nm3_h": 22.414 * sum(v for k, v in st.items() if sp.phase(k) == "g"),
             "mass_kg_h": sp.mass_flow_kg_h(st),
             "mass_t_yr": sp.mass_flow_kg_h(st) * hrs / 1000,
             "water_kg_h": WATER_KG_KMOL
