@@ -30,10 +30,10 @@ import rexopt
 from rexopt.study import (
     StudyInputError,
     StudyRunError,
+    check_file,
     get_study,
     read_raw,
     study_name_for,
-    validate_file,
 )
 
 # Plain help: the text is shown as written (no rich markup, so "[optimize]" and
@@ -141,7 +141,7 @@ def validate(
     for f in files:
         with step("validating", f):
             try:
-                line = validate_file(f)
+                kind, line, notes = check_file(f)
             except StudyInputError as e:
                 bad += 1
                 err_console.print("error: ", style="bold red", end="")
@@ -149,8 +149,21 @@ def validate(
                 continue
         console.print("ok", style="green", end="")
         console.print(f": {f} ({line})", markup=False, highlight=False)
+        if kind in ("cascade", "cascade_optimize"):
+            with step("checking the case for rexopt design", f):
+                from rexopt.design.casedesign import design_note
+
+                notes = [*notes, design_note(f)]
+        _print_notes(notes, indent="  ")
     if bad:
         raise typer.Exit(EXIT_INPUT)
+
+
+def _print_notes(notes, indent: str = "") -> None:
+    """Each note on its own line, ``note: ...``, as plain text (None is skipped)."""
+    for n in notes:
+        if n:
+            console.print(f"{indent}note: {n}", markup=False, highlight=False)
 
 
 def _table(title: str, *cols: tuple[str, str], first_width: int = 0) -> Table:
@@ -277,13 +290,9 @@ def simulate(
                 kind.load_checked(case, where=str(case))  # the [optimize] table too
             except StudyInputError as e:
                 _fail(str(e))
-        console.print(
-            f"note: {case} has an [optimize] table; simulating the case as written "
-            "(rexopt optimize runs the optimization)",
-            markup=False,
-            highlight=False,
-        )
     oc = _run(get_study("cascade"), case, {"json": json_out, "plot": plot})
+    # e.g. which data file gave which parameters, an [optimize] table set aside
+    _print_notes(oc.notes)
     with step("printing the result", case):
         _print_result(oc.result)
     for k, p in oc.files.items():

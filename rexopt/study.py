@@ -111,6 +111,7 @@ class Outcome:
     exit_code: int = 0
     files: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         """Flat scalars (the outputs a sweep of this kind can store)."""
@@ -282,12 +283,30 @@ def validate_file(path: str | Path) -> str:
     StudyInputError
         Every problem found, naming the file, field, value and what is allowed.
     """
+    return check_file(path)[1]
+
+
+def check_file(path: str | Path) -> tuple[str, str, list[str]]:
+    """:func:`validate_file` with more: ``(kind, line, notes)``.
+
+    ``kind`` is the study kind (``"sweep"`` for a sweep file); ``notes`` are the
+    loaded case's notes (:attr:`rexopt.case.CascadeCase.notes`: which data file gave
+    which parameters, a table set aside), empty for kinds without them.
+    """
     raw = read_raw(path)
     if is_sweep_file(raw):
-        return validate_sweep(path)
+        return "sweep", validate_sweep(path), []
     kind = get_study(study_name_for(raw, where=str(path)))
     obj = kind.load_checked(Path(path), where=str(path))
-    return f"{kind.name}: {kind.describe(obj)}"
+    return kind.name, f"{kind.name}: {kind.describe(obj)}", case_notes(obj)
+
+
+def case_notes(obj) -> list[str]:
+    """The notes of a loaded cascade case (a Cascade, an optimization problem or
+    the case itself); empty for other objects."""
+    case = getattr(obj, "case", obj)
+    notes = getattr(case, "notes", None)
+    return [str(n) for n in notes] if isinstance(notes, list | tuple) else []
 
 
 def validate_sweep(path: str | Path) -> str:
@@ -377,15 +396,8 @@ def _cascade_load(source):
     optimizer's reader (which checks that table) and simulated as written."""
     from rexopt.case import load_cascade
 
-    raw = source if isinstance(source, dict) else None
-    if raw is None and isinstance(source, str | Path):
-        raw = read_raw(source)
     where = None if isinstance(source, dict) else str(source)
-    if raw is not None and "optimize" in raw:
-        from rexopt.design.optimize import split_case
-
-        base, _ = split_case(source, where=where)
-        return load_cascade(base, name=where)
+    # load_case checks an [optimize] table and sets it aside, with a note saying so
     return load_cascade(source, name=where)
 
 
@@ -418,6 +430,7 @@ def _cascade_run(path: Path, opts: dict) -> Outcome:
         lambda r: r.to_dict(),
         _cascade_report,
         warnings=list(res.warnings),
+        notes=case_notes(c),
     )
     if opts.get("json"):
         res.to_json(opts["json"])

@@ -198,3 +198,45 @@ def test_optimize_out_writes_an_optimum_case_that_meets_its_specs(tmp_path):
         got = res.purity.loc[s["stream"], s["component"]]
         assert got >= s["target"] - s["tolerance"], s
         assert got == pytest.approx(s["value"], rel=1e-9)
+
+
+def _case_with_data_file(tmp_path):
+    """prnd_p507 with its saturated parameters in a data file next to it."""
+    folder = tmp_path / "case"
+    folder.mkdir()
+    text = (CASES / "prnd_p507.toml").read_text()
+    inline = "separation_factors = { Pr = 1.0, Nd = 1.5 }\nK_ref_L_mol = 50.0\n"
+    assert inline in text
+    (folder / "case.toml").write_text(text.replace(inline, 'dataset = "params.toml"\n'))
+    (folder / "params.toml").write_text("[chemistry.saturated]\n" + inline)
+    return folder / "case.toml"
+
+
+def test_validate_and_simulate_print_the_case_notes(tmp_path):
+    case = _case_with_data_file(tmp_path)
+    out = run("validate", str(case))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    # the data file that gave the parameters, then whether design can take it
+    assert any(
+        ln.startswith("  note: chemistry.saturated.dataset")
+        and str(case.parent / "params.toml") in ln
+        for ln in lines
+    ), out.stdout
+    assert "  note: design: `rexopt design` can take this case" in out.stdout
+    sim = run("simulate", str(case))
+    assert sim.returncode == 0, sim.stderr
+    assert "note: chemistry.saturated.dataset" in sim.stdout
+    assert str(case.parent / "params.toml") in sim.stdout
+
+
+def test_validate_says_when_design_would_refuse_a_case():
+    out = run("validate", str(CASES / "fit" / "pilot_lree.toml"))
+    assert out.returncode == 0, out.stderr
+    assert "  note: design: `rexopt design` would refuse this case" in out.stdout
+    assert "chemistry.model: 'empirical_ph'" in out.stdout
+    # markup off: the bracketed table name is printed as written
+    assert "[chemistry.saturated]" in out.stdout
+    # other kinds get no design line
+    nd = run("validate", str(CASES / "ndfeb_4000tpa.toml"))
+    assert nd.returncode == 0 and "design:" not in nd.stdout
