@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from rexopt.case_data import absolute_data_paths
 from rexopt.schema import StrictModel, finite
 
 __all__ = [
@@ -875,6 +876,9 @@ def sweep_from_dict(
     else:
         base_case = copy.deepcopy(spec.base)
         case_dir = bdir
+    # a model block's relative `dataset = "params.toml"` is the case folder's file
+    # (the sweep file's for an inline [base]), whatever the working directory
+    base_case = absolute_data_paths(base_case, case_dir)
     where = str(base_path) if base_path else f"{label} [base]"
     kind = _study_kind(base_case, spec.study, label, where)
     for i, p in enumerate(spec.parameters):

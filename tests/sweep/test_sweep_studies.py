@@ -186,3 +186,65 @@ def test_optimize_sweep_records_specs_out_of_reach_as_infeasible(tmp_path):
     assert (
         "Fenske" in df["message"].iloc[0] and "optimize.stages" in df["message"].iloc[0]
     )
+
+
+def test_relative_data_file_of_a_sweep_is_read_from_the_sweep_folder(
+    tmp_path, monkeypatch
+):
+    """`dataset = "params.toml"` in an inline [base] is the sweep file's neighbour
+    (in a base case file: that file's neighbour), whatever the working directory."""
+    import tomllib
+
+    import tomli_w
+
+    import rexopt
+
+    inline = {"separation_factors": {"Pr": 1.0, "Nd": 1.5}, "K_ref_L_mol": 50.0}
+    case = tomllib.loads((CASES / "prnd_p507.toml").read_text())
+    sat = case["chemistry"]["saturated"]
+    assert all(sat[k] == v for k, v in inline.items())
+    ref = {**case, "chemistry": {**case["chemistry"], "saturated": dict(sat)}}
+    for k in inline:
+        del ref["chemistry"]["saturated"][k]
+    ref["chemistry"]["saturated"]["dataset"] = "params.toml"
+
+    folder, cases, elsewhere = (tmp_path / n for n in ("sw", "sw/cases", "cwd"))
+    for d in (cases, elsewhere):
+        d.mkdir(parents=True)
+    # different parameters next to the sweep and next to the base case file: each
+    # must be read from its own folder
+    (folder / "params.toml").write_text(
+        tomli_w.dumps({"chemistry": {"saturated": inline}})
+    )
+    other = {**inline, "separation_factors": {"Pr": 1.0, "Nd": 1.3}}
+    (cases / "params.toml").write_text(
+        tomli_w.dumps({"chemistry": {"saturated": other}})
+    )
+    (cases / "base.toml").write_text(tomli_w.dumps(ref))
+    params = [{"path": "organic.flow_L_h", "values": [2000.0, 2400.0]}]
+    out = ["purity_strip_liquor_Nd"]
+    spec = {"name": "t", "parameters": params, "outputs": out}
+    spec["cluster"] = {"kind": "serial"}
+    (folder / "inline.toml").write_text(tomli_w.dumps({**spec, "base": ref}))
+    (folder / "file.toml").write_text(
+        tomli_w.dumps({**spec, "base": "cases/base.toml"})
+    )
+    monkeypatch.chdir(elsewhere)  # no params.toml here
+    for name, sf in (("inline", inline), ("file", other)):
+        sweep_file = folder / f"{name}.toml"
+        assert validate_file(sweep_file).startswith("sweep: 2 scenarios")
+        sw = sweep_from_dict(tomllib.loads(sweep_file.read_text()), source=sweep_file)
+        run_sweep(
+            sw, tmp_path / f"{name}.h5", executor=SerialExecutor(), progress=False
+        )
+        df = read_results(tmp_path / f"{name}.h5")
+        assert list(df["status"]) == ["ok", "ok"], df["message"].tolist()
+        for i, flow in enumerate((2000.0, 2400.0)):
+            want = {**case, "organic": {**case["organic"], "flow_L_h": flow}}
+            want["chemistry"] = {**case["chemistry"], "saturated": {**sat, **sf}}
+            p = rexopt.simulate(want).summary()["purity_strip_liquor_Nd"]
+            assert df["purity_strip_liquor_Nd"].iloc[i] == pytest.approx(p, rel=1e-12)
+    # the two parameter files give different answers (so the test can tell them)
+    a = read_results(tmp_path / "inline.h5")["purity_strip_liquor_Nd"].iloc[0]
+    b = read_results(tmp_path / "file.h5")["purity_strip_liquor_Nd"].iloc[0]
+    assert abs(a - b) > 1e-4
