@@ -470,8 +470,9 @@ def test_no_traceback_hang_nonfinite_or_unnamed_refusal(verdicts):
 def test_bad_values_are_refused_not_computed(verdicts):
     """NaN, +-inf, wrong types and unknown keys never pass as input.
 
-    The inline ``[base]`` of a ``kind = "function"`` sweep is left to
-    test_function_sweep_base_is_checked_by_validate below.
+    The ``params`` of a ``kind = "function"`` sweep's inline ``[base]`` are the
+    user's keyword arguments, without a schema (its other fields are checked, see
+    test_function_sweep_base_is_checked_by_validate below).
     """
     passed = [
         v.mutation.label()
@@ -497,18 +498,15 @@ def test_unmodified_bundled_files_pass_their_commands(tmp_path):
 
 
 def _function_base(m: Mutation) -> bool:
-    """A wrong type or unknown key inside a function sweep's inline [base]."""
-    return m.klass in ("wrong_type", "unknown_key") and m.path[:1] == ("base",)
+    """A wrong type or unknown key inside a function sweep's ``[base] params``: the
+    keyword arguments of the user's function, which have no schema."""
+    return (
+        m.klass in ("wrong_type", "unknown_key")
+        and m.path[:2] == ("base", "params")
+        and len(m.path) > 2
+    )
 
 
-@pytest.mark.xfail(
-    strict=False,  # the owner may fix it before this mark is removed
-    reason="open (issue 20, rexopt/sweep, owner S): `rexopt validate` loads a "
-    "sweep's inline kind = 'function' [base] without the evaluator's own checks "
-    "(unknown keys such as 'paramss', callable given as a list), so validate "
-    "passes what `rexopt sweep` then refuses.  The params themselves are the "
-    "keyword arguments of the user's function and have no schema.",
-)
 def test_function_sweep_base_is_checked_by_validate(tmp_path):
     work = work_copy(tmp_path)
     src = work / "sweeps" / "kremser_function_sweep.toml"

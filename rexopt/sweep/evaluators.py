@@ -41,6 +41,7 @@ __all__ = [
     "get_factory",
     "resolve_callable",
     "function_factory",
+    "function_case_problems",
     "cascade_factory",
     "optimize_factory",
     "design_factory",
@@ -136,20 +137,67 @@ def resolve_callable(ref: str, base_dir: str | Path | None = None) -> Callable:
 # ----------------------------------------------------------------- built-in kinds
 
 
+_FUNCTION_FIELDS = ("kind", "name", "description", "callable", "params")
+
+
+def function_case_problems(
+    base_case: Mapping, base_dir: str | Path | None = None
+) -> list[str]:
+    """What keeps a ``kind = "function"`` case from running, one line per problem
+    (``<field>: <value> -- <allowed>``); empty if it can run.
+
+    Checked without importing the user's code: the fields, the form of
+    ``callable`` (and that a ``file.py`` it names exists), ``params`` a table.  The
+    params are the function's keyword arguments and have no schema.
+    """
+    out = []
+    extra = sorted(set(base_case) - set(_FUNCTION_FIELDS))
+    for k in extra:
+        out.append(
+            f"{k}: unknown field in a 'function' case; allowed: "
+            f"{', '.join(_FUNCTION_FIELDS)}"
+        )
+    for k in ("name", "description"):
+        if k in base_case and not isinstance(base_case[k], str):
+            out.append(f"{k}: {base_case[k]!r} -- expected a string")
+    ref = base_case.get("callable")
+    if ref is None:
+        out.append(
+            "callable: missing -- expected 'package.module:function' or "
+            "'file.py:function'"
+        )
+    elif not isinstance(ref, str) or ":" not in ref or ref.endswith(":"):
+        out.append(
+            f"callable: {ref!r} -- expected a string 'package.module:function' or "
+            "'file.py:function'"
+        )
+    elif ref.rpartition(":")[0].endswith(".py"):
+        path = Path(ref.rpartition(":")[0])
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        if not path.is_file():
+            out.append(
+                f"callable: {ref!r} -- file {path.resolve()} not found (a path "
+                "relative to the base case's folder)"
+            )
+    params = base_case.get("params", {})
+    if not isinstance(params, Mapping):
+        out.append(
+            f"params: {params!r} -- expected a table of the function's keyword "
+            "arguments"
+        )
+    return out
+
+
 def function_factory(base_case: dict, *, base_dir: str | Path | None = None):
     """``kind = "function"``: ``callable = "mod:func"``, ``params = {...}``.
 
     Each scenario calls ``func(**params)`` and keeps its returned dict.
     """
-    ref = base_case.get("callable")
-    if ref is None:
-        raise ValueError("a 'function' case needs callable = 'module:function'")
-    extra = set(base_case) - {"kind", "name", "description", "callable", "params"}
-    if extra:
-        raise ValueError(
-            f"unknown field(s) {sorted(extra)} in a 'function' case; allowed: "
-            "kind, name, description, callable, params"
-        )
+    problems = function_case_problems(base_case, base_dir)
+    if problems:
+        raise ValueError("a 'function' case: " + "; ".join(problems))
+    ref = base_case["callable"]
     func = resolve_callable(ref, base_dir)
 
     def evaluate(case: dict) -> Mapping[str, Any]:

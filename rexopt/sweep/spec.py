@@ -961,7 +961,16 @@ def _check_cases(sw: Sweep, label: str, where: str) -> None:
     from rexopt.study import _KINDS, StudyInputError
 
     k = _KINDS.get(sw.kind)
-    if k is None:  # "function" and plug-in kinds check their cases themselves
+    if sw.kind == "function":
+        from rexopt.sweep.evaluators import function_case_problems
+
+        problems = function_case_problems(sw.base_case, sw.base_dir)
+        if problems:
+            raise SweepFileError(
+                "\n".join(f"{label}: base case: {where}: {p}" for p in problems)
+            )
+        return
+    if k is None:  # plug-in kinds check their cases themselves, when they run
         return
     base = sw.base_path if sw.base_path is not None else copy.deepcopy(sw.base_case)
     try:

@@ -254,3 +254,22 @@ def test_resolve_callable_forms():
     assert g(D=1.0)["recovery"] == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="module:function"):
         resolve_callable("no_colon")
+
+
+def test_function_base_is_checked_at_load(tmp_path):
+    """The function evaluator's checks run when the sweep is read (so `rexopt
+    validate` refuses what `rexopt sweep` would), naming each field."""
+    for key, value, words in (
+        ("paramss", {"D": 1.0}, "paramss: unknown field"),
+        ("callable", ["m.py:f"], "callable: ['m.py:f'] -- expected a string"),
+        ("callable", "missing.py:f", f"{tmp_path / 'missing.py'} not found"),
+        ("callable", "no_colon", "callable: 'no_colon' -- expected"),
+    ):
+        base = {**_base(), key: value}
+        with pytest.raises(SweepFileError) as e:
+            sweep_from_dict(_spec(base=base), base_dir=tmp_path)
+        assert words in str(e.value)
+        assert "base case" in str(e.value)
+    # params itself must be a table (its keys are the function's arguments)
+    with pytest.raises(SweepFileError, match="params"):
+        sweep_from_dict(_spec(base={**_base(), "params": 3}), base_dir=tmp_path)
