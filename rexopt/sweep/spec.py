@@ -983,5 +983,49 @@ def _check_cases(sw: Sweep, label: str, where: str) -> None:
         except StudyInputError as exc:
             raise SweepFileError(
                 f"{label}: the first scenario's case is not valid (check the "
-                f"parameter paths and values): {exc}"
+                f"parameter paths and values): {_name_parameters(sw, str(exc))}"
             ) from None
+
+
+def _value_source(i: int, p: Parameter, value) -> str:
+    """Which field of the sweep file gave a parameter's value, e.g.
+    ``parameters.0.grid.start``."""
+    at = f"parameters.{i}"
+    if p.values is not None:
+        ks = [k for k, x in enumerate(p.values) if x == value]
+        return f"{at}.values.{ks[0]}" if ks else f"{at}.values"
+    if p.grid is not None:
+        for end in ("start", "stop"):
+            if value == getattr(p.grid, end):
+                return f"{at}.grid.{end}"
+        return f"{at}.grid"
+    return (
+        f"{at}.range (sampled)"
+        if p.range is not None
+        else (f"{at}.distribution (sampled)")
+    )
+
+
+def _name_parameters(sw: Sweep, msg: str) -> str:
+    """The message about scenario 0's case, each line about a field a sweep
+    parameter sets followed by that parameter (its field in the sweep file, its
+    name, its value); if no line names such a field, every parameter's value."""
+    t = sw.table
+    row = t.row(0)
+    setters = []
+    for i, p in enumerate(sw.parameters):
+        v = convert_value(row[i], t.types[i])
+        src = _value_source(i, p, v)
+        setters.append((p.path, f"{src} = {v!r} (parameter {p.column!r})"))
+    lines, named = [], False
+    for line in msg.replace("<case dict>: ", "").splitlines():
+        by = [
+            txt for path, txt in setters if re.search(rf"\b{re.escape(path)}\b", line)
+        ]
+        if by:
+            named = True
+            line += " [set by " + "; ".join(by) + "]"
+        lines.append(line)
+    if not named:
+        lines.append("scenario 0 sets " + "; ".join(txt for _, txt in setters))
+    return "\n".join(lines)

@@ -248,3 +248,27 @@ def test_relative_data_file_of_a_sweep_is_read_from_the_sweep_folder(
     a = read_results(tmp_path / "inline.h5")["purity_strip_liquor_Nd"].iloc[0]
     b = read_results(tmp_path / "file.h5")["purity_strip_liquor_Nd"].iloc[0]
     assert abs(a - b) > 1e-4
+
+
+def test_bad_first_scenario_value_names_the_sweep_parameter():
+    """A value the case reader refuses is traced to the field of the sweep file
+    that produced it, not only to the case field."""
+    params = [
+        {"path": "sections.scrub.stages", "name": "n_scrub", "values": [20, 30]},
+        {"path": "feed.conc_mol_L.Nd", "name": "Nd", "grid": {
+            "start": -0.5, "stop": 0.9, "num": 3}},  # fmt: skip
+    ]
+    with pytest.raises(SweepFileError) as e:
+        _sweep(CASES / "prnd_p507.toml", params, ["purity_raffinate_Pr"])
+    msg = str(e.value)
+    line = next(ln for ln in msg.splitlines() if "feed.conc_mol_L.Nd: -0.5" in ln)
+    assert "parameters.1.grid.start = -0.5 (parameter 'Nd')" in line
+    assert "scenario 0" in line and "<case dict>" not in msg
+    # the good parameter is not blamed
+    assert "parameters.0" not in msg
+    # a value taken from a list names its index
+    params[1] = {"path": "feed.conc_mol_L.Nd", "values": [0.6, -1.0]}
+    params[0]["values"] = [-3, 30]
+    with pytest.raises(SweepFileError) as e:
+        _sweep(CASES / "prnd_p507.toml", params, ["purity_raffinate_Pr"])
+    assert "parameters.0.values.0 = -3 (parameter 'n_scrub')" in str(e.value)
