@@ -32,6 +32,7 @@ from rexopt.study import (
     StudyRunError,
     check_file,
     get_study,
+    is_sweep_file,
     read_raw,
     study_name_for,
 )
@@ -248,6 +249,11 @@ def _load_kind(case: Path):
     with step("reading the case", case):
         try:
             raw = read_raw(case)
+            if is_sweep_file(raw):
+                _fail(
+                    f"{case}: a sweep file (no kind; it has sweep fields); run "
+                    f"rexopt sweep {case}"
+                )
             return get_study(study_name_for(raw, where=str(case))), raw
         except StudyInputError as e:
             _fail(str(e))

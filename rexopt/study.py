@@ -270,9 +270,17 @@ def study_for(path: str | Path) -> tuple[StudyKind, dict]:
     return get_study(study_name_for(raw, where=str(path))), raw
 
 
+# top-level fields only a sweep file has (no case kind has them)
+_SWEEP_FIELDS = frozenset(
+    {"base", "study", "parameters", "sampling", "outputs", "cluster", "execution"}
+)
+
+
 def is_sweep_file(raw: Mapping) -> bool:
-    """A sweep file has a ``base`` and ``parameters``; a case file has neither."""
-    return "parameters" in raw and "base" in raw and "kind" not in raw
+    """A sweep file has no ``kind`` and at least one field only sweeps have
+    (``base``, ``parameters``, ``outputs`` ...), so a sweep file missing its
+    ``base`` is still read, and refused, as a sweep."""
+    return "kind" not in raw and any(k in raw for k in _SWEEP_FIELDS)
 
 
 def validate_file(path: str | Path) -> str:

@@ -240,3 +240,20 @@ def test_validate_says_when_design_would_refuse_a_case():
     # other kinds get no design line
     nd = run("validate", str(CASES / "ndfeb_4000tpa.toml"))
     assert nd.returncode == 0 and "design:" not in nd.stdout
+
+
+def test_a_sweep_file_without_base_is_refused_as_a_sweep(tmp_path):
+    src = CASES / "sweeps" / "ndfeb_capacity_price_sweep.toml"
+    lines = src.read_text().splitlines()
+    assert sum(ln.startswith("base = ") for ln in lines) == 1
+    bad = tmp_path / "nobase.toml"
+    bad.write_text("\n".join(ln for ln in lines if not ln.startswith("base = ")))
+    out = run("validate", str(bad))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "base: required field is missing" in out.stderr
+    # not read as a cascade case
+    assert "chemistry" not in out.stderr and "unknown field" not in out.stderr
+    # and the case commands send a sweep file to rexopt sweep
+    sim = run("simulate", str(CASES / "sweeps" / "prnd_feed_sweep.toml"))
+    assert sim.returncode == 2 and "a sweep file" in sim.stderr
+    assert "rexopt sweep" in sim.stderr

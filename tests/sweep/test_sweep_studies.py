@@ -255,8 +255,11 @@ def test_bad_first_scenario_value_names_the_sweep_parameter():
     that produced it, not only to the case field."""
     params = [
         {"path": "sections.scrub.stages", "name": "n_scrub", "values": [20, 30]},
-        {"path": "feed.conc_mol_L.Nd", "name": "Nd", "grid": {
-            "start": -0.5, "stop": 0.9, "num": 3}},  # fmt: skip
+        {
+            "path": "feed.conc_mol_L.Nd",
+            "name": "Nd",
+            "grid": {"start": -0.5, "stop": 0.9, "num": 3},
+        },  # fmt: skip
     ]
     with pytest.raises(SweepFileError) as e:
         _sweep(CASES / "prnd_p507.toml", params, ["purity_raffinate_Pr"])
