@@ -332,7 +332,10 @@ def print_result(res) -> None:
         c.add_row(escape(name), f"{v:.5g}", u)
     console.print(c)
     _print_search(res)
-    console.print(f"[bold]{res.claim}[/bold]")
+    console.print(f"[bold]{escape(res.claim)}[/bold]")
+    ver = res.verification
+    for w in getattr(ver, "warnings", None) or []:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     if res.message:
         console.print(f"[yellow]note:[/yellow] {res.message}")
 
