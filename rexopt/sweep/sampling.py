@@ -17,6 +17,7 @@ evaluation of integrals", USSR Comput. Math. Math. Phys. 7(4), 86-112.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from rexopt.sweep.spec import (
+    MAX_SCENARIOS,
     LogNormal,
     LogUniform,
     Normal,
@@ -112,15 +114,36 @@ def ppf(p: Parameter, u: np.ndarray) -> np.ndarray:
     raise ValueError(f"parameter {p.column!r} has no range or distribution")
 
 
-def build_table(spec: SweepSpec) -> ScenarioTable:
-    """All scenarios of ``spec``: fixed combinations (outer) x samples (inner)."""
+def build_table(
+    spec: SweepSpec, base_types: Sequence[str | None] | None = None
+) -> ScenarioTable:
+    """All scenarios of ``spec``: fixed combinations (outer) x samples (inner).
+
+    ``base_types`` (one per parameter, from the base case's value at its path:
+    ``"int"``, ``"float"`` ... or None) gives a ``values``/``grid`` parameter the
+    base case's number type: mixed ``[20, 25.0]`` or a grid whose points are all
+    whole numbers are written as ints where the base case holds an int, and
+    ``[2000, 2500]`` as floats where it holds a float (unless ``integer = true``).
+    """
     params = spec.parameters
+    types = [p.value_type for p in params]
     fixed = [p for p in params if not p.sampled]
     sampled = [p for p in params if p.sampled]
 
     fixed_rows: list[tuple] = [()]
     if fixed:
         lists = [_fixed_values(p) for p in fixed]
+        if base_types is not None:
+            for p, vals in zip(fixed, lists, strict=True):
+                k = params.index(p)
+                if (
+                    types[k] == "float"
+                    and base_types[k] == "int"
+                    and all(float(v).is_integer() for v in vals)
+                ):
+                    types[k] = "int"
+                elif types[k] == "int" and base_types[k] == "float" and not p.integer:
+                    types[k] = "float"  # [2000, 2500] for a flow: floats
         if spec.sampling.combine == "zip":
             fixed_rows = list(zip(*lists, strict=True))
         else:
@@ -138,8 +161,10 @@ def build_table(spec: SweepSpec) -> ScenarioTable:
 
     nf, ns = len(fixed_rows), samp.shape[0]
     n = nf * ns
-    if n > 50_000_000:
-        raise ValueError(f"the sweep has {n} scenarios; more than 5e7 is refused")
+    if n > MAX_SCENARIOS:  # the schema refuses this before; kept for direct callers
+        raise ValueError(
+            f"the sweep has {n:,} scenarios; at most {MAX_SCENARIOS:,} are allowed"
+        )
     columns: dict[str, np.ndarray] = {}
     for k, p in enumerate(fixed):
         vals = [r[k] for r in fixed_rows]
@@ -153,6 +178,6 @@ def build_table(spec: SweepSpec) -> ScenarioTable:
     return ScenarioTable(
         names=[p.column for p in params],
         paths=[p.path for p in params],
-        types=[p.value_type for p in params],
+        types=types,
         columns=[columns[p.column] for p in params],
     )

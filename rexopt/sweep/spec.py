@@ -140,6 +140,10 @@ Distribution = Annotated[
 
 _NAME_RE = re.compile(r"^[^/]+$")
 
+# Most scenarios one sweep file may define: the table holds 8 bytes per scenario
+# and parameter in memory and in the HDF5 file (10 million: 80 MB per column).
+MAX_SCENARIOS = 10_000_000
+
 
 class Parameter(_Strict):
     """One varied quantity: a dotted path into the case and how its values come.
@@ -507,7 +511,31 @@ class SweepSpec(_Strict):
                     f"report names output {o!r}, which is not in outputs "
                     f"({', '.join(self.outputs)})"
                 )
+        n, how = self.scenario_count()
+        if n > MAX_SCENARIOS:
+            raise ValueError(
+                f"the sweep has {n:,} scenarios ({how}); at most {MAX_SCENARIOS:,} "
+                "are allowed in one sweep file -- split it, or sample fewer"
+            )
         return self
+
+    def scenario_count(self) -> tuple[int, str]:
+        """The number of scenarios, computed without building them, and how."""
+        fixed = [p for p in self.parameters if not p.sampled]
+        sizes = [_n_fixed(p) for p in fixed]
+        parts = []
+        n = 1
+        if fixed and self.sampling.combine == "zip":
+            n = sizes[0]
+            parts.append(f"{n} zipped values")
+        else:
+            for p, k in zip(fixed, sizes, strict=True):
+                n *= k
+                parts.append(f"{k} {p.column}")
+        if any(p.sampled for p in self.parameters):
+            n *= self.sampling.n
+            parts.append(f"{self.sampling.n} samples")
+        return n, " x ".join(parts)
 
 
 def _n_fixed(p: Parameter) -> int:
@@ -740,8 +768,23 @@ class Sweep:
         if self._table is None:
             from rexopt.sweep.sampling import build_table
 
-            self._table = build_table(self.spec)
+            self._table = build_table(self.spec, self._base_types())
         return self._table
+
+    def _base_types(self) -> list[str | None]:
+        """The type of the base case's value at each parameter's path (None where
+        the base has none), so an integer field keeps integer values."""
+        out = []
+        for p in self.parameters:
+            try:
+                v = get_path(self.base_case, parse_path(p.path))
+            except (KeyError, IndexError, TypeError, ValueError):
+                out.append(None)
+                continue
+            out.append(
+                _value_type(v) if isinstance(v, bool | int | float | str) else None
+            )
+        return out
 
     @property
     def n_scenarios(self) -> int:

@@ -273,3 +273,46 @@ def test_function_base_is_checked_at_load(tmp_path):
     # params itself must be a table (its keys are the function's arguments)
     with pytest.raises(SweepFileError, match="params"):
         sweep_from_dict(_spec(base={**_base(), "params": 3}), base_dir=tmp_path)
+
+
+def test_values_take_the_number_type_of_the_base_case():
+    """Mixed [3, 5.0] or a whole-number grid for an int field stay ints; ints
+    for a float field become floats; non-whole values for an int field stay
+    floats (and the case reader refuses them, naming the field)."""
+    base = _base()
+    assert isinstance(base["params"]["stages"], int)
+    cases = (
+        ({"values": [3, 5.0, 7]}, "params.stages", "int", [3, 5, 7]),
+        ({"grid": {"start": 2, "stop": 8, "num": 4}}, "params.stages", "int",
+         [2, 4, 6, 8]),
+        ({"values": [1, 3]}, "params.D", "float", [1.0, 3.0]),
+        ({"values": [3, 4.5]}, "params.stages", "float", [3.0, 4.5]),
+    )  # fmt: skip
+    for src, path, vtype, want in cases:
+        sw = sweep_from_dict(_spec(parameters=[{"path": path, **src}]))
+        assert sw.table.types == [vtype], src
+        key = path.split(".")[1]
+        got = [sw.scenario_case(i)["params"][key] for i in range(sw.n_scenarios)]
+        assert got == want and all(type(g) is type(want[0]) for g in got), src
+
+
+def test_scenario_count_is_capped_before_the_table_is_built():
+    from rexopt.sweep.spec import MAX_SCENARIOS
+
+    big = {"start": 1.0, "stop": 2.0, "num": 100_000}
+    params = [{"path": "params.D", "grid": big}, {"path": "params.O_L_h", "grid": big}]
+    with pytest.raises(SweepFileError) as e:
+        sweep_from_dict(_spec(parameters=params))
+    msg = str(e.value)
+    assert "10,000,000,000 scenarios" in msg and f"{MAX_SCENARIOS:,}" in msg
+    assert "100000 params.D x 100000 params.O_L_h" in msg
+    # with samples: grid points x samples
+    params = [
+        {"path": "params.D", "grid": {**big, "num": 1000}},
+        {"path": "params.O_L_h", "range": [50.0, 150.0]},
+    ]
+    with pytest.raises(SweepFileError, match=r"20,000,000 scenarios.*20000 samples"):
+        sweep_from_dict(_spec(parameters=params, sampling={"n": 20_000}))
+    # at the cap's edge the count is exact
+    ok = sweep_from_dict(_spec(parameters=params, sampling={"n": 3}))
+    assert ok.n_scenarios == ok.spec.scenario_count()[0] == 3000
