@@ -410,6 +410,9 @@ def _known_input_errors() -> tuple:
 def main(argv: list[str] | None = None):
     """Entry point: run the command; no traceback ever reaches the user."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # a fresh state per call: an earlier call in this process (tests, notebooks)
+    # must not lend its file, step or --log to this one's messages
+    _STATE.update(file=None, step="starting", log=None)
     try:
         app(args=argv, prog_name="rexopt", standalone_mode=True)
     except SystemExit:

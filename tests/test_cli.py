@@ -257,3 +257,37 @@ def test_a_sweep_file_without_base_is_refused_as_a_sweep(tmp_path):
     sim = run("simulate", str(CASES / "sweeps" / "prnd_feed_sweep.toml"))
     assert sim.returncode == 2 and "a sweep file" in sim.stderr
     assert "rexopt sweep" in sim.stderr
+
+
+def test_each_main_call_starts_from_a_fresh_state(tmp_path, monkeypatch, capsys):
+    """A second call in the same process names its own file and step, and does
+    not write to the first call's --log file."""
+    import rexopt.cli as cli
+    import rexopt.kernels
+    from rexopt import study
+
+    def boom(path, opts):
+        raise ZeroDivisionError("first")
+
+    k = study.get_study("cascade")
+    monkeypatch.setitem(
+        study._KINDS, "cascade", study.StudyKind(**{**k.__dict__, "run": boom})
+    )
+    case = str(CASES / "prnd_p507.toml")
+    log = tmp_path / "first.log"
+    with pytest.raises(SystemExit):
+        cli.main(["--log", str(log), "simulate", case])
+    assert case in capsys.readouterr().err
+    log.unlink()
+
+    def broken():
+        raise RuntimeError("second")
+
+    monkeypatch.setattr(rexopt.kernels, "kernel_info", broken)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["info"])
+    assert e.value.code == cli.EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "RuntimeError" in err and "second" in err
+    assert case not in err and "running the cascade" not in err
+    assert "(no file)" in err and not log.exists()
