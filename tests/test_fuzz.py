@@ -242,8 +242,10 @@ def mutations(seed: int, n: int) -> list[Mutation]:
 
 
 # ------------------------------------------------------------------ running
-class Hang(Exception):
-    pass
+class Hang(BaseException):
+    """The alarm of run_cli: a BaseException, so that cli.main's handler for
+    unexpected errors (``except Exception`` -> exit 4) does not turn a hang into
+    an ordinary failure."""
 
 
 def _alarm(signum, frame):
@@ -533,3 +535,15 @@ def test_design_refuses_a_water_strip_naming_the_field(tmp_path):
     r = run_cli(["design", str(f)])
     assert r.code == EXIT_INPUT, r.text
     assert f.name in r.text and "strip.acidity_mol_L" in r.text
+
+
+def test_run_cli_reports_a_hang_as_hang(monkeypatch):
+    """The harness's alarm passes through cli.main's handler for unexpected errors
+    (which would report exit status 4), so a hang is counted as a hang."""
+    import time
+
+    import rexopt.kernels
+
+    monkeypatch.setattr(rexopt.kernels, "kernel_info", lambda: time.sleep(30))
+    r = run_cli(["info"], timeout_s=1)
+    assert r.code == "hang", (r.code, r.err)
