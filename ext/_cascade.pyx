@@ -660,9 +660,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
-            if strict and best_d < 1e308 and (
-                    rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
-                    or row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST):
+            if strict and best_d < 1e308 and rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL):
                 # balances closed, relative correction never settled (see the twin)
                 return OK
             return NOT_CONVERGED

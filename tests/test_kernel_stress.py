@@ -56,7 +56,11 @@ def test_every_cascade_converges_correctly_or_fails_loudly(sample):
         models.add(case["chemistry"]["model"])
         if r is None:
             # a clear error: where, which component, how far
-            assert "stage" in err and "scaled residual" in err or "organic loop" in err
+            assert (
+                ("stage" in err and "scaled residual" in err)
+                or "organic loop" in err
+                or "circulates" in err  # held up beyond double precision
+            )
             continue
         rel = r.convergence["relative_error_estimate"]
         # a component held up at `circ` times its throughput is determined only to

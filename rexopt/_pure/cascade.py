@@ -715,14 +715,7 @@ def _newton(
         if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
-            if (
-                strict
-                and best_d < math.inf
-                and (
-                    rn <= max(tol, ROUNDOFF_TOL)
-                    or row_residual(x, y, R, True) <= ROW_TRUST
-                )
-            ):
+            if strict and best_d < math.inf and rn <= max(tol, ROUNDOFF_TOL):
                 # balances closed; the relative correction never settled: accepted
                 # with it reported (INFO_RELSTEP) as the relative error estimate
                 return OK
