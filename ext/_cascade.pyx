@@ -732,6 +732,9 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     else:
                         v = y[j * C + k - C]
                         acc = w.floor[k - C]
+                    # above the floor now or where Newton would take it (see the twin)
+                    if w.du[j * M + k] > 0.0:
+                        v = v * (1.0 + w.du[j * M + k])
                     if v >= acc * (ACC_FLOOR / CONC_FLOOR) and fabs(w.du[j * M + k]) > dmax:
                         dmax = fabs(w.du[j * M + k])
             if w.info_size > INFO_RELSTEP:

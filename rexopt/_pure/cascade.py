@@ -766,7 +766,9 @@ def _newton(
             # in the log variables the Newton correction is the relative change of
             # every concentration: near the solution it is the relative error
             zc_ = np.concatenate([x, y], axis=1) if murphree else x
-            act = zc_ >= np.tile(accfloor, M // C)
+            # above the accuracy floor now or where Newton would take it (a value
+            # dropped to the arithmetic floor that must rise again counts)
+            act = np.maximum(zc_, zc_ * (1.0 + du)) >= np.tile(accfloor, M // C)
             dmax = float(np.max(np.abs(du[act]), initial=0.0))
             info[INFO_RELSTEP] = dmax
             if dmax < 0.5 * best_d or dmax > 0.5:
