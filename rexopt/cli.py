@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 import rexopt
 from rexopt.study import (
@@ -37,9 +38,57 @@ from rexopt.study import (
     study_name_for,
 )
 
+
 # Plain help: the text is shown as written (no rich markup, so "[optimize]" and
 # "[default: ...]" stay), flags are shown without a type.
+class _LazyGroup(TyperGroup):
+    """The command group, whose commands from other packages are imported only
+    when one of them runs (or help lists them): ``rexopt simulate`` does not pay
+    for importing the fit and sweep modules and their dependencies."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [
+            *super().list_commands(ctx),
+            *(n for n in _LAZY if n not in self.commands),
+        ]
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name in _LAZY and cmd_name not in self.commands:
+            self._load(_LAZY[cmd_name])
+        elif cmd_name not in self.commands:  # unknown: suggest among all commands
+            for module in dict.fromkeys(_LAZY.values()):
+                self._load(module)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, module: str) -> None:
+        import importlib
+
+        loaded = self.__dict__.setdefault("_loaded_modules", set())
+        if module in loaded:
+            return
+
+        sub = typer.Typer(
+            add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False
+        )
+        sub.callback()(lambda: None)  # a group even for a module with one command
+        importlib.import_module(module).register(sub)
+        for name, cmd in typer.main.get_command(sub).commands.items():
+            self.commands.setdefault(name, cmd)
+        loaded.add(module)
+
+
+# Commands that live with their packages (each module has ``register(app)``), by
+# name, in the order help lists them.
+_LAZY = {
+    "design": "rexopt.design.cli",
+    "optimize-cascade": "rexopt.design.cli",
+    "sweep": "rexopt.sweep.cli",
+    "results": "rexopt.sweep.cli",
+    "fit": "rexopt.fit.cli",
+}
+
 app = typer.Typer(
+    cls=_LazyGroup,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -353,20 +402,6 @@ def optimize(
     elif "json" in oc.files:
         console.print(f"wrote {oc.files['json']} (json)", markup=False)
     raise typer.Exit(oc.exit_code)
-
-
-def _register_subcommands():
-    """Commands that live with their packages (each module has ``register(app)``)."""
-    import rexopt.design.cli
-    import rexopt.fit.cli
-    import rexopt.sweep.cli
-
-    rexopt.design.cli.register(app)
-    rexopt.sweep.cli.register(app)
-    rexopt.fit.cli.register(app)
-
-
-_register_subcommands()
 
 
 # ------------------------------------------------------------ top-level handler

@@ -291,3 +291,26 @@ def test_each_main_call_starts_from_a_fresh_state(tmp_path, monkeypatch, capsys)
     assert "RuntimeError" in err and "second" in err
     assert case not in err and "running the cascade" not in err
     assert "(no file)" in err and not log.exists()
+
+
+def test_package_commands_are_imported_only_when_they_run():
+    """`import rexopt.cli` leaves the design, fit and sweep packages (and scipy's
+    optimize and stats) unimported; help still lists their commands, and each runs.
+    """
+    code = (
+        "import sys, rexopt.cli\n"
+        "heavy = ('rexopt.design', 'rexopt.fit', 'rexopt.sweep', 'scipy.optimize',"
+        " 'scipy.stats')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    top = run("--help")
+    for name in ("design", "optimize-cascade", "sweep", "results", "fit"):
+        assert f"  {name} " in top.stdout, name
+        sub = run(name, "--help")
+        assert sub.returncode == 0 and f"Usage: rexopt {name}" in sub.stdout, name
+    # an unknown command is still matched against every command
+    typo = run("desgn")
+    assert typo.returncode == 2 and "Did you mean 'design'" in typo.stderr
