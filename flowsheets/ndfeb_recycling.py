@@ -45,7 +45,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, ValidationError
 
-from rexopt.highs import SolveError, SolveReport
+from rexopt.highs import SolveError, SolveReport, release_solver
 from rexopt.highs import solve as highs_solve
 from rexopt.schema import StrictModel, count, finite, quantity
 from rexopt.units import (
@@ -1992,8 +1992,9 @@ class PlantSession:
 
     Every scenario starts from the same CAPEX breakpoints (those of a fresh build)
     so that its answer does not depend on the scenarios solved before it.  The
-    MILP is not warm-started: ``rexopt.highs.solve`` passes no start solution to
-    HiGHS (what the persistent object keeps is the model, not a MIP start).
+    MILP is not warm-started: each scenario loads the kept Pyomo model into a
+    new HiGHS object (:func:`rexopt.highs.release_solver`), since a kept basis
+    steers a gap-stopped search to another plant within the gap.
     """
 
     def __init__(
@@ -2181,6 +2182,10 @@ class PlantSession:
         t1 = time.perf_counter()
         self._apply(case)
         m = self.model
+        # a fresh HiGHS object: the answer must not depend on the scenarios
+        # solved before (a kept basis steers the search to another plant within
+        # the gap); the model itself (the expensive part) is kept
+        release_solver(m)
         try:
             rep = solve(m, case)
         except SolveError as exc:

@@ -120,6 +120,20 @@ def _solver_for(model):
     return slot.solver
 
 
+def release_solver(model) -> None:
+    """Drop ``model``'s persistent HiGHS object; the next solve makes a new one.
+
+    A persistent object re-solving a changed model starts from what it kept of the
+    last solve (basis, search history), so a MILP stopped at a gap can return a
+    different plant, within the gap, depending on what was solved before.  A
+    caller that must give the same answer whatever came before (a sweep scenario)
+    releases the solver first, at the cost of loading the model into HiGHS again.
+    """
+    slot = model.__dict__.get(_SLOT)
+    if slot is not None:
+        slot.solver = None
+
+
 def has_solver(model) -> bool:
     """True if ``model`` already holds a persistent solver (it was solved before)."""
     slot = model.__dict__.get(_SLOT)

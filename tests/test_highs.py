@@ -113,3 +113,19 @@ def test_clone_and_pickle_get_their_own_solver():
     assert solve(p).objective == pytest.approx(4.0)
     # the original still solves with its own, unchanged parameters
     assert solve(m).objective == pytest.approx(4.0)
+
+
+def test_released_solver_is_replaced_and_gives_the_same_optimum():
+    """release_solver drops the model's HiGHS object; the next solve makes a new one
+    and finds the same proven optimum as before."""
+    from rexopt.highs import _solver_for, has_solver, release_solver
+
+    m = _hard_knapsack(n=12, k=2)
+    solve(m)
+    first = _solver_for(m)
+    x1 = pyo.value(m.obj)
+    release_solver(m)
+    assert not has_solver(m)
+    solve(m)
+    assert has_solver(m) and _solver_for(m) is not first
+    assert pyo.value(m.obj) == pytest.approx(x1, rel=1e-9)
