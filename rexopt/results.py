@@ -23,6 +23,9 @@ from rexopt.chemistry import HCL_G_MOL, element
 SCHEMA = "rexopt.cascade_result/1"
 
 
+#: a species or proton balance off by more than this (relative) is warned
+BALANCE_WARN = 1e-9
+
 class CascadeResult:
     """The solved steady state of one cascade.
 
@@ -190,6 +193,15 @@ class CascadeResult:
 
         used = cascade_defaults(case, sp)
         warnings = list(warnings)
+        # balances close to round-off on a converged solve; one that does not is
+        # said in words (the figures of that species are then not exact)
+        for name, i_, e in zip(bal_index, bal_in, bal_err, strict=True):
+            if e == e and e > BALANCE_WARN:
+                warnings.append(
+                    f"the {name} balance closes only to {e:.2g} (relative, in "
+                    f"{i_:.3g} mol/h): the solve converged, but figures involving "
+                    f"{name} are not exact to that level"
+                )
         kernel_warned = any(
             "counter-ion uses the unverified default" in w for w in warnings
         )

@@ -353,3 +353,27 @@ def test_three_outlet_draw_is_enriched_in_the_middle_component():
         r.purity.loc["strip_liquor", "Gd"] > 0.8
         and r.purity.loc["raffinate", "Sm"] > 0.99
     )
+
+
+def test_a_balance_that_does_not_close_is_said_in_words():
+    """A converged answer's balances close to round-off; a result built from
+    arrays whose balance is off (here every aqueous concentration scaled by 1 %)
+    says so in its warnings, naming the species, instead of printing the numbers
+    as exact."""
+    from rexopt.results import BALANCE_WARN, CascadeResult
+
+    c = Cascade(prnd_case())
+    r = c.simulate()
+    assert r.convergence["max_balance_error"] < BALANCE_WARN
+    assert not any("balance closes only" in w for w in r.warnings)
+    net = c.network()
+    par = c.stage_parameters(net)
+    st, x, y, h, F, info = solve_arrays(net, par, c.efficiencies())
+    assert st == kernels.OK
+    good = CascadeResult.build(c, net, par, x, y, h, F, dict(r.convergence), [])
+    assert not any("balance closes only" in w for w in good.warnings)
+    bad = CascadeResult.build(c, net, par, x * 1.01, y, h, F, dict(r.convergence), [])
+    assert bad.convergence["max_balance_error"] > 1e-3
+    assert any("balance closes only" in w and "Nd" in w for w in bad.warnings), (
+        bad.warnings
+    )
