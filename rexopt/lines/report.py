@@ -499,9 +499,9 @@ def _md_table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
         cells = []
         for key, _, fmt in cols:
             v = r.get(key)
-            cells.append(
-                format(v, fmt) if isinstance(v, int | float) and fmt else str(v)
-            )
+            text = format(v, fmt) if isinstance(v, int | float) and fmt else str(v)
+            # a "|" in a value (cut names such as "La|Ce") would add a cell
+            cells.append(text.replace("|", "\\|"))
         body.append("| " + " | ".join(cells) + " |")
     return "\n".join([head, sep, *body])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -569,3 +570,19 @@ def test_kernel_line_water_balance_closes(ss_linked, linked):
         )
     for r in rows.values():
         assert r["water_in_L_h"] == pytest.approx(r["water_out_L_h"], rel=1e-12)
+
+
+def test_markdown_tables_keep_one_cell_per_header_when_a_value_holds_a_pipe():
+    """Cut names such as "La|Ce" are escaped, so every row of the report's tables
+    has as many cells as the header."""
+    from rexopt.lines.report import _md_table
+
+    cols = [("cut", "cut", ""), ("n", "stages", "d"), ("p", "purity", ".3f")]
+    text = _md_table([{"cut": "La|Ce", "n": 12, "p": 0.99512}], cols)
+    head, _sep, row = text.splitlines()
+
+    def cells(line):
+        return [c for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+
+    assert len(cells(row)) == len(cells(head)) == 3
+    assert "La\\|Ce" in row and "0.995" in row
