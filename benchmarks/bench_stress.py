@@ -195,14 +195,52 @@ def decimal_error(net, par, x):
     return worst
 
 
-def run(n: int, seed: int, check_closed_form: bool = True, verbose: bool = False):
-    """Solve ``n`` random cascades; returns a dict of the figures."""
+def _compact(case: dict) -> str:
+    """The case dict on one line, exact (floats round-trip), loadable by
+    ``ast.literal_eval`` to reproduce the cascade."""
+
+    def r(v):
+        if isinstance(v, str):
+            return str(v)
+        if isinstance(v, dict):
+            return {r(k): r(w) for k, w in v.items()}
+        if isinstance(v, list):
+            return [r(w) for w in v]
+        return v
+
+    return repr(r(case))
+
+
+def _worst_balance(r):
+    """(relative error, species) of the worst balance of a result."""
+    b = r.balance
+    err = b["relative_error"].to_numpy(float)
+    ok = err == err
+    if not ok.any():
+        return float("nan"), ""
+    k = int(np.argmax(np.where(ok, err, -1.0)))
+    return float(err[k]), str(b.index[k])
+
+
+def run(
+    n: int,
+    seed: int,
+    check_closed_form: bool = True,
+    verbose: bool = False,
+    start: int = 0,
+    report_above: float | None = None,
+):
+    """Solve ``n`` random cascades; returns a dict of the figures.
+
+    The first ``start`` cascades are drawn (so the indices match a run from 0)
+    but not solved; ``report_above`` prints every case whose worst balance is
+    above it, with the species and the case."""
     rng = np.random.default_rng(seed)
     out = {
         "n": 0, "redrawn": 0, "kernel_tried": 0, "kernel_ok": 0, "sim_ok": 0,
         "iters": [], "worst_balance": 0.0, "worst_closed_form": 0.0,
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
-        "by_model": {},
+        "by_model": {}, "worst_balance_at": None,
     }  # fmt: skip
     while out["n"] < n:
         case = random_case(rng)
@@ -214,6 +252,8 @@ def run(n: int, seed: int, check_closed_form: bool = True, verbose: bool = False
             out["redrawn"] += 1
             continue
         out["n"] += 1
+        if out["n"] <= start:
+            continue
         model = case["chemistry"]["model"]
         bm = out["by_model"].setdefault(model, [0, 0])
         bm[0] += 1
@@ -248,9 +288,15 @@ def run(n: int, seed: int, check_closed_form: bool = True, verbose: bool = False
                 flush=True,
             )
         out["iters"].append(r.convergence["newton_iterations"])
-        out["worst_balance"] = max(
-            out["worst_balance"], float(r.convergence["max_balance_error"])
-        )
+        err, species = _worst_balance(r)
+        if err > out["worst_balance"]:
+            out["worst_balance"] = err
+            out["worst_balance_at"] = (out["n"], model, species)
+        if report_above is not None and err > report_above:
+            print(
+                f"BALANCE {out['n']} {model} {species}: {err:.3g} {_compact(case)}",
+                flush=True,
+            )
     return out
 
 
@@ -260,13 +306,35 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-closed-form", action="store_true")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument(
+        "--start", type=int, default=0,
+        help="draw but do not solve the first K cascades (indices stay those of a "
+        "run from 0)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--report-balance-above", type=float, default=None, metavar="X",
+        help="print each cascade whose worst relative balance error is above X, "
+        "with the species and the case",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    o = run(args.n, args.seed, not args.no_closed_form, args.verbose)
+    o = run(
+        args.n,
+        args.seed,
+        not args.no_closed_form,
+        args.verbose,
+        args.start,
+        args.report_balance_above,
+    )
     dt = time.perf_counter() - t0
     it = np.array(o["iters"] or [0])
     print(f"kernel: {kernels.kernel_info()['cascade_kernel']}; seed {args.seed}")
-    print(f"cascades solved: {o['n']} ({o['redrawn']} draws refused by the schema)")
+    print(f"cascades drawn: {o['n']} ({o['redrawn']} draws refused by the schema)")
+    if args.start:
+        print(
+            f"the first {args.start} drawn, not solved: the counts below include "
+            f"them as not converged"
+        )
     print(
         f"converged (Cascade.simulate): {o['sim_ok']}/{o['n']} = "
         f"{100.0 * o['sim_ok'] / max(o['n'], 1):.3f} %"
@@ -281,7 +349,9 @@ def main(argv=None):
         f"Newton iterations per cascade: median {np.median(it):.0f}, "
         f"mean {it.mean():.1f}, max {it.max()}"
     )
-    print(f"worst outlet balance error (relative): {o['worst_balance']:.3g}")
+    at = o["worst_balance_at"]
+    where = f" (cascade {at[0]}, {at[1]}, {at[2]})" if at else ""
+    print(f"worst outlet balance error (relative): {o['worst_balance']:.3g}{where}")
     print(
         f"worst relative error vs 80-digit stage balances (constant D, "
         f"{o['closed_form_cases']} cascades, above the accuracy floor): "
