@@ -4,6 +4,7 @@ species' balance is not reported as converged (rexopt.cascade.BALANCE_MAX)."""
 import numpy as np
 import pytest
 
+from rexopt import kernels
 from rexopt.cascade import BALANCE_MAX, Cascade, CascadeError
 from rexopt.results import BALANCE_WARN
 
@@ -128,10 +129,13 @@ STRESS_2043 = {
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    kernels.kernel_info()["cascade_kernel"] == "pure NumPy",
+    reason="the pure twin did not finish this 28000-iteration walk in 500 s",
+)
 def test_unbalanced_walk_answer_is_refused():
-    # ~25 s with the compiled kernel (the walk takes 28000 Newton iterations); the
-    # pure twin did not finish it in 500 s, so it is not run there.  The check is
-    # in Cascade.simulate, after either kernel
+    # ~25 s with the compiled kernel.  The check is in Cascade.simulate, after
+    # either kernel
     with pytest.raises(CascadeError, match=r"balance closes only to 1 relative.*Eu"):
         Cascade(STRESS_2043).simulate(branch_search=False)
 
