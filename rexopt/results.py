@@ -26,6 +26,7 @@ SCHEMA = "rexopt.cascade_result/1"
 #: a species or proton balance off by more than this (relative) is warned
 BALANCE_WARN = 1e-9
 
+
 class CascadeResult:
     """The solved steady state of one cascade.
 
