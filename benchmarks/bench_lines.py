@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from rexopt.lines import optimize_line, write_outputs
+from rexopt.lines.report import WATER_METRICS
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "separation_line_bayanobo.toml"
 
@@ -89,14 +90,7 @@ def main(case: str | Path = CASE) -> None:
             f"{ls['stages']['saving']:.0f}"
         )
         if "water_in_L_h" in ls:
-            for q in (
-                "water_in_L_h",
-                "scrub_strip_solutions_L_h",
-                "dilution_L_h",
-                "concentration_evaporated_L_h",
-                "water_evaporated_t_h",
-                "evaporation_kWh_h",
-            ):
+            for q in WATER_METRICS:
                 v = ls[q]
                 print(
                     f"  kernel water balance {q}: linked {v['linked']:,.4g}, "

@@ -27,6 +27,17 @@ from rexopt.lines.superstructure import (
 from rexopt.lines.verify import apply_repair, verify_line
 from rexopt.lines.zld import brine_to_zld
 
+#: the water and evaporation figures of a kernel-run line, in report order
+#: (rexopt.lines.verify._line_water computes them; linkage_saving compares them)
+WATER_METRICS = (
+    "water_in_L_h",
+    "scrub_strip_solutions_L_h",
+    "dilution_L_h",
+    "concentration_evaporated_L_h",
+    "water_evaporated_t_h",
+    "evaporation_kWh_h",
+)
+
 
 def optimize_line(case: str | Path | dict | LineCase, *, verify: bool = True) -> dict:
     """Optimize a separation line; everything the report prints, as a dict.
@@ -181,14 +192,7 @@ def _kernel_saving(chk_l: dict, chk_u: dict, lin, unl) -> dict:
     # dilution water in; product streams to ZLD + concentration evaporated out
     wl, wu = chk_l.get("water"), chk_u.get("water")
     if wl and wu:
-        for q in (
-            "water_in_L_h",
-            "scrub_strip_solutions_L_h",
-            "dilution_L_h",
-            "concentration_evaporated_L_h",
-            "water_evaporated_t_h",
-            "evaporation_kWh_h",
-        ):
+        for q in WATER_METRICS:
             out[q] = {"linked": wl[q], "unlinked": wu[q], "saving": wu[q] - wl[q]}
         out["water_complete"] = {
             "linked": wl["complete"],
@@ -762,18 +766,7 @@ def report_text(res: dict) -> str:
                 {"metric": f"{q} [mol/h]", **ls[q]}
                 for q in ("base_HA_mol_h", "acid_mol_h", "strip_acid_mol_h")
             ]
-            + [
-                {"metric": q, **ls[q]}
-                for q in (
-                    "water_in_L_h",
-                    "scrub_strip_solutions_L_h",
-                    "dilution_L_h",
-                    "concentration_evaporated_L_h",
-                    "water_evaporated_t_h",
-                    "evaporation_kWh_h",
-                )
-                if q in ls
-            ]
+            + [{"metric": q, **ls[q]} for q in WATER_METRICS if q in ls]
         )
         L.append(
             _md_table(
