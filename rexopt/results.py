@@ -334,6 +334,22 @@ class CascadeResult:
             index=pd.Index(a["bal_index"], name="species"),
         )
 
+    def unbalanced(self, limit: float) -> list[tuple[str, float, float, float]]:
+        """The balances that close worse than ``limit`` (relative), read from the
+        arrays the :attr:`balance` table is built from (no table is built).
+
+        Returns (species, in_mol_h, out_mol_h, relative_error) in the table's row
+        order; a species with no input (NaN error) is never listed.
+        """
+        a = self._a
+        return [
+            (str(n), float(i), float(o), float(e))
+            for n, i, o, e in zip(
+                a["bal_index"], a["bal_in"], a["bal_out"], a["bal_err"], strict=True
+            )
+            if e > limit  # NaN compares False
+        ]
+
     # ---------------------------------------------------------------- outputs
     def summary(self) -> dict[str, float]:
         """Flat dict of scalars, read from the result arrays (no table is built).

@@ -173,6 +173,23 @@ def test_summary_builds_no_table_and_matches_the_tables():
     assert s["max_balance_error"] == r.balance["relative_error"].max()
 
 
+def test_unbalanced_reads_the_same_numbers_as_the_balance_table():
+    r = rexopt.simulate(PRND)
+    b = r.balance
+    err = b["relative_error"].to_numpy()
+    assert np.all(err < 1e-9)  # a converged Pr/Nd split closes every balance
+    for limit in (0.0, float(np.sort(err)[len(err) // 2]), 1.0):
+        got = r.unbalanced(limit)
+        want = [
+            (name, row.in_mol_h, row.out_mol_h, row.relative_error)
+            for name, row in b.iterrows()
+            if row.relative_error > limit
+        ]
+        assert got == want
+    assert r.unbalanced(1.0) == []
+    assert len(r.unbalanced(-1.0)) == len(b)  # every species with an input
+
+
 def test_repr_is_short_and_html_renders():
     r = rexopt.simulate(PRND)
     text = repr(r)
