@@ -1,0 +1,203 @@
+"""Regression cases of issue 17 (kernel trust), used through the public API.
+
+1. The two saturated Sm/Eu/Gd cascades the issue names (38 + 28 + 3 and 40 + 40 + 5
+   stages near S = 4.3), scanned over organic and scrub flows: every point converges
+   from a cold start, cold and warm starts reach one steady state to 1e-10 relative,
+   the balances close.
+2. A sulfate leach liquor whose analysed charges do not balance, stated with the
+   feed anion inputs (``sulfate_mol_L``, ``close_charge_on``, ...).
+3. Branch reporting (``convergence["branches"]``); see benchmarks/bench_branches.py
+   for the search for a second steady state.
+4. Cold against warm starts on random saturated and mass-action cascades.
+
+"Relative" is always over the concentrations (aqueous and organic) above the
+documented accuracy floor, ACC_FLOOR x (component throughput / mean stage flow)
+(docs/kernel.md, Accuracy floor): below it no relative accuracy is promised.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rexopt import kernels, simulate
+from rexopt.cascade import Cascade, solve_arrays
+
+DATA = Path(__file__).resolve().parent / "data" / "kernel"
+SAME = 1e-10  # cold / warm agreement asked by the issue
+BALANCE = 1e-12  # outlet balances of a converged solve (round-off: ~1e-14)
+
+
+def load(name: str) -> dict:
+    return tomllib.loads((DATA / name).read_text())
+
+
+def with_flows(case: dict, organic=None, scrub=None, strip=None) -> dict:
+    c = copy.deepcopy(case)
+    if organic is not None:
+        c["organic"]["flow_L_h"] = float(organic)
+    if scrub is not None:
+        c["scrub"]["flow_L_h"] = float(scrub)
+    if strip is not None:
+        c["strip"]["flow_L_h"] = float(strip)
+    return c
+
+
+def solve(case: dict, x0=None):
+    """Kernel solve of a case (cold when x0 is None): (net, status, x, y, info)."""
+    cas = Cascade(case)
+    net = cas.network()
+    par = cas.stage_parameters(net)
+    st, x, y, _h, _F, info = solve_arrays(net, par, cas.efficiencies(), x0)
+    return net, st, x, y, info
+
+
+def floor(net) -> np.ndarray:
+    """The documented accuracy floor of every component [mol/L]."""
+    scale = (net.ext_aq + net.ext_org).sum(0)
+    return kernels.ACC_FLOOR * scale / (net.aq_out + net.org_out).mean()
+
+
+def rel_diff(net, a: tuple, b: tuple) -> float:
+    """Largest relative difference of two solutions (x, y) over every
+    concentration above the accuracy floor in either of them."""
+    fl = floor(net)
+    worst = 0.0
+    for u, v in zip(a, b, strict=True):
+        act = (u >= fl) | (v >= fl)
+        if act.any():
+            d = (np.abs(u - v) / np.maximum(np.minimum(u, v), fl))[act]
+            worst = max(worst, float(d.max()))
+    return worst
+
+
+def balance_error(net, x, y) -> float:
+    """Worst relative element balance over the outlets (in = out)."""
+    inp = (net.ext_aq + net.ext_org).sum(0)
+    out = np.zeros_like(inp)
+    for _name, phase, j, q in net.outlets:
+        out += q * (x[j] if phase == "aqueous" else y[j])
+    return float(np.max(np.abs(out - inp) / inp))
+
+
+# ------------------------------------------------------------------ 1. Sm/Eu/Gd
+# Xu's flow rule of the case files: F = 100 mol/h RE fed, Ymax = 0.18 mol/L,
+# organic = S F / Ymax, scrub (3 M HCl) = S F - P L/h, strip (6 M) = 3.3 P / 6 L/h
+F_RE, YMAX = 100.0, 0.36 * 1.5 / 3.0
+S_GRID = (4.1, 4.2, 4.3, 4.4, 4.5)
+P_GRID = (30.0, 45.0, 60.0, 80.0, 94.0)
+SEG_CASES = ("smeugd_38_28_3.toml", "smeugd_40_40_5.toml")
+S_CUT = {"smeugd_38_28_3.toml": 35.0, "smeugd_40_40_5.toml": 45.0}  # P of the files
+
+
+def seg_point(base: dict, S: float, P: float) -> dict:
+    return with_flows(
+        base, organic=S * F_RE / YMAX, scrub=S * F_RE - P, strip=3.3 * P / 6.0
+    )
+
+
+def test_case_files_are_the_issue_point():
+    for name in SEG_CASES:
+        c = load(name)
+        S = c["organic"]["flow_L_h"] * YMAX / F_RE
+        assert S == pytest.approx(4.3, rel=1e-12)
+    c = load("smeugd_38_28_3.toml")
+    assert [c["sections"][s]["stages"] for s in ("extraction", "scrub", "strip")] == [
+        38, 28, 3,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SEG_CASES)
+def test_issue_cascade_scan_cold_and_warm_reach_one_steady_state(name):
+    """25 points around S = 4.3 (organic flow 2278..2500 L/h, scrub 316..420 L/h,
+    cut P = 30..94 mol/h): the cold start converges everywhere, the element
+    balances close, and warm starts from each grid neighbour's solution reach the
+    cold answer to 1e-10 relative on every aqueous concentration (the kernel's
+    unknowns; the organic ones follow from them, see the xfail test below)."""
+    base = load(name)
+    sol = {}
+    for S in S_GRID:
+        for P in P_GRID:
+            net, st, x, y, info = solve(seg_point(base, S, P))
+            assert st == kernels.OK, (name, S, P, info)
+            assert info[kernels.INFO_PATH] != 0  # a cold start, not a warm one
+            assert info[kernels.INFO_RELSTEP] <= 1e-11
+            assert balance_error(net, x, y) <= BALANCE
+            sol[S, P] = (net, x, y)
+    worst = 0.0
+    n_warm = n_restarted = 0
+    for (S, P), (net, x, _y) in sol.items():
+        i, k = S_GRID.index(S), P_GRID.index(P)
+        nbrs = [(S_GRID[i + d], P) for d in (-1, 1) if 0 <= i + d < len(S_GRID)]
+        nbrs += [(S, P_GRID[k + d]) for d in (-1, 1) if 0 <= k + d < len(P_GRID)]
+        for nb in nbrs:
+            _, st, xw, yw, info = solve(seg_point(base, S, P), sol[nb][1])
+            assert st == kernels.OK
+            if nb[1] == P:
+                # a neighbour 2.3 % away in organic flow: the warm start itself
+                # converges (no fall-back to the cold start)
+                assert info[kernels.INFO_PATH] == 0, (S, P, nb)
+            else:
+                # a neighbour 15-50 % away in the cut: plain Newton from there
+                # may fail (measured: 16 and 9 of 40 on the two cases), the kernel
+                # then restarts cold; the answer is the same either way
+                n_restarted += info[kernels.INFO_PATH] != 0
+            worst = max(worst, rel_diff(net, (xw,), (x,)))
+            n_warm += 1
+    assert n_warm == 80 and n_restarted < 40
+    assert worst <= SAME
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kernel: the relative convergence test looks at the aqueous unknowns "
+    "only; an organic concentration above the accuracy floor whose aqueous "
+    "partner is below it (y = D x, D ~ 9) is not covered and came out 6e-10 "
+    "off from the cold start (docs/kernel.md promises ~1e-11)",
+)
+def test_organic_trace_above_the_floor_agrees_cold_and_warm():
+    # smeugd_38_28_3 at S = 4.4, P = 94: Sm is stripped out of the extraction
+    # section almost entirely; at stage 3 x_Sm = 9.1e-63 (below its floor 2.1e-62)
+    # and y_Sm = 8.2e-62 (above it).  Cold start vs the warm start from S = 4.3:
+    # y_Sm differs by 6.0e-10 relative (x above the floor: <= 4e-12); the pure
+    # twin's cold start agrees with the warm one to 7e-12.
+    base = load("smeugd_38_28_3.toml")
+    case = seg_point(base, 4.4, 94.0)
+    net, st, x, y, _ = solve(case)
+    _, _, xn, _, _ = solve(seg_point(base, 4.3, 94.0))
+    _, stw, xw, yw, info = solve(case, xn)
+    assert st == stw == kernels.OK and info[kernels.INFO_PATH] == 0
+    assert rel_diff(net, (y,), (yw,)) <= SAME
+
+
+@pytest.mark.parametrize("name", SEG_CASES)
+def test_issue_cascade_through_simulate(name):
+    """simulate() at the issue's point: a cold path (no organic-flow walk), one
+    branch, balances of every element closed; the physics of the cut holds
+    (Sm leaves in the raffinate, Gd in the strip liquor)."""
+    r = simulate(DATA / name)
+    conv = r.convergence
+    assert conv["status"] == "converged"
+    assert conv["start"] in ("linear", "continuation", "pseudo-transient")
+    assert conv["relative_error_estimate"] <= 1e-11
+    assert conv["max_balance_error"] <= BALANCE
+    assert isinstance(conv["branches"], list) and len(conv["branches"]) == 1
+    rec = r.recovery
+    assert rec.loc["Sm", "raffinate"] > 0.9
+    assert rec.loc["Gd", "strip_liquor"] > 0.96
+    # warm starts: from S = 4.1 at the same cut (the warm start converges by
+    # itself) and from S = 4.1, P = 94 (a far one: plain Newton from it may fail,
+    # the kernel then restarts cold); the same answer from both
+    base = load(name)
+    net = Cascade(base).network()
+    P = S_CUT[name]
+    for S0, P0, warm in ((4.1, P, True), (4.1, 94.0, False)):
+        far = Cascade(seg_point(base, S0, P0)).simulate(branch_search=False)
+        rw = simulate(DATA / name, warm_start=far.x)
+        if warm:
+            assert rw.convergence["start"] == "warm start"
+        assert rel_diff(net, (rw.x,), (r.x,)) <= SAME
