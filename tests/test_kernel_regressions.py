@@ -201,3 +201,147 @@ def test_issue_cascade_through_simulate(name):
         if warm:
             assert rw.convergence["start"] == "warm start"
         assert rel_diff(net, (rw.x,), (r.x,)) <= SAME
+
+
+# ------------------------------------------------ 4. cold vs warm, random cascades
+ORDER = ["La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Y", "Er", "Tm",
+         "Yb", "Lu"]  # fmt: skip
+N_RANDOM, RANDOM_SEED = 50, 17
+
+
+def random_cascade(rng, model: str) -> dict:
+    """A three-section cascade of 2-6 adjacent REE on saponified P507 (defaults of
+    the p507_hcl data set): saturated with Xu's flow rule at high (S > 1) or low
+    reflux, or mass action with random organic flow and saponification; a quarter
+    of them with an aqueous side draw."""
+    nc = int(rng.integers(2, 7))
+    i0 = int(rng.integers(0, len(ORDER) - nc + 1))
+    comps = ORDER[i0 : i0 + nc]
+    ne, ns, nt = (int(rng.integers(3, 41)), int(rng.integers(3, 41)),
+                  int(rng.integers(2, 9)))  # fmt: skip
+    feed = {c: float(10 ** rng.uniform(-2, 0) * 0.3) for c in comps}
+    load = 100.0 * sum(feed.values())  # mol/h RE fed
+    case = {
+        "kind": "cascade",
+        "chemistry": {"model": model, "components": comps},
+        "sections": {
+            "extraction": {"stages": ne},
+            "scrub": {"stages": ns},
+            "strip": {"stages": nt},
+        },
+        "feed": {
+            "flow_L_h": 100.0,
+            "acidity_mol_L": float(10 ** rng.uniform(-3, -1)),
+            "conc_mol_L": feed,
+        },
+    }
+    if model == "saturated":
+        case["chemistry"]["saturated"] = {"K_ref_L_mol": float(10 ** rng.uniform(1, 2))}
+        high = rng.random() < 0.5
+        S = float(rng.uniform(1.05, 3.0) if high else rng.uniform(0.3, 1.0))
+        P = float(rng.uniform(0.1, 0.9)) * load
+        case["organic"] = {"flow_L_h": S * load / YMAX, "extractant_mol_L": 1.5,
+                           "saponification": 0.36}  # fmt: skip
+        case["scrub"] = {"flow_L_h": max(S * load - P, 1.0), "acidity_mol_L": 3.0}
+        case["strip"] = {"flow_L_h": max(3.3 * P / 6.0, 1.0), "acidity_mol_L": 6.0}
+    else:
+        case["organic"] = {"flow_L_h": float(10 ** rng.uniform(2, 3)),
+                           "extractant_mol_L": 1.5,
+                           "saponification": float(rng.uniform(0.0, 0.4))}  # fmt: skip
+        case["feed"]["acidity_mol_L"] = float(10 ** rng.uniform(-2, -0.7))
+        case["scrub"] = {"flow_L_h": float(rng.uniform(10, 100)), "acidity_mol_L": 1.0}
+        case["strip"] = {"flow_L_h": float(rng.uniform(10, 50)), "acidity_mol_L": 4.0}
+    if rng.random() < 0.25:
+        case["side_draws"] = [{"phase": "aqueous",
+                               "stage": int(rng.integers(1, ne + ns + 1)),
+                               "flow_L_h": float(rng.uniform(0.5, 10.0))}]  # fmt: skip
+    return case
+
+
+@pytest.fixture(scope="module")
+def random_runs():
+    """Cold solve of each random cascade, then warm starts from its solution
+    perturbed by a log-normal factor (sigma 0.1 and 1.0, i.e. ~10 % and ~x2.7)
+    and from the cold solution of a neighbour (organic +2 %, scrub -2 %)."""
+    rng = np.random.default_rng(RANDOM_SEED)
+    runs = []
+    for k in range(N_RANDOM):
+        model = ("saturated", "mass_action")[k % 2]
+        case = random_cascade(rng, model)
+        net, st, x, y, info = solve(case)
+        warm = []
+        if st == kernels.OK:
+            for sigma in (0.1, 1.0):
+                x0 = x * np.exp(sigma * rng.standard_normal(x.shape))
+                warm.append((f"perturbed {sigma}", solve(case, x0)))
+            nb = with_flows(case, organic=case["organic"]["flow_L_h"] * 1.02,
+                            scrub=case["scrub"]["flow_L_h"] * 0.98)  # fmt: skip
+            nst, nx = solve(nb)[1:3]
+            if nst == kernels.OK:
+                warm.append(("neighbour", solve(case, nx)))
+        runs.append({"k": k, "model": model, "case": case, "net": net, "st": st,
+                     "x": x, "y": y, "info": info, "warm": warm})  # fmt: skip
+    return runs
+
+
+def _converged(run) -> bool:
+    return run["st"] == kernels.OK and run["info"][kernels.INFO_RELSTEP] <= 1e-10
+
+
+def test_random_cascades_converge_cold_with_balances_closed(random_runs):
+    assert {r["model"] for r in random_runs} == {"saturated", "mass_action"}
+    for r in random_runs:
+        assert r["st"] == kernels.OK, (r["k"], r["info"])
+        assert balance_error(r["net"], r["x"], r["y"]) <= BALANCE, r["k"]
+
+
+def test_random_cascades_cold_and_warm_agree(random_runs):
+    """Every cascade whose cold start converged in relative terms (correction
+    <= 1e-10): each warm start reaches the same steady state to 1e-10 relative
+    on every concentration above the floor."""
+    done = [r for r in random_runs if _converged(r)]
+    # 44 of 50 today (every saturated one); the rest: see the xfail test below
+    assert len(done) >= 40
+    assert sum(r["model"] == "saturated" for r in done) == N_RANDOM // 2
+    n = 0
+    for r in done:
+        assert len(r["warm"]) == 3
+        for label, (_net, st, xw, yw, _info) in r["warm"]:
+            assert st == kernels.OK
+            d = rel_diff(r["net"], (xw, yw), (r["x"], r["y"]))
+            assert d <= SAME, (r["k"], label, d)
+            n += 1
+    assert n == 3 * len(done)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kernel: 6 of 25 random mass-action cascades end the cold start at the "
+    "iteration budget with balances closed but raffinate traces unconverged "
+    "(relative correction up to 1e64, far above the floor); warm starts stop at "
+    "other values, up to 1e33 apart (tests/data/kernel/mass_action_trace_stall.toml)",
+)
+def test_random_mass_action_cascades_converge_in_relative_terms(random_runs):
+    bad = [r["k"] for r in random_runs if not _converged(r)]
+    assert bad == []
+
+
+def test_trace_stall_case_is_said_in_the_result():
+    """What is true today of the stalled case: the balances close, and the result
+    says the traces are not converged (a warning with the correction)."""
+    r = simulate(DATA / "mass_action_trace_stall.toml", branch_search=False)
+    assert r.convergence["max_balance_error"] <= BALANCE
+    if r.convergence["relative_error_estimate"] > 1e-10:
+        assert any("largest relative Newton correction" in w for w in r.warnings)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kernel / branch search: solutions whose traces are not converged "
+    "(relative correction 1e64) are counted as distinct steady states; "
+    "simulate() warns '3 steady states found' for one steady state",
+)
+def test_unconverged_solutions_are_not_reported_as_branches():
+    r = simulate(DATA / "mass_action_trace_stall.toml")
+    branches = r.convergence["branches"]
+    assert len(branches) == 1 or r.convergence["relative_error_estimate"] <= 1e-10
