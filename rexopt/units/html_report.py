@@ -45,7 +45,10 @@ def _table(df: pd.DataFrame | None, fmt: str = "{:,.4g}") -> str:
         if isinstance(v, bool):
             return "yes" if v else "no"
         if isinstance(v, float):
-            return fmt.format(v)
+            if v != v:
+                return "-"
+            # large figures (USD, t/yr) in full with thousands separators
+            return f"{v:,.0f}" if abs(v) >= 1e4 else fmt.format(v)
         if v is None:
             return "-"
         return str(v)
@@ -141,15 +144,45 @@ def render(res, files: dict[str, str]) -> str:
         if len(rounds):
             P.append("<h3>CAPEX refinement rounds</h3>")
             P.append(_table(rounds))
+    P.append(
+        f"<h3>CAPEX breakdown (installed cost at the chosen sizes, USD; total "
+        f"{e['capex_USD']:,.0f} USD)</h3>"
+    )
+    P.append(_table(t.get("equipment")))
+    P.append(
+        f"<h3>OPEX breakdown (USD/yr, scrap not included; net OPEX "
+        f"{e['opex_USD_yr']:,.0f} USD/yr = costs - credits)</h3>"
+    )
+    P.append(_table(t.get("opex")))
     P.append("<h3>Cash flow (USD)</h3>")
     P.append(_table(t.get("cash_flow"), "{:,.0f}"))
-    P.append("<h2>Products</h2>")
-    P.append(_table(t.get("products")))
-    P.append("<h2>Plant inlets and outlets</h2>")
-    from rexopt.units.report import BOUNDARY_NOTE
+    from rexopt.units.report import (
+        BOUNDARY_NOTE,
+        PARETO_NOTE,
+        T_BASIS,
+        STEAM_MWh_t,
+        pareto_table,
+        product_tables,
+    )
 
+    P.append("<h2>Products (t/yr, %, USD/yr)</h2>")
+    prod, where = product_tables(t.get("products"), s["re_recovery"])
+    P.append(_table(prod))
+    P.append(
+        "<p>Where each rare earth of the feed goes [% of its feed]: "
+        "named_recovery_pct above counts an element only in its own product; the "
+        "last row also counts it where it is an impurity of another product.</p>"
+    )
+    P.append(_table(where, "{:,.4f}"))
+    P.append("<h2>Plant inlets and outlets</h2>")
     P.append(f"<p class='note'>{_e(BOUNDARY_NOTE)}</p>")
     P.append(_table(t.get("boundary_streams")))
+    P.append(
+        "<p class='note'>T_basis: "
+        + "; ".join(f"<b>{_e(k)}</b> = {_e(v)}" for k, v in T_BASIS.items())
+        + ".  Every stream of the plant, with the same columns, is in "
+        "stream_table.csv.</p>"
+    )
     P.append("<h2>Mass-flow diagram</h2>")
     P.append(_img(files.get("sankey_png"), "mass-flow diagram"))
     P.append("<h2>Solvent-extraction banks</h2>")
@@ -176,10 +209,12 @@ def render(res, files: dict[str, str]) -> str:
             P.append(
                 _img(files.get(f"sx_profile_{b['bank']}_png"), f"{b['bank']} profile")
             )
-    P.append("<h2>Energy [MWh/yr, steam t/yr] and CO2 [t/yr] by unit</h2>")
+    P.append("<h2>Energy [MWh/yr] and CO2 [t/yr] by unit</h2>")
+    P.append(
+        f"<p class='note'>Steam counted as its latent heat, {STEAM_MWh_t:.3f} "
+        "MWh/t.</p>"
+    )
     P.append(_table(t.get("energy")))
-    P.append("<h2>Equipment</h2>")
-    P.append(_table(t.get("equipment")))
     P.append("<h2>Reagents (net of recovered MgO / HCl)</h2>")
     P.append(_table(t.get("reagents")))
     P.append("<h2>Water balance [t/yr]</h2>")
@@ -189,8 +224,9 @@ def render(res, files: dict[str, str]) -> str:
     P.append(_table(t.get("salts")))
     if res.pareto is not None:
         P.append("<h2>Pareto front (epsilon-constraint)</h2>")
+        P.append(f"<p class='note'>{_e(PARETO_NOTE)}</p>")
         P.append(_img(files.get("pareto_png"), "Pareto front"))
-        P.append(_table(res.pareto))
+        P.append(_table(pareto_table(res.pareto, res.case)))
     P.append("<h2>Assumptions: defaults still unverified</h2>")
     uv = unverified(res.plant.data)
     P.append(

@@ -20,6 +20,7 @@ from rexopt.units.base import WATER_KG_KMOL, merge
 from rexopt.units.data import unverified
 
 STEAM_MWh_t = 2100 / 3600  # latent heat of LP steam [MWh/t]
+KW_PER_MBTU_H = 293.07  # 1 MBTU/h = 1e6 BTU/h = 293.07 kW
 SALT_SPECIES = sorted(
     {v[0] for a in agents._SALTS.values() for v in a.values()} | {"Na2SO4(aq)"}
 )
@@ -32,6 +33,13 @@ LINE_NAMES = {
     ("tb", False): "DyTb oxide",
     ("dy", True): "Dy2O3",
 }
+
+
+def _num(x: float) -> str:
+    """A figure for a text table: in full from 10,000 up, else 4 significant."""
+    if x != x:
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:,.4g}"
 
 
 def _t_yr(kmol_h: float, key: str, hours: float) -> float:
@@ -93,9 +101,18 @@ def summarize(m, plant, choice, rs):
                 "t_yr": tot,
                 "REO_t_yr": reo,
                 "purity_pct": 100 * purity,
+                "named_elements": "+".join(main),
+                # the named element(s) recovered in this product [% of their feed]
+                "named_recovery_pct": 100
+                * sum(el.get(r, 0.0) for r in main)
+                / max(sum(feed_el.get(r, 0.0) for r in main), 1e-30),
+                # where every RE of the feed goes (impurities included); the
+                # column sums over products are the recovery by element
                 **{
-                    f"{r}_recovery_pct": 100 * el.get(r, 0.0) / feed_el.get(r, 1e-30)
-                    for r in main
+                    f"{r}_to_product_pct_of_feed": 100
+                    * el.get(r, 0.0)
+                    / max(feed_el.get(r, 0.0), 1e-30)
+                    for r in sp.RARE_EARTHS
                 },
                 "revenue_USD_yr": val,
             }
@@ -120,6 +137,10 @@ def summarize(m, plant, choice, rs):
                 "t_yr": t,
                 "t_per_t_REO": t / max(reo_t_yr, 1e-9),
                 "USD_yr": usd,
+                "note": ""
+                if t >= 0
+                else "net made in the plant (more recovered than used): not sold, "
+                "no credit",
             }
         )
     reagents = pd.DataFrame(rrows)
@@ -265,7 +286,7 @@ def summarize(m, plant, choice, rs):
                 "unit": n,
                 "electricity_MWh_yr": el * hrs / 1000,
                 "fuel_MWh_yr": fuel * hrs / 1000,
-                "steam_t_yr": st * hrs,
+                "steam_MWh_yr": st * hrs * STEAM_MWh_t,
                 "total_MWh_yr": tot,
                 "CO2_electricity_t_yr": co2_el,
                 "CO2_fuel_t_yr": co2_fu,
@@ -305,11 +326,14 @@ def summarize(m, plant, choice, rs):
         fn = costing.installed_cost_fn(c, e)
         cost = n * fn(x / n)
         capex += cost
+        unit_ = c(f"equipment.{e}.size_unit")
+        if unit_ == "MBTU/h":
+            unit_ = f"MBTU/h (x {KW_PER_MBTU_H} = {x * KW_PER_MBTU_H:,.0f} kW in all)"
         qrows.append(
             {
                 "equipment": e,
                 "size_total": x,
-                "size_unit": c(f"equipment.{e}.size_unit"),
+                "size_unit": unit_,
                 "trains": n,
                 "size_per_train": x / n,
                 "max_per_train": c(f"equipment.{e}.max_per_train"),
@@ -317,6 +341,10 @@ def summarize(m, plant, choice, rs):
             }
         )
     equipment = pd.DataFrame(qrows)
+    if len(equipment):
+        equipment["share_of_CAPEX_pct"] = (
+            100 * equipment["installed_cost_USD"] / max(capex, 1e-9)
+        )
     fin = c.table("finance")
     bp = c.table("byproducts_USD_t")
     salt_stream = S[("evap", "salt")]
@@ -339,14 +367,66 @@ def summarize(m, plant, choice, rs):
     waste_usd = (
         res_t * bp["residue"] + slu_t * bp["sludge"] + discharge_t_yr * bp["wastewater"]
     )
-    util_usd = (
-        el_tot * ut["electricity_USD_kWh"]
-        + fuel_tot * ut["fuel_USD_kWh"]
-        + steam_tot * ut["steam_USD_t"]
-    ) * hrs + w(fresh) * c("reagents_USD_t.water")
+    util_parts = {
+        "electricity": el_tot * ut["electricity_USD_kWh"] * hrs,
+        "fuel": fuel_tot * ut["fuel_USD_kWh"] * hrs,
+        "steam": steam_tot * ut["steam_USD_t"] * hrs,
+        "fresh water": w(fresh) * c("reagents_USD_t.water"),
+    }
+    util_usd = sum(util_parts.values())
     labour = fin["labour_USD_yr_train"] * n
     maint = fin["maintenance_frac"] * capex
     opex = reagent_usd + util_usd + labour + maint - salt_usd - waste_usd
+    # OPEX breakdown: every line a positive amount, its kind says cost or credit
+    orows = [
+        (f"reagent {r_['reagent']}", r_["USD_yr"], "cost", f"{r_['t_yr']:,.1f} t/yr")
+        for r_ in rrows
+        if r_["USD_yr"] > 0
+    ]
+    qty = {
+        "electricity": f"{el_tot * hrs / 1000:,.0f} MWh/yr",
+        "fuel": f"{fuel_tot * hrs / 1000:,.0f} MWh/yr",
+        "steam": f"{steam_tot * hrs:,.0f} t/yr",
+        "fresh water": f"{w(fresh):,.0f} t/yr",
+    }
+    orows += [(f"utility {k}", v, "cost", qty[k]) for k, v in util_parts.items()]
+    orows += [
+        ("labour", labour, "cost", f"{n} train(s)"),
+        ("maintenance", maint, "cost", f"{fin['maintenance_frac']:.1%} of CAPEX"),
+        (
+            "salt sold" if salt_usd >= 0 else "salt disposal",
+            abs(salt_usd),
+            "credit" if salt_usd >= 0 else "cost",
+            f"{_mass_t_yr(salt_stream, hrs):,.0f} t/yr",
+        ),
+    ]
+    for what, t_, price in (
+        ("residue", res_t, bp["residue"]),
+        ("sludge", slu_t, bp["sludge"]),
+        ("liquid discharge", discharge_t_yr, bp["wastewater"]),
+    ):
+        v_ = t_ * price
+        orows.append(
+            (
+                f"{what} {'sold' if v_ > 0 else 'disposal'}",
+                abs(v_),
+                "credit" if v_ > 0 else "cost",
+                f"{t_:,.1f} t/yr",
+            )
+        )
+    opex_table = pd.DataFrame(
+        [
+            {
+                "item": it,
+                "amount_USD_yr": v_,
+                "kind": k_,
+                "quantity": q_,
+                "USD_per_kg_REO": v_ / max(reo_t_yr * 1000, 1e-9),
+                "share_of_net_OPEX_pct": 100 * v_ / opex if opex > 0 else float("nan"),
+            }
+            for it, v_, k_, q_ in orows
+        ]
+    )
     scrap_usd = choice.scrap_t_h * hrs * c("feed_USD_t.scrap")
     finance = costing.Finance.from_data(c)
     op_cost = opex + scrap_usd
@@ -535,6 +615,7 @@ def summarize(m, plant, choice, rs):
         "salts": salts,
         "energy": energy,
         "equipment": equipment,
+        "opex": opex_table,
         "streams": stream_table(plant, rs),
     }
     return summary, tables
@@ -761,7 +842,12 @@ def economics_check(m, resim: dict, rs) -> dict:
         for k in milp
         if k not in ("capex_USD", "maintenance_USD_yr", "labour_USD_yr", "npv_USD")
     ]
-    moved = [k for k in flow_items if abs(by[k]["rel"]) > tol]
+    # below 1 USD (/yr) a difference is the solver's round-off, not a model one
+    moved = [
+        k
+        for k in flow_items
+        if abs(by[k]["rel"]) > tol and abs(by[k]["difference"]) > 1.0
+    ]
     if moved:
         why = (
             "the re-simulation re-runs the chosen SX cascades with the kernel "
@@ -780,7 +866,8 @@ def economics_check(m, resim: dict, rs) -> dict:
         )
     if not notes:
         notes.append(
-            "the re-simulated plant reproduces every MILP figure to 1e-6 relative"
+            "the re-simulated plant reproduces every MILP figure to 1e-6 relative "
+            "or 1 USD"
         )
     return {
         "rows": rows,
@@ -794,50 +881,168 @@ def economics_check(m, resim: dict, rs) -> dict:
 #: assumptions of the boundary stream table (stated in its header)
 BOUNDARY_NOTE = (
     "Plant inlets and outlets.  Mass in t/yr, molar flow in kmol/h, T in degC, "
-    "volumetric flow in m3/h: liquids at 1,000 kg/m3 of solution (approximation), "
-    "gases as ideal gas at 0 degC and 1 atm (Nm3/h), solids not given.  Inlets are "
-    "at an assumed 25 degC; outlet temperatures are not modelled ('n/m') except "
-    "where the unit's operating point fixes one.  Reagent solutions are shown as "
-    "delivered (species + carried water).  Reused condensate is an internal recycle, "
-    "not an outlet."
+    "volumetric flow in m3/h at the stream's temperature as stated below.  "
+    "Liquids at 1,000 kg/m3 of solution (an approximation), solids at the particle "
+    "densities of stream_conditions.toml (unverified), gases as ideal gas at 1 atm "
+    "and the stream's T (gas_Nm3_h at 0 degC beside it).  No temperature comes from "
+    "an energy balance: T_basis says where each one comes from (a unit's set point, "
+    "an inlet passed on, a mass-weighted mix, or the assumed ambient).  Reagent "
+    "solutions are shown as delivered (species + carried water).  Reused condensate "
+    "is an internal recycle, not an outlet."
 )
+
+#: what each temperature basis means (printed under the stream tables)
+T_BASIS = {
+    "operating point": "set point: the temperature of the unit's chosen operating "
+    "point (roaster, HCl leach, calciner), also used in its heat duty",
+    "set point": "set point of the unit from stream_conditions.toml "
+    "(placeholder unless its status says otherwise); not an energy balance",
+    "inlet passed on": "filter, splitter, router, regeneration: the inlet's "
+    "temperature, no heat loss modelled",
+    "mixed": "mixer: mass-weighted mean of the inlets (equal heat capacities, "
+    "no heat of mixing)",
+    "ambient": "purchased input, air, water or scrap at the assumed site ambient",
+    "no flow": "the stream carries nothing under the chosen route",
+}
+
+_PASS_ON = {"SolidLiquid", "Splitter", "Router", "MgRegeneration"}
+_SET_POINT = {
+    "Pretreatment": "pretreat",
+    "FullDissolution": "dissolve",
+    "Purification": "purify",
+    "SXCut": "sx",
+    "OxalatePrecipitation": "prec",
+    "Neutralization": "neutralize",
+}
+
+
+def stream_temperatures(plant, rs) -> dict[tuple[str, str], tuple[float, str]]:
+    """(unit, outlet) -> (T [degC], basis): see T_BASIS for the bases."""
+    d = plant.data["stream_conditions"]
+    amb = d("ambient.temperature_C")
+    sp_c = d.table("set_point_C")
+    out: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def inlet_T(n):
+        """Mass-weighted T of a unit's inlet streams (None if nothing known)."""
+        num = den = 0.0
+        for (dst, _), srcs in plant.edges.items():
+            if dst != n:
+                continue
+            for src in srcs:
+                mass = sp.mass_flow_kg_h(rs.streams.get(src, {}))
+                if src in out and mass > 0 and out[src][1] != "no flow":
+                    num += mass * out[src][0]
+                    den += mass
+        if n == "pretreat":
+            mass = sp.mass_flow_kg_h(rs.inlets[n].get("scrap", {}))
+            num, den = num + mass * amb, den + mass
+        return num / den if den > 0 else None
+
+    # two passes: the recycle inlets (mother liquor) are known on the second
+    for _ in range(2):
+        for n in plant.order:
+            u = plant.units[n]
+            kind = type(u).__name__
+            pt = rs.points.get(n, {})
+            T, basis = None, None
+            if isinstance(pt.get("temperature_C"), int | float):
+                T, basis = float(pt["temperature_C"]), "operating point"
+            elif kind in _SET_POINT:
+                T, basis = float(sp_c[_SET_POINT[kind]]), "set point"
+            elif kind in _PASS_ON:
+                T, basis = inlet_T(n), "inlet passed on"
+            elif kind == "Mixer":
+                T, basis = inlet_T(n), "mixed"
+            for q in u.outlets:
+                Tq, bq = T, basis
+                if kind == "EvaporatorCrystallizer":
+                    if q == "condensate":
+                        ev = pt.get("evaporator", "mvr")
+                        Tq = float(sp_c.get(f"evap_condensate_{ev}", amb))
+                    else:
+                        Tq = float(sp_c["evap_brine_boiling"])
+                    bq = "set point"
+                if sp.mass_flow_kg_h(rs.streams.get((n, q), {})) <= 0 or Tq is None:
+                    out[(n, q)] = (float("nan"), "no flow")
+                else:
+                    out[(n, q)] = (Tq, bq)
+    return out
+
+
+def _solid_density(key: str, d) -> float:
+    f = sp.split(key)[0]
+    rho = d.table("solid_density_kg_m3")
+    if any(f == sp.RE_OXIDE[r][0] or f == f"{r}2O3" for r in sp.RARE_EARTHS):
+        return rho["re_oxide"]
+    if f in sp.ATOMIC_MASS_g_mol:
+        return rho["metal"]
+    if "(OH)" in f:
+        return rho["hydroxide"]
+    if "C2O4" in f and any(f.startswith(r) for r in sp.RARE_EARTHS):
+        return rho["oxalate"]
+    if any(x in f for x in ("Cl", "SO4", "C2O4")):
+        return rho["salt"]
+    return rho["other"]
+
+
+def volumes_m3_h(st: dict, T_C: float, d) -> dict[str, float]:
+    """Liquid, solid and gas volume flows [m3/h] of a stream at T_C [degC]."""
+    liq = {k: v for k, v in st.items() if sp.phase(k) in ("l", "aq")}
+    sol = {k: v for k, v in st.items() if sp.phase(k) == "s"}
+    gas_kmol = sum(v for k, v in st.items() if sp.phase(k) == "g")
+    T = 25.0 if T_C != T_C else T_C  # no flow: nan -> any T, the flow is zero
+    solid = sum(
+        sp.mass_flow_kg_h({k: v}) / _solid_density(k, d) for k, v in sol.items()
+    )
+    return {
+        "liquid_m3_h": sp.mass_flow_kg_h(liq) / 1000.0,
+        "solids_m3_h": solid,
+        "gas_m3_h": gas_kmol * 22.414 * (273.15 + T) / 273.15,
+        "gas_Nm3_h": gas_kmol * 22.414,
+    }
 
 
 def _phase_of(st: dict) -> str:
+    """Phase of a stream: gas, liquid, solid, slurry (< 50 wt % solids in the
+    condensed part) or wet solid (>= 50 wt %), '+ gas' when a gas goes with it."""
     ph = {sp.phase(k) for k, v in st.items() if v > 0}
     if not ph:
-        return "-"
+        return "no flow"
     if ph <= {"g"}:
         return "gas"
-    if ph <= {"s"}:
-        return "solid"
-    if "s" in ph and ph & {"l", "aq"}:
-        return "slurry" if "g" not in ph else "slurry + gas"
-    if ph <= {"l", "aq"}:
-        return "liquid"
-    return "mixed"
+    gas = " + gas" if "g" in ph else ""
+    if ph - {"g"} <= {"s"}:
+        return "solid" + gas
+    if "s" in ph:
+        sol = sp.mass_flow_kg_h({k: v for k, v in st.items() if sp.phase(k) == "s"})
+        cond = sp.mass_flow_kg_h({k: v for k, v in st.items() if sp.phase(k) != "g"})
+        return ("wet solid" if sol >= 0.5 * cond else "slurry") + gas
+    return "liquid" + gas
 
 
-def _boundary_row(name, direction, st, hrs, T="n/m", note=""):
+def _boundary_row(name, direction, st, hrs, d, T, basis, note=""):
     mass = sp.mass_flow_kg_h(st)
     mol = sum(st.values())
-    ph = _phase_of(st)
+    vol = volumes_m3_h(st, T, d)
     liq = {k: v for k, v in st.items() if sp.phase(k) in ("l", "aq")}
-    gas = {k: v for k, v in st.items() if sp.phase(k) == "g"}
-    liq_m3_h = sp.mass_flow_kg_h(liq) / 1000.0
-    gas_nm3_h = sum(gas.values()) * 22.414
+    liq_m3_h = vol["liquid_m3_h"]
     el_liq = sp.element_flows(liq)
     re_kmol = sum(el_liq.get(r, 0.0) for r in sp.RARE_EARTHS)
     sol_mass = sp.mass_flow_kg_h({k: v for k, v in st.items() if sp.phase(k) == "s"})
     return {
         "stream": name,
         "direction": direction,
-        "phase": ph,
+        "phase": _phase_of(st),
         "T_C": T,
+        "T_basis": basis,
         "mass_t_yr": mass * hrs / 1000,
         "molar_flow_kmol_h": mol,
+        "volume_m3_h": vol["liquid_m3_h"] + vol["solids_m3_h"] + vol["gas_m3_h"],
         "liquid_m3_h": liq_m3_h,
-        "gas_Nm3_h": gas_nm3_h,
+        "solids_m3_h": vol["solids_m3_h"],
+        "gas_m3_h": vol["gas_m3_h"],
+        "gas_Nm3_h": vol["gas_Nm3_h"],
         "RE_in_liquid_mol_L": re_kmol / liq_m3_h if liq_m3_h > 0 else 0.0,
         "HCl_mol_L": st.get("HCl(aq)", 0.0) / liq_m3_h if liq_m3_h > 0 else 0.0,
         "solids_wt_pct": 100 * sol_mass / mass if mass > 0 else 0.0,
@@ -852,9 +1057,15 @@ def _boundary_row(name, direction, st, hrs, T="n/m", note=""):
 def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
     """Every plant inlet and outlet: scrap, reagents, water, air, products, wastes."""
     hrs = plant.hours_yr
+    d = plant.data["stream_conditions"]
+    amb = d("ambient.temperature_C")
+    temps = stream_temperatures(plant, rs)
     rows = []
-    feed = rs.inlets["pretreat"]["scrap"]
-    rows.append(_boundary_row("scrap (dry + moisture)", "inlet", feed, hrs, 25.0))
+
+    def inlet(name, st, note=""):
+        rows.append(_boundary_row(name, "inlet", st, hrs, d, amb, "ambient", note))
+
+    inlet("scrap (dry + moisture)", rs.inlets["pretreat"]["scrap"])
     reag = merge(*[r.reagents for r in rs.results.values()])
     for k in sorted(reag):
         v = reag[k]
@@ -868,48 +1079,55 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
             st["H2O(l)"] = wat
         if v > 0:
             users = [n for n, r in rs.results.items() if r.reagents.get(k, 0.0) > 0]
-            rows.append(
-                _boundary_row(
-                    f"{sp.split(k)[0]} (purchased)",
-                    "inlet",
-                    st,
-                    hrs,
-                    25.0,
-                    "to " + ", ".join(users),
-                )
-            )
+            inlet(f"{sp.split(k)[0]} (purchased)", st, "to " + ", ".join(users))
         else:
+            makers = [n for n, r in rs.results.items() if r.reagents.get(k, 0.0) < 0]
             rows.append(
                 _boundary_row(
                     f"{sp.split(k)[0]} (net made in the plant)",
                     "outlet",
                     st,
                     hrs,
-                    note="more recovered than used; not sold in the model",
+                    d,
+                    amb,
+                    "ambient",
+                    "more recovered than used (in "
+                    + ", ".join(makers)
+                    + "); not sold in the model, no credit",
                 )
             )
     air = {k: reag[k] for k in ("O2(g)", "N2(g)") if reag.get(k, 0.0) > 0}
     if air:
-        rows.append(_boundary_row("air", "inlet", air, hrs, 25.0))
-    rows.append(
-        _boundary_row(
-            "fresh water", "inlet", {"H2O(l)": water_kmol["fresh"]}, hrs, 25.0
+        inlet("air", air)
+    fresh = {"H2O(l)": water_kmol["fresh"]}
+    if water_kmol["fresh"] > 0:
+        inlet("fresh water", fresh)
+    else:
+        rows.append(
+            _boundary_row(
+                "fresh water",
+                "inlet",
+                fresh,
+                hrs,
+                d,
+                float("nan"),
+                "no flow",
+                "none needed: reused condensate covers the process water",
+            )
         )
-    )
+    Tc, bc = temps.get(("evap", "condensate"), (float("nan"), "no flow"))
     rows.append(
         _boundary_row(
             "condensate reused as process water",
             "recycle (internal)",
             {"H2O(l)": water_kmol["reuse"]},
             hrs,
-            note="not an inlet nor an outlet",
+            d,
+            Tc,
+            bc,
+            "not an inlet nor an outlet; T as it leaves the evaporator",
         )
     )
-    temps = {
-        n: rs.points[n].get("temperature_C")
-        for n in rs.points
-        if isinstance(rs.points[n].get("temperature_C"), int | float)
-    }
     for (u, port), cat in sorted(plant.sinks.items(), key=lambda x: x[1]):
         st = rs.streams.get((u, port), {})
         if sp.mass_flow_kg_h(st) <= 0:
@@ -925,48 +1143,63 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
                         "outlet",
                         {"H2O(g)": tower},
                         hrs,
-                        note="leaves as vapour",
+                        d,
+                        d("ambient.cooling_tower_vapour_C"),
+                        "set point",
+                        "leaves as vapour",
                     )
                 )
             dis = max(rest - tower, 0.0)
             if dis > 1e-12:
                 rows.append(
                     _boundary_row(
-                        "condensate discharged", "outlet", {"H2O(l)": dis}, hrs
+                        "condensate discharged",
+                        "outlet",
+                        {"H2O(l)": dis},
+                        hrs,
+                        d,
+                        Tc,
+                        bc,
                     )
                 )
             continue
-        T = temps.get(u, "n/m")
-        rows.append(_boundary_row(f"{u}.{port} [{cat}]", "outlet", st, hrs, T))
-    df = pd.DataFrame(rows)
-    return df
+        T, basis = temps.get((u, port), (float("nan"), "no flow"))
+        note = ""
+        if cat.startswith("product") and basis == "operating point":
+            note = "kiln outlet; the product cooler is not modelled"
+        rows.append(
+            _boundary_row(f"{u}.{port} [{cat}]", "outlet", st, hrs, d, T, basis, note)
+        )
+    return pd.DataFrame(rows)
 
 
 def stream_table(plant, rs) -> pd.DataFrame:
-    """One row per stream: ends, phase, T, volumetric flow (liquids at 1,000 kg/m3,
-    gases in Nm3/h, as in BOUNDARY_NOTE), mass flows, water, RE and species
+    """One row per stream: ends, phase, T with its basis, volumetric flows
+    [m3/h] (as in BOUNDARY_NOTE), mass flows, water, elements and species
     [kmol/h]."""
     dest = {}
     for (dst, dport), srcs in plant.edges.items():  # noqa: B007
         for s in srcs:
             dest[s] = f"{dst}.{dport}"
+    d = plant.data["stream_conditions"]
+    temps = stream_temperatures(plant, rs)
     rows = []
     hrs = plant.hours_yr
     for (u, port), st in rs.streams.items():
         if not st:
             continue
         el = sp.element_flows(st)
-        liq = {k: v for k, v in st.items() if sp.phase(k) in ("l", "aq")}
-        T = rs.points.get(u, {}).get("temperature_C")
+        T, basis = temps.get((u, port), (float("nan"), "no flow"))
+        vol = volumes_m3_h(st, T, d)
         row = {
             "stream": f"{u}.{port}",
             "from": u,
             "to": dest.get((u, port), f"[{plant.sinks.get((u, port), '?')}]"),
             "phase": _phase_of(st),
-            # the source unit's operating temperature where it has one
-            "T_C": T if isinstance(T, int | float) else "n/m",
-            "liquid_m3_h": sp.mass_flow_kg_h(liq) / 1000.0,
-            "gas_Nm3_h": 22.414 * sum(v for k, v in st.items() if sp.phase(k) == "g"),
+            "T_C": T,
+            "T_basis": basis,
+            "volume_m3_h": vol["liquid_m3_h"] + vol["solids_m3_h"] + vol["gas_m3_h"],
+            **vol,
             "mass_kg_h": sp.mass_flow_kg_h(st),
             "mass_t_yr": sp.mass_flow_kg_h(st) * hrs / 1000,
             "water_kg_h": WATER_KG_KMOL
@@ -976,11 +1209,30 @@ def stream_table(plant, rs) -> pd.DataFrame:
                 for r in (*sp.RARE_EARTHS, "Fe", "Cl", "Na", "Mg", "N")
             },
         }
-        for s, v in st.items():
-            row[f"{s} [kmol/h]"] = v
+        for s_, v in st.items():
+            row[f"{s_} [kmol/h]"] = v
         rows.append(row)
-    df = pd.DataFrame(rows).fillna(0.0)
+    df = pd.DataFrame(rows)
+    species = [c for c in df.columns if c.endswith(" [kmol/h]")]
+    df[species] = df[species].fillna(0.0)
     return df
+
+
+def product_tables(
+    products: pd.DataFrame, recovery: dict[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Products table split for printing: the products (purity, named recovery,
+    revenue) and where each rare earth of the feed goes [% of its feed], with
+    the recovery by element (all products) as the last row."""
+    if products is None or not len(products):
+        return pd.DataFrame(), pd.DataFrame()
+    to = [c for c in products.columns if c.endswith("_to_product_pct_of_feed")]
+    main = products.drop(columns=to)
+    where = products[["product", *to]].rename(columns={c: c.split("_")[0] for c in to})
+    total = {"product": "all products (recovery by element)"}
+    total.update({r: 100 * v for r, v in recovery.items() if r in where.columns})
+    where = pd.concat([where, pd.DataFrame([total])], ignore_index=True)
+    return main, where
 
 
 def text_report(res) -> str:
@@ -1015,27 +1267,39 @@ def text_report(res) -> str:
                 L.append(f"    {b_['text']}")
         else:
             L.append("  No equipment cap, train count or cooling-tower limit binds.")
-    L.append("\nProducts")
-    L.append(t["products"].to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    L.append("\nProducts (t/yr, %, USD/yr)")
+    prod, where = product_tables(t["products"], s["re_recovery"])
+    L.append(prod.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
     L.append(
-        f"Overall RE yield {100 * s['re_yield']:.2f} %; recovery by element: "
-        + ", ".join(f"{k} {100 * v:.2f} %" for k, v in s["re_recovery"].items())
+        f"Overall RE yield {100 * s['re_yield']:.2f} %.  Where each rare earth of the "
+        "feed goes [% of its feed] (named_recovery_pct above counts an element only "
+        "in its own product; the last row also counts it where it is an impurity of "
+        "another product, so it is the larger of the two):"
     )
-    L.append(
-        "  (the products table counts an element only in its own product; the "
-        "recovery by element also counts it where it is an impurity of another "
-        "product, so it is the larger of the two)"
-    )
+    L.append(where.to_string(index=False, float_format=lambda x: f"{x:,.4f}"))
     bt = t.get("boundary_streams")
     if bt is not None and len(bt):
         L.append("\nPlant inlets and outlets")
         L.append("  " + BOUNDARY_NOTE)
-        L.append(
-            bt.drop(columns=["note"]).to_string(
-                index=False, float_format=lambda x: f"{x:,.4g}"
-            )
-        )
-    L.append("\nReagents (net of recovered MgO / HCl)")
+        cols = [
+            "stream",
+            "direction",
+            "phase",
+            "T_C",
+            "T_basis",
+            "mass_t_yr",
+            "molar_flow_kmol_h",
+            "volume_m3_h",
+            "RE_in_liquid_mol_L",
+            "HCl_mol_L",
+            "solids_wt_pct",
+        ]
+        L.append(bt[cols].to_string(index=False, float_format=_num, na_rep="-"))
+        L.append("  T_basis: " + "; ".join(f"{k} = {v}" for k, v in T_BASIS.items()))
+        for r_ in bt.to_dict("records"):
+            if r_["note"]:
+                L.append(f"  {r_['stream']}: {r_['note']}")
+    L.append("\nReagents (net of recovered MgO / HCl; t/yr, t/t REO, USD/yr)")
     L.append(t["reagents"].to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
     w = s["water"]
     b = s["balances"]
@@ -1051,8 +1315,8 @@ def text_report(res) -> str:
     if len(t["salts"]):
         L.append(t["salts"].to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
     L.append(
-        "\nEnergy by unit [MWh/yr; steam t/yr] and CO2 [t/yr] (steam counted at "
-        f"{STEAM_MWh_t:.3f} MWh/t in the total)"
+        "\nEnergy by unit [MWh/yr] and CO2 [t/yr] (steam as its latent heat, "
+        f"{STEAM_MWh_t:.3f} MWh/t)"
     )
     L.append(
         t["energy"]
@@ -1065,7 +1329,10 @@ def text_report(res) -> str:
     L.append(f"Total {s['energy_MWh_yr']:,.0f} MWh/yr")
     L.append("\nCO2 [t/yr]: " + ", ".join(f"{k} {v:,.0f}" for k, v in s["co2"].items()))
     e = s["economics"]
-    L.append("\nEconomics of the re-simulated plant (USD and USD/yr, after tax)")
+    L.append(
+        "\nEconomics of the re-simulated plant (USD and USD/yr; every amount "
+        "positive, its kind says cost or credit)"
+    )
     L.append(t["economics"].to_string(index=False, float_format=lambda x: f"{x:,.0f}"))
     irr = "none (cash never pays back)" if e["irr"] is None else f"{e['irr']:.2%}"
     pb = "never" if e["payback_yr"] is None else f"{e['payback_yr']:.2f} yr"
@@ -1115,8 +1382,40 @@ def text_report(res) -> str:
         f"  REO: MILP {s['milp_REO_t_yr']:.1f} t/yr vs re-simulated "
         f"{s['REO_t_yr']:.1f} t/yr"
     )
-    L.append("\nEquipment")
-    L.append(t["equipment"].to_string(index=False, float_format=lambda x: f"{x:,.3g}"))
+    L.append(
+        f"\nCAPEX breakdown (installed cost at the chosen sizes, USD; total "
+        f"{e['capex_USD']:,.0f} USD)"
+    )
+    eq = t["equipment"]
+    if len(eq):
+        L.append(
+            eq.to_string(
+                index=False,
+                formatters={
+                    "size_total": "{:,.4g}".format,
+                    "size_per_train": "{:,.4g}".format,
+                    "max_per_train": "{:,.4g}".format,
+                    "installed_cost_USD": "{:,.0f}".format,
+                    "share_of_CAPEX_pct": "{:.1f}".format,
+                },
+            )
+        )
+    op = t.get("opex")
+    if op is not None and len(op):
+        L.append(
+            f"\nOPEX breakdown (USD/yr, scrap not included; net OPEX "
+            f"{e['opex_USD_yr']:,.0f} USD/yr = costs - credits)"
+        )
+        L.append(
+            op.to_string(
+                index=False,
+                formatters={
+                    "amount_USD_yr": "{:,.0f}".format,
+                    "USD_per_kg_REO": "{:,.3f}".format,
+                    "share_of_net_OPEX_pct": "{:.1f}".format,
+                },
+            )
+        )
     L.append("\nBalances of the re-simulated plant")
     L.append(
         "  largest unit element imbalance (rel) "
@@ -1243,14 +1542,24 @@ def text_report(res) -> str:
     L.append(
         "Times [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in res.timings_s.items())
     )
-    nu = len(unverified(res.plant.data))
+    uv = unverified(res.plant.data)
+    by_file: dict[str, int] = defaultdict(int)
+    for k, _ in uv:
+        by_file[k.split(".")[0]] += 1
     L.append(
-        f"{nu} default values are unverified placeholders "
-        "(see unverified_defaults.csv)."
+        f"\nAssumptions: {len(uv)} default values are UNVERIFIED placeholders "
+        "(every one with its value, unit and source in unverified_defaults.csv and "
+        "report.html; override them in the case under [data.<file>]).  By data file: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(by_file.items()))
     )
     if res.pareto is not None:
         L.append("\nPareto front (epsilon-constraint)")
-        L.append(res.pareto.to_string(index=False))
+        L.append("  " + PARETO_NOTE)
+        L.append(
+            pareto_table(res.pareto, res.case).to_string(
+                index=False, float_format=lambda x: f"{x:,.6g}", na_rep="-"
+            )
+        )
     return "\n".join(L)
 
 
@@ -1410,29 +1719,133 @@ METRIC_UNITS = {
     "energy": "energy [MWh/yr]",
     "co2": "CO2 [t/yr]",
 }
+#: unit suffix of each metric's column in the printed Pareto table
+METRIC_SUFFIX = {
+    "npv": "USD",
+    "cost": "USD_yr",
+    "yield": "frac",
+    "reagents": "t_yr",
+    "wastewater": "t_yr",
+    "energy": "MWh_yr",
+    "co2": "t_yr",
+}
+_MAXIMISED = {"npv", "yield"}
+
+
+def pareto_dominated(front: pd.DataFrame, metrics: list[str]) -> list[bool]:
+    """For each row: is another row at least as good in every metric and better
+    in one?  (NPV and yield maximised, the rest minimised; NaN rows never
+    dominate and are never dominated.)"""
+    sign = {k: -1.0 if k in _MAXIMISED else 1.0 for k in metrics}
+    vals = [
+        None
+        if any(pd.isna(r[k]) for k in metrics)
+        else tuple(sign[k] * float(r[k]) for k in metrics)
+        for r in front.to_dict("records")
+    ]
+    out = []
+    for i, a in enumerate(vals):
+        dom = False
+        if a is not None:
+            for j, b in enumerate(vals):
+                if j != i and b is not None:
+                    if all(y <= x for x, y in zip(a, b, strict=True)) and b != a:
+                        dom = True
+                        break
+        out.append(dom)
+    return out
+
+
+def pareto_table(front: pd.DataFrame, case) -> pd.DataFrame:
+    """The front as printed: units in the metric columns, a point number, and
+    whether a point is dominated in (primary, secondary, fresh water)."""
+    p, s = case.pareto.primary, case.pareto.secondary
+    df = front.copy()
+    df.insert(0, "point", [str(i + 1) for i in range(len(df))])
+    hd = df["headline"].astype(bool)
+    df.loc[hd, "point"] = "headline"
+    df["dominated_in_3_objectives"] = pareto_dominated(df, [p, s, "fresh_water_t_yr"])
+    return df.rename(
+        columns={
+            p: f"{p}_{METRIC_SUFFIX[p]}",
+            s: f"{s}_{METRIC_SUFFIX[s]}",
+            f"{s}_bound": f"{s}_bound_{METRIC_SUFFIX[s]}",
+        }
+    )
+
+
+PARETO_NOTE = (
+    "Epsilon-constraint front: each numbered point optimises the primary metric "
+    "with the secondary bounded; fresh water is reported for every point, not "
+    "bounded.  The headline plant is the reported plant (it optimises the case's "
+    "objective, which may be NPV rather than the primary metric, so it can lie off "
+    "the front).  Points are optimal only to the solver's MIP gap: a point "
+    "another point beats in every objective is drawn hollow and marked dominated."
+)
 
 
 def pareto_png(front: pd.DataFrame, case, path: Path) -> None:
-    """Primary vs secondary, coloured by fresh water; the headline plant a star."""
+    """Three objectives in two panels with the same points: primary vs secondary
+    and primary vs fresh water; points numbered, the headline plant a star."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     p, s = case.pareto.primary, case.pareto.secondary
-    ok = front.dropna(subset=[p, s])
-    pts = ok[~ok["headline"].astype(bool)]
-    hd = ok[ok["headline"].astype(bool)]
-    fig, ax = plt.subplots(figsize=(7, 5))
-    sc = ax.scatter(pts[s], pts[p], c=pts["fresh_water_t_yr"], cmap="viridis")
-    ax.plot(pts[s], pts[p], color="gray", lw=0.8)
-    fig.colorbar(sc, ax=ax, label="fresh water [t/yr]")
-    if len(hd):
-        ax.scatter(hd[s], hd[p], marker="*", s=250, color="red", label="headline plant")
-        ax.legend()
-    ax.set_xlabel(METRIC_UNITS[s])
-    ax.set_ylabel(METRIC_UNITS[p])
-    ax.set_title(f"{case.name}: Pareto front ({p} vs {s})")
+    df = front.reset_index(drop=True).copy()
+    df["_dom"] = pareto_dominated(df, [p, s, "fresh_water_t_yr"])
+    ok = df.dropna(subset=[p, s])
+    hd_mask = ok["headline"].astype(bool)
+    pts, hd = ok[~hd_mask], ok[hd_mask]
+    scale = 1e6 if p in ("npv", "cost") else 1.0
+    ylab = METRIC_UNITS[p].replace("[USD", "[M USD") if scale != 1 else METRIC_UNITS[p]
+    obj = getattr(getattr(case, "objective", None), "kind", "the case objective")
+    fig, axs = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    for ax, x, xlab in (
+        (axs[0], s, METRIC_UNITS[s]),
+        (axs[1], "fresh_water_t_yr", "fresh water [t/yr]"),
+    ):
+        if x == s:
+            nd_ = pts[~pts["_dom"]].sort_values(s)
+            ax.plot(nd_[s], nd_[p] / scale, color="gray", lw=0.8, zorder=1)
+        for i, r in pts.iterrows():
+            filled = not r["_dom"]
+            ax.scatter(
+                r[x],
+                r[p] / scale,
+                s=60,
+                facecolors="tab:blue" if filled else "white",
+                edgecolors="tab:blue",
+                zorder=2,
+            )
+            ax.annotate(
+                f"{i + 1}" + ("" if filled else " (dominated)"),
+                (r[x], r[p] / scale),
+                textcoords="offset points",
+                xytext=(6, 4),
+                fontsize=8,
+            )
+        if len(hd):
+            ax.scatter(
+                hd[x],
+                hd[p] / scale,
+                marker="*",
+                s=300,
+                color="red",
+                zorder=3,
+                label=f"headline (reported) plant: optimises {obj}",
+            )
+        ax.set_xlabel(xlab)
+        ax.grid(alpha=0.3)
+    axs[0].set_ylabel(ylab)
+    axs[0].legend(fontsize=8, loc="best")
+    fig.suptitle(
+        f"{case.name}: Pareto front, {p} vs {s} vs fresh water (same points in "
+        "both panels; hollow = dominated by another point, each point being "
+        "optimal only to the MIP gap)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -1455,6 +1868,7 @@ def write_outputs(res, out: Path) -> dict[str, str]:
         "energy",
         "equipment",
         "economics",
+        "opex",
         "cash_flow",
         "sx_banks",
         "sx_recoveries",
@@ -1495,7 +1909,7 @@ def write_outputs(res, out: Path) -> dict[str, str]:
     ).to_csv(files["unverified_defaults_csv"], index=False)
     if res.pareto is not None:
         files["pareto_csv"] = str(out / "pareto.csv")
-        res.pareto.to_csv(files["pareto_csv"], index=False)
+        pareto_table(res.pareto, res.case).to_csv(files["pareto_csv"], index=False)
         files["pareto_png"] = str(out / "pareto.png")
         pareto_png(res.pareto, res.case, Path(files["pareto_png"]))
     from rexopt.units.html_report import write_html
