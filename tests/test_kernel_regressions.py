@@ -203,6 +203,160 @@ def test_issue_cascade_through_simulate(name):
         assert rel_diff(net, (rw.x,), (r.x,)) <= SAME
 
 
+# ------------------------------------------------------ 2. sulfate leach liquor
+# tests/data/kernel/uky_sulfate_leach.toml: the University of Kentucky coal-refuse
+# H2SO4 leach liquor in mg/L as the PrOMMiS project gives it (source in the file),
+# analysed as H+ 10.75, HSO4- 10,000, SO4-- 100 mg/L and metals; 3 D2EHPA stages.
+ANALYSIS_MG_L = {"H+": 10.75, "HSO4-": 1.0e4, "SO4--": 100.0}
+ION_G_MOL = {"H+": 1.008, "HSO4-": 97.07, "SO4--": 96.06}
+
+
+def uky(**feed) -> dict:
+    """The liquor case with its feed's anion fields replaced by ``feed``."""
+    c = load("uky_sulfate_leach.toml")
+    for k in ("acidity_mol_L", "sulfate_mol_L", "close_charge_on"):
+        c["feed"].pop(k, None)
+    c["feed"].update(feed)
+    return c
+
+
+def _analysis():
+    """(total acidity, total sulfate, analysis residual) from the mg/L figures."""
+    from rexopt.chemistry import element
+
+    mol = {k: v / 1000.0 / ION_G_MOL[k] for k, v in ANALYSIS_MG_L.items()}
+    c = load("uky_sulfate_leach.toml")
+    metals = sum(
+        element(s).charge * g / element(s).molar_mass_g_mol
+        for s, g in c["feed"]["conc_g_L"].items()
+    )
+    residual = metals + mol["H+"] - mol["HSO4-"] - 2.0 * mol["SO4--"]
+    return mol["H+"] + mol["HSO4-"], mol["HSO4-"] + mol["SO4--"], residual
+
+
+def _raffinate(r) -> np.ndarray:
+    return np.array([r.outlets.loc["raffinate", f"{s}_mol_h"] for s in r.species])
+
+
+def test_leach_liquor_case_states_the_analysis():
+    acid, so4, _ = _analysis()
+    f = load("uky_sulfate_leach.toml")["feed"]
+    assert f["acidity_mol_L"] == pytest.approx(acid, rel=1e-12)
+    assert f["sulfate_mol_L"] == pytest.approx(so4, rel=1e-12)
+
+
+def test_leach_liquor_residual_is_reported_and_closed_on_acidity():
+    """(a) the electroneutrality residual of the analysis is reported (and warned),
+    (b) closing on acidity gives the same raffinate as the feed with the balancing
+    H+ written into its acidity (anions then derived, = the analysed sulfate),
+    (d) every metal's balance closes and its input is the analysed one."""
+    acid, so4, residual = _analysis()
+    # anions exceed cations by 4.9 meq/L (Fe counted as Fe3+)
+    assert residual == pytest.approx(-4.92e-3, abs=0.01e-3)
+    r = simulate(DATA / "uky_sulfate_leach.toml", branch_search=False)
+    fe = r.convergence["feed_electroneutrality"]
+    assert fe["residual_eq_L"] == pytest.approx(residual, rel=1e-9)
+    assert fe["closed_on"] == "acidity"
+    old, new = fe["adjusted"]["acidity_mol_L"]
+    assert old == pytest.approx(acid, rel=1e-12)
+    assert new == pytest.approx(acid - residual, rel=1e-12)
+    assert any("charges do not balance" in w for w in r.warnings)
+    explicit = simulate(uky(acidity_mol_L=new), branch_search=False)
+    assert explicit.convergence["feed_electroneutrality"]["closed_on"] is None
+    assert np.allclose(_raffinate(r), _raffinate(explicit), rtol=1e-10, atol=0.0)
+    # (d) metals conserved: in = raffinate + loaded organic, input as analysed
+    c = load("uky_sulfate_leach.toml")
+    from rexopt.chemistry import element
+
+    for s, g in c["feed"]["conc_g_L"].items():
+        fed = c["feed"]["flow_L_h"] * g / element(s).molar_mass_g_mol
+        assert r.balance.loc[s, "in_mol_h"] == pytest.approx(fed, rel=1e-12)
+        assert r.balance.loc[s, "relative_error"] <= BALANCE
+    assert r.balance.loc["H+ (protons)", "relative_error"] <= BALANCE
+    # the D2EHPA rougher: Sc (D = 632) all to the organic, Dy and Y mostly,
+    # the light REE and Al/Ca/Fe mostly left in the raffinate
+    rec = r.recovery
+    assert rec.loc["Sc", "loaded_organic"] > 0.999
+    assert (
+        rec.loc["Dy", "loaded_organic"] > 0.5 and rec.loc["Y", "loaded_organic"] > 0.5
+    )
+    assert rec.loc["La", "raffinate"] > 0.9 and rec.loc["Fe", "raffinate"] > 0.8
+
+
+def test_leach_liquor_closed_on_sulfate_is_the_old_derived_reading():
+    """(b) closing on sulfate (lowered by |residual| / 2) gives the same raffinate
+    as the feed stated the old way (acidity only, sulfate = half the anion
+    equivalents), and as the feed with that sulfate stated explicitly.
+
+    How far the old reading is from the analysis closed on acidity (the measured
+    acid is the figure that absorbs the residual there), raffinate mol/h:
+    - acidity = total acid (H+ + HSO4-), sulfate derived: sulfate 101.6 instead of
+      104.1 mmol/L, stage pH 1.39-1.45 instead of 1.37-1.43; raffinate Y -16 %,
+      Dy -13 %, Gd -1.1 %, Sm -0.6 %, La..Nd -0.1..-0.2 %; Al, Ca, Fe, Sc (constant
+      D) unchanged.
+    - acidity = the analysed free H+ only (10.75 mg/L), sulfate derived: sulfate
+      50 mmol/L, pH 2.4-2.7; raffinate Y and Dy -100 % (all extracted), Gd -95 %,
+      Sm -72 %, La -26 %, Pr -12 %, Nd -10 %, Ce -9 %.
+    """
+    acid, so4, residual = _analysis()
+    closed = simulate(uky(acidity_mol_L=acid, sulfate_mol_L=so4,
+                          close_charge_on="sulfate"), branch_search=False)  # fmt: skip
+    fe = closed.convergence["feed_electroneutrality"]
+    s_used = fe["adjusted"]["sulfate_mol_L"][1]
+    assert s_used == pytest.approx(so4 + residual / 2.0, rel=1e-12)
+    derived = simulate(uky(acidity_mol_L=acid), branch_search=False)
+    stated = simulate(uky(acidity_mol_L=acid, sulfate_mol_L=s_used),
+                      branch_search=False)  # fmt: skip
+    assert abs(stated.convergence["feed_electroneutrality"]["residual_eq_L"]) < 1e-15
+    for other in (derived, stated):
+        assert np.allclose(_raffinate(closed), _raffinate(other), rtol=1e-10, atol=0)
+    # the figures of the docstring
+    ref = _raffinate(simulate(DATA / "uky_sulfate_leach.toml", branch_search=False))
+    sp = derived.species
+    dev = dict(zip(sp, _raffinate(derived) / ref - 1.0, strict=True))
+    assert dev["Y"] == pytest.approx(-0.16, abs=0.01)
+    assert dev["Dy"] == pytest.approx(-0.13, abs=0.01)
+    assert all(dev[s] == pytest.approx(0.0, abs=1e-12) for s in ("Al", "Ca", "Fe"))
+    free_h = ANALYSIS_MG_L["H+"] / 1000.0 / ION_G_MOL["H+"]
+    dev_h = dict(zip(sp, _raffinate(simulate(uky(acidity_mol_L=free_h),
+                                             branch_search=False)) / ref - 1.0,
+                     strict=True))  # fmt: skip
+    assert dev_h["Dy"] < -0.999 and dev_h["Gd"] < -0.9
+    assert dev_h["La"] == pytest.approx(-0.26, abs=0.01)
+
+
+@pytest.mark.parametrize("on, field", [("chloride", "chloride_mol_L"),
+                                       ("other_anions", "other_anions_eq_L")])  # fmt: skip
+def test_leach_liquor_impossible_closure_is_refused(on, field):
+    """(c) closing on an anion the analysis does not hold would need it negative
+    (-4.9 meq/L): refused, naming the field, the value needed and the figures."""
+    from rexopt.case import CaseError
+
+    acid, so4, residual = _analysis()
+    case = uky(acidity_mol_L=acid, sulfate_mol_L=so4, close_charge_on=on)
+    with pytest.raises(CaseError) as e:
+        simulate(case)
+    msg = str(e.value)
+    assert "feed.close_charge_on" in msg and "impossible" in msg
+    assert f"feed.{field} = {residual:.6g}" in msg
+    assert "below 0" in msg
+
+
+def test_leach_liquor_impossible_closure_cli_names_the_file(tmp_path):
+    import subprocess
+    import sys
+
+    text = (DATA / "uky_sulfate_leach.toml").read_text()
+    bad = tmp_path / "liquor.toml"
+    bad.write_text(text.replace('close_charge_on = "acidity"',
+                                'close_charge_on = "chloride"'))  # fmt: skip
+    p = subprocess.run([sys.executable, "-m", "rexopt.cli", "validate", str(bad)],
+                       capture_output=True, text=True)  # fmt: skip
+    assert p.returncode == 2
+    assert f"{bad}: feed.close_charge_on: 'chloride'" in p.stderr + p.stdout
+    assert "Traceback" not in p.stderr
+
+
 # ------------------------------------------------ 4. cold vs warm, random cascades
 ORDER = ["La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Y", "Er", "Tm",
          "Yb", "Lu"]  # fmt: skip
