@@ -1,5 +1,7 @@
 """The HTML report: self-contained, and rendered by a real headless Chromium."""
 
+import math
+import re
 import shutil
 import subprocess
 
@@ -36,6 +38,60 @@ def written(sx_tables, tmp_path_factory):
     return res, out
 
 
+@pytest.mark.integration
+def test_tables_are_whole_numbers_with_units(written):
+    """No NaN printed, breakdowns that add up, a temperature for every stream."""
+    from rexopt.units import report as rep
+
+    res, out = written
+    t, s = res.tables, res.summary
+    e = s["economics"]
+    txt = (out / "report.txt").read_text()
+    assert not re.search(r"\bnan\b", txt, re.IGNORECASE)
+    assert "CAPEX breakdown" in txt and "OPEX breakdown" in txt
+    # OPEX lines are positive amounts; costs minus credits is the net OPEX
+    op = t["opex"]
+    assert (op["amount_USD_yr"] >= 0).all()
+    assert set(op["kind"]) <= {"cost", "credit"}
+    net = (
+        op.loc[op["kind"] == "cost", "amount_USD_yr"].sum()
+        - op.loc[op["kind"] == "credit", "amount_USD_yr"].sum()
+    )
+    assert net == pytest.approx(e["opex_USD_yr"], rel=1e-9)
+    # the economics table has no negative amounts either (credits by kind)
+    assert (t["economics"]["value"].drop(t["economics"].index[-2:]) >= 0).all()
+    # CAPEX breakdown sums to the CAPEX
+    eq = t["equipment"]
+    assert eq["installed_cost_USD"].sum() == pytest.approx(e["capex_USD"], rel=1e-12)
+    assert eq["share_of_CAPEX_pct"].sum() == pytest.approx(100.0, rel=1e-9)
+    # products: a number in every cell; element shares add up to the recovery
+    prod = t["products"]
+    assert not prod.isna().any().any()
+    for r in ("Pr", "Nd", "Dy", "Tb"):
+        col = prod[f"{r}_to_product_pct_of_feed"]
+        assert col.sum() == pytest.approx(100 * s["re_recovery"][r], rel=1e-9)
+    # energy in one unit system (MWh/yr) and its rows add up
+    en = t["energy"]
+    assert not [c for c in en.columns if c.endswith("_t_yr") and "CO2" not in c]
+    parts = en[["electricity_MWh_yr", "fuel_MWh_yr", "steam_MWh_yr"]].sum(axis=1)
+    assert (parts - en["total_MWh_yr"]).abs().max() < 1e-6
+    # every stream with flow has a temperature, a stated basis and a volume
+    for tab in (t["streams"], t["boundary_streams"]):
+        flowing = tab[tab["phase"] != "no flow"]
+        assert len(flowing)
+        assert all(math.isfinite(x) for x in flowing["T_C"])
+        assert set(tab["T_basis"]) <= set(rep.T_BASIS)
+        assert (flowing["volume_m3_h"] > 0).all()
+    st = t["streams"].set_index("stream")
+    # a set point is what the data file says; the calciner its operating point
+    sc = res.plant.data["stream_conditions"]
+    assert st.loc["sx_prnd.raffinate", "T_C"] == sc("set_point_C.sx")
+    assert st.loc["calc_nd.offgas", "T_basis"] == "operating point"
+    # the leach pulp is at the leach temperature and the filter passes it on
+    assert st.loc["filter.filtrate", "T_C"] == st.loc["leach.pulp", "T_C"]
+    assert st.loc["filter.filtrate", "T_basis"] == "inlet passed on"
+
+
 def _chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
         p = shutil.which(name)
@@ -56,7 +112,9 @@ def test_html_report_is_self_contained_and_complete(written):
         "Economics (USD, USD/yr; after tax)",
         "Plant inlets and outlets",
         "Solvent-extraction banks",
-        "Energy [MWh/yr, steam t/yr] and CO2 [t/yr] by unit",
+        "Energy [MWh/yr] and CO2 [t/yr] by unit",
+        "CAPEX breakdown",
+        "OPEX breakdown",
         "Assumptions: defaults still unverified",
     ):
         assert head in text
