@@ -36,8 +36,18 @@ def print_summary(summary, console: Console) -> None:
     t.add_row("still pending", f"{tot.get('pending', summary.remaining):,}")
     t.add_row("wall time", f"{summary.wall_s:.2f} s")
     t.add_row("rate", f"{summary.rate:,.1f} scenarios/s")
+    if summary.computed and summary.cpu_s > 0:
+        t.add_row(
+            "worker CPU per scenario", f"{summary.cpu_per_scenario_s * 1e3:.3g} ms"
+        )
     t.add_row("tasks (lost and retried)", f"{summary.n_tasks:,} ({summary.lost_tasks})")
     t.add_row("executor", f"{summary.executor} ({summary.slots} slots)")
+    if summary.evaluator_options.get("branch_search") is False:
+        t.add_row(
+            "branch search",
+            "OFF ([cascade] branch_search = false): other steady states not "
+            "looked for (said in every scenario's message)",
+        )
     console.print(t)
 
 
@@ -51,6 +61,12 @@ def print_plan(sweep, out: Path, console: Console) -> None:
     )
     base = sweep.base_path or "inline [base]"
     console.print(f"base case: {sweep.kind} study, {base}", markup=False)
+    if sweep.evaluator_options().get("branch_search") is False:
+        console.print(
+            "branch search: OFF ([cascade] branch_search = false): other steady "
+            "states are not looked for (said in every scenario's message)",
+            markup=False,
+        )
     console.print(
         f"scenarios: {t.n:,}   outputs: {', '.join(sweep.outputs)}", markup=False
     )

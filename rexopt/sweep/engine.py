@@ -61,10 +61,14 @@ class SweepSummary:
     n_tasks: int = 0
     wall_s: float = 0.0
     compute_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the worker processes over their tasks [s]
     slots: int = 1
     executor: str = ""
     interrupted: bool = False
     totals: dict = field(default_factory=dict)
+    # study options that differ from their defaults (Sweep.evaluator_options),
+    # e.g. {"branch_search": False}; stated in every scenario's message too
+    evaluator_options: dict = field(default_factory=dict)
 
     @property
     def remaining(self) -> int:
@@ -82,12 +86,19 @@ class SweepSummary:
             return 0.0
         return max(0.0, self.wall_s * self.slots - self.compute_s) / self.n_tasks
 
+    @property
+    def cpu_per_scenario_s(self) -> float:
+        """Worker CPU time per computed scenario, whatever else loads the machine
+        (evaluation in a time-limit child process not counted). [s]"""
+        return self.cpu_s / self.computed if self.computed else 0.0
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d.update(
             remaining=self.remaining,
             rate=self.rate,
             overhead_per_task_s=self.overhead_per_task_s,
+            cpu_per_scenario_s=self.cpu_per_scenario_s,
         )
         return d
 
@@ -252,6 +263,7 @@ def run_sweep(
             n_scenarios=store.n,
             done_before=int(store.done.sum())
             - int(np.sum(store.done[pending]) if retry_failed else 0),
+            evaluator_options=sweep.evaluator_options(),
         )
         if len(pending) == 0:
             summary.totals = store.counts()
@@ -300,6 +312,7 @@ def _loop(
     paths = tuple(parse_path(p.path) for p in sweep.parameters)
     types = tuple(sweep.table.types)
     outputs = tuple(sweep.outputs)
+    options = sweep.evaluator_options()
     base_dir = str(sweep.base_dir) if sweep.base_dir else None
     batcher = Batcher(
         pending,
@@ -330,6 +343,7 @@ def _loop(
             values=store.inputs(idx),
             attempt=attempt,
             time_limit_s=sweep.spec.execution.scenario_time_limit_s,
+            options=options,
         )
         fut = handle.executor.submit(run_batch, task)
         inflight[fut] = task
@@ -345,6 +359,7 @@ def _loop(
             summary.infeasible += int(np.sum(res.status == INFEASIBLE))
             summary.failed += int(np.sum(res.status == FAILED))
             summary.compute_s += float(np.nansum(res.duration_s))
+            summary.cpu_s += float(res.cpu_s)
         if prog is not None:
             prog.update(
                 task_id,
@@ -484,6 +499,12 @@ def _loop(
                     "slots": summary.slots,
                     "tasks": summary.n_tasks,
                     "lost_tasks": summary.lost_tasks,
+                    "worker_cpu_s": summary.cpu_s,
+                    **(
+                        {"evaluator_options": summary.evaluator_options}
+                        if summary.evaluator_options
+                        else {}
+                    ),
                 }
             )
 

@@ -206,27 +206,49 @@ def function_factory(base_case: dict, *, base_dir: str | Path | None = None):
     return evaluate
 
 
-def cascade_factory(base_case: dict, *, base_dir: str | Path | None = None):
+#: the message of every scenario of a sweep run without the branch search
+BRANCH_SEARCH_OFF = (
+    "branch search off ([cascade] branch_search = false): other steady states "
+    "were not looked for; the result is the one the solve reached"
+)
+
+
+def cascade_factory(
+    base_case: dict, *, base_dir: str | Path | None = None, branch_search: bool = True
+):
     """``kind = "cascade"``: ``rexopt.simulate(case).summary()`` per scenario.
 
-    Besides the summary, ``steady_states_found`` is the number of steady states
+    Besides the summary: ``steady_states_found``, the number of steady states
     the simulation's branch search found (1 normally; more means the reported
     solution is one of several, see ``convergence["branches"]``; NaN where the
-    search does not run, e.g. an organic loop).
+    search does not run: an organic loop, or ``branch_search = False``);
+    ``branch_search`` (1 searched, 0 not); ``warnings_count``, the number of
+    the result's warnings.  The message of each scenario holds its warnings
+    (``"<n> warning(s): ..."``, solve warnings before the unverified-default
+    ones), preceded by :data:`BRANCH_SEARCH_OFF` when the search is off.
     """
     import rexopt
 
     # Import now so a missing or broken cascade module fails the set-up once,
     # with its own message, instead of every scenario separately.
     importlib.import_module("rexopt.cascade")
+    if not isinstance(branch_search, bool):
+        raise TypeError(f"branch_search = {branch_search!r}: expected true or false")
 
     def evaluate(case: dict) -> Mapping[str, Any]:
-        res = rexopt.simulate(case)
-        out = res.summary()
+        res = rexopt.simulate(case, branch_search=branch_search)
+        out: dict[str, Any] = res.summary()
         br = res.convergence.get("branches")
         out["steady_states_found"] = (
             float(len(br)) if isinstance(br, list) else math.nan
         )
+        out["branch_search"] = 1.0 if branch_search else 0.0
+        out["warnings_count"] = float(len(res.warnings))
+        said = [] if branch_search else [BRANCH_SEARCH_OFF]
+        if res.warnings:
+            said.append(f"{len(res.warnings)} warning(s): " + "; ".join(res.warnings))
+        if said:
+            out["message"] = "; ".join(said)
         return out
 
     return evaluate

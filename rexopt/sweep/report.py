@@ -97,7 +97,7 @@ def sensitivity_table(df, output: str, params: list[str]):
     return t.reset_index(drop=True)
 
 
-def plot_distribution(df, output: str, path: Path) -> Path | None:
+def plot_distribution(df, output: str, path: Path, note: str = "") -> Path | None:
     ok = df[df["status"] == "ok"][output].to_numpy(dtype=float)
     ok = ok[np.isfinite(ok)]
     if len(ok) == 0:
@@ -112,13 +112,15 @@ def plot_distribution(df, output: str, path: Path) -> Path | None:
     )
     ax.set_xlabel(output)
     ax.set_ylabel("scenarios")
-    ax.set_title(f"{output}: {len(ok)} ok scenarios, median {np.median(ok):.4g}")
+    ax.set_title(f"{output}: {len(ok)} ok scenarios, median {np.median(ok):.4g}" + note)
     fig.tight_layout()
     fig.savefig(path)
     return path
 
 
-def plot_tornado(df, output: str, params: list[str], path: Path) -> Path | None:
+def plot_tornado(
+    df, output: str, params: list[str], path: Path, note: str = ""
+) -> Path | None:
     t = sensitivity_table(df, output, params)
     if len(t) == 0:
         return None
@@ -140,13 +142,13 @@ def plot_tornado(df, output: str, params: list[str], path: Path) -> Path | None:
         ],
     )
     ax.set_xlabel(f"mean {output}  (red: parameter in lowest third, blue: highest)")
-    ax.set_title(f"Sensitivity of {output}")
+    ax.set_title(f"Sensitivity of {output}" + note)
     fig.tight_layout()
     fig.savefig(path)
     return path
 
 
-def plot_scatter(df, x: str, y: str, path: Path) -> Path | None:
+def plot_scatter(df, x: str, y: str, path: Path, note: str = "") -> Path | None:
     fig = _figure()
     ax = fig.add_subplot()
     any_pts = False
@@ -162,7 +164,7 @@ def plot_scatter(df, x: str, y: str, path: Path) -> Path | None:
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.legend()
-    ax.set_title(f"{y} vs {x}")
+    ax.set_title(f"{y} vs {x}" + note)
     fig.tight_layout()
     fig.savefig(path)
     return path
@@ -175,7 +177,8 @@ def write_report(
 
     What is drawn follows the sweep's ``[report]`` section: histograms of every
     output, tornados of the listed outputs (default: all), scatters of the listed
-    pairs (default: the first two outputs).
+    pairs (default: the first two outputs).  A sweep run with ``[cascade]
+    branch_search = false`` says so in every plot's title.
     """
     from rexopt.sweep.store import read_definition, read_results
 
@@ -190,20 +193,29 @@ def write_report(
     outdir.mkdir(parents=True, exist_ok=True)
     outputs = definition["outputs"]
     params = [p["name"] for p in definition["parameters"]]
-    rep = definition["spec"].get("report", {}) if "spec" in definition else {}
+    spec = definition.get("spec", {})
+    rep = spec.get("report", {})
+    # a study option that changes what the numbers mean is on every plot
+    note = (
+        "\n(branch search off: other steady states not looked for)"
+        if (spec.get("cascade") or {}).get("branch_search") is False
+        else ""
+    )
     written: list[Path] = []
     if rep.get("histograms", True):
         for o in outputs:
-            p = plot_distribution(df, o, outdir / f"dist_{_fname(o)}.png")
+            p = plot_distribution(df, o, outdir / f"dist_{_fname(o)}.png", note)
             if p:
                 written.append(p)
     for o in rep.get("tornado") or outputs:
-        p = plot_tornado(df, o, params, outdir / f"tornado_{_fname(o)}.png")
+        p = plot_tornado(df, o, params, outdir / f"tornado_{_fname(o)}.png", note)
         if p:
             written.append(p)
     pairs = rep.get("scatter") or ([outputs[:2]] if len(outputs) >= 2 else [])
     for x, y in pairs:
-        p = plot_scatter(df, x, y, outdir / f"scatter_{_fname(y)}_vs_{_fname(x)}.png")
+        p = plot_scatter(
+            df, x, y, outdir / f"scatter_{_fname(y)}_vs_{_fname(x)}.png", note
+        )
         if p:
             written.append(p)
     return written

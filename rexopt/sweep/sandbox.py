@@ -90,6 +90,8 @@ class Sandbox:
     setup_limit_s : float, optional
         Limit of the child's start and evaluator set-up; default 10 x the scenario
         limit, at least 120 s. [s]
+    options : dict, optional
+        Keywords of the factory besides the base case (e.g. ``branch_search``).
     """
 
     def __init__(
@@ -99,8 +101,10 @@ class Sandbox:
         base_dir: str | None,
         time_limit_s: float,
         setup_limit_s: float | None = None,
+        options: dict | None = None,
     ):
         self.factory = factory
+        self.options = dict(options or {})
         self.base_case = base_case
         self.base_dir = base_dir
         self.time_limit_s = float(time_limit_s)
@@ -125,7 +129,10 @@ class Sandbox:
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         _send(self.proc.stdin, list(sys.path))
-        _send(self.proc.stdin, (self.factory, self.base_case, self.base_dir))
+        _send(
+            self.proc.stdin,
+            (self.factory, self.base_case, self.base_dir, self.options),
+        )
         deadline = time.monotonic() + self.setup_limit_s
         try:
             kind, payload = _recv(self.proc.stdout.fileno(), deadline)
@@ -222,8 +229,8 @@ def _child() -> None:  # pragma: no cover - runs in the child process
     fd = inp.fileno()
     sys.path[:] = _recv(fd)
     try:
-        factory, base_case, base_dir = _recv(fd)
-        evaluate = factory(base_case, base_dir=base_dir)
+        factory, base_case, base_dir, options = _recv(fd)
+        evaluate = factory(base_case, base_dir=base_dir, **options)
     except Exception as exc:
         _send(out, ("error", f"{type(exc).__name__}: {exc}"))
         return

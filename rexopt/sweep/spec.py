@@ -307,6 +307,17 @@ class Execution(_Strict):
         return v
 
 
+class CascadeOptions(_Strict):
+    """How each scenario of a ``cascade`` sweep is simulated (``[cascade]``)."""
+
+    branch_search: bool = Field(
+        True,
+        description="look for other steady states in every scenario (four more "
+        "kernel solves, Cascade.simulate(branch_search=True)); false: not looked "
+        "for, which every scenario's message and the sweep summary say",
+    )
+
+
 class Report(_Strict):
     """Plots written by ``--report DIR`` / ``rexopt results --plot-dir``."""
 
@@ -452,6 +463,9 @@ class SweepSpec(_Strict):
     outputs: list[str] = Field(min_length=1)
     cluster: Cluster = Field(default_factory=LocalClusterConfig)
     execution: Execution = Field(default_factory=Execution)
+    cascade: CascadeOptions | None = Field(
+        None, description="options of the cascade study (only with that study)"
+    )
     report: Report = Field(default_factory=Report)
     out: str | None = Field(None, description="HDF5 file; default: <sweep>.h5")
 
@@ -811,14 +825,28 @@ class Sweep:
             t.row(i),
         )
 
+    def evaluator_options(self) -> dict:
+        """Keywords the evaluator factory gets besides the base case: the study
+        options that differ from their defaults (``{"branch_search": False}``)."""
+        c = self.spec.cascade
+        if c is not None and not c.branch_search:
+            return {"branch_search": False}
+        return {}
+
     def definition(self) -> dict:
         """What identifies the scenarios: a rerun resumes only if this matches."""
-        return {
+        d = {
             "parameters": [p.model_dump(mode="json") for p in self.parameters],
             "sampling": self.spec.sampling.model_dump(mode="json"),
             "outputs": list(self.outputs),
             "base_case": self.base_case,
         }
+        # options that change the numbers (defaults left out: files written
+        # before an option existed keep their identity)
+        opts = self.evaluator_options()
+        if opts:
+            d["evaluator_options"] = opts
+        return d
 
     def definition_hash(self) -> str:
         return case_hash(self.definition())
@@ -924,6 +952,11 @@ def sweep_from_dict(
     base_case = absolute_data_paths(base_case, case_dir)
     where = str(base_path) if base_path else f"{label} [base]"
     kind = _study_kind(base_case, spec.study, label, where)
+    if spec.cascade is not None and kind != "cascade":
+        raise SweepFileError(
+            f"{label}: [cascade]: options of the cascade simulation study; this "
+            f"sweep runs the {kind!r} study -- remove the [cascade] table"
+        )
     for i, p in enumerate(spec.parameters):
         why = check_path(base_case, parse_path(p.path), create_tables=_is_study(kind))
         if why:

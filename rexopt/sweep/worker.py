@@ -62,6 +62,8 @@ class BatchTask:
     values: list
     attempt: int = 1
     time_limit_s: float | None = None  # per scenario; None: in-process, no limit
+    # keywords of the factory besides the base case (Sweep.evaluator_options)
+    options: dict | None = None
 
 
 @dataclass
@@ -75,6 +77,7 @@ class BatchResult:
     worker: str
     setup_s: float
     wall_s: float
+    cpu_s: float = 0.0  # CPU time of the worker process over the batch [s]
 
 
 def is_infeasible_exception(exc: BaseException) -> bool:
@@ -107,7 +110,14 @@ def get_evaluator(task: BatchTask) -> tuple[Callable, float]:
     """The cached evaluator for the task's base case; and its set-up time [s]."""
     # One evaluator per thread: models and solver objects need not be thread-safe
     # (with the default of one thread per worker this is one per process).
-    key = (task.kind, task.base_key, threading.get_ident(), task.time_limit_s)
+    opts = task.options or {}
+    key = (
+        task.kind,
+        task.base_key,
+        threading.get_ident(),
+        task.time_limit_s,
+        tuple(sorted(opts.items())),
+    )
     ev = _EVALUATORS.get(key)
     if ev is not None:
         return ev, 0.0
@@ -119,10 +129,16 @@ def get_evaluator(task: BatchTask) -> tuple[Callable, float]:
         if task.time_limit_s is not None:
             from rexopt.sweep.sandbox import Sandbox
 
-            ev = Sandbox(task.factory, task.base_case, task.base_dir, task.time_limit_s)
+            ev = Sandbox(
+                task.factory,
+                task.base_case,
+                task.base_dir,
+                task.time_limit_s,
+                options=opts,
+            )
             ev._start()
         else:
-            ev = task.factory(task.base_case, base_dir=task.base_dir)
+            ev = task.factory(task.base_case, base_dir=task.base_dir, **opts)
         _EVALUATORS[key] = ev
         return ev, time.perf_counter() - t0
 
@@ -169,12 +185,14 @@ def evaluate_scenario(evaluate: Callable, case: dict, outputs) -> tuple[int, lis
                 [nan] * len(outputs),
                 (f"output {o!r} = {res[o]!r} is not a number"),
             )
-    return OK, vals, ""
+    # an ok scenario's message: what the evaluator says about it (warnings)
+    return OK, vals, str(res.get("message", "") or "")
 
 
 def run_batch(task: BatchTask) -> BatchResult:
     """Evaluate every scenario of ``task`` (runs on a worker)."""
     t_batch = time.perf_counter()
+    c_batch = time.process_time()
     n, m = len(task.indices), len(task.outputs)
     status = np.full(n, FAILED, dtype=np.int8)
     out = np.full((n, m), np.nan)
@@ -195,6 +213,7 @@ def run_batch(task: BatchTask) -> BatchResult:
             _worker_name(),
             0.0,
             time.perf_counter() - t_batch,
+            time.process_time() - c_batch,
         )
     for k, values in enumerate(task.values):
         started[k] = time.time()
@@ -220,4 +239,5 @@ def run_batch(task: BatchTask) -> BatchResult:
         _worker_name(),
         setup_s,
         time.perf_counter() - t_batch,
+        time.process_time() - c_batch,
     )
