@@ -490,7 +490,7 @@ def random_cascade(rng, model: str) -> dict:
 
 @pytest.fixture(scope="module")
 def random_runs():
-    """Cold solve of each random cascade, then warm starts from its solution
+    """(About 8 s: the tests using it are marked slow.)  Cold solve of each random cascade, then warm starts from its solution
     perturbed by a log-normal factor (sigma 0.1 and 1.0, i.e. ~10 % and ~x2.7)
     and from the cold solution of a neighbour (organic +2 %, scrub -2 %)."""
     rng = np.random.default_rng(RANDOM_SEED)
@@ -518,6 +518,7 @@ def _converged(run) -> bool:
     return run["st"] == kernels.OK and run["info"][kernels.INFO_RELSTEP] <= 1e-10
 
 
+@pytest.mark.slow
 def test_random_cascades_converge_cold_with_balances_closed(random_runs):
     assert {r["model"] for r in random_runs} == {"saturated", "mass_action"}
     for r in random_runs:
@@ -525,6 +526,7 @@ def test_random_cascades_converge_cold_with_balances_closed(random_runs):
         assert balance_error(r["net"], r["x"], r["y"]) <= BALANCE, r["k"]
 
 
+@pytest.mark.slow
 def test_random_cascades_cold_and_warm_agree(random_runs):
     """Every cascade whose cold start converged in relative terms (correction
     <= 1e-10): each warm start reaches the same steady state to 1e-10 relative
@@ -544,6 +546,7 @@ def test_random_cascades_cold_and_warm_agree(random_runs):
     assert n == 3 * len(done)
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
     reason="kernel: 6 of 25 random mass-action cascades end the cold start at the "
