@@ -23,7 +23,12 @@ import pyomo.environ as pyo
 
 from rexopt.highs import SolveError, solve
 from rexopt.lines.case import OBJECTIVES
-from rexopt.lines.superstructure import LineSpecError, Superstructure, parse_cut
+from rexopt.lines.superstructure import (
+    LineSpecError,
+    Superstructure,
+    pair_metrics,
+    parse_cut,
+)
 
 UNITS = {
     "annualized_cost": "USD/y",
@@ -44,6 +49,9 @@ class LineSolution:
     metrics: dict[str, float]
     solve: dict = field(default_factory=dict)
     label: str = ""
+    # aqueous connections (upstream key, its feed phase, output, downstream key),
+    # each with a conditioning step (rexopt.lines.superstructure.pair_metrics)
+    passes: list[tuple] = field(default_factory=list)
 
 
 class LineModel:
@@ -67,6 +75,20 @@ class LineModel:
                 for t in tasks:
                     if u.outputs["organic"] == t.group and ("org", True) in t.variants:
                         L.append((u.key, t.key))
+        # aqueous connections: u's non-product output (state s) fed as aqueous feed
+        # to a task t splitting s; each carries its conditioning step's metrics
+        P = []
+        for u in tasks:
+            for fu in sorted({f for f, _ in u.variants}):
+                for out, st in u.outputs.items():
+                    if st[0] == st[1]:
+                        continue
+                    for t in tasks:
+                        if t.group == st and ("aq", True) in t.variants:
+                            P.append((u.key, fu, out, t.key))
+        self.P = P
+        self.pair = {p: pair_metrics(ss, self.T[p[0]], p[1], p[2], self.T[p[3]])
+                     for p in P}  # fmt: skip
         self.V, self.L = V, L
         m.T = pyo.Set(initialize=list(self.T), dimen=None, doc="candidate cuts")
         m.V = pyo.Set(initialize=V, dimen=None, doc="task variants")
@@ -74,6 +96,8 @@ class LineModel:
         m.y = pyo.Var(m.T, domain=pyo.Binary, doc="task t is built")
         m.v = pyo.Var(m.V, domain=pyo.Binary, doc="task t runs as variant (f, s)")
         m.link = pyo.Var(m.L, domain=pyo.Binary, doc="organic outlet of u feeds t")
+        m.P = pyo.Set(initialize=P, dimen=None, doc="aqueous connections")
+        m.pas = pyo.Var(m.P, domain=pyo.Binary, doc="aqueous outlet of u feeds t")
 
         def one_variant(m, *k):
             return sum(m.v[v] for v in V if v[0] == k) == m.y[k]
@@ -102,11 +126,31 @@ class LineModel:
             org = [m.v[(k, f, s)] for (f, s) in t.variants if f == "org"]
             if ins or org:
                 m.link_in.add(sum(ins) == sum(org))
+        m.pass_out = pyo.ConstraintList(doc="a non-product aqueous output goes on")
+        m.pass_in = pyo.ConstraintList(doc="an aqueous-fed non-root task is fed")
+        for k, t in self.T.items():
+            for fu in sorted({f for f, _ in t.variants}):
+                for out, st in t.outputs.items():
+                    if st[0] == st[1]:
+                        continue
+                    outs = [m.pas[p] for p in P if p[:3] == (k, fu, out)]
+                    # the organic output goes on as strip liquor only when stripped
+                    runs = [
+                        m.v[(k, f, s)]
+                        for (f, s) in t.variants
+                        if f == fu and (s or out != "organic")
+                    ]
+                    m.pass_out.add(sum(outs) == sum(runs))
+            if t.group != root:
+                ins = [m.pas[p] for p in P if p[3] == k]
+                aq = [m.v[(k, f, s)] for (f, s) in t.variants if f == "aq"]
+                if ins or aq:
+                    m.pass_in.add(sum(ins) == sum(aq))
         for name in OBJECTIVES:
             expr = sum(
                 self.T[k].variants[(f, s)].metrics[name] * m.v[(k, f, s)]
                 for (k, f, s) in V
-            )
+            ) + sum(self.pair[p][name] * m.pas[p] for p in P)
             setattr(m, f"metric_{name}", pyo.Expression(expr=expr))
         m.weight = pyo.Param(OBJECTIVES, mutable=True, initialize=0.0)
         m.obj = pyo.Objective(
@@ -126,7 +170,8 @@ class LineModel:
             "tasks": len(self.T),
             "variants": len(self.V),
             "links": len(self.L),
-            "binaries": len(self.T) + len(self.V) + len(self.L),
+            "aqueous_connections": len(self.P),
+            "binaries": len(self.T) + len(self.V) + len(self.L) + len(self.P),
         }
 
     # ------------------------------------------------------------------ solve
@@ -186,8 +231,9 @@ class LineModel:
         tasks = [k for k in m.T if pyo.value(m.y[k]) > 0.5]
         var = {k: (f, s) for (k, f, s) in self.V if pyo.value(m.v[(k, f, s)]) > 0.5}
         links = [lk for lk in self.L if pyo.value(m.link[lk]) > 0.5]
+        passes = [p for p in self.P if pyo.value(m.pas[p]) > 0.5]
         metrics = {n: float(pyo.value(getattr(m, f"metric_{n}"))) for n in OBJECTIVES}
-        return LineSolution(tasks, var, links, metrics, solve_info, label)
+        return LineSolution(tasks, var, links, metrics, solve_info, label, passes)
 
 
 def evaluate(

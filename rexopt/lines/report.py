@@ -22,6 +22,7 @@ from rexopt.lines.superstructure import (
     LINE_COSTS,
     Superstructure,
     build_superstructure,
+    pair_metrics,
     parse_cut,
 )
 from rexopt.lines.verify import apply_repair, verify_line
@@ -329,6 +330,44 @@ def describe(ss: Superstructure, sol: LineSolution) -> dict:
             pp["salt_kg_h"] += share * v.zld["salt_kg_h"]
             pp["water_evaporated_t_h"] += share * v.zld["water_evaporated_t_h"]
             pp["electricity_kWh_h"] += share * v.zld["electricity_kWh_h"]
+    # the conditioning step on every aqueous connection (upstream outlet ->
+    # downstream feed), allocated like the downstream cascade's use
+    conns = []
+    for p in sol.passes:
+        u, t = ss.tasks[p[0]], ss.tasks[p[3]]
+        pm = pair_metrics(ss, u, p[1], p[2], t)
+        cond, z = pm["_cond"], pm["_zld"]
+        conns.append(
+            {
+                "from": u.label,
+                "output": {"organic": "strip liquor"}.get(p[2], p[2]),
+                "to": t.label,
+                "upstream_flow_L_h": cond["upstream_flow_L_h"],
+                "upstream_acidity_mol_L": cond["upstream_acidity_mol_L"],
+                "feed_flow_L_h": cond["feed"]["flow_L_h"],
+                "feed_acidity_mol_L": cond["feed"]["acidity_mol_L"],
+                "dilution_L_h": cond["dilution_L_h"],
+                "evaporated_L_h": cond["evaporated_L_h"],
+                "base_mol_h": cond["base_eq_mol_h"],
+                "acid_mol_h": cond["acid_mol_h"],
+                "spectator_salt_eq_h": cond["feed"]["spectator_eq_h"],
+                "salt_kg_h": z["salt_kg_h"],
+                "water_evaporated_t_h": z["water_evaporated_t_h"],
+                "electricity_kWh_h": z["electricity_kWh_h"],
+                "solution_water_L_h": z["solution_water_L_h"],
+                **{n: pm[n] for n in OBJECTIVES},
+            }
+        )
+        i, j = t.group
+        for b in range(i, j + 1):
+            name, comps = ss.blocks[b]
+            share = sum(ss.feed.mol_h[c] for c in comps) / t.F
+            pp = per_product[name]
+            pp["base_mol_h"] += share * cond["base_eq_mol_h"]
+            pp["acid_mol_h"] += share * cond["acid_mol_h"]
+            pp["salt_kg_h"] += share * z["salt_kg_h"]
+            pp["water_evaporated_t_h"] += share * z["water_evaporated_t_h"]
+            pp["electricity_kWh_h"] += share * z["electricity_kWh_h"]
     for name, comps in ss.blocks:
         ox = sum(ss.feed.mol_h[c] * _ox(c) for c in comps) / 1e3  # [kg/h]
         per_product[name]["oxide_kg_h"] = ox
@@ -338,11 +377,12 @@ def describe(ss: Superstructure, sol: LineSolution) -> dict:
             )
     # the line's brine through the shared ZLD unit once (linear: equals the sum)
     line_zld = brine_to_zld(
-        sum(r["base_mol_h"] for r in rows),
+        sum(r["base_mol_h"] for r in rows) + sum(c["base_mol_h"] for c in conns),
         sum(
             ss.tasks[k].variants[sol.variants[k]].zld["solution_water_L_h"]
             for k in sol.tasks
-        ),
+        )
+        + sum(c["solution_water_L_h"] for c in conns),
         agent=ss.case.chemistry.agent,
         evaporator=ss.case.zld.evaporator,
     )
@@ -353,6 +393,7 @@ def describe(ss: Superstructure, sol: LineSolution) -> dict:
         "metrics": sol.metrics,
         "solve": sol.solve,
         "cascades": rows,
+        "connections": conns,
         "per_product": per_product,
         "line_zld": line_zld,
     }

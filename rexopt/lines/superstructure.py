@@ -79,6 +79,8 @@ class Variant:
     cost: costing.CascadeCost
     metrics: dict[str, float] = field(default_factory=dict)
     water: dict = field(default_factory=dict)  # see cascade_water
+    # ions of its aqueous outlets per design feed (rexopt.lines.streams)
+    ions: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Task:
     calib_org: dict | None = None
     kernel_org: dict[str, float] = field(default_factory=dict)
     excluded: str | None = None
+    # kernel outlet ions by operating point (see _variant_ions)
+    ion_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def F(self) -> float:
@@ -406,7 +410,15 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
             k: v for k, v in case["sections"].items() if k != "strip"
         }
     wb = cascade_water(run_case, passed_on(ss, t, strip))
-    water_L_h = wb["water_counted_L_h"]
+    # fresh water this cascade brings into the line: its scrub and strip solutions
+    # and, at the root only, the line feed; a downstream aqueous feed is an
+    # upstream outlet, counted there, plus the conditioning step's dilution water
+    # (rexopt.lines.streams.condition, costed per connection by pair_metrics)
+    inl = wb["inlets_L_h"]
+    water_L_h = inl.get("scrub", 0.0) + inl.get("strip", 0.0)
+    if t.group == ss.root:
+        water_L_h += inl.get("feed", 0.0)
+    wb["fresh_L_h"] = water_L_h
     z = brine_to_zld(
         base,
         water_L_h,
@@ -434,6 +446,7 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
     )
     v = Variant(feed_phase, strip, S, W, n_ext + n_scr + n_str, base, acid, z, cc)
     v.water = wb
+    v.ions = _variant_ions(ss, t, case, run_case, strip)
     v.metrics = {
         "annualized_cost": cc.annualized_USD_y + energy_USD_y,  # [USD/y]
         "reagents": (base + acid) / 1e3,  # acid + base [kmol/h]
@@ -442,6 +455,131 @@ def _variant(ss: Superstructure, t: Task, feed_phase: str, strip: bool) -> Varia
         "wastewater": z["water_evaporated_t_h"],  # brine water to ZLD [t/h]
     }
     return v
+
+
+def _variant_ions(ss: Superstructure, t: Task, case: dict, run_case: dict, strip):
+    """Ions of the aqueous outlets of a variant's kernel case (per design feed).
+
+    The case (with its strip section) is simulated once per operating point; the
+    strip-less variant has the same raffinate and loaded organic (no aqueous
+    flows from the strip section into the scrub section).  If the kernel fails,
+    or the candidate is not simulated (``design.verify_candidates = false``), the
+    rare earth is split sharply as the cut's design says, and ``source`` says so.
+    """
+    from rexopt.lines.streams import outlet_ions
+
+    key = (
+        case["feed"]["phase"],
+        round(case["organic"]["flow_L_h"], 9),
+        round(case["scrub"]["flow_L_h"], 9),
+        round(case["feed"]["flow_L_h"], 9),
+    )
+    hit = t.ion_cache.get(key)
+    if hit is None:
+        outlet = loaded = stripped = None
+        source = "kernel"
+        if ss.case.design.verify_candidates:
+            import rexopt
+            from rexopt.cascade import CascadeError
+
+            try:
+                res = rexopt.simulate(case)
+                o = res.outlets
+                outlet = {
+                    n: {c: float(o.loc[n, f"{c}_mol_h"]) for c in res.components}
+                    for n in o.index
+                    if o.loc[n, "phase"] == "aqueous"
+                }
+                st = res.streams.loc["loaded_organic"]
+                loaded = {c: float(st[f"{c}_mol_h"]) for c in res.components}
+                stripped = {
+                    c: float(o.loc["stripped_organic", f"{c}_mol_h"])
+                    for c in res.components
+                }
+            except CascadeError as err:
+                source = f"sharp design split (kernel failed: {str(err)[:80]})"
+        else:
+            source = "sharp design split (candidates not simulated)"
+        if outlet is None:
+            sides = {}
+            for o_name, (a, b) in t.outputs.items():
+                comps = set(_task_components(ss.blocks, a, b))
+                sides[o_name] = {c: v for c, v in t.feed_mol_h.items() if c in comps}
+            outlet = {"raffinate": sides["raffinate"]}
+            if "strip" in case["sections"]:
+                outlet["strip_liquor"] = sides["organic"]
+            if "middle" in sides:
+                outlet["side_draw_1"] = sides["middle"]
+            loaded = sides["organic"]
+        hit = t.ion_cache[key] = (outlet, loaded, stripped, source)
+    outlet, loaded, stripped, source = hit
+    if strip:
+        out = outlet_ions(case, outlet, loaded, stripped_mol_h=stripped)
+    else:
+        keep = {k: v for k, v in outlet.items() if k != "strip_liquor"}
+        out = outlet_ions(run_case, keep, loaded)
+    out["source"] = source
+    return out
+
+
+def pair_metrics(ss: Superstructure, u: Task, fu: str, output: str, t: Task) -> dict:
+    """Conditioning step between task ``u`` (fed ``fu``) and the aqueous-fed task
+    ``t`` that splits its ``output`` ("organic" = strip liquor, "raffinate",
+    "middle"): the upstream outlet from u's kernel case (per design feed) brought
+    to t's design feed (``feed.conc_mol_L``, ``feed.acidity_mol_L``).  Metrics as
+    the variants' (:data:`rexopt.lines.model.UNITS`), from :func:`step_metrics`.
+    """
+    from rexopt.lines.streams import condition
+
+    name = {"organic": "strip_liquor", "raffinate": "raffinate"}.get(
+        output, "side_draw_1"
+    )
+    stream = u.variants[(fu, True)].ions["outlets"][name]
+    tv = t.variants[("aq", True)]
+    target = tv.water["inlets_L_h"]["feed"]
+    cond = condition(stream, target, ss.case.feed.acidity_mol_L)
+    return step_metrics(ss, cond)
+
+
+def step_metrics(ss: Superstructure, cond: dict) -> dict:
+    """Water, reagents, energy and cost of one conditioning step
+    (:func:`rexopt.lines.streams.condition`): its base (neutralisation, as salt to
+    ZLD), make-up acid and dilution water are added to the line; the water it
+    evaporates to concentrate was counted where it entered the line (every litre
+    of the line is evaporated once, here or in the ZLD evaporator, at the same
+    kWh/t), so it adds no water or energy of its own.
+    """
+    z = brine_to_zld(
+        cond["base_eq_mol_h"],
+        cond["dilution_L_h"],
+        agent=ss.case.chemistry.agent,
+        evaporator=ss.case.zld.evaporator,
+    )
+    cc = costing.cascade_cost(
+        stages=(0, 0, 0),
+        org_flow_L_h=np.zeros(0),
+        aq_flow_L_h=np.zeros(0),
+        base_HA_mol_h=cond["base_eq_mol_h"],
+        agent=ss.case.chemistry.agent,
+        acid_mol_h=cond["acid_mol_h"],
+        water_L_h=cond["dilution_L_h"],
+        product_oxide_kg_h=0.0,
+        costs=ss.costs,
+    )
+    hours = ss.costs["operating_hours_h_y"]
+    energy_USD_y = hours * (
+        z["electricity_kWh_h"] * ss.costs["electricity_USD_kWh"]
+        + z["steam_t_h"] * ss.costs["steam_USD_t"]
+    )
+    return {
+        "annualized_cost": cc.reagent_cost_USD_y + energy_USD_y,
+        "reagents": (cond["base_eq_mol_h"] + cond["acid_mol_h"]) / 1e3,
+        "stages": 0.0,
+        "energy": z["electricity_kWh_h"],
+        "wastewater": z["water_evaporated_t_h"],
+        "_zld": z,
+        "_cond": cond,
+    }
 
 
 #: kernel outlet -> task output it carries (aqueous outlets only)

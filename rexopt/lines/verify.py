@@ -48,9 +48,11 @@ import copy
 import dataclasses
 
 import rexopt
-from rexopt.cascade import Cascade, CascadeError
+from rexopt.cascade import CascadeError
+from rexopt.chemistry import element
 from rexopt.lines.calibrate import calibrate_case
 from rexopt.lines.model import LineSolution
+from rexopt.lines.streams import condition, kernel_outlet_ions, loaded_organic
 from rexopt.lines.superstructure import (
     Superstructure,
     _case_for,
@@ -58,35 +60,10 @@ from rexopt.lines.superstructure import (
     _variant,
     brine_to_zld,
     outlet_groups,
+    step_metrics,
 )
 
-
-def loaded_organic(res) -> dict:
-    """The organic leaving the scrub section of a kernel result (saturated model).
-
-    Returns
-    -------
-    dict
-        ``mol_h`` (metal flows [mol/h]), ``flow_L_h`` (physical volume flow
-        [L/h]), ``capacity_mol_h`` (RE sites it carries: the kernel's capacity at
-        that stage [mol/L] times its flow [L/h]), ``free_sites_mol_h``
-        (capacity - RE loaded [mol/h]), ``stage`` (1-based).
-    """
-    st = res.streams.loc["loaded_organic"]
-    j = int(st["stage"]) - 1
-    flow = float(st["flow_L_h"])
-    cas = Cascade(res.case)
-    net = cas.network()
-    par = cas.stage_parameters(net)
-    mol = {c: float(st[f"{c}_mol_h"]) for c in res.components}
-    cap = float(par["cap"][j]) * flow
-    return {
-        "mol_h": mol,
-        "flow_L_h": flow,
-        "capacity_mol_h": cap,
-        "free_sites_mol_h": cap - sum(mol.values()),
-        "stage": j + 1,
-    }
+__all__ = ["apply_repair", "loaded_organic", "verify_line"]
 
 
 def _ymax(ss: Superstructure) -> float:
@@ -199,7 +176,14 @@ def verify_line(
     cascades: dict[str, dict] = {}
     repaired: dict[tuple, dict] = {}
     metrics: dict[str, float] = {}
-    reag = {"base_HA_mol_h": 0.0, "acid_mol_h": 0.0, "strip_acid_mol_h": 0.0}
+    reag = {
+        "base_HA_mol_h": 0.0,
+        "acid_mol_h": 0.0,
+        "strip_acid_mol_h": 0.0,
+        "conditioning_base_eq_mol_h": 0.0,
+        "conditioning_acid_mol_h": 0.0,
+    }
+    ion_rows: dict[str, dict] = {}
     problems: list[str] = []
     for s in order:
         t = chosen[s]
@@ -236,16 +220,39 @@ def verify_line(
         row: dict = {
             "variant": {"feed": var[0], "strip": var[1]},
             "kernel_case_feed": "organic" if org else "aqueous",
+            "root": t.group == ss.root,
             "kernel_feed": {
                 "phase": case["feed"]["phase"],
                 "stage": case["feed"]["stage"],
                 "flow_L_h": case["feed"]["flow_L_h"],
+                "acidity_mol_L": case["feed"].get("acidity_mol_L", 0.0),
+                "RE_eq_h": sum(
+                    element(c).charge * v for c, v in case["feed"]["conc_mol_L"].items()
+                )
+                * case["feed"]["flow_L_h"],
                 "mol_h": {
                     c: case["feed"]["flow_L_h"] * v
                     for c, v in case["feed"]["conc_mol_L"].items()
                 },
             },
         }
+        cond = None
+        if case["feed"]["phase"] == "aqueous" and t.group != ss.root and var[0] == "aq":
+            # the upstream outlet as the kernel gave it (volume, free acid,
+            # counter-ion salt) brought to this cascade's feed: its conditioning
+            # step (water, base/acid) is counted, the kernel case gets the result
+            if inflow.get("ions") is None:
+                problems.append(
+                    f"cut {t.label}: its upstream was not simulated; the "
+                    "conditioning of its feed is not counted"
+                )
+            else:
+                cond = condition(
+                    inflow["ions"],
+                    case["feed"]["flow_L_h"],
+                    case["feed"]["acidity_mol_L"],
+                )
+                row["conditioning"] = cond
         if org:
             row["upstream_loaded_organic"] = inflow["loaded"]
         elif var[0] == "org":
@@ -300,11 +307,21 @@ def verify_line(
             continue
         groups = outlet_groups(res)
         vols = _aqueous_outlet_volumes(res)
+        ions = kernel_outlet_ions(
+            res, case, cond["feed"]["spectator_eq_h"] if cond else 0.0
+        )
+        ion_rows[t.label] = ions
+        row["ions"] = {
+            "outlets": ions["outlets"],
+            "H_to_organic_mol_h": ions["H_to_organic_mol_h"],
+            "balances": ions["balances"],
+        }
         for name, (a, b) in t.outputs.items():
             streams[(a, b)] = {
                 "mol_h": groups[name],
                 "loaded": None,
                 "flow_L_h": vols.get(name),
+                "ions": ions["outlets"].get(OUTLET_OF[name]),
             }
         water_rows[t.label] = _water_row(
             case, res, inflow, org, t.group == ss.root, t, ss, var[1]
@@ -314,8 +331,9 @@ def verify_line(
             streams[t.outputs["organic"]] = {"mol_h": lo["mol_h"], "loaded": lo}
             row["loaded_organic_out"] = lo
         kr = _kernel_reagents(case)
-        for key in reag:
-            reag[key] += kr[key]
+        for key in kr:
+            if key in reag:
+                reag[key] += kr[key]
         # cost from the flows the kernel ran (per mol of the design feed)
         tc = t
         if t.label in repaired:
@@ -324,6 +342,16 @@ def verify_line(
         v = _variant(ss, tc, *var)
         for n, val in v.metrics.items():
             metrics[n] = metrics.get(n, 0.0) + val
+        if cond is not None:  # the step before this cascade, costed as the MILP's
+            sm = step_metrics(ss, cond)
+            for n, val in sm.items():
+                if not n.startswith("_"):
+                    metrics[n] = metrics.get(n, 0.0) + val
+            reag["conditioning_base_eq_mol_h"] += cond["base_eq_mol_h"]
+            reag["conditioning_acid_mol_h"] += cond["acid_mol_h"]
+            row["conditioning_metrics"] = {
+                k: v for k, v in sm.items() if not k.startswith("_")
+            }
         row.update(
             {
                 "outlets_mol_h": groups,
@@ -392,11 +420,17 @@ def verify_line(
             "relative_error": abs(out - fed) / fed,
         }
     water = _line_water(ss, water_rows, streams, reag, cascades)
+    reag["base_total_eq_mol_h"] = (
+        reag["base_HA_mol_h"] + reag["conditioning_base_eq_mol_h"]
+    )
+    reag["acid_total_mol_h"] = reag["acid_mol_h"] + reag["conditioning_acid_mol_h"]
+    ion_bal = _line_ions(ss, ion_rows, cascades, streams, reag)
     return {
         "cascades": cascades,
         "products": products,
         "conservation": cons,
         "water": water,
+        "ions": ion_bal,
         "metrics": metrics,
         "reagents_mol_h": reag,
         "repaired_calibrations": repaired,
@@ -486,7 +520,8 @@ def _line_water(ss, rows: dict, streams, reag, cascades) -> dict:
     prod = sum(r["to_products_L_h"] for r in rows.values())
     w_in = feed + sol + dil
     z = brine_to_zld(
-        reag["base_HA_mol_h"], prod, agent=ss.case.chemistry.agent,
+        reag["base_HA_mol_h"] + reag["conditioning_base_eq_mol_h"], prod,
+        agent=ss.case.chemistry.agent,
         evaporator=ss.case.zld.evaporator,
     )  # fmt: skip
     zc = brine_to_zld(
@@ -507,6 +542,95 @@ def _line_water(ss, rows: dict, streams, reag, cascades) -> dict:
         "evaporation_kWh_h": z["electricity_kWh_h"] + zc["electricity_kWh_h"],
         "steam_t_h": z["steam_t_h"] + zc["steam_t_h"],
         "complete": not any("error" in c for c in cascades.values()),
+    }
+
+
+#: task output -> the kernel outlet that carries it when stripped
+OUTLET_OF = {
+    "organic": "strip_liquor",
+    "raffinate": "raffinate",
+    "middle": "side_draw_1",
+}
+
+
+def _line_ions(ss, ion_rows: dict, cascades: dict, streams: dict, reag) -> dict:
+    """Chloride, proton and counter-ion balances of the kernel-run line [mol/h].
+
+    In: the line feed's chloride and free acid (the kernel's anion and acid inputs
+    of the root cascade), every scrub and strip acid, the conditioning steps'
+    make-up acid and base, and the saponification base.  Out: the product streams
+    (the aqueous outlets whose state is one product), the protons taken up by the
+    organic (scrub acid turned to H-form sites, strip acid spent) and the free acid
+    the conditioning steps neutralised.  Each closes only if every downstream feed
+    received what its upstream outlet carried (plus its conditioning step).
+    """
+    complete = not any("error" in c for c in cascades.values())
+    if not complete:
+        return {"complete": False}
+    root = next(lab for lab, c in cascades.items() if c.get("root"))
+    feed_cl = feed_h = acids = sap = h_org = 0.0
+    for label, io in ion_rows.items():
+        c = cascades[label]
+        kr = c["kernel_reagents_mol_h"]
+        acids += kr["acid_mol_h"]
+        sap += io["base_eq_mol_h"]
+        h_org += io["H_to_organic_mol_h"]
+        if label == root:
+            f = c["kernel_feed"]
+            feed_h = f["acidity_mol_L"] * f["flow_L_h"]
+            feed_cl = f["RE_eq_h"] + feed_h
+    cond_acid = reag["conditioning_acid_mol_h"]
+    cond_base = reag["conditioning_base_eq_mol_h"]
+    prods = [streams.get((b, b), {}).get("ions") for b in range(len(ss.blocks))]
+    if any(p is None for p in prods):
+        return {"complete": False}
+    out = {
+        k: sum(p[k] for p in prods)
+        for k in ("Cl_mol_h", "H_mol_h", "counter_ion_eq_h", "RE_eq_h")
+    }
+
+    def bal(a, b, terms):
+        return {
+            "in": a,
+            "out": b,
+            "relative_error": abs(a - b) / max(abs(a), 1e-300),
+            "terms": terms,
+        }
+
+    return {
+        "complete": True,
+        "products": {ss.blocks[b][0]: p for b, p in enumerate(prods)},
+        "chloride": bal(
+            feed_cl + acids + cond_acid,
+            out["Cl_mol_h"],
+            {
+                "line_feed": feed_cl,
+                "scrub_strip_acid": acids,
+                "conditioning_acid": cond_acid,
+                "products": out["Cl_mol_h"],
+            },
+        ),
+        "protons": bal(
+            feed_h + acids + cond_acid,
+            out["H_mol_h"] + h_org + cond_base,
+            {
+                "line_feed": feed_h,
+                "scrub_strip_acid": acids,
+                "conditioning_acid": cond_acid,
+                "products": out["H_mol_h"],
+                "to_organic_sites": h_org,
+                "neutralised_in_conditioning": cond_base,
+            },
+        ),
+        "counter_ion": bal(
+            sap + cond_base,
+            out["counter_ion_eq_h"],
+            {
+                "saponification": sap,
+                "conditioning_base": cond_base,
+                "products": out["counter_ion_eq_h"],
+            },
+        ),
     }
 
 

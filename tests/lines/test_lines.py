@@ -63,6 +63,24 @@ def ss_small():
     return build_superstructure(load_line_case(small_case()))
 
 
+def _tree_cost(ss, seq, objective):
+    """A sequence of independent (stripped, aqueous-fed) cascades: the sum of its
+    cascades' metric and of the conditioning step on every aqueous connection
+    (each non-product output of a cascade and the cascade in ``seq`` that
+    splits it)."""
+    from rexopt.lines.superstructure import pair_metrics
+
+    by_group = {ss.tasks[k].group: ss.tasks[k] for k in seq}
+    tot = 0.0
+    for k in seq:
+        u = ss.tasks[k]
+        tot += u.variants[("aq", True)].metrics[objective]
+        for out, st in u.outputs.items():
+            if st[0] != st[1]:
+                tot += pair_metrics(ss, u, "aq", out, by_group[st])[objective]
+    return tot
+
+
 def _trees(ss, state):
     """Every complete sequence (list of task keys) that splits ``state``."""
     if state[0] == state[1]:
@@ -133,17 +151,19 @@ def test_line_conserves_every_component_through_the_kernel(ss_small):
     for name, row in chk["cascades"].items():
         assert "error" not in row, name
         assert row["max_balance_error"] < 1e-9
-    # the MILP metrics equal the sum of the chosen variants
+    # the MILP metrics equal the sum of the chosen variants and of the
+    # conditioning steps of the line's aqueous connections
+    lm = LineModel(ss_small)
     tot = sum(
         ss_small.tasks[k].variants[sol.variants[k]].metrics["reagents"]
         for k in sol.tasks
-    )
+    ) + sum(lm.pair[p]["reagents"] for p in sol.passes)
     assert sol.metrics["reagents"] == pytest.approx(tot, rel=1e-9)
     # one ZLD balance for the whole line = sum of the cascades' (shared units)
     d = describe(ss_small, sol)
     for key in ("water_evaporated_t_h", "salt_kg_h", "electricity_kWh_h"):
         assert d["line_zld"][key] == pytest.approx(
-            sum(r[key] for r in d["cascades"]), rel=1e-9
+            sum(r[key] for r in d["cascades"] + d["connections"]), rel=1e-9
         )
     assert sol.metrics["wastewater"] == pytest.approx(
         d["line_zld"]["water_evaporated_t_h"], rel=1e-9
@@ -156,10 +176,7 @@ def test_line_conserves_every_component_through_the_kernel(ss_small):
 def test_no_linkage_equals_best_independent_sequence(ss_small, objective):
     seqs = list(_trees(ss_small, ss_small.root))
     assert len(seqs) > 5
-    brute = min(
-        sum(ss_small.tasks[k].variants[("aq", True)].metrics[objective] for k in s)
-        for s in seqs
-    )
+    brute = min(_tree_cost(ss_small, s, objective) for s in seqs)
     sol = LineModel(ss_small, linkage=False).optimize(objective)
     assert not sol.links
     assert all(v == ("aq", True) for v in sol.variants.values())
@@ -191,6 +208,13 @@ def test_exchange_estimate_saves_three_acid_and_three_base_per_mol(ss_exchange):
         assert u.design.fp_A * u.F == pytest.approx(t.F, rel=0.01)
         saved += 3.0 * u.design.fp_A * u.F
         saved += 3.0 * min(t.variants[("aq", True)].S, 1.0) * t.F
+    # and the conditioning of each strip liquor the link no longer passes on
+    # (its free acid neutralised before the downstream feed), same accounting
+    pair = LineModel(ss_small).pair
+    gone = [p for p in free.passes if p not in link.passes]
+    assert len(gone) == 2 and all(p[2] == "organic" for p in gone)
+    assert all(pair[p]["reagents"] > 0 for p in gone)
+    saved += 1e3 * sum(pair[p]["reagents"] for p in gone)
     assert free.metrics["reagents"] - link.metrics["reagents"] == pytest.approx(
         saved / 1e3, rel=1e-9
     )
@@ -203,9 +227,7 @@ def test_forced_sequence_gives_its_costed_result(ss_small):
     sol = evaluate(ss_small, keys, linked=False)
     assert sorted(sol.tasks) == sorted(keys)
     for name in ("annualized_cost", "reagents", "stages", "energy", "wastewater"):
-        direct = sum(
-            ss_small.tasks[k].variants[("aq", True)].metrics[name] for k in keys
-        )
+        direct = _tree_cost(ss_small, keys, name)
         assert sol.metrics[name] == pytest.approx(direct, rel=1e-9)
 
 
@@ -506,10 +528,14 @@ def _unlinked_solution(ss):
 
 
 @pytest.mark.component
-def test_variant_water_is_inlets_less_outlets_passed_on(ss_linked):
-    """One rule for every cascade: aqueous inlets of the kernel case less the
-    aqueous outlets that feed another cascade; summed over a line, the water
-    that reaches the products when feeds pass as they leave."""
+def test_variant_water_is_fresh_inlets_and_connections_add_their_step(ss_linked):
+    """One rule for every cascade: the water it brings into the line is its
+    scrub and strip solutions (and the line feed at the root); a downstream
+    aqueous feed is the upstream outlet plus its conditioning step's dilution
+    water.  Summed over a line this is the water of the product streams plus the
+    water evaporated to concentrate a feed (both evaporated once)."""
+    from rexopt.lines.superstructure import pair_metrics
+
     ss = ss_linked
     up = ss.tasks[parse_cut(ss, "La | Ce PrNd")]
     down = ss.tasks[parse_cut(ss, "Ce | PrNd")]
@@ -518,29 +544,24 @@ def test_variant_water_is_inlets_less_outlets_passed_on(ss_linked):
             w = v.water
             # the kernel conserves aqueous volume
             assert w["water_in_L_h"] == pytest.approx(w["water_out_L_h"], rel=1e-12)
-            assert v.zld["solution_water_L_h"] == w["water_counted_L_h"]
-            if f == "aq":
-                assert "feed" in w["inlets_L_h"]  # root or not: its feed counted
-            else:
-                assert "feed" not in w["inlets_L_h"]  # fed loaded organic
-    # the upstream's strip liquor carries Ce+PrNd on: subtracted there
+            inl = w["inlets_L_h"]
+            fresh = inl.get("scrub", 0.0) + inl.get("strip", 0.0)
+            if t is up and f == "aq":
+                fresh += inl["feed"]  # the root's feed is the line feed
+            assert v.zld["solution_water_L_h"] == pytest.approx(fresh, rel=1e-12)
+            if f == "org":
+                assert "feed" not in inl  # fed loaded organic
     wu = up.variants[("aq", True)].water
-    assert wu["passed_on"] == ["strip_liquor"]
-    assert wu["water_counted_L_h"] == pytest.approx(
-        wu["water_in_L_h"] - wu["outlets_L_h"]["strip_liquor"], rel=1e-12
-    )
-    # a line sums to the water of its product outlets: the line feed, every
-    # scrub and strip solution, and the downstream feed's adjustment to
-    # feed.conc_mol_L (which the old count, scrub + strip + root feed, dropped)
     wd = down.variants[("aq", True)].water
-    line = wu["water_counted_L_h"] + wd["water_counted_L_h"]
-    products = wu["outlets_L_h"]["raffinate"] + sum(wd["outlets_L_h"].values())
-    assert line == pytest.approx(products, rel=1e-12)
-    solutions = sum(w["inlets_L_h"][k] for w in (wu, wd) for k in ("scrub", "strip"))
-    adjust = wd["inlets_L_h"]["feed"] - wu["outlets_L_h"]["strip_liquor"]
-    assert line == pytest.approx(
-        wu["inlets_L_h"]["feed"] + solutions + adjust, rel=1e-12
+    assert wu["passed_on"] == ["strip_liquor"]
+    cond = pair_metrics(ss, up, "aq", "organic", down)["_cond"]
+    assert cond["upstream_flow_L_h"] == pytest.approx(
+        wu["outlets_L_h"]["strip_liquor"], rel=1e-12
     )
+    assert cond["feed"]["flow_L_h"] == pytest.approx(wd["inlets_L_h"]["feed"])
+    line_in = wu["fresh_L_h"] + wd["fresh_L_h"] + cond["dilution_L_h"]
+    products = wu["outlets_L_h"]["raffinate"] + sum(wd["outlets_L_h"].values())
+    assert line_in == pytest.approx(products + cond["evaporated_L_h"], rel=1e-12)
 
 
 @pytest.mark.component
@@ -586,3 +607,130 @@ def test_markdown_tables_keep_one_cell_per_header_when_a_value_holds_a_pipe():
 
     assert len(cells(row)) == len(cells(head)) == 3
     assert "La\\|Ce" in row and "0.995" in row
+
+
+# ------------------------- ions across the line, conditioning between cascades
+@pytest.fixture(scope="module")
+def checks_linked_unlinked(ss_linked):
+    ss = ss_linked
+    return {
+        "linked": verify_line(ss, _linked_solution(ss), repair=False),
+        "unlinked": verify_line(ss, _unlinked_solution(ss), repair=False),
+    }
+
+
+@pytest.mark.component
+@pytest.mark.parametrize("which", ["linked", "unlinked"])
+def test_line_balances_of_every_element_proton_and_chloride_close(
+    checks_linked_unlinked, which
+):
+    chk = checks_linked_unlinked[which]
+    for c, row in chk["conservation"].items():
+        assert row["relative_error"] < 1e-9, c
+    ions = chk["ions"]
+    assert ions["complete"]
+    for q in ("chloride", "protons", "counter_ion"):
+        assert ions[q]["relative_error"] < 1e-12, (q, ions[q])
+        assert ions[q]["in"] > 0
+    for name, row in chk["cascades"].items():
+        for q, b in row["ions"]["balances"].items():
+            assert b["relative_error"] < 1e-12, (name, q, b)
+    # the base bought (saponification + neutralisation) leaves as the products'
+    # counter-ion (salt to ZLD): the kernel's site balance
+    tot_base = chk["reagents_mol_h"]["base_total_eq_mol_h"]
+    assert ions["counter_ion"]["out"] == pytest.approx(tot_base, rel=1e-12)
+    if which == "unlinked":
+        assert ions["chloride"]["terms"]["conditioning_acid"] == 0.0
+        assert ions["protons"]["terms"]["neutralised_in_conditioning"] > 0
+
+
+@pytest.mark.component
+def test_downstream_feed_gets_the_upstream_liquor_acid_or_its_step_is_counted(
+    ss_linked, checks_linked_unlinked
+):
+    ss = ss_linked
+    chk = checks_linked_unlinked["unlinked"]
+    up, down = chk["cascades"]["La | Ce+PrNd"], chk["cascades"]["Ce | PrNd"]
+    cond = down["conditioning"]
+    # the strip liquor's free acid, by hand from the upstream's kernel flows: the
+    # strip acid less what strips the saponified sites left after the scrub acid
+    # (every site on the loaded organic, RE-loaded or counter-ion, takes 1 H+)
+    ch = ss.case.chemistry
+    kr = up["kernel_reagents_mol_h"]
+    sites = ch.saponification * ch.extractant_mol_L * up["organic_flow_L_h"]
+    h_liquor = kr["strip_acid_mol_h"] - (sites - kr["scrub_acid_mol_h"])
+    assert cond["upstream_H_mol_h"] == pytest.approx(h_liquor, rel=1e-9)
+    assert cond["upstream_H_mol_h"] == pytest.approx(
+        up["ions"]["outlets"]["strip_liquor"]["H_mol_h"], rel=1e-12
+    )
+    assert cond["upstream_acidity_mol_L"] > 0.5  # 1.2 x stoichiometric strip acid
+    # the downstream kernel case gets the conditioned feed: acid = the liquor's
+    # free acid less the base that neutralised it (plus any acid added)
+    f = down["kernel_feed"]
+    assert f["acidity_mol_L"] * f["flow_L_h"] == pytest.approx(
+        cond["upstream_H_mol_h"] - cond["base_eq_mol_h"] + cond["acid_mol_h"],
+        rel=1e-12,
+    )
+    assert f["flow_L_h"] == pytest.approx(
+        cond["upstream_flow_L_h"] + cond["dilution_L_h"] - cond["evaporated_L_h"],
+        rel=1e-12,
+    )
+    # and the step is counted: its base in the line's reagents and metrics
+    reag = chk["reagents_mol_h"]
+    assert reag["conditioning_base_eq_mol_h"] == pytest.approx(cond["base_eq_mol_h"])
+    assert reag["base_total_eq_mol_h"] == pytest.approx(
+        reag["base_HA_mol_h"] + cond["base_eq_mol_h"], rel=1e-12
+    )
+    assert down["conditioning_metrics"]["reagents"] == pytest.approx(
+        (cond["base_eq_mol_h"] + cond["acid_mol_h"]) / 1e3, rel=1e-12
+    )
+    # a linked cascade has no aqueous feed and no conditioning step
+    lk = checks_linked_unlinked["linked"]["cascades"]["Ce | PrNd"]
+    assert lk["kernel_feed"]["phase"] == "organic" and "conditioning" not in lk
+
+
+@pytest.mark.component
+def test_linked_and_unlinked_lines_are_counted_by_one_accounting(
+    ss_linked, checks_linked_unlinked
+):
+    """Both kernel-run lines: metrics = the cascades' + the conditioning steps',
+    and the same per-cascade water rule gives the water and energy of the
+    whole-line balance of the product streams; the MILP's step on the same
+    connection (design feed) is the kernel-run one's."""
+    ss = ss_linked
+    for which, chk in checks_linked_unlinked.items():
+        for n, tot in chk["metrics"].items():
+            parts = sum(
+                r["metrics"][n] + r.get("conditioning_metrics", {}).get(n, 0.0)
+                for r in chk["cascades"].values()
+            )
+            assert tot == pytest.approx(parts, rel=1e-12), (which, n)
+        w = chk["water"]
+        assert abs(w["closure"]) < 1e-12
+        # per cascade (fresh solutions + dilution) vs product streams + evaporated
+        # to concentrate; equal but for the design-feed vs kernel-run flows
+        assert chk["metrics"]["wastewater"] == pytest.approx(
+            w["water_evaporated_t_h"], rel=1e-3
+        )
+        assert chk["metrics"]["energy"] == pytest.approx(
+            w["evaporation_kWh_h"], rel=1e-3
+        )
+    lm = LineModel(ss)
+    key = (parse_cut(ss, "La | Ce PrNd"), "aq", "organic", parse_cut(ss, "Ce | PrNd"))
+    run = checks_linked_unlinked["unlinked"]["cascades"]["Ce | PrNd"]
+    for n in ("reagents", "wastewater", "energy", "annualized_cost"):
+        assert lm.pair[key][n] == pytest.approx(
+            run["conditioning_metrics"][n], rel=1e-2
+        ), n
+    # the MILP prices the same two lines with the same accounting
+    lin = evaluate(ss, [key[0], key[3]], linked=True)
+    unl = evaluate(ss, [key[0], key[3]], linked=False)
+    assert lin.links and key in unl.passes
+    assert all(p[2] != "organic" for p in lin.passes)  # the liquor is not passed
+    for sol, which in ((lin, "linked"), (unl, "unlinked")):
+        chk = checks_linked_unlinked[which]
+        for n in ("reagents", "wastewater", "energy"):
+            assert sol.metrics[n] == pytest.approx(chk["metrics"][n], rel=2e-2), (
+                which,
+                n,
+            )
