@@ -203,6 +203,21 @@ def test_issue_cascade_through_simulate(name):
         assert rel_diff(net, (rw.x,), (r.x,)) <= SAME
 
 
+def test_issue_cascade_cli_exit_status():
+    """The issue's report was `rexopt simulate` exit status 3 ("not converged at
+    scrub stage 28") for the 38 + 28 + 3 cascade near S = 4.3."""
+    import subprocess
+    import sys
+
+    p = subprocess.run(
+        [sys.executable, "-m", "rexopt.cli", "simulate",
+         str(DATA / "smeugd_38_28_3.toml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "converged" in p.stdout
+
+
 # ------------------------------------------------------ 2. sulfate leach liquor
 # tests/data/kernel/uky_sulfate_leach.toml: the University of Kentucky coal-refuse
 # H2SO4 leach liquor in mg/L as the PrOMMiS project gives it (source in the file),
@@ -323,6 +338,29 @@ def test_leach_liquor_closed_on_sulfate_is_the_old_derived_reading():
                      strict=True))  # fmt: skip
     assert dev_h["Dy"] < -0.999 and dev_h["Gd"] < -0.9
     assert dev_h["La"] == pytest.approx(-0.26, abs=0.01)
+
+
+def test_leach_liquor_balanced_by_an_explicit_inert_cation():
+    """The other reading of the same analysis: the missing 4.9 meq/L is an
+    unanalysed inert cation (Mg, Na, K are in coal leach liquors), written as a
+    component that is not extracted (Mg, D = 0).  The charges then balance as
+    stated (nothing adjusted), Mg leaves entirely in the raffinate, and the
+    answer differs from the acid closure: stage pH 1.40-1.47 instead of
+    1.37-1.43, Y in the raffinate 8.8 % instead of 11.9 % of its feed.  Which
+    closure is right is a fact about the liquor that only the analyst has."""
+    acid, so4, residual = _analysis()
+    c = uky(acidity_mol_L=acid, sulfate_mol_L=so4)
+    c["chemistry"]["components"].append("Mg")
+    c["chemistry"]["empirical_ph"]["params"]["Mg"] = {"D": 0.0}
+    c["feed"]["conc_g_L"]["Mg"] = -residual / 2.0 * 24.305
+    r = simulate(c, branch_search=False)
+    fe = r.convergence["feed_electroneutrality"]
+    assert abs(fe["residual_eq_L"]) < 1e-12 and fe["adjusted"] == {}
+    assert r.recovery.loc["Mg", "raffinate"] == pytest.approx(1.0, abs=1e-12)
+    assert r.balance.loc["Mg", "relative_error"] <= BALANCE
+    ref = simulate(DATA / "uky_sulfate_leach.toml", branch_search=False)
+    assert r.recovery.loc["Y", "raffinate"] == pytest.approx(0.088, abs=0.001)
+    assert ref.recovery.loc["Y", "raffinate"] == pytest.approx(0.119, abs=0.001)
 
 
 @pytest.mark.parametrize("on, field", [("chloride", "chloride_mol_L"),
