@@ -17,6 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from rexopt.units.data import unverified
+from rexopt.units.report import (
+    BOUNDARY_NOTE,
+    PARETO_NOTE,
+    T_BASIS,
+    STEAM_MWh_t,
+    feed_dilution_text,
+    pareto_table,
+    product_tables,
+)
 
 CSS = """
 body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1400px; }
@@ -82,6 +91,12 @@ def render(res, files: dict[str, str]) -> str:
         warns.append(
             "SX banks whose kernel split differs from the MILP's table by more than "
             f"10 % (relative): {', '.join(s['sx_banks_flagged'])}"
+        )
+    if s.get("sx_banks_feed_diluted"):
+        warns.append(
+            "SX banks whose feed from the plant is more than 10 % larger (more "
+            "dilute) than the design basis they are sized for (see their sections): "
+            + ", ".join(s["sx_banks_feed_diluted"])
         )
     for w in warns:
         P.append(f"<div class='warn'>WARNING: {_e(w)}</div>")
@@ -156,14 +171,6 @@ def render(res, files: dict[str, str]) -> str:
     P.append(_table(t.get("opex")))
     P.append("<h3>Cash flow (USD)</h3>")
     P.append(_table(t.get("cash_flow"), "{:,.0f}"))
-    from rexopt.units.report import (
-        BOUNDARY_NOTE,
-        PARETO_NOTE,
-        T_BASIS,
-        STEAM_MWh_t,
-        pareto_table,
-        product_tables,
-    )
 
     P.append("<h2>Products (t/yr, %, USD/yr)</h2>")
     prod, where = product_tables(t.get("products"), s["re_recovery"])
@@ -197,9 +204,16 @@ def render(res, files: dict[str, str]) -> str:
                 if b["flag_kernel_vs_table_over_10pct"]
                 else ""
             )
+            if b.get("flag_feed_more_dilute_than_design"):
+                flag += (
+                    " <span class='flag'>plant feed more dilute than the design "
+                    "basis</span>"
+                )
             P.append(
                 f"<h3>{_e(b['bank'])}: {_e(b['cut'])}, design {_e(b['design'])}{flag}</h3>"
             )
+            if b.get("flag_feed_more_dilute_than_design"):
+                P.append(f"<div class='warn'>{_e(feed_dilution_text(b))}</div>")
             one = pd.DataFrame(
                 [{"quantity": k, "value": v} for k, v in b.items() if k != "bank"]
             )

@@ -601,6 +601,11 @@ def summarize(m, plant, choice, rs):
         for r in banks.to_dict("records")
         if r["flag_kernel_vs_table_over_10pct"]
     ]
+    summary["sx_banks_feed_diluted"] = [
+        r["bank"]
+        for r in banks.to_dict("records")
+        if r["flag_feed_more_dilute_than_design"]
+    ]
     boundary = boundary_table(
         plant, rs, choice, {"fresh": fresh, "reuse": reuse, "tower": tower}
     )
@@ -630,6 +635,20 @@ SX_UNITS = {
 SX_FLAG_REL = 0.10
 
 
+def extraction_volume_change_m3(dF_L_h: float, n_extraction: int, sizing) -> float:
+    """Mixer-settler volume [m3] added by dF_L_h more aqueous feed through the
+    extraction section (the sizing rule of rexopt.units.sx.row_from_case:
+    every stage holds its flow for the mixer residence, settlers
+    settler_to_mixer times that)."""
+    return (
+        dF_L_h
+        * n_extraction
+        * (sizing["mixer_residence_min"] / 60.0)
+        * (1 + sizing["settler_to_mixer"])
+        / 1000.0
+    )
+
+
 def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per SX bank in operation, and kernel vs table recoveries.
 
@@ -644,6 +663,7 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
     ch = d.table("chemistry")
     sz = d.table("sizing")
     inv = d.table("inventory")
+    d_sc = plant.data["stream_conditions"]
     n_tr = choice.trains
     banks = []
     recs = []
@@ -674,6 +694,11 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
         ext_L = ext_kg / inv["extractant_density_kg_L"]
         dil_L = max(org_L - ext_L, 0.0)
         vol_m3 = row["volume_m3_per_kmol_h"] * re_fed
+        # the bank is designed and sized for a feed at feed_RE_mol_L; the plant's
+        # feed stream may be more dilute (saponification and scrub water of the
+        # bank before it): the extraction section then carries more aqueous
+        F_plant = 1000.0 * volumes_m3_h(feed, 25.0, d_sc)["liquid_m3_h"]
+        vol_plant_m3 = vol_m3 + extraction_volume_change_m3(F_plant - F, ne, sz)
         reag = rs.results[name].reagents
         light, heavy = sxm.cut_groups(d, name[3:])
         frac = {c: feed.get(sp.chloride(c, 3), 0.0) / re_fed for c in sxm.REs}
@@ -738,6 +763,14 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "OA_extraction": O / (F + sc),
                 "OA_scrub": O / sc if sc > 0 else float("nan"),
                 "OA_strip": O / st if st > 0 else float("nan"),
+                "feed_RE_design_mol_L": ch["feed_RE_mol_L"],
+                "aqueous_feed_plant_L_h": F_plant,
+                "feed_RE_plant_mol_L": F_RE / F_plant if F_plant > 0 else 0.0,
+                "OA_extraction_at_plant_feed": O / (F_plant + sc),
+                "mixer_settlers_volume_at_plant_feed_m3": vol_plant_m3,
+                "flag_feed_more_dilute_than_design": bool(
+                    F_plant > F * (1 + SX_FLAG_REL)
+                ),
                 "organic_inventory_m3": org_L / 1000,
                 "extractant_inventory_t": ext_kg / 1000,
                 "diluent_inventory_m3": dil_L / 1000,
@@ -758,6 +791,20 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
             }
         )
     return pd.DataFrame(banks), pd.DataFrame(recs)
+
+
+def feed_dilution_text(b: dict) -> str:
+    """What it means that a bank's plant feed is more dilute than its design."""
+    return (
+        f"the plant's feed to this bank is {b['aqueous_feed_plant_L_h']:,.0f} L/h at "
+        f"{b['feed_RE_plant_mol_L']:.3g} mol/L RE, the design basis "
+        f"{b['aqueous_feed_L_h']:,.0f} L/h at {b['feed_RE_design_mol_L']:.3g} mol/L: "
+        "the bank, its CAPEX and the kernel check use the design basis; at the plant "
+        f"feed the O/A in extraction is {b['OA_extraction_at_plant_feed']:.3g} and "
+        f"the mixer-settlers need {b['mixer_settlers_volume_at_plant_feed_m3']:.4g} "
+        f"m3 instead of {b['mixer_settlers_volume_total_m3']:.4g} (not modelled: "
+        "concentrate the feed or enlarge the bank)."
+    )
 
 
 def sx_profile_png(rs, name: str, path: Path) -> bool:
@@ -785,7 +832,10 @@ def sx_profile_png(rs, name: str, path: Path) -> bool:
         ax.set_xlabel("stage (extraction | scrub | strip)")
         ax.set_ylabel(f"{t} concentration [mol/L]")
         ax.legend(fontsize=7)
-    fig.suptitle(f"{name}: kernel stage profile of the chosen design")
+    fig.suptitle(
+        f"{name}: kernel stage profile of the chosen design (case scale; "
+        "concentrations below 1e-12 mol/L drawn at 1e-12)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -1246,6 +1296,16 @@ def text_report(res) -> str:
     dec = s.get("decisions") or {}
     for w_ in dec.get("warnings", []):
         L.append(f"WARNING: {w_}")
+    if s.get("sx_banks_flagged"):
+        L.append(
+            "WARNING: SX banks whose kernel split differs from the MILP's table by "
+            f"more than 10 % (relative): {', '.join(s['sx_banks_flagged'])}"
+        )
+    if s.get("sx_banks_feed_diluted"):
+        L.append(
+            "WARNING: SX banks fed more dilute than the design basis they are sized "
+            f"for: {', '.join(s['sx_banks_feed_diluted'])} (see their sections)"
+        )
     r = s["route"]
     L.append(
         "Chosen route: "
@@ -1269,7 +1329,13 @@ def text_report(res) -> str:
             L.append("  No equipment cap, train count or cooling-tower limit binds.")
     L.append("\nProducts (t/yr, %, USD/yr)")
     prod, where = product_tables(t["products"], s["re_recovery"])
-    L.append(prod.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    L.append(
+        prod.to_string(
+            index=False,
+            float_format=lambda x: f"{x:,.2f}",
+            formatters={"revenue_USD_yr": "{:,.0f}".format},
+        )
+    )
     L.append(
         f"Overall RE yield {100 * s['re_yield']:.2f} %.  Where each rare earth of the "
         "feed goes [% of its feed] (named_recovery_pct above counts an element only "
@@ -1448,6 +1514,8 @@ def text_report(res) -> str:
                 f"{b_['OA_extraction']:.3g}, scrub {b_['OA_scrub']:.3g}, strip "
                 f"{b_['OA_strip']:.3g}"
             )
+            if b_["flag_feed_more_dilute_than_design"]:
+                L.append("  WARNING: " + feed_dilution_text(b_))
             L.append(
                 f"  inventory: organic {b_['organic_inventory_m3']:.4g} m3, "
                 f"extractant (P507) {b_['extractant_inventory_t']:.4g} t, diluent "
@@ -1668,7 +1736,9 @@ def sankey_png(plant, rs, path: Path, water_t_yr: dict | None = None) -> None:
             "tab:red"
             if rec
             else (
-                "tab:green" if a in ("reagents", "air", "process water") else "tab:blue"
+                "tab:green"
+                if a in ("reagents", "air")
+                else ("tab:cyan" if a == "process water" else "tab:blue")
             )
         )
         has_rec |= rec
@@ -1688,6 +1758,12 @@ def sankey_png(plant, rs, path: Path, water_t_yr: dict | None = None) -> None:
         label = n
         if n in outs:
             label = f"{n}\n{outs[n]:,.1f} t/yr"
+        if n == "process water" and water_t_yr is not None:
+            label = (
+                f"process water\nreused condensate "
+                f"{water_t_yr.get('condensate_reused_t_yr', 0.0):,.0f} t/yr\n"
+                f"+ fresh {water_t_yr.get('fresh_water_t_yr', 0.0):,.0f} t/yr"
+            )
         ax.text(
             x,
             y,
@@ -1697,11 +1773,14 @@ def sankey_png(plant, rs, path: Path, water_t_yr: dict | None = None) -> None:
             fontsize=7,
             bbox=dict(boxstyle="round", fc="white", ec="gray"),
         )
-    leg = "blue = process stream, green = purchased input"
+    leg = (
+        "blue = process stream, green = purchased reagents and air, cyan = process "
+        "water"
+    )
     if has_rec:
         leg += ", red = recycle (mother liquor, reused condensate)"
     ax.set_title(
-        f"{plant.case.name}: mass flows [t/yr] (band width ~ sqrt of flow; {leg}; "
+        f"{plant.case.name}: mass flows [t/yr]\n(band width ~ sqrt of flow; {leg}; "
         "idle units omitted)"
     )
     ax.axis("off")
