@@ -349,6 +349,10 @@ def _print_search(res) -> None:
         ("candidate columns (integer designs)", res.n_candidates),
         ("pruned by Fenske's minimum", res.n_pruned),
         ("columns simulated by the kernel", len(res.columns)),
+        (
+            "columns cut by one reflux test (of tests)",
+            f"{res.threshold_cut} (of {res.threshold_tests})",
+        ),
         ("kernel calls", res.kernel_calls),
         ("search rounds (argmin; one HiGHS solve confirms the choice)", res.rounds),
         ("verification rounds", res.verify_rounds),

@@ -144,6 +144,11 @@ class OptimizeSpec(_Strict):
     saponification_levels: int = Field(2, ge=1, le=10)
     side_draw_flow_L_h: tuple[Flow, Flow] | None = None
     side_draw_levels: int = Field(3, ge=1, le=10)
+    side_draw_monotone: bool = Field(
+        False,
+        description="assume side-draw specs, like end-outlet ones, never get worse "
+        "with more stages at fixed flows, so a side-draw miss prunes smaller designs",
+    )
     scrub_acidity_mol_L: _Acid | None = None
     strip_acidity_mol_L: _Acid | None = None
     strip_excess: float = Field(
@@ -1036,12 +1041,15 @@ def _feasible_at(probe: Probe, S: float, window: bool = False) -> AtS:
     out = AtS(True, P, pt, P_lo=P, P_hi=P, a=a, b=b)
     if not window and (not side or _pass_state(pb, pt, side)):
         return out
-    return _window(probe, S, out)
+    return _window(probe, S, out, first=not window)
 
 
-def _window(probe: Probe, S: float, out: AtS) -> AtS:
+def _window(probe: Probe, S: float, out: AtS, first: bool = False) -> AtS:
     """The feasible cut window around a feasible point ``out`` (edges bisected
-    from the bracket its search left), and the side-draw samples across it."""
+    from the bracket its search left), and the side-draw samples across it:
+    the sample with the best side-draw margin, or with ``first`` (a feasibility
+    test, not the operating point) the first that meets every spec, the
+    samples taken from the middle of the window outwards."""
     pb = probe.pb
     specs = pb.opt.specs
     side = [i for i, s in enumerate(specs) if not s.searched]
@@ -1053,7 +1061,13 @@ def _window(probe: Probe, S: float, out: AtS) -> AtS:
     if not side or _pass_state(pb, pt, side):
         return out
     best, n_unknown = None, 0
-    for q in np.linspace(out.P_lo, out.P_hi, SIDE_SAMPLES):
+    qs = np.linspace(out.P_lo, out.P_hi, SIDE_SAMPLES)
+    if first:
+        mid = np.abs(np.arange(SIDE_SAMPLES) - SIDE_SAMPLES // 2)
+        qs = qs[np.argsort(mid, kind="stable")]
+    for q in qs:
+        if best is not None and first:
+            break
         p2 = probe.run(S, float(q))
         s2 = _pass_state(pb, p2, list(range(len(specs))))
         if s2 is None:
@@ -1064,6 +1078,7 @@ def _window(probe: Probe, S: float, out: AtS) -> AtS:
                 best = (mg, p2)
     if best is not None:
         out.P, out.pt = best[1].P, best[1]
+        probe.P_guess = out.P  # meets every spec: the next reflux tries it first
         return out
     return AtS(None if n_unknown else False, pt=pt, side_only=True)
 
@@ -1358,6 +1373,10 @@ class OptimizeResult:
     binding: list[dict] = field(default_factory=list)
     message: str = ""
     certificate: dict = field(default_factory=dict)
+    # columns tested at one reflux (Optimizer.threshold_test) and how many of
+    # them that test cut (never simulated in full)
+    threshold_tests: int = 0
+    threshold_cut: int = 0
 
     def design_table(self) -> dict:
         b, pb = self.best, self.problem
@@ -1404,6 +1423,8 @@ class OptimizeResult:
                 "candidates": self.n_candidates,
                 "pruned_by_fenske": self.n_pruned,
                 "columns_simulated": len(self.columns),
+                "threshold_tests": self.threshold_tests,
+                "columns_cut_by_threshold_test": self.threshold_cut,
                 "milp_rounds": self.rounds,
                 "verification_rounds": self.verify_rounds,
                 "kernel_calls": self.kernel_calls,
@@ -1658,13 +1679,13 @@ class Optimizer:
         # unknown kernel point proves nothing, a side-draw spec is not monotone:
         # the reflux bound propagated is the one the end-outlet specs proved)
         if col.lo_index is not None and not col.proven_infeasible:
-            self.S_lb[self.index[key]] = max(
-                self.S_lb[self.index[key]], col.S_lower
-            )
-        if col.lo_index_end is not None and not col.proven_infeasible:
-            S_end = self.pb.S_grid(col.lo_index_end + 1)
+            self.S_lb[self.index[key]] = max(self.S_lb[self.index[key]], col.S_lower)
+        side_mono = self.pb.opt.side_draw_monotone
+        lo_prop = col.lo_index if side_mono else col.lo_index_end
+        if lo_prop is not None and not col.proven_infeasible:
+            S_end = self.pb.S_grid(lo_prop + 1)
             self.S_lb[below] = np.maximum(self.S_lb[below], S_end)
-        if col.proven_infeasible and not col.side_only:
+        if col.proven_infeasible and (side_mono or not col.side_only):
             self.dead[below] = True
         return col
 
@@ -1749,7 +1770,7 @@ class Optimizer:
             "memo": {i: a},
             "calls": probe.calls,
             "i": i,
-            "end": a.state is False and not a.side_only,
+            "end": a.state is False and (pb.opt.side_draw_monotone or not a.side_only),
         }
         if a.state is not False:
             return False
@@ -1757,7 +1778,7 @@ class Optimizer:
         k = self.index[key]
         S_next = pb.S_grid(i + 1)
         self.S_lb[k] = max(self.S_lb[k], S_next)
-        if not a.side_only:
+        if self.tested[key]["end"]:
             below = np.all(self.K[:, :3] <= np.array(key[:3]), axis=1) & (
                 self.K[:, 3] == key[3]
             )
@@ -2269,6 +2290,8 @@ def optimize(
         milp=optim.milp.info(),
         seconds=seconds,
         certificate=cert,
+        threshold_tests=optim.n_threshold_tests,
+        threshold_cut=optim.n_threshold_cut,
     )
     n_unres = len(cert["unresolved_columns"])
     unk_txt = (
@@ -2360,6 +2383,12 @@ def optimize(
                 f"; side-draw specs checked at {SIDE_SAMPLES} cuts across each "
                 "feasible window (sampled, not searched)"
             )
+            if pb.opt.side_draw_monotone:
+                claim += (
+                    "; side-draw specs assumed monotone in the stage counts "
+                    "(optimize.side_draw_monotone = true: a side-draw miss pruned "
+                    "the designs with fewer stages)"
+                )
         uses_inv = pb.opt.objective == "annualized_cost" or (
             pb.opt.objective == "weighted" and pb.opt.weights.get("annualized_cost")
         )
