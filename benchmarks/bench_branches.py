@@ -1,7 +1,8 @@
 """Search for cascades with more than one steady state (issue 17, item 3).
 
-For each family of cascades, the organic flow is scanned up and then down over a
-grid; at every grid point the kernel solves
+For each family of cascades, the organic flow (or, for the two issue cascades,
+also the scrub flow, i.e. the reflux) is scanned up and then down over a grid; at
+every grid point the kernel solves
 
 * cold (no start profile),
 * "up": warm-started from the solution at the previous (lower) flow,
@@ -83,21 +84,30 @@ def converged(res) -> bool:
     return ok(res) and res[3][kernels.INFO_RELSTEP] <= CONVERGED
 
 
-def scan(name: str, case: dict, flows, *, with_simulate: bool) -> dict:
-    """Cold, up and down solves over the organic flows; returns a summary."""
+def with_scrub(case: dict, flow: float) -> dict:
+    c = copy.deepcopy(case)
+    c["scrub"]["flow_L_h"] = float(flow)
+    return c
+
+
+def scan(
+    name: str, case: dict, flows, *, with_simulate: bool, setter=with_organic
+) -> dict:
+    """Cold, up and down solves over the flows (organic by default, or what
+    ``setter`` sets); returns a summary."""
     n = len(flows)
     cold, up, down = [None] * n, [None] * n, [None] * n
     for k, f in enumerate(flows):
-        cold[k] = solve(with_organic(case, f))
+        cold[k] = solve(setter(case, f))
     prev = None
     for k, f in enumerate(flows):
         x0 = prev[2] if ok(prev) else None
-        up[k] = solve(with_organic(case, f), x0)
+        up[k] = solve(setter(case, f), x0)
         prev = up[k] if ok(up[k]) else cold[k]
     prev = None
     for k in range(n - 1, -1, -1):
         x0 = prev[2] if ok(prev) else None
-        down[k] = solve(with_organic(case, flows[k]), x0)
+        down[k] = solve(setter(case, flows[k]), x0)
         prev = down[k] if ok(down[k]) else cold[k]
     out = {
         "name": name,
@@ -130,7 +140,7 @@ def scan(name: str, case: dict, flows, *, with_simulate: bool) -> dict:
         out["simulate_multi"] = []
         for f in flows:
             try:
-                r = Cascade(with_organic(case, f)).simulate()
+                r = Cascade(setter(case, f)).simulate()
                 b = r.convergence["branches"]
                 counts.append(len(b) if isinstance(b, list) else 0)
                 if counts[-1] > 1:
@@ -305,13 +315,36 @@ def main(argv=None) -> int:
     for k in range(n_random):
         case, flows = random_high_reflux(rng, max(n // 2, 8))
         fams.append((f"random high-reflux saturated #{k}", case, flows, False))
-    print(f"{'family':38s} {'pts':>4s} {'cold!':>5s} {'fellbk':>6s} {'unconv':>6s} "
-          f"{'max diff (conv)':>15s} {'(unconv)':>9s} {'branches':>8s}  simulate")  # fmt: skip
     t0 = time.perf_counter()
     total_points = total_branch = 0
-    for name, case, flows, sim in fams:
+    # scrub-flow scans of the issue cascades at S = 4.3: the reflux S F - scrub
+    # from 0 (scrub = S F) to half the load, and near total reflux
+    for fname in ("smeugd_38_28_3.toml", "smeugd_40_40_5.toml"):
+        case = load(data / fname)
+        fams.append(
+            (
+                f"{fname[:-5]} scrub 215-430 L/h",
+                case,
+                np.linspace(215.0, 430.0, n),
+                True,
+                with_scrub,
+            )
+        )
+        fams.append(
+            (
+                f"{fname[:-5]} scrub 400-429.9 L/h",
+                case,
+                430.0 - np.geomspace(30.0, 0.1, n),
+                False,
+                with_scrub,
+            )
+        )
+    print(f"{'family':38s} {'pts':>4s} {'cold!':>5s} {'fellbk':>6s} {'unconv':>6s} "
+          f"{'max diff (conv)':>15s} {'(unconv)':>9s} {'branches':>8s}  simulate")  # fmt: skip
+    for name, case, flows, sim, *setter in fams:
         try:
-            r = scan(name, case, flows, with_simulate=sim)
+            r = scan(name, case, flows, with_simulate=sim,
+                     setter=setter[0] if setter else with_organic)  # fmt: skip
         except (CaseError, ValueError) as e:
             print(f"{name:38s} refused: {e}")
             continue
@@ -325,10 +358,10 @@ def main(argv=None) -> int:
               f"{r['warm_fell_back']:6d} {r['unconverged_traces']:6d} "
               f"{r['max_difference']:15.2e} {r['max_difference_unconverged']:9.1e} "
               f"{len(r['branch_points']):8d}  {sim_txt}")  # fmt: skip
-        for f, d in r["branch_points"][:5]:
-            print(f"    two converged steady states at organic {f:.6g} L/h: {d:.3g}")
+        for f, d in r["branch_points"][:5]:  # flows of the scanned stream
+            print(f"    two converged steady states at {f:.6g} L/h: {d:.3g}")
         for f, nb, rel in r.get("simulate_multi", [])[:3]:
-            print(f"    simulate() reports {nb} branches at organic {f:.6g} L/h; "
+            print(f"    simulate() reports {nb} branches at {f:.6g} L/h; "
                   f"its relative error estimate {rel:.2g}"
                   + (" (traces not converged: not distinct steady states)"
                      if rel > CONVERGED else ""))  # fmt: skip
