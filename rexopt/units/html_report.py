@@ -14,11 +14,13 @@ import base64
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rexopt.units.data import unverified
 from rexopt.units.report import (
     BOUNDARY_NOTE,
+    METRIC_SUFFIX,
     PARETO_NOTE,
     T_BASIS,
     STEAM_MWh_t,
@@ -51,7 +53,7 @@ def _table(df: pd.DataFrame | None, fmt: str = "{:,.4g}") -> str:
         return "<p class='note'>(empty)</p>"
 
     def f(v):
-        if isinstance(v, bool):
+        if isinstance(v, bool | np.bool_):
             return "yes" if v else "no"
         if isinstance(v, float):
             if v != v:
@@ -63,6 +65,28 @@ def _table(df: pd.DataFrame | None, fmt: str = "{:,.4g}") -> str:
         return str(v)
 
     return df.to_html(index=False, formatters={c: f for c in df.columns}, escape=True)
+
+
+def capex_rounds_table(rounds: list[dict], kind: str) -> pd.DataFrame:
+    """The MILP's CAPEX rounds with the objective columns in the metric's unit."""
+    # the objective is metric / METRIC_SCALE[metric] (the plant MILP's scaling)
+    from rexopt.flowsheets.ndfeb_recycling import METRIC_SCALE
+
+    df = pd.DataFrame(rounds)
+    if not len(df) or kind not in METRIC_SCALE:
+        unit = "scaled objective"
+        scale = 1.0
+    else:
+        unit = f"{kind}_{METRIC_SUFFIX[kind]}"
+        scale = METRIC_SCALE[kind]
+    ren = {}
+    for c in ("bound", "exact_objective"):
+        if c in df.columns:
+            df[c] = df[c] * scale
+            ren[c] = f"{c}_{unit}".replace(" ", "_")
+    return df.rename(
+        columns={**ren, "seconds": "seconds_s", "rel_diff": "rel_diff_frac"}
+    )
 
 
 def _img(path: str | Path | None, alt: str) -> str:
@@ -155,9 +179,12 @@ def render(res, files: dict[str, str]) -> str:
             f"{ec['npv_difference_USD']:+,.0f} USD "
             f"({100 * ec['npv_rel_difference']:+.4f} %); {_e(ec['explanation'])}.</p>"
         )
-        rounds = pd.DataFrame(ec["capex_rounds"])
+        rounds = capex_rounds_table(ec["capex_rounds"], res.case.objective.kind)
         if len(rounds):
-            P.append("<h3>CAPEX refinement rounds</h3>")
+            P.append(
+                "<h3>CAPEX refinement rounds (USD; objective bound and value in "
+                "the objective's unit, see the column names; gap a fraction)</h3>"
+            )
             P.append(_table(rounds))
     P.append(
         f"<h3>CAPEX breakdown (installed cost at the chosen sizes, USD; total "

@@ -756,7 +756,7 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "mixer_settler_volume_each_m3": vol_m3 / ((ne + ns + nt) * n_tr),
                 "mixer_settlers_volume_total_m3": vol_m3,
                 "RE_feed_kmol_h": re_fed,
-                "aqueous_feed_L_h": F,
+                "aqueous_feed_design_L_h": F,
                 "organic_L_h": O,
                 "scrub_L_h": sc,
                 "strip_L_h": st,
@@ -798,7 +798,8 @@ def feed_dilution_text(b: dict) -> str:
     return (
         f"the plant's feed to this bank is {b['aqueous_feed_plant_L_h']:,.0f} L/h at "
         f"{b['feed_RE_plant_mol_L']:.3g} mol/L RE, the design basis "
-        f"{b['aqueous_feed_L_h']:,.0f} L/h at {b['feed_RE_design_mol_L']:.3g} mol/L: "
+        f"{b['aqueous_feed_design_L_h']:,.0f} L/h at "
+        f"{b['feed_RE_design_mol_L']:.3g} mol/L: "
         "the bank, its CAPEX and the kernel check use the design basis; at the plant "
         f"feed the O/A in extraction is {b['OA_extraction_at_plant_feed']:.3g} and "
         f"the mixer-settlers need {b['mixer_settlers_volume_at_plant_feed_m3']:.4g} "
@@ -1508,7 +1509,8 @@ def text_report(res) -> str:
                 f"{b_['mixer_settlers_volume_total_m3']:.4g} m3 in all"
             )
             L.append(
-                f"  flows [L/h, all trains]: aqueous feed {b_['aqueous_feed_L_h']:,.0f}"
+                "  flows [L/h, all trains]: aqueous feed (design basis) "
+                f"{b_['aqueous_feed_design_L_h']:,.0f}"
                 f", organic {b_['organic_L_h']:,.0f}, scrub {b_['scrub_L_h']:,.0f}, "
                 f"strip {b_['strip_L_h']:,.0f}; O/A extraction "
                 f"{b_['OA_extraction']:.3g}, scrub {b_['OA_scrub']:.3g}, strip "

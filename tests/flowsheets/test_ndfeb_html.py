@@ -92,6 +92,20 @@ def test_tables_are_whole_numbers_with_units(written):
     assert st.loc["filter.filtrate", "T_basis"] == "inlet passed on"
 
 
+@pytest.mark.integration
+def test_capex_rounds_objective_in_usd(written):
+    """The rounds table's objective column is the NPV in USD (not scaled)."""
+    from rexopt.units.html_report import capex_rounds_table
+
+    res, _ = written
+    assert res.case.objective.kind == "npv"
+    ec = res.summary["economics_check"]
+    tab = capex_rounds_table(ec["capex_rounds"], "npv")
+    assert tab["exact_objective_npv_USD"].iloc[-1] == pytest.approx(
+        res.summary["economics"]["milp_npv_USD"], rel=1e-6
+    )
+
+
 def _chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
         p = shutil.which(name)
