@@ -159,7 +159,13 @@ class OptimizeSpec(_Strict):
         2e-3, gt=0, le=0.05, description="relative step of the reflux grid [-]"
     )
     fenske_prune: bool = True
-    max_rounds: int = Field(200, ge=1, le=100_000)
+    max_rounds: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="column choices before the search stops at 'limit' (a "
+        "threshold test is one choice of a few kernel calls)",
+    )
     time_limit_s: float = Field(60.0, gt=0, le=1e6, description="[s], <= 1e6")
     costs: dict[str, float] = {}
 
@@ -2016,19 +2022,27 @@ class Optimizer:
         return best
 
 
-def monotonicity_violations(cols: dict, skip=()) -> list[tuple]:
+def monotonicity_violations(
+    cols: dict, skip=(), side_monotone: bool = False
+) -> list[tuple]:
     """Pairs of simulated columns (t <= t', same level) where t needs *less*
     reflux than t' by more than one grid step -- evidence against the assumption
-    behind the bounds."""
+    behind the bounds.  t' counts with the reflux its end-outlet specs proved
+    infeasible (with ``side_monotone``, its side-draw misses too: then they are
+    assumed monotone as well)."""
     feas = [
         (k, c)
         for k, c in cols.items()
         if c.feasible and c.grid_index is not None and k not in skip
     ]
+
+    def lo(c):
+        return c.lo_index if side_monotone else c.lo_index_end
+
     decided = [
         (k, c)
         for k, c in cols.items()
-        if c.lo_index is not None and c.lo_index >= 0 and k not in skip
+        if lo(c) is not None and lo(c) >= 0 and k not in skip
     ]
     out = []
     for k1, c1 in feas:
@@ -2038,7 +2052,7 @@ def monotonicity_violations(cols: dict, skip=()) -> list[tuple]:
             # t1 <= t2 feasible at a reflux where t2 (more stages) was proven
             # infeasible, by more than one grid step
             if all(a <= b for a, b in zip(k1[:3], k2[:3], strict=True)):
-                if c1.grid_index < c2.lo_index:
+                if c1.grid_index < lo(c2):
                     out.append((k1[:3], k2[:3]))
     return out
 
@@ -2349,7 +2363,9 @@ def optimize(
     if n_unres:
         notes.append(unk_txt)
     proven = cert["optimal"]
-    viol = monotonicity_violations(optim.cols, skip=set(optim.bump))
+    viol = monotonicity_violations(
+        optim.cols, skip=set(optim.bump), side_monotone=pb.opt.side_draw_monotone
+    )
     if viol:
         proven = False
         a, b = viol[0]

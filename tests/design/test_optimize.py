@@ -595,3 +595,22 @@ def test_infeasible_spec_printed_as_given_with_best_value():
         # the best value is a kernel value at the bounds of the search space
         assert b["at_stages"] == [21, 21, 6]
     assert "Fenske" in res.message
+
+
+@pytest.mark.unit
+def test_side_draw_miss_is_a_monotonicity_violation_only_when_assumed():
+    """A smaller feasible design below a bigger one that misses only a side-draw
+    spec contradicts nothing, unless side-draw specs are assumed monotone."""
+    from rexopt.design.optimize import Column, monotonicity_violations
+
+    small = Column((26, 28, 8), 0, 0.36, True, grid_index=300, lo_index=299)
+    small.lo_index_end = 299
+    big = Column((27, 29, 8), 0, 0.36, False, proven_infeasible=True, side_only=True)
+    big.lo_index, big.lo_index_end = 900, -1  # top reflux missed by the draw only
+    cols = {(26, 28, 8, 0): small, (27, 29, 8, 0): big}
+    assert monotonicity_violations(cols) == []
+    assert monotonicity_violations(cols, side_monotone=True) == [
+        ((26, 28, 8), (27, 29, 8))
+    ]
+    big.lo_index_end = 900  # the end outlets missed there: a real violation
+    assert monotonicity_violations(cols) == [((26, 28, 8), (27, 29, 8))]
