@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from rexopt.lines import optimize_line, write_outputs
-from rexopt.lines.report import WATER_METRICS
+from rexopt.lines.report import REAGENT_METRICS, WATER_METRICS
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "separation_line_bayanobo.toml"
 
@@ -44,7 +44,8 @@ def main(case: str | Path = CASE) -> None:
     )
     print(
         f"MILP: {sz['binaries']} binaries = {sz['tasks']} task + "
-        f"{sz['variants']} variant + {sz['links']} link; "
+        f"{sz['variants']} variant + {sz['links']} link + "
+        f"{sz['aqueous_connections']} aqueous connection; "
         f"{res['chosen']['solve']['n_constraints']} constraints; HiGHS "
         f"{res['chosen']['solve']['seconds']:.3f} s"
     )
@@ -85,10 +86,14 @@ def main(case: str | Path = CASE) -> None:
         print(
             f"linkage saves (kernel-verified, repaired lines): {obj} "
             f"{ls[obj]['unlinked']:,.0f} -> {ls[obj]['linked']:,.0f} "
-            f"({ls[obj]['saving_pct']:.1f} %); base {round(ls['base_HA_mol_h']['saving']):,d}"
-            f" mol/h, acid {round(ls['acid_mol_h']['saving']):,d} mol/h, stages "
-            f"{ls['stages']['saving']:.0f}"
+            f"({ls[obj]['saving_pct']:.1f} %); stages {ls['stages']['saving']:.0f}"
         )
+        for q in REAGENT_METRICS:
+            v = ls[q]
+            print(
+                f"  kernel reagents {q}: linked {v['linked']:,.1f}, unlinked "
+                f"{v['unlinked']:,.1f}, saving {v['saving'] + 0.0:,.1f}"
+            )
         if "water_in_L_h" in ls:
             for q in WATER_METRICS:
                 v = ls[q]
@@ -97,6 +102,26 @@ def main(case: str | Path = CASE) -> None:
                     f"unlinked {v['unlinked']:,.4g}, saving {v['saving']:,.4g}"
                 )
         for name in ("kernel_check", "kernel_check_unlinked"):
+            ib = res.get(name, {}).get("ions", {})
+            if ib.get("complete"):
+                print(
+                    f"  {name} line balances: "
+                    + ", ".join(
+                        f"{q} {ib[q]['relative_error']:.1e}"
+                        for q in ("chloride", "protons", "counter_ion")
+                    )
+                )
+            for row in res.get(name, {}).get("cascades", {}).values():
+                cd = row.get("conditioning")
+                if cd:
+                    print(
+                        f"    conditioning before a cascade: outlet "
+                        f"{cd['upstream_flow_L_h']:,.0f} L/h at "
+                        f"{cd['upstream_acidity_mol_L']:.3f} mol/L free acid -> "
+                        f"base {cd['base_eq_mol_h']:,.0f} eq/h, acid "
+                        f"{cd['acid_mol_h']:,.0f} mol/h, water "
+                        f"+{cd['dilution_L_h']:,.0f}/-{cd['evaporated_L_h']:,.0f} L/h"
+                    )
             w = res.get(name, {}).get("water")
             if w:
                 print(

@@ -90,9 +90,12 @@ def print_line_result(res: dict, paths: dict, con: Console | None = None) -> Non
             f"linkage saves (kernel-verified linked vs unlinked): {obj} "
             f"{ls[obj]['unlinked']:,.4g} -> {ls[obj]['linked']:,.4g} "
             f"(saves {ls[obj]['saving_pct']:.1f} %); base saved "
-            f"{round(ls['base_HA_mol_h']['saving']) + 0:,d} mol/h, acid saved "
-            f"{round(ls['acid_mol_h']['saving']) + 0:,d} mol/h"
+            f"{round(ls['base_total_eq_mol_h']['saving']) + 0:,d} mol/h, acid saved "
+            f"{round(ls['acid_total_mol_h']['saving']) + 0:,d} mol/h (cascades and "
+            "conditioning steps between them)"
         )
+    for a in res.get("approximations", []):
+        con.print(f"approximation: {a}", markup=False, highlight=False)
     m = res["chosen"]["metrics"]
     con.print(", ".join(f"{n} = {m[n]:,.4g} {UNITS[n]}" for n in m), markup=False)
     for k, p in paths.items():

@@ -8,6 +8,14 @@ Binaries (docs/lines.md):
   feed state) is fed to t as organic feed.  Then u needs no strip and t no
   saponification for that rare earth: ``sum_t link[u, t] = sum_f v[u, f, 0]`` and
   ``sum_u link[u, t] = sum_s v[t, org, s]``.
+* ``pas[u, f, o, t]``: output o of task u (run with feed phase f) goes on as an
+  aqueous stream (strip liquor, raffinate or middle draw) to t, through a
+  conditioning step (its free acid neutralised, water added or evaporated to
+  t's design feed; :func:`rexopt.lines.superstructure.pair_metrics`) whose
+  water, base, acid, energy and cost are constants of the pair.  Every
+  non-product output of a built task goes on once (the organic output as strip
+  liquor only when stripped, else by a link); every aqueous-fed task below the
+  root receives one.
 
 State-task network (sharp splits): the root state is split once; every other
 non-leaf state is split exactly as often as it is produced; leaves are products.

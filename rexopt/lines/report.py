@@ -40,6 +40,51 @@ WATER_METRICS = (
 )
 
 
+#: reagent figures of a kernel-run line [mol/h] (rexopt.lines.verify.verify_line):
+#: the cascades' own (saponification base, scrub + strip acid), the conditioning
+#: steps' between cascades, and the totals the lines are compared on
+REAGENT_METRICS = (
+    "base_total_eq_mol_h",
+    "acid_total_mol_h",
+    "base_HA_mol_h",
+    "acid_mol_h",
+    "strip_acid_mol_h",
+    "conditioning_base_eq_mol_h",
+    "conditioning_acid_mol_h",
+)
+
+#: what the line accounting approximates, said in every report (docs/lines.md)
+APPROXIMATIONS = (
+    "Free acid and the saponification counter-ion are not species of the "
+    "saturated kernel model: their flows in every outlet follow from the kernel's "
+    "anion profile, rare-earth flows and organic capacity by the model's own rules "
+    "(scrub acid taken up by the organic, feed acid passing to the raffinate, "
+    "strip acid spent on every site of the loaded organic); chloride, proton and "
+    "counter-ion balances of the line are checked.",
+    "Between two cascades an aqueous outlet is conditioned to the downstream "
+    "design feed (feed.conc_mol_L, feed.acidity_mol_L): its free acid neutralised "
+    "with the saponification agent (salt to ZLD), water added or evaporated.  The "
+    "saturated kernel's metal split does not depend on feed acidity, so feeding "
+    "the liquor's free acid unneutralised would not show its cost on the kernel; "
+    "the step is counted instead.  The counter-ion salt it carries is not a "
+    "species of the downstream kernel case (it does not act in the saturated "
+    "model) and is routed to that cascade's raffinate.",
+    "The rare earth the kernel leaves on a stripped organic is passed on with the "
+    "strip liquor and stripped by its free acid (as if the stripped organic were "
+    "returned and stripped again); the organic loop itself is not simulated.",
+    "Water evaporated to concentrate a downstream feed is evaporated at the ZLD "
+    "evaporator's kWh/t and counted once where it entered the line; any HCl "
+    "that would distil with it is not modelled (the step neutralises first).",
+    "The MILP prices each conditioning step from the upstream candidate's "
+    "kernel case on its design feed; the kernel-run line prices it from the "
+    "streams the upstream cascade actually passes on.",
+    "A linked loaded organic enters the downstream kernel case at the volume "
+    "that carries its remaining sites (exact for metal flows in the saturated "
+    "model only).",
+    "Energy is evaporation energy only (no mixing or pumping power).",
+)
+
+
 def optimize_line(case: str | Path | dict | LineCase, *, verify: bool = True) -> dict:
     """Optimize a separation line; everything the report prints, as a dict.
 
@@ -98,7 +143,9 @@ def optimize_line(case: str | Path | dict | LineCase, *, verify: bool = True) ->
         "superstructure": {**ss.sizes(), **lm.size()},
         "superstructure_note": (
             "binaries = one per candidate cut + one per (cut, feed phase, strip) "
-            "variant + one per loaded-organic link"
+            "variant + one per loaded-organic link + one per aqueous connection "
+            "(upstream cut and feed phase, outlet, downstream cut) with its "
+            "conditioning step"
         ),
         "boundary_crossing_mol_h": {
             f"{ss.blocks[k][0]}|{ss.blocks[k + 1][0]}": {
@@ -156,6 +203,7 @@ def optimize_line(case: str | Path | dict | LineCase, *, verify: bool = True) ->
             out["linkage_saving_kernel"] = _kernel_saving(
                 out["kernel_check"], chk_u, best, unlinked
             )
+    out["approximations"] = list(APPROXIMATIONS)
     out["unverified_data"] = _unverified(ss)
     out["seconds"] = {"superstructure": t_build, "total": time.perf_counter() - t0}
     out["_ss"] = ss
@@ -185,7 +233,7 @@ def _kernel_saving(chk_l: dict, chk_u: dict, lin, unl) -> dict:
             "saving": b - a,
             "saving_pct": 100.0 * (b - a) / b if b else 0.0,
         }
-    for q in ("base_HA_mol_h", "acid_mol_h", "strip_acid_mol_h"):
+    for q in REAGENT_METRICS:
         a, b = chk_l["reagents_mol_h"][q], chk_u["reagents_mol_h"][q]
         out[q] = {"linked": a, "unlinked": b, "saving": b - a}
     # water and evaporation energy of the two kernel-run lines, one accounting
@@ -536,6 +584,20 @@ def draw_line(
     plt.close(fig)
 
 
+CONNECTION_COLUMNS = [
+    ("from", "from", ""),
+    ("output", "outlet", ""),
+    ("to", "to", ""),
+    ("upstream_flow_L_h", "outlet [L/h]", ",.0f"),
+    ("upstream_acidity_mol_L", "free acid [mol/L]", ".3f"),
+    ("base_mol_h", "base [mol/h]", ",.0f"),
+    ("acid_mol_h", "acid [mol/h]", ",.0f"),
+    ("dilution_L_h", "water added [L/h]", ",.0f"),
+    ("evaporated_L_h", "evaporated [L/h]", ",.0f"),
+    ("annualized_cost", "annualized [USD/y]", ",.0f"),
+]
+
+
 def _md_table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
     head = "| " + " | ".join(h for _, h, _ in cols) + " |"
     sep = "|" + "---|" * len(cols)
@@ -658,6 +720,28 @@ def report_text(res: dict) -> str:
             L.append(f"- {c['cut']}: theory {th}; kernel {kp or 'not simulated'}")
     L.append("")
     L.append(
+        "## Conditioning between cascades (upstream outlet -> downstream feed at "
+        "feed.conc_mol_L and feed.acidity_mol_L; priced in the MILP)"
+    )
+    for name in ("chosen", "best_unlinked", "conventional"):
+        if name not in res:
+            continue
+        conns = res[name].get("connections") or []
+        L.append(
+            f"- {name}: "
+            + (
+                f"{len(conns)} aqueous connection(s)"
+                if conns
+                else "no aqueous connection (every non-product stream is a "
+                "loaded-organic link)"
+            )
+        )
+        if conns:
+            L.append("")
+            L.append(_md_table(conns, CONNECTION_COLUMNS))
+            L.append("")
+    L.append("")
+    L.append(
         "## Reagent and water balance per product (cascade use allocated by "
         "the product's share of each cascade's feed)"
     )
@@ -768,6 +852,15 @@ def report_text(res: dict) -> str:
                     f"(organic) and {cr['raffinate']:.3g}/"
                     f"{cr['raffinate_budget']:.3g} (raffinate) mol/h"
                 )
+            cd = c.get("conditioning")
+            if cd:
+                line += (
+                    f"; fed the upstream outlet ({cd['upstream_flow_L_h']:,.0f} L/h, "
+                    f"free acid {cd['upstream_acidity_mol_L']:.3f} mol/L) "
+                    f"conditioned: base {cd['base_eq_mol_h']:,.0f} eq/h, acid "
+                    f"{cd['acid_mol_h']:,.0f} mol/h, water +{cd['dilution_L_h']:,.0f}"
+                    f" / -{cd['evaporated_L_h']:,.0f} L/h"
+                )
             kr = c.get("kernel_reagents_mol_h")
             if kr:
                 line += (
@@ -776,6 +869,21 @@ def report_text(res: dict) -> str:
                 )
             L.append(line)
         L.append("")
+        ib = kc.get("ions", {})
+        if ib.get("complete"):
+            L.append(
+                "Line balances (kernel streams; in vs out, relative error): "
+                + "; ".join(
+                    f"{q} {ib[q]['in']:,.1f} vs {ib[q]['out']:,.1f} mol/h "
+                    f"({ib[q]['relative_error']:.1e})"
+                    for q in ("chloride", "protons", "counter_ion")
+                )
+                + "."
+            )
+        else:
+            L.append(
+                "Line ion balances: NOT complete (a cascade failed in the kernel)."
+            )
         L.append(
             f"Whole-line conservation (kernel): max relative error {err:.2e}.  "
             + (
@@ -803,10 +911,7 @@ def report_text(res: dict) -> str:
         )
         rows = (
             [{"metric": f"{n} [{UNITS[n]}]", **ls[n]} for n in OBJECTIVES if n in ls]
-            + [
-                {"metric": f"{q} [mol/h]", **ls[q]}
-                for q in ("base_HA_mol_h", "acid_mol_h", "strip_acid_mol_h")
-            ]
+            + [{"metric": f"{q} [mol/h]", **ls[q]} for q in REAGENT_METRICS]
             + [{"metric": q, **ls[q]} for q in WATER_METRICS if q in ls]
         )
         L.append(
@@ -821,6 +926,9 @@ def report_text(res: dict) -> str:
             )
         )
         L.append(f"specs met by the kernel: {ls['all_met']}")
+    L.append("")
+    L.append("## Approximations")
+    L += [f"- {a}" for a in res.get("approximations", [])]
     L.append("")
     L.append("## Unverified data used")
     L += [f"- {u}" for u in res["unverified_data"]]

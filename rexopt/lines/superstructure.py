@@ -617,12 +617,10 @@ def cascade_water(case: dict, passed: set[str]) -> dict:
         (every aqueous outlet of the kernel network), ``passed_on_L_h`` (the
         outlets in ``passed``, which feed another cascade), ``water_in_L_h``,
         ``water_out_L_h`` (equal: the kernel conserves aqueous volume) and
-        ``water_counted_L_h`` = in - passed on: what this cascade adds to the
-        line's water.  Summed over a line this is the water that reaches the
-        products (and ZLD) when every downstream feed is the upstream outlet as
-        it leaves; the dilution or concentration to ``feed.conc_mol_L`` between
-        cascades is then the difference of the two counts, which
-        :func:`rexopt.lines.verify.verify_line` reports from the kernel-run line.
+        ``water_counted_L_h`` = in - passed on.  The variant's water metric is
+        ``fresh_L_h`` (set by the caller): its scrub and strip solutions, plus
+        the feed at the root; a downstream feed's water is the upstream outlet's
+        plus the conditioning step's dilution (:func:`pair_metrics`).
     """
     from rexopt.cascade import Cascade
 

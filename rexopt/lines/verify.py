@@ -6,8 +6,11 @@ so the product purities and recoveries printed here are those of the line as the
 kernel sees it, not the theory's.
 
 * An **unlinked** cascade passes its raffinate and strip liquor on as aqueous
-  feeds (brought back to ``feed.conc_mol_L``; dilution/concentration between
-  cascades is assumed).
+  feeds through a conditioning step (:func:`rexopt.lines.streams.condition`):
+  the outlet as the kernel gave it (volume, rare earth, chloride, free acid,
+  counter-ion) has its free acid neutralised to ``feed.acidity_mol_L`` and is
+  diluted or concentrated to ``feed.conc_mol_L``; the step's base, acid and
+  water are counted in the line's reagents, water and metrics.
 * A **linked** cascade (``link_model = "xu_organic_feed"``, the default) is run as
   operated: the upstream cascade is simulated without its strip section and the
   organic that leaves its scrub section (``loaded_organic`` in the kernel result)
