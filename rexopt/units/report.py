@@ -1028,6 +1028,8 @@ def _solid_density(key: str, d) -> float:
         return rho["re_oxide"]
     if f in sp.ATOMIC_MASS_g_mol:
         return rho["metal"]
+    if f in ("Fe2O3", "Fe3O4", "FeO"):
+        return rho["iron_oxide"]
     if "(OH)" in f:
         return rho["hydroxide"]
     if "C2O4" in f and any(f.startswith(r) for r in sp.RARE_EARTHS):

@@ -114,6 +114,10 @@ def test_volumes_ideal_gas_and_solid_densities():
     assert salt == pytest.approx(
         sp.molar_mass_kg_kmol("NaCl(s)") / d("solid_density_kg_m3.salt")
     )
+    hem = rep.volumes_m3_h({"Fe2O3(s)": 1.0}, 25.0, d)["solids_m3_h"]
+    assert hem == pytest.approx(
+        sp.molar_mass_kg_kmol("Fe2O3(s)") / d("solid_density_kg_m3.iron_oxide")
+    )
     hyd = rep.volumes_m3_h({"Fe(OH)3(s)": 1.0}, 25.0, d)["solids_m3_h"]
     assert hyd == pytest.approx(
         sp.molar_mass_kg_kmol("Fe(OH)3(s)") / d("solid_density_kg_m3.hydroxide")
