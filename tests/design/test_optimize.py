@@ -614,3 +614,23 @@ def test_side_draw_miss_is_a_monotonicity_violation_only_when_assumed():
     ]
     big.lo_index_end = 900  # the end outlets missed there: a real violation
     assert monotonicity_violations(cols) == [((26, 28, 8), (27, 29, 8))]
+
+
+@pytest.mark.unit
+def test_optimizer_imports_neither_pyomo_nor_scipy():
+    """The optimize path (issue 18: `rexopt optimize` < 2 s, of which importing was
+    1.4 s) loads neither Pyomo (HiGHS is called through highspy) nor SciPy nor
+    the closed-form design (rexopt.design imports its names on first use)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rexopt.design.optimize\n"
+        "heavy = ('pyomo', 'scipy', 'rexopt.design.casedesign', 'rexopt.design.xu')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "import rexopt.design as d\n"
+        "print(d.xu_design.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "rexopt.design.xu"]
