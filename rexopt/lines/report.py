@@ -882,7 +882,9 @@ def report_text(res: dict) -> str:
             )
         else:
             L.append(
-                "Line ion balances: NOT complete (a cascade failed in the kernel)."
+                "Line ion balances: NOT checked -- "
+                + ib.get("reason", "not computed")
+                + "."
             )
         L.append(
             f"Whole-line conservation (kernel): max relative error {err:.2e}.  "

@@ -567,9 +567,15 @@ def _line_ions(ss, ion_rows: dict, cascades: dict, streams: dict, reag) -> dict:
     the conditioning steps neutralised.  Each closes only if every downstream feed
     received what its upstream outlet carried (plus its conditioning step).
     """
-    complete = not any("error" in c for c in cascades.values())
-    if not complete:
-        return {"complete": False}
+    if any("error" in c for c in cascades.values()):
+        return {"complete": False, "reason": "a cascade failed in the kernel"}
+    if any(c.get("note") for c in cascades.values()):
+        return {
+            "complete": False,
+            "reason": "exchange link model: the linked cascade has no kernel case "
+            "(its feed is simulated as an aqueous stream), so its ions are not "
+            "those of the linked operation",
+        }
     root = next(lab for lab, c in cascades.items() if c.get("root"))
     feed_cl = feed_h = acids = sap = h_org = 0.0
     for label, io in ion_rows.items():
@@ -586,7 +592,7 @@ def _line_ions(ss, ion_rows: dict, cascades: dict, streams: dict, reag) -> dict:
     cond_base = reag["conditioning_base_eq_mol_h"]
     prods = [streams.get((b, b), {}).get("ions") for b in range(len(ss.blocks))]
     if any(p is None for p in prods):
-        return {"complete": False}
+        return {"complete": False, "reason": "a product stream has no kernel ions"}
     out = {
         k: sum(p[k] for p in prods)
         for k in ("Cl_mol_h", "H_mol_h", "counter_ion_eq_h", "RE_eq_h")
