@@ -610,17 +610,32 @@ def test_markdown_tables_keep_one_cell_per_header_when_a_value_holds_a_pipe():
 
 
 # ------------------------- ions across the line, conditioning between cascades
+def _raffinate_solution(ss):
+    """La+Ce | PrNd, its raffinate (La+Ce, below 1 mol/L) fed to La | Ce."""
+    from rexopt.lines.model import LineSolution
+
+    up = parse_cut(ss, "La Ce | PrNd")
+    down = parse_cut(ss, "La | Ce")
+    return LineSolution(
+        tasks=[up, down],
+        variants={up: ("aq", True), down: ("aq", True)},
+        links=[],
+        metrics={},
+    )
+
+
 @pytest.fixture(scope="module")
 def checks_linked_unlinked(ss_linked):
     ss = ss_linked
     return {
         "linked": verify_line(ss, _linked_solution(ss), repair=False),
         "unlinked": verify_line(ss, _unlinked_solution(ss), repair=False),
+        "raffinate": verify_line(ss, _raffinate_solution(ss), repair=False),
     }
 
 
 @pytest.mark.component
-@pytest.mark.parametrize("which", ["linked", "unlinked"])
+@pytest.mark.parametrize("which", ["linked", "unlinked", "raffinate"])
 def test_line_balances_of_every_element_proton_and_chloride_close(
     checks_linked_unlinked, which
 ):
@@ -734,3 +749,33 @@ def test_linked_and_unlinked_lines_are_counted_by_one_accounting(
                 which,
                 n,
             )
+
+
+@pytest.mark.component
+def test_concentration_step_is_counted_in_the_line_metrics(
+    ss_linked, checks_linked_unlinked
+):
+    """A raffinate passed on is more dilute than the design feed: the water
+    evaporated to concentrate it is evaporated (energy), not subtracted from the
+    line's water; the MILP's metrics of that line count it the same way."""
+    ss = ss_linked
+    chk = checks_linked_unlinked["raffinate"]
+    cond = chk["cascades"]["La | Ce"]["conditioning"]
+    assert cond["evaporated_L_h"] > 1000.0 and cond["dilution_L_h"] == 0.0
+    w = chk["water"]
+    assert w["concentration_evaporated_L_h"] == pytest.approx(cond["evaporated_L_h"])
+    # ZLD of the product streams alone misses the concentration water ...
+    zld_only = w["zld"]["water_evaporated_t_h"]
+    assert w["water_evaporated_t_h"] == pytest.approx(
+        zld_only + cond["evaporated_L_h"] / 1e3, rel=1e-3
+    )
+    # ... the line metrics (cascades' fresh water + connections) include it
+    assert chk["metrics"]["wastewater"] == pytest.approx(
+        w["water_evaporated_t_h"], rel=1e-3
+    )
+    assert chk["metrics"]["energy"] == pytest.approx(w["evaporation_kWh_h"], rel=1e-3)
+    sol = _raffinate_solution(ss)
+    milp = evaluate(ss, sol.tasks, linked=False)
+    assert len(milp.passes) == 1 and milp.passes[0][2] == "raffinate"
+    for n in ("wastewater", "energy", "reagents"):
+        assert milp.metrics[n] == pytest.approx(chk["metrics"][n], rel=2e-2), n
