@@ -5,20 +5,23 @@ Prints measured figures (no assertions):
 1. machinery only (a function that returns at once): serial, and a Dask
    LocalCluster with tasks of 1 scenario (the per-task overhead) and with automatic
    batching;
-2. where one cascade scenario's time goes (serial, no sweep machinery): the
+2. where one cascade scenario's CPU time goes (serial, no sweep machinery): the
    overrides applied to the case, case validation, network and stage parameters,
-   the kernel, the result, the search for other steady states (more kernel
-   solves) and the summary -- and, side by side, the baseline path
-   that builds every pandas table per scenario (what each scenario cost before
-   results were made lazy);
+   the kernel, the result arrays, the balance check's pandas table, the rest of
+   simulate, the search for other steady states (more kernel solves) and the
+   summary -- and the baseline that builds every pandas table per scenario;
 3. a cascade sweep: N cascade simulations (the ``cascade`` kind:
-   ``rexopt.simulate(case).summary()``, tables never built) serial vs
-   LocalCluster, with the speed-up, and the same sweep on the baseline tables
-   path on the LocalCluster, side by side.
+   ``rexopt.simulate(case).summary()``, tables never built) serial, then side by
+   side on the LocalCluster: with the branch search (the default), without it
+   (``[cascade] branch_search = false``), and the baseline that builds every
+   table.  Each with its wall rate and its CPU time per scenario (the worker
+   processes', and this process's: client, HDF5 writes, scheduler), and the rate
+   that CPU time allows on the given number of free cores -- the figure that
+   other load on a shared machine does not change.
 
 Usage::
 
-    python benchmarks/bench_sweep.py [--n 10000] [--workers 2]
+    python benchmarks/bench_sweep.py [--n 4000] [--workers 2]
         [--case cases/prnd_p507.toml] [--plant N] [--plant-only]
 
 ``--plant N`` also times N NdFeB plant scenarios through the plant's sweep
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
+import os
 import sys
 import tempfile
 import time
@@ -91,10 +94,16 @@ def cascade_tables(case_path: str, organic_flow_L_h: float, feed_flow_L_h: float
 
 
 def breakdown(case: Path, n: int = 300) -> None:
-    """Mean time of each step of one cascade scenario [ms], serial."""
+    """CPU time of each step of one cascade scenario [ms], serial, this process.
+
+    CPU time (``time.process_time``) is what a scenario costs whatever else runs
+    on the machine (contention for shared caches still inflates it somewhat).
+    "balance (pandas)" is the table and filter of simulate's balance check.
+    """
     import tomllib
 
-    from rexopt.cascade import Cascade, solve_arrays
+    from rexopt.cascade import BALANCE_MAX, Cascade, solve_arrays
+    from rexopt.results import CascadeResult
     from rexopt.sweep.spec import apply_overrides, parse_path
 
     base = tomllib.loads(case.read_text())
@@ -102,66 +111,75 @@ def breakdown(case: Path, n: int = 300) -> None:
     rng = np.random.default_rng(0)
     vals = [(o0 * rng.uniform(0.9, 1.1), f0 * rng.uniform(0.9, 1.1)) for _ in range(n)]
     paths = (parse_path("organic.flow_L_h"), parse_path("feed.flow_L_h"))
-    t = dict.fromkeys(
-        (
-            "overrides",
-            "validation",
-            "network",
-            "kernel",
-            "result",
-            "branch search",
-            "summary",
-        ),
-        0.0,
+    steps = (
+        "overrides",
+        "validation",
+        "network+params",
+        "kernel",
+        "result arrays",
+        "balance (pandas)",
+        "rest of simulate",
+        "branch search",
+        "summary",
     )
+    t = dict.fromkeys(steps, 0.0)
     t_tables = 0.0
+    clock = time.process_time
     for k in range(n + 20):
         warm = k < 20
-        t0 = time.perf_counter()
+        t0 = clock()
         c = apply_overrides(base, paths, ("float", "float"), vals[k % n])
-        t1 = time.perf_counter()
+        t1 = clock()
         cas = Cascade(c)
-        t2 = time.perf_counter()
+        t2 = clock()
         net = cas.network()
         par = cas.stage_parameters(net)
         eff = cas.efficiencies()
-        t3 = time.perf_counter()
-        solve_arrays(net, par, eff)
-        t4 = time.perf_counter()
+        t3 = clock()
+        st, x, y, h, F, info = solve_arrays(net, par, eff)
+        t4 = clock()
         # the whole simulate without, then with, its search for other steady states
-        cas.simulate(branch_search=False)
-        t4b = time.perf_counter()
+        res0 = cas.simulate(branch_search=False)
+        t5 = clock()
         res = cas.simulate()
-        t5 = time.perf_counter()
+        t6 = clock()
         res.summary()
-        t6 = time.perf_counter()
+        t7 = clock()
+        # inside simulate: the result arrays, and the balance check's pandas table
+        r = CascadeResult.build(cas, net, par, x, y, h, F, res0.convergence, [])
+        t8 = clock()
+        # simulate's balance check: the pandas table, filtered
+        bal = r.balance["relative_error"]
+        len(bal[bal > BALANCE_MAX])
+        t9 = clock()
         for name in ("streams", "recovery", "purity", "profiles", "reagents"):
             getattr(res, name)
-        res.balance  # noqa: B018 - built for its cost
-        t7 = time.perf_counter()
+        t10 = clock()
         if warm:
             continue
         t["overrides"] += t1 - t0
         t["validation"] += t2 - t1
-        t["network"] += t3 - t2
+        t["network+params"] += t3 - t2
         t["kernel"] += t4 - t3
-        # result = simulate minus what it repeats (network, parameters, kernel)
-        t["result"] += max(0.0, (t4b - t4) - (t4 - t2))
-        t["branch search"] += max(0.0, (t5 - t4b) - (t4b - t4))
-        t["summary"] += t6 - t5
-        t_tables += t7 - t6
+        t["result arrays"] += t8 - t7
+        t["balance (pandas)"] += t9 - t8
+        sim0 = t5 - t4
+        t["rest of simulate"] += max(0.0, sim0 - (t4 - t2) - (t9 - t7))
+        t["branch search"] += max(0.0, (t6 - t5) - sim0)
+        t["summary"] += t7 - t6
+        t_tables += t10 - t9
     total = sum(t.values())
-    print(f"  one scenario of {case.name}, mean of {n} (serial, this process):")
+    print(f"  one scenario of {case.name}, CPU time, mean of {n} (serial):")
     for k, v in t.items():
-        print(f"    {k:<13} {v / n * 1e3:7.3f} ms  ({v / total:5.1%})")
+        print(f"    {k:<17} {v / n * 1e3:7.3f} ms  ({v / total:5.1%})")
+    off = total - t["branch search"]
     print(
-        f"    {'total':<13} {total / n * 1e3:7.3f} ms; outside the kernel "
-        f"{(total - t['kernel'] - t['branch search']) / n * 1e3:.3f} ms (the "
-        "branch search is more kernel solves)"
+        f"    {'total':<17} {total / n * 1e3:7.3f} ms CPU; without the branch "
+        f"search {off / n * 1e3:.3f} ms"
     )
     print(
         f"  baseline (every table built as well): {(total + t_tables) / n * 1e3:.3f} "
-        f"ms per scenario (tables {t_tables / n * 1e3:.3f} ms)"
+        f"ms CPU per scenario (tables {t_tables / n * 1e3:.3f} ms)"
     )
 
 
@@ -339,9 +357,28 @@ def _line(label: str, s) -> None:
     )
 
 
+def _cpu() -> float:
+    """CPU time of this process so far (user + system) [s]."""
+    t = os.times()
+    return t.user + t.system
+
+
+def _accounted(client, sweep, out: Path, executor):
+    """Run a sweep; return its summary and the CPU seconds per scenario of the
+    worker processes (all of it: tasks, Dask, pickling) and of this process (the
+    client, the HDF5 writes and the LocalCluster's scheduler)."""
+    w0 = sum(client.run(_cpu).values())
+    c0 = _cpu()
+    s = _run(sweep, out, executor)
+    c1 = _cpu()
+    w1 = sum(client.run(_cpu).values())
+    n = max(1, s.computed)
+    return s, (w1 - w0) / n, (c1 - c0) / n
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=10_000, help="kernel sweep scenarios")
+    ap.add_argument("--n", type=int, default=4_000, help="cascade sweep scenarios")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--case", type=Path, default=REPO / "cases" / "prnd_p507.toml")
     ap.add_argument(
@@ -411,13 +448,7 @@ def main(argv=None) -> None:
                 use_cascade, why = False, f"{type(exc).__name__}: {exc}"
         else:
             why = f"{args.case} not found"
-        if use_cascade:
-            from rexopt import kernels
-
-            info = getattr(kernels, "kernel_info", lambda: "?")
-            print(f"  cascade simulations of {args.case} (outputs {d['outputs']})")
-            print(f"  kernels: {info() if callable(info) else info}")
-        else:
+        if not use_cascade:
             print(f"  cascade unavailable ({why}); STAND-IN NumPy kernel instead")
             d = _sweep_dict(
                 "standin_kernel",
@@ -426,39 +457,55 @@ def main(argv=None) -> None:
                 {"feed": 1.0, "stages": 60, "beta": 1.5},
                 "params.feed",
             )
-        sw = sweep_from_dict(d, base_dir=REPO)
-        t_one = time.perf_counter()
-        ser = _run(sw, tmp / "k_serial.h5", SerialExecutor())
-        t_one = (time.perf_counter() - t_one) / max(1, ser.computed)
-        _line("serial", ser)
-        par = _run(sw, tmp / "k_cluster.h5", ex)
-        _line(f"LocalCluster({args.workers})", par)
-        mean_eval = ser.compute_s / max(1, ser.computed)
-        mean_par = par.compute_s / max(1, par.computed)
-        print(
-            f"  mean evaluation {mean_eval * 1e3:.3f} ms serial, {mean_par * 1e3:.3f} "
-            f"ms on the workers; serial wall/scenario {t_one * 1e3:.3f} ms"
-        )
-        print(
-            f"  speed-up x{par.rate / max(ser.rate, 1e-9):.2f} on {par.slots} "
-            f"workers (CPU ceiling measured above: x{cap:.2f})"
-        )
-        print(
-            f"  ok/infeasible/failed serial {ser.ok}/{ser.infeasible}/{ser.failed}, "
-            f"cluster {par.ok}/{par.infeasible}/{par.failed}"
-        )
-        eff = par.rate / max(ser.rate, 1e-9) / par.slots
-        if not math.isnan(eff):
-            print(f"  parallel efficiency {eff:.0%}")
-        if use_cascade:
-            bd = _baseline_sweep(args.case, args.n)
-            sb = sweep_from_dict(bd, base_dir=REPO)
-            base = _run(sb, tmp / "k_baseline.h5", ex)
-            _line(f"baseline tables path, LocalCluster({args.workers})", base)
+            sw = sweep_from_dict(d, base_dir=REPO)
+            _line("serial", _run(sw, tmp / "k_serial.h5", SerialExecutor()))
+            _line(f"LocalCluster({args.workers})", _run(sw, tmp / "k.h5", ex))
+        else:
+            from rexopt import kernels
+
+            print(f"  cascade simulations of {args.case} (outputs {d['outputs']})")
+            print(f"  kernels: {kernels.kernel_info()}")
+            sw = sweep_from_dict(d, base_dir=REPO)
+            ser = _run(sw, tmp / "k_serial.h5", SerialExecutor())
+            _line("serial, branch search on (default)", ser)
             print(
-                f"  side by side on LocalCluster({args.workers}): "
-                f"{par.rate:,.0f} scen/s now vs {base.rate:,.0f} scen/s on the "
-                f"tables path (x{par.rate / max(base.rate, 1e-9):.2f}); goal 1,000"
+                f"    worker CPU {ser.cpu_per_scenario_s * 1e3:.3f} ms/scenario -> "
+                f"{1 / max(ser.cpu_per_scenario_s, 1e-9):,.0f} scen/s per free core"
+            )
+            off = dict(d, cascade={"branch_search": False})
+            sw_off = sweep_from_dict(off, base_dir=REPO)
+            sb = sweep_from_dict(_baseline_sweep(args.case, args.n), base_dir=REPO)
+            print(
+                f"  LocalCluster({args.workers}), side by side (CPU: worker processes "
+                f"and this client + scheduler, per scenario; 'on {args.workers} free "
+                f"cores' = {args.workers} / CPU per scenario):"
+            )
+            rows = []
+            for label, swx, name in (
+                ("branch search on (default)", sw, "k_on.h5"),
+                (
+                    "branch search off ([cascade] branch_search=false)",
+                    sw_off,
+                    "k_off.h5",
+                ),
+                ("baseline: every table built (search on)", sb, "k_base.h5"),
+            ):
+                s, wcpu, ccpu = _accounted(client, swx, tmp / name, ex)
+                rows.append((label, s, wcpu, ccpu))
+                _line(label, s)
+                free = args.workers / max(wcpu + ccpu, 1e-12)
+                print(
+                    f"    CPU/scenario: workers {wcpu * 1e3:.3f} ms (in tasks "
+                    f"{s.cpu_per_scenario_s * 1e3:.3f}), client+scheduler "
+                    f"{ccpu * 1e3:.3f} ms -> {free:,.0f} scen/s on {args.workers} free "
+                    f"cores; ok/infeasible/failed {s.ok}/{s.infeasible}/{s.failed}"
+                )
+            on, offr, base = rows
+            print(
+                f"  side by side, measured on this machine: {on[1].rate:,.0f} scen/s "
+                f"(search on) | {offr[1].rate:,.0f} (off) | {base[1].rate:,.0f} "
+                f"(tables); goal 1,000 with the search on.  Load average now "
+                f"{os.getloadavg()[0]:.1f}, CPU capacity measured x{cap:.2f}"
             )
     finally:
         client.close()
