@@ -403,6 +403,9 @@ def describe(ss: Superstructure, sol: LineSolution) -> dict:
                 "water_evaporated_t_h": z["water_evaporated_t_h"],
                 "electricity_kWh_h": z["electricity_kWh_h"],
                 "solution_water_L_h": z["solution_water_L_h"],
+                # where the upstream outlet's ions come from ("kernel", or a
+                # sharp design split when the candidate was not simulated)
+                "stream_source": u.variants[(p[1], True)].ions.get("source"),
                 **{n: pm[n] for n in OBJECTIVES},
             }
         )
@@ -740,6 +743,12 @@ def report_text(res: dict) -> str:
             L.append("")
             L.append(_md_table(conns, CONNECTION_COLUMNS))
             L.append("")
+            for c in conns:
+                if c.get("stream_source") != "kernel":
+                    L.append(
+                        f"- {c['from']} -> {c['to']}: outlet ions NOT from the "
+                        f"kernel: {c.get('stream_source')}"
+                    )
     L.append("")
     L.append(
         "## Reagent and water balance per product (cascade use allocated by "
