@@ -4,7 +4,9 @@ A mixed rare-earth feed is split into products by a sequence of SX cascades.
 :mod:`rexopt.lines.superstructure` builds every candidate cut (sized by Xu's
 theory, checked by the kernel), :mod:`rexopt.lines.model` selects the line with a
 MILP solved by HiGHS, :mod:`rexopt.lines.verify` re-simulates the chosen line with
-the kernel and :mod:`rexopt.lines.report` writes the diagram and tables.
+the kernel, :mod:`rexopt.lines.streams` derives the ions of every outlet and the
+conditioning step between two cascades (one accounting for the MILP and the
+kernel-run line), and :mod:`rexopt.lines.report` writes the diagram and tables.
 See docs/lines.md.
 """
 
