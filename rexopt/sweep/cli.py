@@ -45,8 +45,10 @@ def print_summary(summary, console: Console) -> None:
     if summary.evaluator_options.get("branch_search") is False:
         t.add_row(
             "branch search",
-            "OFF ([cascade] branch_search = false): other steady states not "
-            "looked for (said in every scenario's message)",
+            escape(
+                "OFF ([cascade] branch_search = false): other steady states not "
+                "looked for (said in every scenario's message)"
+            ),
         )
     console.print(t)
 

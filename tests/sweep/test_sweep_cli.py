@@ -114,3 +114,31 @@ def test_dry_run_prints_job_script(app, write_sweep, kind, marker):
 def test_results_missing_file(app, tmp_path):
     r = invoke(app, "results", tmp_path / "nope.h5")
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_branch_search_off_is_said_by_the_plan_and_the_summary(app, write_sweep):
+    from pathlib import Path
+
+    lace = Path(__file__).resolve().parents[2] / "cases" / "lace_p507.toml"
+    sf = write_sweep(
+        f"""
+base = "{lace.as_posix()}"
+outputs = ["purity_strip_liquor_Ce"]
+[[parameters]]
+path = "scrub.flow_L_h"
+values = [70.0, 90.0]
+[cascade]
+branch_search = false
+[cluster]
+kind = "serial"
+"""
+    )
+    said = "[cascade] branch_search = false"
+    r = invoke(app, "sweep", sf, "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert said in r.output
+    r = invoke(app, "sweep", sf, "--quiet")
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.replace("│", " ").split())
+    assert "branch search OFF" in flat and said in flat
+    assert "worker CPU per scenario" in flat
