@@ -23,6 +23,7 @@ from rexopt.units.report import (
     METRIC_SUFFIX,
     PARETO_NOTE,
     T_BASIS,
+    T_STATUS_NOTE,
     STEAM_MWh_t,
     feed_dilution_text,
     pareto_table,
@@ -214,6 +215,8 @@ def render(res, files: dict[str, str]) -> str:
     P.append(
         "<p class='note'>T_basis: "
         + "; ".join(f"<b>{_e(k)}</b> = {_e(v)}" for k, v in T_BASIS.items())
+        + ".  "
+        + _e(T_STATUS_NOTE)
         + ".  Every stream of the plant, with the same columns, is in "
         "stream_table.csv.</p>"
     )

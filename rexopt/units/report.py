@@ -955,6 +955,11 @@ T_BASIS = {
     "ambient": "purchased input, air, water or scrap at the assumed site ambient",
     "no flow": "the stream carries nothing under the chosen route",
 }
+#: printed under the stream tables, after the bases
+T_STATUS_NOTE = (
+    "T_status is the status of the data the temperature comes from (verified, "
+    "derived, unverified, case; '-' where it is carried from other streams)"
+)
 
 _PASS_ON = {"SolidLiquid", "Splitter", "Router", "MgRegeneration"}
 _SET_POINT = {
@@ -1021,6 +1026,35 @@ def stream_temperatures(plant, rs) -> dict[tuple[str, str], tuple[float, str]]:
     return out
 
 
+#: data entry of the operating-point temperature of each unit kind that has one
+_OP_T_ENTRY = {
+    "Roasting": ("roasting", "points.temperature_C"),
+    "SelectiveLeach": ("leaching", "selective.temperatures_C"),
+    "Calcination": ("precipitation", "calcination.temperature_C"),
+}
+
+
+def temperature_status(plant, rs, unit: str, port: str, basis: str) -> str:
+    """Status (verified/derived/unverified/case) of the data a stream's T comes
+    from; '-' where T is carried from other streams (mixed, passed on)."""
+    d = plant.data["stream_conditions"]
+    kind = type(plant.units[unit]).__name__ if unit in plant.units else ""
+    if basis == "ambient":
+        return d.entry("ambient.temperature_C").status
+    if basis == "operating point" and kind in _OP_T_ENTRY:
+        f, path = _OP_T_ENTRY[kind]
+        return plant.data[f].entry(path).status
+    if basis == "set point":
+        if kind == "EvaporatorCrystallizer":
+            if port == "condensate":
+                ev = rs.points.get(unit, {}).get("evaporator", "mvr")
+                return d.entry(f"set_point_C.evap_condensate_{ev}").status
+            return d.entry("set_point_C.evap_brine_boiling").status
+        if kind in _SET_POINT:
+            return d.entry(f"set_point_C.{_SET_POINT[kind]}").status
+    return "-"
+
+
 def _solid_density(key: str, d) -> float:
     f = sp.split(key)[0]
     rho = d.table("solid_density_kg_m3")
@@ -1074,7 +1108,7 @@ def _phase_of(st: dict) -> str:
     return "liquid" + gas
 
 
-def _boundary_row(name, direction, st, hrs, d, T, basis, note=""):
+def _boundary_row(name, direction, st, hrs, d, T, basis, note="", status="-"):
     mass = sp.mass_flow_kg_h(st)
     mol = sum(st.values())
     vol = volumes_m3_h(st, T, d)
@@ -1089,6 +1123,7 @@ def _boundary_row(name, direction, st, hrs, d, T, basis, note=""):
         "phase": _phase_of(st),
         "T_C": T,
         "T_basis": basis,
+        "T_status": status,
         "mass_t_yr": mass * hrs / 1000,
         "molar_flow_kmol_h": mol,
         "volume_m3_h": vol["liquid_m3_h"] + vol["solids_m3_h"] + vol["gas_m3_h"],
@@ -1112,11 +1147,15 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
     hrs = plant.hours_yr
     d = plant.data["stream_conditions"]
     amb = d("ambient.temperature_C")
+    amb_status = d.entry("ambient.temperature_C").status
     temps = stream_temperatures(plant, rs)
+    ev_status = temperature_status(plant, rs, "evap", "condensate", "set point")
     rows = []
 
     def inlet(name, st, note=""):
-        rows.append(_boundary_row(name, "inlet", st, hrs, d, amb, "ambient", note))
+        rows.append(
+            _boundary_row(name, "inlet", st, hrs, d, amb, "ambient", note, amb_status)
+        )
 
     inlet("scrap (dry + moisture)", rs.inlets["pretreat"]["scrap"])
     reag = merge(*[r.reagents for r in rs.results.values()])
@@ -1147,6 +1186,7 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
                     "more recovered than used (in "
                     + ", ".join(makers)
                     + "); not sold in the model, no credit",
+                    amb_status,
                 )
             )
     air = {k: reag[k] for k in ("O2(g)", "N2(g)") if reag.get(k, 0.0) > 0}
@@ -1179,6 +1219,7 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
             Tc,
             bc,
             "not an inlet nor an outlet; T as it leaves the evaporator",
+            ev_status if bc == "set point" else "-",
         )
     )
     for (u, port), cat in sorted(plant.sinks.items(), key=lambda x: x[1]):
@@ -1200,6 +1241,7 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
                         d("ambient.cooling_tower_vapour_C"),
                         "set point",
                         "leaves as vapour",
+                        d.entry("ambient.cooling_tower_vapour_C").status,
                     )
                 )
             dis = max(rest - tower, 0.0)
@@ -1213,6 +1255,8 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
                         d,
                         Tc,
                         bc,
+                        "",
+                        ev_status if bc == "set point" else "-",
                     )
                 )
             continue
@@ -1221,7 +1265,17 @@ def boundary_table(plant, rs, choice, water_kmol: dict) -> pd.DataFrame:
         if cat.startswith("product") and basis == "operating point":
             note = "kiln outlet; the product cooler is not modelled"
         rows.append(
-            _boundary_row(f"{u}.{port} [{cat}]", "outlet", st, hrs, d, T, basis, note)
+            _boundary_row(
+                f"{u}.{port} [{cat}]",
+                "outlet",
+                st,
+                hrs,
+                d,
+                T,
+                basis,
+                note,
+                temperature_status(plant, rs, u, port, basis),
+            )
         )
     return pd.DataFrame(rows)
 
@@ -1251,6 +1305,7 @@ def stream_table(plant, rs) -> pd.DataFrame:
             "phase": _phase_of(st),
             "T_C": T,
             "T_basis": basis,
+            "T_status": temperature_status(plant, rs, u, port, basis),
             "volume_m3_h": vol["liquid_m3_h"] + vol["solids_m3_h"] + vol["gas_m3_h"],
             **vol,
             "mass_kg_h": sp.mass_flow_kg_h(st),
@@ -1356,6 +1411,7 @@ def text_report(res) -> str:
             "phase",
             "T_C",
             "T_basis",
+            "T_status",
             "mass_t_yr",
             "molar_flow_kmol_h",
             "volume_m3_h",
@@ -1365,6 +1421,7 @@ def text_report(res) -> str:
         ]
         L.append(bt[cols].to_string(index=False, float_format=_num, na_rep="-"))
         L.append("  T_basis: " + "; ".join(f"{k} = {v}" for k, v in T_BASIS.items()))
+        L.append("  " + T_STATUS_NOTE + ".")
         for r_ in bt.to_dict("records"):
             if r_["note"]:
                 L.append(f"  {r_['stream']}: {r_['note']}")

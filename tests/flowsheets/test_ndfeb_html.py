@@ -81,12 +81,21 @@ def test_tables_are_whole_numbers_with_units(written):
         assert len(flowing)
         assert all(math.isfinite(x) for x in flowing["T_C"])
         assert set(tab["T_basis"]) <= set(rep.T_BASIS)
+        assert set(tab["T_status"]) <= {
+            "verified",
+            "derived",
+            "unverified",
+            "case",
+            "-",
+        }
         assert (flowing["volume_m3_h"] > 0).all()
     st = t["streams"].set_index("stream")
     # a set point is what the data file says; the calciner its operating point
     sc = res.plant.data["stream_conditions"]
     assert st.loc["sx_prnd.raffinate", "T_C"] == sc("set_point_C.sx")
     assert st.loc["calc_nd.offgas", "T_basis"] == "operating point"
+    # 850 C read in [S52]: the calciner's temperature is a verified default
+    assert st.loc["calc_nd.offgas", "T_status"] == "verified"
     # the leach pulp is at the leach temperature and the filter passes it on
     assert st.loc["filter.filtrate", "T_C"] == st.loc["leach.pulp", "T_C"]
     assert st.loc["filter.filtrate", "T_basis"] == "inlet passed on"

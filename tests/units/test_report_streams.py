@@ -81,6 +81,12 @@ def test_set_point_overridden_in_the_case_reaches_the_stream():
     T = rep.stream_temperatures(plant, rs)
     assert T[("sx", "raffinate")] == (35.0, "set point")
     assert plant.data["stream_conditions"].entry("set_point_C.sx").status == "case"
+    # the tables say where the T comes from: the case, not a placeholder
+    assert rep.temperature_status(plant, rs, "sx", "raffinate", "set point") == "case"
+    assert rep.temperature_status(plant, rs, "prec", "mother_liquor", "set point") == (
+        "unverified"
+    )
+    assert rep.temperature_status(plant, rs, "mix", "outlet", "mixed") == "-"
 
 
 @pytest.mark.unit
