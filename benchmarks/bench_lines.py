@@ -92,7 +92,7 @@ def main(case: str | Path = CASE) -> None:
             v = ls[q]
             print(
                 f"  kernel reagents {q}: linked {v['linked']:,.1f}, unlinked "
-                f"{v['unlinked']:,.1f}, saving {v['saving'] + 0.0:,.1f}"
+                f"{v['unlinked']:,.1f}, saving {round(v['saving'], 1) + 0.0:,.1f}"
             )
         if "water_in_L_h" in ls:
             for q in WATER_METRICS:
