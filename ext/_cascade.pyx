@@ -48,7 +48,6 @@ cdef double MU_MAX = 1e8
 cdef double NONMONOTONE = 1.5
 cdef int LUMPED_DIRECT_ITER = 30
 cdef double ROUNDOFF_TOL = 1e-10
-cdef double STEP_ROUNDOFF = 1e-12
 cdef double REL_TOL = 1e-11
 cdef double LAM_STALL = 1.0 / 32.0
 cdef double ROW_ROUNDOFF = 1e-12
@@ -57,6 +56,9 @@ cdef double TRUST_RESID = 1e-2
 cdef double ROW_TRUST = 1e-10
 cdef double ACC_FLOOR = 1e-60
 cdef int INFO_RELSTEP = 8
+cdef double BALANCE_TOL = 1e-9
+cdef double UNIT_ROUNDOFF = 1.1102230246251565e-16
+cdef int PATH_EXACT = 4
 
 
 cdef struct Net:
@@ -517,6 +519,93 @@ cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
     return best
 
 
+cdef double outlet_error(Net *nt, Work *w, double *x, double *y) noexcept nogil:
+    """Largest outlet balance error over the components, |input - outlets| relative
+    to the input (components with no input left out; see the twin)."""
+    cdef int N = nt.N, C = w.C, j, i
+    cdef double best = 0.0, inp, out, exa, exo, v
+    for i in range(C):
+        inp = 0.0
+        out = 0.0
+        for j in range(N):
+            inp += w.ext_aq[j * C + i] + w.ext_org[j * C + i]
+        if not (inp > 0.0):
+            continue
+        for j in range(N):
+            exa = nt.aq_out[j] - (nt.aq_pass[j] if j > 0 else 0.0)
+            exo = nt.org_out[j] - (nt.org_pass[j] if j + 1 < N else 0.0)
+            out += exa * x[j * C + i] + exo * y[j * C + i]
+        v = fabs(inp - out) / inp
+        if not (v <= best):
+            best = v
+    return best
+
+
+cdef int linear_exact(Net *nt, Chem *ch, Work *w, double *x, double *y,
+                      double *info) noexcept nogil:
+    """Constant D, no Murphree efficiency: every component's stage balances by
+    subtraction-free (Grassmann-Taksar-Heyman) elimination, in place (see the
+    twin's _linear_exact).  NOT_CONVERGED, nothing written, when the data are not
+    of M-matrix form (negative inflow or exit flow, zero pivot)."""
+    cdef int N = nt.N, C = ch.C, j, i, k, js = 0, ic = 0
+    cdef double exa, exo, sp, b, fj, t, rn
+    cdef double *dp = w.Bd          # N*C scratch (Bd holds N*C*C >= N*C doubles)
+    cdef double *fp = w.gv          # N*C scratch (gv holds N*M = N*C)
+    cdef double *xs = w.xn
+    cdef double *ys = w.yn
+    cdef double *D = w.E0
+    for j in range(N):
+        exa = nt.aq_out[j] - (nt.aq_pass[j] if j > 0 else 0.0)
+        exo = nt.org_out[j] - (nt.org_pass[j] if j + 1 < N else 0.0)
+        if not (exa >= 0.0 and exo >= 0.0):
+            return NOT_CONVERGED
+        for i in range(C):
+            fj = w.ext_aq[j * C + i] + w.ext_org[j * C + i]
+            D[j * C + i] = exp(LN10 * ch.c[j * C + i])
+            if not (fj >= 0.0) or not isfinite(D[j * C + i]):
+                return NOT_CONVERGED
+    for i in range(C):
+        sp = 0.0
+        for j in range(N):
+            exa = nt.aq_out[j] - (nt.aq_pass[j] if j > 0 else 0.0)
+            exo = nt.org_out[j] - (nt.org_pass[j] if j + 1 < N else 0.0)
+            b = nt.org_pass[j] * D[j * C + i] if j + 1 < N else 0.0
+            fj = w.ext_aq[j * C + i] + w.ext_org[j * C + i]
+            if j == 0:
+                sp = exa + exo * D[i]
+                fp[i] = fj
+            else:
+                t = nt.aq_pass[j] / dp[(j - 1) * C + i]
+                sp = (exa + exo * D[j * C + i]) + sp * t
+                fp[j * C + i] = fj + ((nt.org_pass[j - 1] * D[(j - 1) * C + i])
+                                      * fp[(j - 1) * C + i] / dp[(j - 1) * C + i])
+            dp[j * C + i] = b + sp
+            if not (dp[j * C + i] > 0.0 and isfinite(dp[j * C + i])
+                    and isfinite(fp[j * C + i])):
+                return NOT_CONVERGED
+        xs[(N - 1) * C + i] = fp[(N - 1) * C + i] / dp[(N - 1) * C + i]
+        for j in range(N - 2, -1, -1):
+            xs[j * C + i] = ((fp[j * C + i] + nt.aq_pass[j + 1] * xs[(j + 1) * C + i])
+                             / dp[j * C + i])
+    for k in range(N * C):
+        xs[k] = fmax(xs[k], w.floor[k % C])
+        ys[k] = D[k] * xs[k]
+    if outlet_error(nt, w, xs, ys) > BALANCE_TOL:
+        return NOT_CONVERGED
+    memcpy(x, xs, N * C * sizeof(double))
+    memcpy(y, ys, N * C * sizeof(double))
+    residual(nt, ch, w, x, y, w.R)
+    rn = norm(w, w.R, &js, &ic)
+    info[INFO_ITER] = 0
+    info[INFO_RESID] = rn
+    info[INFO_STAGE] = js
+    info[INFO_COMP] = ic
+    info[INFO_STEP] = 1.0
+    if w.info_size > INFO_RELSTEP:
+        info[INFO_RELSTEP] = (4.0 * (N + 1) * (N + 1) + 16.0 * (N + 1)) * UNIT_ROUNDOFF
+    return OK
+
+
 cdef double merit(Work *w, double *R) noexcept nogil:
     """Sum of squared scaled residuals, in four partial sums (one long chain of
     dependent additions is latency-bound)."""
@@ -660,7 +749,9 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
-            if strict and best_d < 1e308 and rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL):
+            if (strict and best_d < 1e308
+                    and rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
+                    and outlet_error(nt, w, x, y) <= BALANCE_TOL):
                 # balances closed, relative correction never settled (see the twin)
                 return OK
             return NOT_CONVERGED
@@ -742,14 +833,18 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             if dmax < 0.5 * best_d or dmax > 0.5:
                 best_d = dmax
                 best_it = it
-            if it - best_it >= REL_STALL and (
-                    rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
-                    or row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST):
-                # balances closed, relative correction stalled (see the twin)
+            if (it - best_it >= REL_STALL
+                    and (rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
+                         or row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_ROUNDOFF)
+                    and outlet_error(nt, w, x, y) <= BALANCE_TOL):
+                # balances closed (to round-off of the gross flows at worst), every
+                # outlet balance closed, relative correction stalled (see the twin)
                 return OK
-            if dmax <= rel_tol and (rn <= tol or (rn <= ROUNDOFF_TOL
-                                                  and dmax <= STEP_ROUNDOFF)
-                                    or row_residual(nt, ch, w, x, y, w.R) <= ROW_ROUNDOFF):
+            if dmax <= rel_tol and (
+                    rn <= tol
+                    or (row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST
+                        and outlet_error(nt, w, x, y) <= BALANCE_TOL)):
+                # relative criterion met, balances closed (see the twin)
                 return OK
         phi = merit(w, w.R)
         # balances closed to round-off of their gross flows: trust Newton's full
@@ -795,7 +890,8 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             lam *= 0.5
         else:
             ok = 0
-        if not ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL:
+        if (not ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL
+                and outlet_error(nt, w, x, y) <= BALANCE_TOL):
             # no descent left and the residual is at round-off level for the
             # internal flows (high reflux): converged as far as arithmetic allows
             memcpy(F, w.Fs, N * sizeof(double))
@@ -1242,6 +1338,14 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     pinfo[INFO_HOMOTOPY] = 0
     pinfo[INFO_TOTAL] = 0
     try:
+        if not (use_ph or use_F or murphree):
+            # linear: exact subtraction-free elimination (see the twin)
+            pinfo[INFO_PATH] = PATH_EXACT
+            if linear_exact(&nt, &full, &w, px, py, pinfo) == OK:
+                for j in range(N):
+                    ph[j] = 1.0
+                    pF[j] = 1.0
+                return OK
         if warm:
             pinfo[INFO_PATH] = 0
             st = newton(&nt, &full, &w, px, py, ph, pF, tol,

@@ -28,7 +28,18 @@ from rexopt.chemistry import (
 
 SECTIONS = ("extraction", "scrub", "strip")
 # how the kernel started (info[INFO_PATH]); see docs/kernel.md
-START_PATHS = ("warm start", "linear", "continuation", "pseudo-transient")
+START_PATHS = (
+    "warm start",
+    "linear",
+    "continuation",
+    "pseudo-transient",
+    "linear (exact elimination)",
+)
+EXACT_START = START_PATHS[4]  # constant D: relative accuracy at any circulation
+# concentrations above this are reported but warned about: no aqueous or organic
+# phase holds that much metal (the constant-D model has no loading limit, so a
+# component held up in a high-reflux section piles up without bound) [mol/L]
+PHYSICAL_MAX_MOL_L = 100.0
 # fallback walk in organic flow (Cascade._organic_flow_walk): relative offsets of
 # the starting flow, tried below then above the case's flow, and a bound on the
 # kernel calls of the whole fallback
@@ -773,6 +784,21 @@ class Cascade:
                 f"floor are right to about that, not to 1e-10"
             )
         circ = circulation(net, x, y)
+        # the exact elimination (constant D) gives every concentration to relative
+        # accuracy whatever the circulation: no round-off limit to state
+        exact = start == EXACT_START
+        if exact:
+            circ = np.zeros_like(circ)
+        big = max(float(x.max()), float(y.max()))
+        if big > PHYSICAL_MAX_MOL_L:
+            i = int(np.argmax(np.maximum(x, y).max(axis=0)))
+            self.warnings.append(
+                f"{self.species[i]} reaches {big:.3g} mol/L in the cascade: no "
+                f"phase holds that much (above {PHYSICAL_MAX_MOL_L:g} mol/L); it is "
+                f"held up between sections with almost no way out, and the "
+                f"{c.chemistry.model} model has no loading limit -- the numbers are "
+                f"the model's exact steady state, not a physical one"
+            )
         if circ.max() > CIRCULATION_MAX:
             i = int(np.argmax(circ))
             raise CascadeError(

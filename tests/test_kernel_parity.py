@@ -142,3 +142,25 @@ def test_cold_start_does_not_depend_on_a_failed_warm_start(kernel):
     assert st1 == K.OK
     assert info[K.INFO_PATH] == 1  # the warm start failed; the linear start solved
     assert np.array_equal(x1, x0) and np.array_equal(y1, y0)
+
+
+@needs_compiled
+@pytest.mark.compiled
+def test_exact_elimination_twins_agree():
+    """Constant D: both twins solve by the same subtraction-free elimination (the
+    held-up stress cascade 2043, components circulating up to 1e108 x their
+    throughput); they agree to the error bound they report, far below 1e-10."""
+    from .test_kernel_balance import STRESS_2043
+
+    cas = Cascade(STRESS_2043)
+    st_c, xc, yc, ic = _run(compiled.solve_cascade, cas)
+    st_p, xp, yp, ip = _run(pure.solve_cascade, cas)
+    assert st_c == st_p == K.OK
+    assert ic[K.INFO_PATH] == ip[K.INFO_PATH] == K.PATH_EXACT
+    assert ic[K.INFO_RELSTEP] == ip[K.INFO_RELSTEP] <= 1e-10
+    net = cas.network()
+    floor = K.ACC_FLOOR * (net.ext_aq + net.ext_org).sum(0) / (
+        net.aq_out + net.org_out
+    ).mean()
+    act = xp >= floor
+    assert np.max(np.abs(xc[act] / xp[act] - 1.0)) <= ip[K.INFO_RELSTEP]

@@ -41,14 +41,21 @@ REL_TOL = 1e-11
 # no relative-accuracy guarantee (they are still solved for, down to CONC_FLOOR);
 # the 40 decades between the two keep the clamp at CONC_FLOOR from reaching them
 ACC_FLOOR = 1e-60
-STEP_ROUNDOFF = 1e-12  # Newton correction (relative) that is round-off
 # stage residual relative to the gross flow through its balance that is round-off
 ROW_ROUNDOFF = 1e-12
 # a final solve whose balances are closed is accepted when its largest relative
 # correction has not halved in this many iterations (reported in INFO_RELSTEP)
 REL_STALL = 8
+# a solve accepted at round-off level (balances closed to round-off of the gross
+# flows through the stages, not to tol of the throughput) must also close every
+# component's outlet balance (input - outlets) to this of its input; without it a
+# component circulating 1e10-1e11 x its throughput was accepted with its outlets
+# carrying 1e-61 of its input (stress cascade 2043, docs/kernel.md)
+BALANCE_TOL = 1e-9
+UNIT_ROUNDOFF = 2.0**-53
 TRUST_RESID = 1e-2  # scaled residual below which ...
 ROW_TRUST = 1e-10  # ... balances closed to this of their gross flow trust Newton
+# (a full step, never an acceptance: see BALANCE_TOL)
 LAM_STALL = 1.0 / 32.0  # line-search step below which a transient step stalled
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 # a regularised (pseudo-transient) step is accepted while the merit rises by at most
@@ -75,8 +82,9 @@ BAD_SITE_BALANCE = 4
     INFO_PATH,
     INFO_RELSTEP,
 ) = range(9)
-# INFO_PATH: how the solve started: 0 warm start, 1 linear, 2 continuation, 3 transient
-PATH_WARM, PATH_LINEAR, PATH_CONTINUATION, PATH_TRANSIENT = range(4)
+# INFO_PATH: how the solve started: 0 warm start, 1 linear (Newton), 2 continuation,
+# 3 transient, 4 linear by exact (subtraction-free) elimination, no Newton
+PATH_WARM, PATH_LINEAR, PATH_CONTINUATION, PATH_TRANSIENT, PATH_EXACT = range(5)
 # INFO_RELSTEP: largest relative Newton correction over the concentrations above
 # the accuracy floor at acceptance (the relative error estimate of the answer)
 INFO_SIZE = 9
@@ -258,6 +266,16 @@ def solve_cascade(
         scale,
         murphree,
     )
+    if not (use_ph or use_F or murphree):
+        # linear (constant D, y = D x): every component's stage balances are an
+        # M-matrix system, solved exactly by subtraction-free elimination (any
+        # start, any circulation); Newton below only if the data are not of that
+        # form (a negative inflow or exit flow)
+        info[INFO_PATH] = PATH_EXACT
+        if _linear_exact(net, ext_aq, ext_org, c, scale, x, y, info) == OK:
+            h[:] = 1.0  # as a stage evaluation without pH and site coupling sets them
+            F[:] = 1.0
+            return OK
     if not np.any(x < 0.0):  # warm start from the caller's profile
         info[INFO_PATH] = PATH_WARM
         st = _newton(*real)
@@ -277,6 +295,95 @@ def solve_cascade(
             net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree
         )
     return st
+
+
+def _exits(net):
+    """Aqueous and organic flow leaving each stage out of the cascade (outlets and
+    side draws) [L/h]: what leaves minus what passes on to the next stage (the
+    kernel reads no aqueous pass from stage 1 and no organic pass from stage N)."""
+    aq_out, aq_pass, org_out, org_pass, _ = net
+    exa = aq_out - np.concatenate([[0.0], aq_pass[1:]])
+    exo = org_out - np.concatenate([org_pass[:-1], [0.0]])
+    return exa, exo
+
+
+def _outlet_error(net, ext_aq, ext_org, x, y):
+    """Largest outlet balance error over the components, |input - outlets| relative
+    to the input (components with no input are left out). [-]"""
+    exa, exo = _exits(net)
+    inp = (ext_aq + ext_org).sum(axis=0)
+    out = exa @ x + exo @ y
+    has = inp > 0.0
+    if not np.any(has):
+        return 0.0
+    return float(np.max(np.abs(inp[has] - out[has]) / inp[has]))
+
+
+def _linear_exact(net, ext_aq, ext_org, c, scale, x, y, info):
+    """Constant D (y = D x, no Murphree efficiency): solve each component's stage
+    balances by subtraction-free elimination, in place.
+
+    Column j of the balance matrix (unknown x_j) holds its diagonal d_j = A_out_j
+    + O_out_j D_j and the off-diagonals a_j = A_pass_j (to stage j-1) and b_j =
+    O_pass_j D_j (to stage j+1); its excess d_j - a_j - b_j = s_j is the flow
+    leaving the cascade from stage j (outlets, side draws), >= 0: an M-matrix.
+    Thomas elimination from stage 1 keeps that excess as a positive quantity
+    (Grassmann-Taksar-Heyman): s'_j = s_j + s'_{j-1} a_j / d'_{j-1}, d'_j = b_j +
+    s'_j, and the right-hand side and back substitution only add positive terms.
+    No subtraction, so every concentration comes out to relative accuracy
+    whatever the circulation (condition number) of the cascade: first-order bound
+    (4 (N + 1)^2 + 16 (N + 1)) u, u = 2^-53, reported in INFO_RELSTEP.
+    Returns NOT_CONVERGED (nothing written) when the data are not of that form
+    (a negative inflow or exit flow, a zero pivot: a component with no way out).
+    """
+    aq_out, aq_pass, org_out, org_pass, _ = net
+    N, C = x.shape
+    exa, exo = _exits(net)
+    f = ext_aq + ext_org
+    if np.any(exa < 0.0) or np.any(exo < 0.0) or np.any(f < 0.0):
+        return NOT_CONVERGED
+    D = np.exp(LN10 * c)  # as the stage evaluation forms it
+    if not np.all(np.isfinite(D)):
+        return NOT_CONVERGED
+    dp = np.empty((N, C))
+    fp = np.empty((N, C))
+    with np.errstate(all="ignore"):
+        for j in range(N):
+            s = exa[j] + exo[j] * D[j]
+            b = org_pass[j] * D[j] if j + 1 < N else np.zeros(C)
+            if j == 0:
+                sp = s
+                fp[j] = f[j]
+            else:
+                t = aq_pass[j] / dp[j - 1]
+                sp = s + sp * t
+                fp[j] = f[j] + (org_pass[j - 1] * D[j - 1]) * fp[j - 1] / dp[j - 1]
+            dp[j] = b + sp
+        if not np.all((dp > 0.0) & np.isfinite(dp)) or not np.all(np.isfinite(fp)):
+            return NOT_CONVERGED
+        xs = np.empty((N, C))
+        xs[N - 1] = fp[N - 1] / dp[N - 1]
+        for j in range(N - 2, -1, -1):
+            xs[j] = (fp[j] + aq_pass[j + 1] * xs[j + 1]) / dp[j]
+    floor = _floor(aq_out, org_out, scale)
+    xs = np.maximum(xs, floor)
+    ys = D * xs
+    if _outlet_error(net, ext_aq, ext_org, xs, ys) > BALANCE_TOL:
+        return NOT_CONVERGED  # not expected (the elimination is exact): Newton
+    x[:] = xs
+    y[:] = ys
+    R = ext_aq + ext_org - aq_out[:, None] * xs - org_out[:, None] * ys
+    R[:-1] += aq_pass[1:, None] * xs[1:]
+    R[1:] += org_pass[:-1, None] * ys[:-1]
+    Rs = np.abs(R) / scale
+    k = int(np.argmax(Rs))
+    info[INFO_ITER] = 0
+    info[INFO_RESID] = float(Rs.flat[k])
+    info[INFO_STAGE] = k // C
+    info[INFO_COMP] = k % C
+    info[INFO_STEP] = 1.0
+    info[INFO_RELSTEP] = (4.0 * (N + 1) ** 2 + 16.0 * (N + 1)) * UNIT_ROUNDOFF
+    return OK
 
 
 def _continuation_start(
@@ -686,6 +793,11 @@ def _newton(
             G = np.maximum(G, np.tile(scale, M // C))
         return float(np.max(np.abs(R) / np.maximum(G, 1e-300)))
 
+    def outlets_closed(xv, yv):
+        # every component's outlets carry its input (BALANCE_TOL): required of
+        # every acceptance short of the balances closed to tol of the throughput
+        return _outlet_error(net, ext_aq, ext_org, xv, yv) <= BALANCE_TOL
+
     def merit(R):
         Rs = R / np.tile(scale, M // C)
         return float(np.sum(Rs * Rs))
@@ -715,7 +827,12 @@ def _newton(
         if rn <= tol_accept and not strict:
             return OK
         if it >= max_it:
-            if strict and best_d < math.inf and rn <= max(tol, ROUNDOFF_TOL):
+            if (
+                strict
+                and best_d < math.inf
+                and rn <= max(tol, ROUNDOFF_TOL)
+                and outlets_closed(x, y)
+            ):
                 # balances closed; the relative correction never settled: accepted
                 # with it reported (INFO_RELSTEP) as the relative error estimate
                 return OK
@@ -775,22 +892,33 @@ def _newton(
                 # progress (a correction above 0.5 is a trace still falling by
                 # orders of magnitude per step: never a stall)
                 best_d, best_it = dmax, it
-            if it - best_it >= REL_STALL and (
-                rn <= max(tol, ROUNDOFF_TOL) or row_residual(x, y, R, True) <= ROW_TRUST
+            if (
+                it - best_it >= REL_STALL
+                and (
+                    rn <= max(tol, ROUNDOFF_TOL)
+                    or row_residual(x, y, R, True) <= ROW_ROUNDOFF
+                )
+                and outlets_closed(x, y)
             ):
-                # balances closed, but the relative correction of some trace has
-                # stopped shrinking (round-off of its balances): accepted, with the
-                # correction reported as its relative error estimate
+                # balances closed (to round-off of the gross flows at worst) and
+                # every outlet balance closed, but the relative correction of some
+                # trace has stopped shrinking (round-off of its balances):
+                # accepted, with the correction reported as its relative error
+                # estimate
                 return OK
             if dmax <= rel_tol and (
                 rn <= tol
-                or (rn <= ROUNDOFF_TOL and dmax <= STEP_ROUNDOFF)
-                or row_residual(x, y, R) <= ROW_ROUNDOFF
+                or (
+                    row_residual(x, y, R, True) <= ROW_TRUST
+                    and outlets_closed(x, y)
+                )
             ):
                 # every concentration above the accuracy floor right to rel_tol,
-                # and the balances closed: to tol of the throughput, or to
+                # and the balances closed: to tol of the throughput, or close to
                 # round-off of the flows through each stage (a component held up
-                # in a high-reflux section flows there many times its throughput)
+                # in a high-reflux section flows there many times its throughput;
+                # a steep pH dependence amplifies the evaluation's round-off) with
+                # every component's outlets carrying its input
                 return OK
         # --- line search on the merit with a positivity-keeping update
         phi = merit(R)
@@ -835,7 +963,12 @@ def _newton(
             lam *= 0.5
         else:
             ok = False
-        if not ok and rn <= ROUNDOFF_TOL and tol_accept <= ROUNDOFF_TOL:
+        if (
+            not ok
+            and rn <= ROUNDOFF_TOL
+            and tol_accept <= ROUNDOFF_TOL
+            and outlets_closed(x, y)
+        ):
             # no descent left and the residual is at round-off level for the
             # internal flows (high reflux): converged as far as arithmetic allows
             F[:] = Fsave
