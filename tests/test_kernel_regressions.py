@@ -8,7 +8,8 @@
    feed anion inputs (``sulfate_mol_L``, ``close_charge_on``, ...).
 3. Branch reporting (``convergence["branches"]``); see benchmarks/bench_branches.py
    for the search for a second steady state.
-4. Cold against warm starts on random saturated and mass-action cascades.
+4. Cold against warm starts on random saturated and mass-action cascades, and
+   mass-action solves against their own trace balances solved in 120 digits.
 
 "Relative" is always over the concentrations (aqueous and organic) above the
 documented accuracy floor, ACC_FLOOR x (component throughput / mean stage flow)
@@ -26,6 +27,7 @@ import pytest
 
 from rexopt import kernels, simulate
 from rexopt.cascade import Cascade, solve_arrays
+from rexopt.case import CaseError
 
 DATA = Path(__file__).resolve().parent / "data" / "kernel"
 SAME = 1e-10  # cold / warm agreement asked by the issue
@@ -385,8 +387,6 @@ def test_leach_liquor_balanced_by_an_explicit_inert_cation():
 def test_leach_liquor_impossible_closure_is_refused(on, field):
     """(c) closing on an anion the analysis does not hold would need it negative
     (-4.9 meq/L): refused, naming the field, the value needed and the figures."""
-    from rexopt.case import CaseError
-
     acid, so4, residual = _analysis()
     case = uky(acidity_mol_L=acid, sulfate_mol_L=so4, close_charge_on=on)
     with pytest.raises(CaseError) as e:
@@ -614,19 +614,106 @@ def test_random_mass_action_cascades_converge_in_relative_terms(random_runs):
     assert bad == []
 
 
+def trace_truth_error(net, par, x, h, F) -> float:
+    """Worst relative error of a pH/free-extractant model's solution against its
+    own trace balances solved in 120-digit arithmetic: D of every stage from the
+    solution's [H+] and free extractant (log10 D = (a + b F) pH + c + d log10 F),
+    then each component's linear stage balances (Murphree efficiency 1) solved
+    exactly; over the values that are above the accuracy floor there."""
+    from decimal import Decimal, localcontext
+
+    pH = -np.log10(h)
+    D = 10.0 ** ((par["a"] + par["b"] * F[:, None]) * pH[:, None] + par["c"]
+                 + par["d"] * np.log10(F)[:, None])  # fmt: skip
+    fl = floor(net)
+    N, C = x.shape
+    worst = 0.0
+    with localcontext() as ctx:
+        ctx.prec = 120
+        ao, ap = [[Decimal(float(v)) for v in a] for a in (net.aq_out, net.aq_pass)]
+        oo, op = [[Decimal(float(v)) for v in a] for a in (net.org_out, net.org_pass)]
+        for i in range(C):
+            Di = [Decimal(float(v)) for v in D[:, i]]
+            f = [Decimal(float(net.ext_aq[j, i])) + Decimal(float(net.ext_org[j, i]))
+                 for j in range(N)]  # fmt: skip
+            cp, dp = [Decimal(0)] * N, [Decimal(0)] * N
+            for j in range(N):
+                a = op[j - 1] * Di[j - 1] if j else Decimal(0)
+                den = -(ao[j] + oo[j] * Di[j]) - (a * cp[j - 1] if j else Decimal(0))
+                cp[j] = (ap[j + 1] if j + 1 < N else Decimal(0)) / den
+                dp[j] = (-f[j] - (a * dp[j - 1] if j else Decimal(0))) / den
+            xi = dp[N - 1]
+            for j in range(N - 1, -1, -1):
+                if j < N - 1:
+                    xi = dp[j] - cp[j] * xi
+                ref = float(xi)
+                if ref >= fl[i]:
+                    worst = max(worst, abs(x[j, i] / ref - 1.0))
+    return worst
+
+
+@pytest.fixture(scope="module")
+def mass_action_sample():
+    """40 random mass-action cascades (seed 5), each solved cold, with its error
+    against its own trace balances in 120 digits: (relative error estimate,
+    true error)."""
+    rng = np.random.default_rng(5)
+    out = []
+    while len(out) < 40:
+        case = random_cascade(rng, "mass_action")
+        try:
+            cas, net, par, eff = _kernel_parts(case)
+        except CaseError:  # e.g. a side draw larger than the flow at its stage
+            continue
+        st, x, y, h, F, info = solve_arrays(net, par, eff)
+        assert st == kernels.OK
+        out.append((float(info[kernels.INFO_RELSTEP]),
+                    trace_truth_error(net, par, x, h, F)))  # fmt: skip
+    return out
+
+
+@pytest.mark.slow
+def test_random_mass_action_converged_solves_match_120_digit_traces(
+    mass_action_sample,
+):
+    """Every mass-action solve the kernel reports converged in relative terms
+    (estimate <= 1e-10) is right to 1e-10 on every concentration above the
+    floor, traces down to 1e-101 of the bulk included (checked by the 120-digit
+    solution of its own trace balances)."""
+    done = [e for rel, e in mass_action_sample if rel <= 1e-10]
+    assert len(done) >= 20  # 25 of 40 today; the others: the xfail tests
+    assert max(done) <= SAME
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="kernel: the relative error estimate of a solve accepted at the "
+    "iteration budget is not a bound: one of these 40 random mass-action "
+    "cascades, estimated at 8.8, is off by 1.8e20 against its 120-digit trace "
+    "balances (of 200: also 5.7 vs 2.7e16); 15 of the 40 end unconverged",
+)
+def test_random_mass_action_error_estimate_bounds_the_error(mass_action_sample):
+    for rel, e in mass_action_sample:
+        assert e <= max(10.0 * rel, SAME)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="kernel: Pr/Nd mass action, 20+20+6 stages, organic 1,000 L/h: the cold "
     "start ends at the iteration budget (1,730 Newton iterations) with balances "
-    "closed and a relative correction of 2e65; the extraction-section traces "
-    "(stages 2-16, true values falling ~7 decades per stage) come out flat at "
-    "1e-37..1e-35 or at the arithmetic floor, and a warm start from 1,020 L/h "
-    "stops at values up to 1e26 apart",
+    "closed and a relative correction of 2e65; against its own trace balances "
+    "solved in 120 digits, Pr at extraction stages 12-16 (true 5e-60..2e-33 "
+    "mol/L, above the floor 2e-62) is off by 1e24..3e-3 relative (flat at "
+    "~7e-36), Nd at stages 12-14 sits at the arithmetic floor; a warm start "
+    "from 1,020 L/h stops at values up to 1e26 apart",
 )
 def test_two_component_mass_action_traces_converge():
     case = load("prnd_mass_action_stall.toml")
-    net, st, x, y, info = solve(case)
+    cas, net, par, eff = _kernel_parts(case)
+    st, x, y, h, F, info = solve_arrays(net, par, eff)
     assert st == kernels.OK
+    assert trace_truth_error(net, par, x, h, F) <= SAME
     assert info[kernels.INFO_RELSTEP] <= 1e-10
     xn = solve(with_flows(case, organic=1020.0))[2]
     _, stw, xw, yw, _ = solve(case, xn)
