@@ -45,7 +45,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, ValidationError
 
-from rexopt.highs import SolveError, SolveReport, release_solver
+from rexopt.highs import SolveError, SolveReport, current_point, release_solver
 from rexopt.highs import solve as highs_solve
 from rexopt.schema import StrictModel, count, finite, quantity
 from rexopt.units import (
@@ -1183,6 +1183,16 @@ def _objective_value(m) -> float:
     return float(pyo.value(m.obj))
 
 
+def _decision_vars(m) -> list:
+    """The plant's decision binaries: routes, trains, operating points."""
+    out = [v for v in m.route.values()] + [v for v in m.trains.values()]
+    for name in m.plant.order:
+        y = m.units[name].y
+        if not isinstance(y, dict):
+            out.extend(y.values())
+    return out
+
+
 def _fix_plant(m) -> list:
     """Fix every binary except the CAPEX segments at its value; returns them."""
     seg = {id(v) for b in m.capex_blk.values() for v in b.seg.values()}
@@ -1207,14 +1217,21 @@ def _polish(m, case: NdfebCase) -> SolveReport:
             for e, v in chk["items"].items():
                 if v["size"] > 0:
                     refine_concave_cost(m.capex_blk[e], (v["size"],))
-            rep = _solve_once(m, case)
+            # the plant just solved is feasible here: HiGHS starts from it
+            rep = _solve_once(m, case, current_point(m), "the plant being polished")
     finally:
         for v in fixed:
             v.unfix()
     return rep
 
 
-def solve(m, case: NdfebCase, max_rounds: int | None = None) -> SolveReport:
+def solve(
+    m,
+    case: NdfebCase,
+    max_rounds: int | None = None,
+    start: dict | None = None,
+    start_label: str = "given",
+) -> SolveReport:
     """Solve the plant MILP with a CAPEX that is exact at the reported plant.
 
     The piecewise-linear CAPEX is exact at its breakpoints and below the power law
@@ -1228,13 +1245,16 @@ def solve(m, case: NdfebCase, max_rounds: int | None = None) -> SolveReport:
     plant is returned; every round is recorded in ``m.capex_rounds`` and the
     proven gap in ``m.capex_gap`` (None when CAPEX is not in the objective or the
     objective is the Dinkelbach ratio).  The report's ``seconds`` is the total.
+    ``start`` is a MIP start of the first MILP (recorded in the report's
+    ``mip_start``); it changes where HiGHS starts, not the gap it proves.
     """
     if max_rounds is None:
         max_rounds = case.solver.capex_rounds
     m.capex_rounds = []
     m.capex_gap = None
-    rep = _solve_once(m, case)
+    rep = _solve_once(m, case, start, start_label)
     total = rep.seconds
+    nodes = rep.nodes or 0
     if not _uses_capex(case):
         chk = capex_check(m)
         m.capex_rounds.append(
@@ -1268,6 +1288,7 @@ def solve(m, case: NdfebCase, max_rounds: int | None = None) -> SolveReport:
             }
         )
         pol.seconds += total
+        pol.mip_start = rep.mip_start
         return pol
     maximise = case.objective.kind in MAXIMISE
     sign = 1.0 if maximise else -1.0
@@ -1286,6 +1307,7 @@ def solve(m, case: NdfebCase, max_rounds: int | None = None) -> SolveReport:
             t_cut = time.perf_counter()
             try:
                 rep = _solve_once(m, case)
+                nodes += rep.nodes or 0
             except SolveError as exc:
                 if "infeasible" not in str(exc):
                     raise
@@ -1317,6 +1339,7 @@ def solve(m, case: NdfebCase, max_rounds: int | None = None) -> SolveReport:
             ub = max(sign * b_r, sign * thr) * sign
         pol = _polish(m, case)
         total += pol.seconds
+        nodes += pol.nodes or 0
         val = _objective_value(m)
         chk = capex_check(m)
         if best is None or sign * (val - best[0]) > 0:
@@ -1346,6 +1369,8 @@ def solve(m, case: NdfebCase, max_rounds: int | None = None) -> SolveReport:
     out.n_variables, out.n_integer, out.n_constraints = size
     out.requested_gap = gap_req
     out.time_limit_s = first_rep.time_limit_s
+    out.mip_start = first_rep.mip_start
+    out.nodes = nodes  # all rounds and polishes
     out.what = "NdFeB plant"
     if m.capex_gap is not None and m.capex_gap > gap_req * (1 + 1e-9) + 1e-12:
         out.status = "feasible"
@@ -1378,8 +1403,15 @@ def _restore(m, snap: dict) -> None:
 HIGHS_GAP_SHARE = 0.5
 
 
-def _solve_once(m, case: NdfebCase) -> SolveReport:
-    """Solve the plant MILP for the case objective (Dinkelbach for cost per kg)."""
+def _solve_once(
+    m, case: NdfebCase, start: dict | None = None, start_label: str = "given"
+) -> SolveReport:
+    """Solve the plant MILP for the case objective (Dinkelbach for cost per kg).
+
+    ``start`` ({id(var): value}) is a MIP start for HiGHS (see
+    :func:`rexopt.highs.solve`); the Dinkelbach iterations after the first start
+    from the previous iteration's plant.
+    """
     kind = case.objective.kind
     opts = dict(
         time_limit_s=case.solver.time_limit_s,
@@ -1388,12 +1420,14 @@ def _solve_once(m, case: NdfebCase) -> SolveReport:
     )
     if kind != "cost_per_kg_reo":
         set_objective(m, kind, case.objective.weights)
-        return highs_solve(m, **opts)
+        return highs_solve(m, mip_start=start, start_label=start_label, **opts)
     q = 0.0
     rep = None
-    for _ in range(8):
+    for it in range(8):
         set_objective(m, kind, q=q)
-        rep = highs_solve(m, **opts)
+        if it:
+            start, start_label = current_point(m), "previous Dinkelbach iteration"
+        rep = highs_solve(m, mip_start=start, start_label=start_label, **opts)
         reo = pyo.value(m.reo_kg_h) * m.plant.hours_yr
         new_q = pyo.value(m.cost_usd_yr) / max(reo, 1e-9)
         if abs(new_q - q) <= 1e-4 * max(1.0, abs(new_q)):
@@ -1984,17 +2018,25 @@ class PlantSession:
     Any other override (feed composition ``data.feed.composition_wt_pct.<El>``,
     any other data file, equipment cost correlations ``data.costs.equipment.*``,
     a capacity above ``max_scrap_t_yr``, new train counts, ZLD on in a model built
-    without it, ``sx.*``) rebuilds the plant and the model; the result says so in
-    ``result.summary["session"]`` (``rebuilt`` and ``rebuild_reason``), as it
-    says which overrides were applied as parameters.  A rebuilt model becomes the
-    session's model for the next scenarios.  The SX candidate tables are kept
-    unless ``data.feed.*``, ``data.sx.*`` or ``sx.*`` changes.
+    without it, ``sx.*``) needs a model built for it; the result says so in
+    ``result.summary["session"]`` (``rebuilt``, ``rebuild_reason``, ``built_for``)
+    as it says which overrides were applied as parameters.  Whether an override
+    is structural is judged against the base build, never against the model the
+    previous scenario left: a scenario with structural overrides is solved on a
+    model built for exactly those (kept while the next scenarios have the same
+    ones), every other scenario on the base build (rebuilt if a structural
+    scenario replaced it).  The SX candidate tables are kept unless
+    ``data.feed.*``, ``data.sx.*`` or ``sx.*`` changes.
 
-    Every scenario starts from the same CAPEX breakpoints (those of a fresh build)
-    so that its answer does not depend on the scenarios solved before it.  The
-    MILP is not warm-started: each scenario loads the kept Pyomo model into a
-    new HiGHS object (:func:`rexopt.highs.release_solver`), since a kept basis
-    steers a gap-stopped search to another plant within the gap.
+    So that no answer depends on the scenarios solved before it, every scenario
+    starts from the same CAPEX breakpoints (those of a fresh build), loads the
+    kept Pyomo model into a new HiGHS object (:func:`rexopt.highs.release_solver`;
+    a kept basis steers a gap-stopped search to another plant within the gap),
+    and, with ``mip_start=True`` (default), gets the same MIP start: the
+    decisions of the base case's plant (:meth:`_base_start`, one extra MILP per
+    session), not the previous scenario's plant.  The start is recorded in
+    ``summary["session"]["mip_start"]``; scenarios on a model built for
+    structural overrides get none.
     """
 
     def __init__(
@@ -2005,6 +2047,7 @@ class PlantSession:
         case_dir: Path | None = None,
         verify_runner: Callable | None = None,
         max_scrap_t_yr: float | None = None,
+        mip_start: bool = True,
     ):
         self.base_case = case
         self.base_dict = case.model_dump(exclude_unset=True)
@@ -2021,6 +2064,17 @@ class PlantSession:
                     raise
         self.n_builds = 0
         self._build(case, sx_tables)
+        # what the base build holds: a scenario is structural relative to it
+        # (never relative to whatever model the previous scenario left)
+        self.base_supply_t_h = self.built_supply_t_h
+        self.base_trains = set(self.built_trains)
+        self.base_zld = self.built_zld
+        self.base_tables = self.sx_tables
+        #: structural overrides the current model was built for (() = base build)
+        self.built_signature: tuple = ()
+        self.use_mip_start = mip_start
+        self._start_names: dict[str, float] | None = None
+        self.base_start_report: SolveReport | None = None
 
     # -- building
     def _build(self, case: NdfebCase, sx_tables: dict | None) -> None:
@@ -2093,20 +2147,20 @@ class PlantSession:
             ):
                 continue
             elif k == "targets.zld":
-                if case.targets.zld and not self.built_zld:
+                if case.targets.zld and not self.base_zld:
                     why.append("targets.zld = true in a model built without ZLD")
             elif k.startswith("plant.trains"):
-                if not set(case.plant.trains) <= self.built_trains:
+                if not set(case.plant.trains) <= self.base_trains:
                     why.append(
                         f"plant.trains = {case.plant.trains} is not a subset of the "
-                        f"built options {sorted(self.built_trains)}"
+                        f"built options {sorted(self.base_trains)}"
                     )
             elif k == "plant.scrap_t_yr":
                 sup = case.plant.scrap_t_yr or self._supply_default(case)
-                if sup / self.plant.hours_yr > self.built_supply_t_h * (1 + 1e-9):
+                if sup / self.plant.hours_yr > self.base_supply_t_h * (1 + 1e-9):
                     why.append(
                         f"plant.scrap_t_yr = {sup:g} is above the capacity the model "
-                        f"was built for ({self.built_supply_t_h * self.plant.hours_yr:g}"
+                        f"was built for ({self.base_supply_t_h * self.plant.hours_yr:g}"
                         " t/yr; PlantSession(max_scrap_t_yr=...) builds for more)"
                     )
             else:
@@ -2164,30 +2218,73 @@ class PlantSession:
                 concave_cost(blk, **args, extra_breaks=self.base_breaks[e])
 
     # -- solving
+    def _base_start(self) -> dict[str, float]:
+        """The base case's plant decisions by variable name (the MIP start).
+
+        Solved once per session (first MILP of the base case, no overrides, on a
+        fresh HiGHS object), so every scenario gets the same start whatever was
+        solved before it.  Only the decisions (routes, trains, operating points)
+        are given; HiGHS completes the flows, or drops the start if no plant with
+        those decisions is feasible for the scenario.  Empty if the base case
+        has no feasible plant.
+        """
+        if self._start_names is None:
+            m = self.model
+            self._apply(self.base_case)
+            release_solver(m)
+            try:
+                self.base_start_report = _solve_once(m, self.base_case)
+            except SolveError:
+                self._start_names = {}
+            else:
+                self._start_names = {
+                    v.name: float(round(v.value))
+                    for v in _decision_vars(m)
+                    if v.value is not None
+                }
+            release_solver(m)
+        return self._start_names
+
+    # -- solving
     def solve(self, overrides: dict[str, Any] | None = None) -> Result:
         """Re-solve for the base case with ``overrides`` (dotted case paths)."""
         overrides = dict(overrides or {})
         t0 = time.perf_counter()
         case = self._case_for(overrides)
-        why = self._structural(case, sorted(overrides))
-        rebuilt = bool(why)
+        keys = sorted(overrides)
+        why = self._structural(case, keys)
+        sig = tuple(
+            (k, repr(overrides[k])) for k in keys if self._structural(case, [k])
+        )
+        rebuilt = sig != self.built_signature
         if rebuilt:
+            if not sig:
+                why = [
+                    "back to the base build (the model held was built for "
+                    + ", ".join(f"{k} = {v}" for k, v in self.built_signature)
+                    + ")"
+                ]
             keep_tables = not any(
-                k.startswith(("data.feed.", "data.sx.", "sx.")) for k in overrides
+                k.startswith(("data.feed.", "data.sx.", "sx.")) for k, _ in sig
             )
-            self._build(
-                case,
-                (self.sx_tables if keep_tables else self._given_tables),
-            )
+            self._build(case, (self.base_tables if keep_tables else self._given_tables))
+            self.built_signature = sig
         t1 = time.perf_counter()
+        start, start_label = None, None
+        if self.use_mip_start and not sig:
+            names = self._base_start()
+            m = self.model
+            start = {id(m.find_component(n)): v for n, v in names.items()} or None
+            start_label = "decisions of the session's base-case plant"
         self._apply(case)
         m = self.model
         # a fresh HiGHS object: the answer must not depend on the scenarios
         # solved before (a kept basis steers the search to another plant within
-        # the gap); the model itself (the expensive part) is kept
+        # the gap); the model itself (the expensive part) is kept, and the MIP
+        # start is the same for every scenario
         release_solver(m)
         try:
-            rep = solve(m, case)
+            rep = solve(m, case, start=start, start_label=start_label or "given")
         except SolveError as exc:
             raise InfeasibleCase(diagnose(m, case, exc)) from None
         t2 = time.perf_counter()
@@ -2202,11 +2299,14 @@ class PlantSession:
             else None
         )
         t4 = time.perf_counter()
+        structural = {k for k, _ in sig}
         summ["session"] = {
             "rebuilt": rebuilt,
-            "rebuild_reason": "; ".join(why),
-            "overrides_as_parameters": [] if rebuilt else sorted(overrides),
+            "rebuild_reason": "; ".join(why) if rebuilt else "",
+            "built_for": sorted(structural),
+            "overrides_as_parameters": sorted(set(overrides) - structural),
             "builds_so_far": self.n_builds,
+            "mip_start": rep.mip_start,
         }
         timings = {
             "case_and_rebuild": t1 - t0,
@@ -2239,7 +2339,10 @@ def pareto_front(m, case: NdfebCase, head: dict | None = None) -> pd.DataFrame:
     primary's optimum, widened to include the reported (headline) plant; the
     headline plant is a row of its own (``headline = True``).  Every row also
     has the fresh water [t/yr] (the third axis of the plot).  The MILP metrics
-    use the piecewise-linear CAPEX (no exact-CAPEX rounds per point).
+    use the piecewise-linear CAPEX (no exact-CAPEX rounds per point).  Each solve
+    starts HiGHS from the plant the model holds (the reported plant, then the
+    previous point), which is feasible for the ends and often for the next
+    bound; the gap asked for is the case's ``solver.mip_gap``.
     """
     p, s, n = case.pareto.primary, case.pareto.secondary, case.pareto.points
     opts = dict(
@@ -2250,7 +2353,7 @@ def pareto_front(m, case: NdfebCase, head: dict | None = None) -> pd.DataFrame:
     ends = []
     for k in (s, p):
         set_objective(m, k)
-        highs_solve(m, **opts)
+        highs_solve(m, mip_start=current_point(m), start_label="plant held", **opts)
         ends.append(pyo.value(m.metric[s]))
     if head is not None:
         ends.append(head[s])
@@ -2264,7 +2367,12 @@ def pareto_front(m, case: NdfebCase, head: dict | None = None) -> pd.DataFrame:
             m.eps = sign * val + 1e-6 * max(1.0, abs(val))
             set_objective(m, p)
             try:
-                rep = highs_solve(m, **opts)
+                rep = highs_solve(
+                    m,
+                    mip_start=current_point(m),
+                    start_label="previous Pareto point",
+                    **opts,
+                )
             except SolveError:
                 rows.append({f"{s}_bound": val, p: float("nan"), s: float("nan")})
                 continue

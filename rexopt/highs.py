@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs as _PyomoHighs
 
 _SLOT = "_rexopt_highs"
 
@@ -41,6 +42,45 @@ class _SolverSlot:
         return (_SolverSlot, ())
 
 
+class _Highs(_PyomoHighs):
+    """Pyomo's persistent HiGHS interface plus a MIP start.
+
+    ``mip_start`` ({id(var): value}) is handed to HiGHS (``setSolution``) just
+    before the next run and then dropped: HiGHS checks it (completing missing
+    continuous values with an LP) and uses it as the first incumbent if it is
+    feasible, else ignores it.  A start changes only where the search begins; the
+    answer is still HiGHS's, within the gap asked for.
+    """
+
+    def __init__(self, **kwds):
+        # Pyomo re-runs __init__ when it loads a model (set_instance): a start
+        # set for this call must survive that
+        start = getattr(self, "mip_start", None)
+        super().__init__(**kwds)
+        self.mip_start: dict[int, float] | None = start
+
+    def _solve(self):
+        start, self.mip_start = self.mip_start, None
+        if start:
+            vmap = self._pyomo_var_to_solver_var_map
+            idx = [vmap[k] for k in start if k in vmap]
+            val = [float(start[k]) for k in start if k in vmap]
+            if idx:
+                self._solver_model.setSolution(
+                    len(idx), np.asarray(idx, dtype=np.int32), np.asarray(val)
+                )
+        return super()._solve()
+
+
+def current_point(model: pyo.ConcreteModel) -> dict[int, float]:
+    """The model's current variable values ({id(var): value}), a MIP start."""
+    return {
+        id(v): v.value
+        for v in model.component_data_objects(pyo.Var, descend_into=True)
+        if v.value is not None and not v.fixed
+    }
+
+
 class SolveError(RuntimeError):
     """HiGHS ended without a usable solution; the message says why."""
 
@@ -60,6 +100,11 @@ class SolveReport:
     what: str = "model"
     time_limit_s: float | None = None  # the wall-clock limit it ran under [s]
     requested_gap: float | None = None  # the relative MIP gap asked for [-]
+    #: where the search started: None (HiGHS alone) or what the MIP start was
+    mip_start: str | None = None
+    #: branch-and-bound nodes HiGHS explored (None for an LP): a measure of the
+    #: work that does not depend on how loaded the machine is
+    nodes: int | None = None
 
     @property
     def warning(self) -> str | None:
@@ -116,7 +161,7 @@ def _solver_for(model):
         # object.__setattr__: a plain attribute, not a Pyomo component
         object.__setattr__(model, _SLOT, slot)
     if slot.solver is None:
-        slot.solver = SolverFactory("highs")
+        slot.solver = _Highs()
     return slot.solver
 
 
@@ -146,6 +191,8 @@ def solve(
     time_limit_s: float | None = None,
     mip_gap: float = 1e-6,
     what: str = "model",
+    mip_start: dict[int, float] | None = None,
+    start_label: str = "given",
 ) -> SolveReport:
     """Solve ``model`` with HiGHS and load the solution.
 
@@ -159,6 +206,12 @@ def solve(
         Relative MIP gap at which HiGHS may stop. [-]
     what : str
         Name used in error messages ("cascade design", "NdFeB plant" ...).
+    mip_start : {id(var): value}, optional
+        A MIP start (e.g. :func:`current_point` of an earlier solve): HiGHS begins
+        with it as its incumbent if it is feasible.  The gap and the limits are
+        the same as without it; only the search path changes.
+    start_label : str
+        What the start was, recorded in ``SolveReport.mip_start``.
 
     Raises
     ------
@@ -174,13 +227,17 @@ def solve(
         "output_flag": False,
         "time_limit": float("inf") if time_limit_s is None else float(time_limit_s),
     }
+    solver.mip_start = mip_start or None
     t0 = time.perf_counter()
-    res = solver.solve(
-        model,
-        load_solutions=False,
-        raise_exception_on_nonoptimal_result=False,
-        solver_options=opts,
-    )
+    try:
+        res = solver.solve(
+            model,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            solver_options=opts,
+        )
+    finally:
+        solver.mip_start = None  # a start is for this call only
     dt = time.perf_counter() - t0
     tc = res.termination_condition
     nvar, nint, ncon = model_size(model)
@@ -202,6 +259,7 @@ def solve(
     else:
         raise SolveError(f"{what}: HiGHS stopped ({tc.name}) without a solution")
     res.solution_loader.load_vars()
+    nodes = int(solver._solver_model.getInfo().mip_node_count) if nint else None
     gap = None
     if res.objective_bound is not None and res.incumbent_objective is not None:
         obj, bnd = res.incumbent_objective, res.objective_bound
@@ -218,4 +276,6 @@ def solve(
         what=what,
         time_limit_s=time_limit_s,
         requested_gap=mip_gap if nint else None,
+        mip_start=start_label if (mip_start and nint) else None,
+        nodes=nodes,
     )

@@ -129,3 +129,46 @@ def test_released_solver_is_replaced_and_gives_the_same_optimum():
     solve(m)
     assert has_solver(m) and _solver_for(m) is not first
     assert pyo.value(m.obj) == pytest.approx(x1, rel=1e-9)
+
+
+@pytest.mark.unit
+def test_mip_start_is_the_first_incumbent():
+    """A feasible MIP start is where HiGHS begins: stopped at once, it returns a
+    solution at least as good as the start, and the report names the start."""
+    from rexopt.highs import current_point, release_solver
+
+    m = _hard_knapsack()
+    solve(m, mip_gap=0.0, time_limit_s=2.0)
+    best = pyo.value(m.obj)
+    start = current_point(m)
+    assert set(start) == {id(v) for v in m.x.values()}
+    release_solver(m)
+    for v in m.x.values():
+        v.set_value(None)
+    rep = solve(
+        m, mip_gap=0.0, time_limit_s=0.05, mip_start=start, start_label="2 s plant"
+    )
+    assert rep.objective >= best - 1e-9
+    assert rep.mip_start == "2 s plant" and rep.nodes is not None
+    # the start is for that call only: the next solve begins without it
+    assert _solver_for_start(m) is None
+
+
+def _solver_for_start(m):
+    from rexopt.highs import _solver_for
+
+    return _solver_for(m).mip_start
+
+
+@pytest.mark.unit
+def test_infeasible_mip_start_is_dropped_and_the_optimum_is_unchanged():
+    m = _hard_knapsack(n=12, k=2)
+    opt = solve(m, mip_gap=0.0).objective
+    from rexopt.highs import release_solver
+
+    release_solver(m)
+    every_item = {id(v): 1.0 for v in m.x.values()}  # breaks every capacity row
+    rep = solve(m, mip_gap=0.0, mip_start=every_item)
+    assert rep.status == "optimal"
+    assert rep.objective == pytest.approx(opt, rel=1e-12)
+    assert all(c.uslack() >= -1e-6 for c in m.cap.values())

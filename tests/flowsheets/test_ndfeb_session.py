@@ -60,15 +60,32 @@ def test_price_override_is_a_parameter_and_matches_a_fresh_build(session, sx_tab
 @pytest.mark.integration
 @pytest.mark.slow
 def test_scenarios_do_not_depend_on_their_order(session):
-    a1 = session.solve({"data.costs.reagents_USD_t.HCl": 400.0})
-    session.solve({"plant.scrap_t_yr": 2500.0, "plant.trains": [1]})
-    a2 = session.solve({"data.costs.reagents_USD_t.HCl": 400.0})
-    assert a2.choice.points == a1.choice.points
-    assert a2.choice.trains == a1.choice.trains
-    assert a2.summary["economics"]["npv_USD"] == pytest.approx(
-        a1.summary["economics"]["npv_USD"], rel=1e-9
+    """The same scenario after different predecessors (a parameter scenario, a
+    structural one that replaces the model) gives the same plant: every scenario
+    on the base build starts from the base case's plant, never the last one."""
+    hcl = {"data.costs.reagents_USD_t.HCl": 400.0}
+    a1 = session.solve(hcl)
+    assert a1.summary["session"]["mip_start"] == (
+        "decisions of the session's base-case plant"
     )
-    assert a2.summary["route"]["scrap_t_yr"] == pytest.approx(4000.0)
+    session.solve({"plant.scrap_t_yr": 2500.0, "plant.trains": [1]})
+    a2 = session.solve(hcl)
+    wet = session.solve({"data.feed.moisture.wt_pct_wet": 2.0})
+    assert wet.summary["session"]["rebuilt"]
+    assert wet.summary["session"]["built_for"] == ["data.feed.moisture.wt_pct_wet"]
+    assert wet.summary["session"]["mip_start"] is None
+    a3 = session.solve(hcl)
+    s3 = a3.summary["session"]
+    # the feed scenario's model is not used for a base-feed scenario
+    assert s3["rebuilt"] and "back to the base build" in s3["rebuild_reason"]
+    assert s3["built_for"] == [] and s3["overrides_as_parameters"] == sorted(hcl)
+    for a in (a2, a3):
+        assert a.choice.points == a1.choice.points
+        assert a.choice.trains == a1.choice.trains
+        assert a.summary["economics"]["npv_USD"] == pytest.approx(
+            a1.summary["economics"]["npv_USD"], rel=1e-9
+        )
+        assert a.summary["route"]["scrap_t_yr"] == pytest.approx(4000.0)
 
 
 @pytest.mark.integration
