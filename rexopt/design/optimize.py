@@ -1064,8 +1064,11 @@ def _window(probe: Probe, S: float, out: AtS, first: bool = False) -> AtS:
     Phi, _, st_hi = _cut_search(probe, S, "hi", known=(P, b, pt))
     out.P_lo = Plo if st_lo in ("ok", "open") and Plo <= P else P
     out.P_hi = Phi if st_hi in ("ok", "open") and Phi >= P else P
-    if not side or _pass_state(pb, pt, side):
+    if not side or (first and _pass_state(pb, pt, side)):
         return out
+    # the operating point (not ``first``) is always the best sample, even when
+    # the point found meets the side-draw specs: which point the search found
+    # depends on where it started (a guessed cut), the samples do not
     best, n_unknown = None, 0
     qs = np.linspace(out.P_lo, out.P_hi, SIDE_SAMPLES)
     if first:
