@@ -26,6 +26,7 @@ from rexopt.units.report import (
     T_STATUS_NOTE,
     STEAM_MWh_t,
     feed_dilution_text,
+    pareto_remark,
     pareto_table,
     product_tables,
 )
@@ -269,6 +270,9 @@ def render(res, files: dict[str, str]) -> str:
     if res.pareto is not None:
         P.append("<h2>Pareto front (epsilon-constraint)</h2>")
         P.append(f"<p class='note'>{_e(PARETO_NOTE)}</p>")
+        rem = pareto_remark(res.pareto, res.case)
+        if rem:
+            P.append(f"<p>{_e(rem)}</p>")
         P.append(_img(files.get("pareto_png"), "Pareto front"))
         P.append(_table(pareto_table(res.pareto, res.case)))
     P.append("<h2>Assumptions: defaults still unverified</h2>")

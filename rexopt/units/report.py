@@ -1684,9 +1684,12 @@ def text_report(res) -> str:
     if res.pareto is not None:
         L.append("\nPareto front (epsilon-constraint)")
         L.append("  " + PARETO_NOTE)
+        rem = pareto_remark(res.pareto, res.case)
+        if rem:
+            L.append("  " + rem)
         L.append(
             pareto_table(res.pareto, res.case).to_string(
-                index=False, float_format=lambda x: f"{x:,.6g}", na_rep="-"
+                index=False, float_format=_num, na_rep="-"
             )
         )
     return "\n".join(L)
@@ -1924,6 +1927,25 @@ PARETO_NOTE = (
 )
 
 
+def pareto_remark(front: pd.DataFrame, case) -> str | None:
+    """A sentence when the front is a single plant (no trade-off to show)."""
+    p, s = case.pareto.primary, case.pareto.secondary
+    pts = front[~front["headline"].astype(bool)].dropna(subset=[p, s])
+    if len(pts) < 2:
+        return None
+    same = all(
+        (pts[k] - pts[k].iloc[0]).abs().max() <= 1e-9 * max(abs(pts[k].iloc[0]), 1.0)
+        for k in (p, s, "fresh_water_t_yr")
+    )
+    if not same:
+        return None
+    return (
+        f"Every point of the front is the same plant: the {p}-optimal plant also "
+        f"has the least {s} and fresh water of all plants the bounds allowed, so "
+        "there is no trade-off between these objectives in this case."
+    )
+
+
 def pareto_png(front: pd.DataFrame, case, path: Path) -> None:
     """Three objectives in two panels with the same points: primary vs secondary
     and primary vs fresh water; points numbered, the headline plant a star."""
@@ -1949,6 +1971,7 @@ def pareto_png(front: pd.DataFrame, case, path: Path) -> None:
         if x == s:
             nd_ = pts[~pts["_dom"]].sort_values(s)
             ax.plot(nd_[s], nd_[p] / scale, color="gray", lw=0.8, zorder=1)
+        labels: dict[tuple[float, float], list[str]] = defaultdict(list)
         for i, r in pts.iterrows():
             filled = not r["_dom"]
             ax.scatter(
@@ -1959,9 +1982,13 @@ def pareto_png(front: pd.DataFrame, case, path: Path) -> None:
                 edgecolors="tab:blue",
                 zorder=2,
             )
+            # points at the same place get one label ("1, 2, 3")
+            key = (float(r[x]), float(r[p] / scale))
+            labels[key].append(f"{i + 1}" + ("" if filled else " (dominated)"))
+        for (xv, yv), names in labels.items():
             ax.annotate(
-                f"{i + 1}" + ("" if filled else " (dominated)"),
-                (r[x], r[p] / scale),
+                ", ".join(names),
+                (xv, yv),
                 textcoords="offset points",
                 xytext=(6, 4),
                 fontsize=8,

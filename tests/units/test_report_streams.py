@@ -218,3 +218,20 @@ def test_product_tables_have_numbers_only_and_sum_to_the_element_recovery():
     body, total = where.iloc[:-1], where.iloc[-1]
     assert body["Pr"].sum() == pytest.approx(total["Pr"])
     assert body["Nd"].sum() == pytest.approx(total["Nd"])
+
+
+@pytest.mark.unit
+def test_pareto_remark_only_when_the_front_is_one_plant():
+    case = NS(name="t", pareto=NS(primary="cost", secondary="co2"))
+    one = pd.DataFrame(
+        {
+            "cost": [4.2e7, 4.2e7, 4.4e7],
+            "co2": [1.0e4, 1.0e4, 1.3e4],
+            "fresh_water_t_yr": [0.0, 0.0, 1.5e3],
+            "headline": [False, False, True],
+        }
+    )
+    assert "same plant" in rep.pareto_remark(one, case)
+    two = one.copy()
+    two.loc[1, "co2"] = 1.1e4
+    assert rep.pareto_remark(two, case) is None
