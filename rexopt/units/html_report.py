@@ -25,6 +25,7 @@ from rexopt.units.report import (
     T_BASIS,
     T_STATUS_NOTE,
     STEAM_MWh_t,
+    energy_with_total,
     feed_dilution_text,
     pareto_remark,
     pareto_table,
@@ -43,6 +44,8 @@ th { background: #eef; } td:first-child, th:first-child { text-align: left; }
 .kpi td { font-size: 14px; }
 img { max-width: 100%; border: 1px solid #ddd; }
 .flag { color: #c00; font-weight: bold; }
+table.notes td:last-child { text-align: left; }
+tr.total td { font-weight: bold; }
 """
 
 
@@ -66,7 +69,10 @@ def _table(df: pd.DataFrame | None, fmt: str = "{:,.4g}") -> str:
             return "-"
         return str(v)
 
-    return df.to_html(index=False, formatters={c: f for c in df.columns}, escape=True)
+    cls = "notes" if len(df.columns) and df.columns[-1] == "note" else ""
+    return df.to_html(
+        index=False, formatters={c: f for c in df.columns}, escape=True, classes=cls
+    )
 
 
 def capex_rounds_table(rounds: list[dict], kind: str) -> pd.DataFrame:
@@ -259,7 +265,7 @@ def render(res, files: dict[str, str]) -> str:
         f"<p class='note'>Steam counted as its latent heat, {STEAM_MWh_t:.3f} "
         "MWh/t.</p>"
     )
-    P.append(_table(t.get("energy")))
+    P.append(_table(energy_with_total(t.get("energy"))))
     P.append("<h2>Reagents (net of recovered MgO / HCl)</h2>")
     P.append(_table(t.get("reagents")))
     P.append("<h2>Water balance [t/yr]</h2>")

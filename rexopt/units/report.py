@@ -1326,6 +1326,15 @@ def stream_table(plant, rs) -> pd.DataFrame:
     return df
 
 
+def energy_with_total(energy: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The energy table with a last row 'all units' (sums), for printing."""
+    if energy is None or not len(energy):
+        return energy
+    num = energy.select_dtypes("number").sum()
+    total = {"unit": "all units", **num.to_dict(), "note": "sum of the rows above"}
+    return pd.concat([energy, pd.DataFrame([total])], ignore_index=True)
+
+
 def product_tables(
     products: pd.DataFrame, recovery: dict[str, float]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1445,7 +1454,7 @@ def text_report(res) -> str:
         f"{STEAM_MWh_t:.3f} MWh/t)"
     )
     L.append(
-        t["energy"]
+        energy_with_total(t["energy"])
         .drop(columns=["note"])
         .to_string(index=False, float_format=lambda x: f"{x:,.1f}")
     )

@@ -75,6 +75,12 @@ def test_tables_are_whole_numbers_with_units(written):
     assert not [c for c in en.columns if c.endswith("_t_yr") and "CO2" not in c]
     parts = en[["electricity_MWh_yr", "fuel_MWh_yr", "steam_MWh_yr"]].sum(axis=1)
     assert (parts - en["total_MWh_yr"]).abs().max() < 1e-6
+    # CO2 by unit adds up to CO2 by carrier (electricity, fuel, steam, process)
+    tot = rep.energy_with_total(en).iloc[-1]
+    assert tot["unit"] == "all units"
+    assert tot["CO2_total_t_yr"] == pytest.approx(s["co2"]["total_t_yr"], rel=1e-9)
+    assert tot["CO2_process_t_yr"] == pytest.approx(s["co2"]["process_t_yr"], rel=1e-9)
+    assert tot["total_MWh_yr"] == pytest.approx(s["energy_MWh_yr"], rel=1e-12)
     # every stream with flow has a temperature, a stated basis and a volume
     for tab in (t["streams"], t["boundary_streams"]):
         flowing = tab[tab["phase"] != "no flow"]
