@@ -256,6 +256,13 @@ def render(res, files: dict[str, str]) -> str:
             )
             P.append(_table(one))
             if rec is not None:
+                P.append(
+                    "<p class='note'>Kernel vs MILP table, per element: fractions "
+                    "of the element fed to the bank (feed_mole_frac of the bank's RE "
+                    "feed; to_raffinate the rest goes to the strip liquor; the "
+                    "minority fraction is the smaller of the two, rel_difference "
+                    "its relative difference, flagged above 10 %).</p>"
+                )
                 P.append(_table(rec[rec["bank"] == b["bank"]].drop(columns=["bank"])))
             P.append(
                 _img(files.get(f"sx_profile_{b['bank']}_png"), f"{b['bank']} profile")
@@ -266,7 +273,7 @@ def render(res, files: dict[str, str]) -> str:
         "MWh/t.</p>"
     )
     P.append(_table(energy_with_total(t.get("energy"))))
-    P.append("<h2>Reagents (net of recovered MgO / HCl)</h2>")
+    P.append("<h2>Reagents (net of recovered MgO / HCl; t/yr, t/t REO, USD/yr)</h2>")
     P.append(_table(t.get("reagents")))
     P.append("<h2>Water balance [t/yr]</h2>")
     w = pd.DataFrame([{"item": k, "value": v} for k, v in s["water"].items()])

@@ -2035,7 +2035,10 @@ def write_outputs(res, out: Path) -> dict[str, str]:
     st.to_csv(files["stream_table_csv"], index=False)
     files["stream_table_html"] = str(out / "stream_table.html")
     st.to_html(
-        files["stream_table_html"], index=False, float_format=lambda x: f"{x:.6g}"
+        files["stream_table_html"],
+        index=False,
+        float_format=lambda x: f"{x:.6g}",
+        na_rep="-",  # T of a stream that carries nothing
     )
     for k in (
         "products",
