@@ -19,7 +19,9 @@ Mechanism (docs/optimize.md has the full story):
    every simulated t' >= t (component-wise), and t is infeasible if some simulated
    t' >= t is *proven* infeasible.  Each round takes the LP optimum (the cheapest
    available column, an argmin); if its cost was only a bound the kernel simulates
-   it and the choice repeats.  When the chosen column's cost is exact, no other
+   it (or first tests it at the one reflux above which it cannot beat the
+   incumbent: a proven miss there cuts it) and the choice repeats.  When the
+   chosen column's cost is exact, no other
    column can be cheaper: optimal over the searched ranges (given the monotonicity
    assumption and the grid resolution of S); HiGHS then solves the same LP once and
    must agree.
@@ -1458,10 +1460,10 @@ class _Milp:
 
     With a single convexity row and column bounds the LP's optimum is the
     cheapest available column: each round's choice is computed as that argmin
-    directly (a few microseconds), and the same model is built in Pyomo and
-    solved by HiGHS once per search, at its end (:meth:`confirm`), which must
-    agree -- re-solving HiGHS every round cost about 60 ms per round through
-    Pyomo for an answer known in closed form.  The matrix is totally unimodular,
+    directly (a few microseconds), and the same LP is passed to HiGHS (highspy)
+    once per search, at its end (:meth:`confirm`), which must agree --
+    re-solving HiGHS every round cost about 60 ms per round through Pyomo for
+    an answer known in closed form.  The matrix is totally unimodular,
     so HiGHS solves the LP relaxation and its vertex is integral (checked; a
     fractional answer would re-solve with binary variables).
     """
