@@ -954,6 +954,8 @@ T_BASIS = {
     "no heat of mixing)",
     "ambient": "purchased input, air, water or scrap at the assumed site ambient",
     "no flow": "the stream carries nothing under the chosen route",
+    "not modelled": "the report has no temperature rule for this unit (T left "
+    "blank, not guessed)",
 }
 #: printed under the stream tables, after the bases
 T_STATUS_NOTE = (
@@ -987,9 +989,12 @@ def stream_temperatures(plant, rs) -> dict[tuple[str, str], tuple[float, str]]:
                 continue
             for src in srcs:
                 mass = sp.mass_flow_kg_h(rs.streams.get(src, {}))
-                if src in out and mass > 0 and out[src][1] != "no flow":
-                    num += mass * out[src][0]
-                    den += mass
+                if mass <= 0:
+                    continue
+                if src not in out or out[src][0] != out[src][0]:
+                    return None  # an inlet's T is not known: neither is this one
+                num += mass * out[src][0]
+                den += mass
         if n == "pretreat":
             mass = sp.mass_flow_kg_h(rs.inlets[n].get("scrap", {}))
             num, den = num + mass * amb, den + mass
@@ -1010,17 +1015,21 @@ def stream_temperatures(plant, rs) -> dict[tuple[str, str], tuple[float, str]]:
                 T, basis = inlet_T(n), "inlet passed on"
             elif kind == "Mixer":
                 T, basis = inlet_T(n), "mixed"
+            else:
+                T, basis = None, "not modelled"
             for q in u.outlets:
                 Tq, bq = T, basis
                 if kind == "EvaporatorCrystallizer":
                     if q == "condensate":
-                        ev = pt.get("evaporator", "mvr")
-                        Tq = float(sp_c.get(f"evap_condensate_{ev}", amb))
+                        ev = pt["evaporator"]
+                        Tq = float(d(f"set_point_C.evap_condensate_{ev}"))
                     else:
                         Tq = float(sp_c["evap_brine_boiling"])
                     bq = "set point"
-                if sp.mass_flow_kg_h(rs.streams.get((n, q), {})) <= 0 or Tq is None:
+                if sp.mass_flow_kg_h(rs.streams.get((n, q), {})) <= 0:
                     out[(n, q)] = (float("nan"), "no flow")
+                elif Tq is None:  # no rule, or an inlet without a known T
+                    out[(n, q)] = (float("nan"), "not modelled")
                 else:
                     out[(n, q)] = (Tq, bq)
     return out
@@ -1047,7 +1056,7 @@ def temperature_status(plant, rs, unit: str, port: str, basis: str) -> str:
     if basis == "set point":
         if kind == "EvaporatorCrystallizer":
             if port == "condensate":
-                ev = rs.points.get(unit, {}).get("evaporator", "mvr")
+                ev = rs.points[unit]["evaporator"]
                 return d.entry(f"set_point_C.evap_condensate_{ev}").status
             return d.entry("set_point_C.evap_brine_boiling").status
         if kind in _SET_POINT:

@@ -235,3 +235,15 @@ def test_pareto_remark_only_when_the_front_is_one_plant():
     two = one.copy()
     two.loc[1, "co2"] = 1.1e4
     assert rep.pareto_remark(two, case) is None
+
+
+@pytest.mark.unit
+def test_a_unit_without_a_temperature_rule_is_said_not_guessed():
+    plant, rs = _plant()
+    plant.units["sx"] = _unit("NewUnitKind", ("raffinate",))
+    T = rep.stream_temperatures(plant, rs)
+    t, basis = T[("sx", "raffinate")]
+    assert math.isnan(t) and basis == "not modelled"
+    # nor is the mix downstream (a mean of the other inlet alone would be wrong)
+    t, basis = T[("mix", "outlet")]
+    assert math.isnan(t) and basis == "not modelled"
