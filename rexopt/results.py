@@ -355,7 +355,11 @@ class CascadeResult:
 
         Keys: ``flow_<outlet>_L_h``, ``recovery_<comp>_<outlet>``,
         ``purity_<stream>_<comp>``, ``reagent_<item>_kg_h``, ``max_balance_error``,
-        ``newton_iterations``, ``solve_time_s``.
+        ``newton_iterations``, ``solve_time_s``, ``steady_states_found`` (the
+        steady states the branch search found: 1 normally, more when the
+        reported one is one of several; NaN where it did not run),
+        ``branch_search`` (1 it ran, 0 it did not: switched off, or an organic
+        loop) and ``warnings_count`` (the length of :attr:`warnings`).
         """
         a = self._a
         out: dict[str, float] = {}
@@ -378,6 +382,11 @@ class CascadeResult:
         out["max_balance_error"] = float(self.convergence["max_balance_error"])
         out["newton_iterations"] = float(self.convergence["newton_iterations"])
         out["solve_time_s"] = float(self.convergence["solve_time_s"])
+        br = self.convergence.get("branches")
+        searched = isinstance(br, list)
+        out["steady_states_found"] = float(len(br)) if searched else float("nan")
+        out["branch_search"] = 1.0 if searched else 0.0
+        out["warnings_count"] = float(len(self.warnings))
         return out
 
     def to_dict(self) -> dict:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -218,14 +217,11 @@ def cascade_factory(
 ):
     """``kind = "cascade"``: ``rexopt.simulate(case).summary()`` per scenario.
 
-    Besides the summary: ``steady_states_found``, the number of steady states
-    the simulation's branch search found (1 normally; more means the reported
-    solution is one of several, see ``convergence["branches"]``; NaN where the
-    search does not run: an organic loop, or ``branch_search = False``);
-    ``branch_search`` (1 searched, 0 not); ``warnings_count``, the number of
-    the result's warnings.  The message of each scenario holds its warnings
-    (``"<n> warning(s): ..."``, solve warnings before the unverified-default
-    ones), preceded by :data:`BRANCH_SEARCH_OFF` when the search is off.
+    The outputs are the summary's keys (among them ``steady_states_found``,
+    ``branch_search`` and ``warnings_count``: :meth:`CascadeResult.summary`).
+    The message of each scenario holds its warnings (``"<n> warning(s): ..."``,
+    solve warnings before the unverified-default ones), preceded by
+    :data:`BRANCH_SEARCH_OFF` when the sweep switched the search off.
     """
     import rexopt
 
@@ -238,12 +234,6 @@ def cascade_factory(
     def evaluate(case: dict) -> Mapping[str, Any]:
         res = rexopt.simulate(case, branch_search=branch_search)
         out: dict[str, Any] = res.summary()
-        br = res.convergence.get("branches")
-        out["steady_states_found"] = (
-            float(len(br)) if isinstance(br, list) else math.nan
-        )
-        out["branch_search"] = 1.0 if branch_search else 0.0
-        out["warnings_count"] = float(len(res.warnings))
         said = [] if branch_search else [BRANCH_SEARCH_OFF]
         if res.warnings:
             said.append(f"{len(res.warnings)} warning(s): " + "; ".join(res.warnings))
