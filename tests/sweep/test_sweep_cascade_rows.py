@@ -155,3 +155,18 @@ def test_branch_search_off_is_in_the_report_titles(tmp_path, monkeypatch):
     files = write_report(out, tmp_path / "rep")
     assert files and len(titles) == len(files)
     assert all("branch search off" in t for t in titles)
+
+
+def test_switch_reaches_scenarios_run_under_a_time_limit(tmp_path):
+    """With scenario_time_limit_s the evaluator is built in a child process: the
+    switch travels there too."""
+    d = _sweep(False, outputs=["branch_search", "steady_states_found"])
+    d["sampling"]["n"] = 2
+    d["execution"] = {"scenario_time_limit_s": 60.0}
+    sw = sweep_from_dict(d, base_dir=ROOT)
+    s = run_sweep(sw, tmp_path / "t.h5", executor=SerialExecutor(), progress=False)
+    assert s.ok == 2
+    df = read_results(tmp_path / "t.h5")
+    assert (df["branch_search"] == 0.0).all()
+    assert df["steady_states_found"].isna().all()
+    assert df["message"].str.startswith(BRANCH_SEARCH_OFF).all()
