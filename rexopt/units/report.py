@@ -504,7 +504,7 @@ def summarize(m, plant, choice, rs):
         ("labour", "USD/yr", labour, "cost"),
         ("maintenance", "USD/yr", maint, "cost"),
         (
-            "salt sold (credit) / disposed (cost)",
+            "salt sold" if salt_usd >= 0 else "salt disposal",
             "USD/yr",
             abs(salt_usd),
             "credit" if salt_usd >= 0 else "cost",
