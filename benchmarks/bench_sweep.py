@@ -23,6 +23,12 @@ Usage::
 
     python benchmarks/bench_sweep.py [--n 4000] [--workers 2]
         [--case cases/prnd_p507.toml] [--plant N] [--plant-only]
+        [--profile N] [--branch-search off]
+
+``--profile N`` only profiles one worker loop of N cascade scenarios (the
+worker's ``run_batch`` in this process, cProfile on CPU time) and prints the CPU
+time by where it is spent: the kernel call, rexopt's modules, pandas, pydantic,
+NumPy; ``--branch-search off`` profiles the sweep option that skips the search.
 
 ``--plant N`` also times N NdFeB plant scenarios through the plant's sweep
 evaluator (a PlantSession re-solve of the model built once) and one full rebuild,
@@ -376,6 +382,102 @@ def _accounted(client, sweep, out: Path, executor):
     return s, (w1 - w0) / n, (c1 - c0) / n
 
 
+def _where(filename: str, func: str) -> str:
+    """The group a profiled function's own time is counted in."""
+    if func == "solve_arrays" or "solve_cascade" in func:
+        # the compiled kernel is not profiled itself: its time is solve_arrays's
+        return "kernel (solve_arrays)"
+    for lib in ("pandas", "pydantic", "numpy", "h5py", "pyarrow"):
+        if f"/{lib}/" in filename or f"/{lib}_core/" in filename:
+            return lib
+    if "/rexopt/" in filename:
+        return "rexopt/" + filename.split("/rexopt/", 1)[1]
+    if filename == "~":  # built-ins
+        if "numpy" in func or "ufunc" in func or "ndarray" in func:
+            return "numpy"
+        return "Python built-ins"
+    return "other (" + Path(filename).name + ")"
+
+
+def profile_worker(case: Path, n: int, branch_search: bool = True) -> None:
+    """cProfile (CPU time) of one worker loop of ``n`` cascade scenarios."""
+    import cProfile
+    import pstats
+
+    from rexopt.sweep import sweep_from_dict
+    from rexopt.sweep.evaluators import get_factory
+    from rexopt.sweep.spec import case_hash, parse_path
+    from rexopt.sweep.worker import BatchTask, run_batch
+
+    d = _cascade_sweep(case, n)
+    if not branch_search:
+        d["cascade"] = {"branch_search": False}
+    sw = sweep_from_dict(d, base_dir=REPO)
+    t = sw.table
+    rows = [t.row(i) for i in range(n)]
+
+    def task(k):
+        return BatchTask(
+            kind=sw.kind,
+            factory=get_factory(sw.kind),
+            base_case=sw.base_case,
+            base_key=case_hash(sw.base_case),
+            base_dir=str(sw.base_dir),
+            paths=tuple(parse_path(p.path) for p in sw.parameters),
+            types=tuple(t.types),
+            outputs=tuple(sw.outputs),
+            indices=np.arange(k),
+            values=rows[:k],
+            options=sw.evaluator_options(),
+        )
+
+    run_batch(task(20))  # evaluator built, modules imported
+    full = task(n)
+    c0 = time.process_time()
+    run_batch(full)
+    plain = time.process_time() - c0
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    res = run_batch(full)
+    prof.disable()
+    st = pstats.Stats(prof)
+    groups: dict[str, float] = {}
+    for (fn, _line, func), (_cc, _nc, tt, _ct, _callers) in st.stats.items():
+        g = _where(fn, func)
+        groups[g] = groups.get(g, 0.0) + tt
+    total = sum(groups.values())
+    ok = int(np.sum(res.status == 1))
+    print(
+        f"  one worker loop of {n} scenarios of {case.name} (branch search "
+        f"{'on' if branch_search else 'off'}; {ok} ok): {plain / n * 1e3:.3f} ms "
+        f"CPU per scenario without the profiler, {total / n * 1e3:.3f} ms with it"
+    )
+    print("  own CPU time by where it is spent (profiled):")
+    for g, v in sorted(groups.items(), key=lambda kv: -kv[1])[:14]:
+        print(f"    {g:<34} {v / n * 1e3:7.3f} ms  ({v / total:5.1%})")
+    print("  cumulative, the largest steps (profiled):")
+    wanted = (
+        "simulate",
+        "branches",
+        "solve_arrays",
+        "network",
+        "stage_parameters",
+        "build",
+        "balance",
+        "load_case",
+        "apply_overrides",
+        "summary",
+        "evaluate_scenario",
+    )
+    steps = [
+        (ct, f"{fn.split('/rexopt/', 1)[1]}:{line}:{func}", nc)
+        for (fn, line, func), (_cc, nc, _tt, ct, _callers) in st.stats.items()
+        if func in wanted and "/rexopt/" in fn
+    ]
+    for ct, where, nc in sorted(steps, reverse=True):
+        print(f"    {where:<40} {ct / n * 1e3:7.3f} ms ({nc / n:.1f} calls/scenario)")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=4_000, help="cascade sweep scenarios")
@@ -390,7 +492,19 @@ def main(argv=None) -> None:
     ap.add_argument(
         "--plant-only", action="store_true", help="only the plant timing (--plant N)"
     )
+    ap.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="only profile one worker loop of N cascade scenarios (CPU time)",
+    )
+    ap.add_argument(
+        "--branch-search", choices=("on", "off"), default="on", help="for --profile"
+    )
     args = ap.parse_args(argv)
+    if args.profile:
+        profile_worker(args.case, args.profile, args.branch_search == "on")
+        return
     if args.plant_only:
         plant_timing(max(1, args.plant))
         return
