@@ -1289,20 +1289,9 @@ def xu_three_outlet(
     S = max(upper.S, lower.S)
     upper = cut(up_label, up_args, S=S, key_A=nA, key_B=nB)
     lower = cut(low_label, low_args, S=S, key_A=nB, key_B=nC)
-    if draw_section == "scrub":
-        return ThreeOutletDesign(
-            upper=upper,
-            lower=lower,
-            S=S,
-            W=upper.W,
-            draw_fraction=draw,
-            n_bottom=lower.n,
-            n_middle=0.0,
-            m=upper.m,
-            names=(nA, nB, nC),
-            draw_section="scrub",
-            m_middle=lower.m,
-        )
+    # the draw in the scrub section: every extraction stage lies below it (n_middle
+    # 0) and the lower cut's scrub stages lie between the feed and the draw
+    scrub = draw_section == "scrub"
     return ThreeOutletDesign(
         upper=upper,
         lower=lower,
@@ -1310,9 +1299,11 @@ def xu_three_outlet(
         W=upper.W,
         draw_fraction=draw,
         n_bottom=lower.n,
-        n_middle=upper.n,
+        n_middle=0.0 if scrub else upper.n,
         m=upper.m,
         names=(nA, nB, nC),
+        draw_section=draw_section,
+        m_middle=lower.m if scrub else 0.0,
     )
 
 
