@@ -290,6 +290,16 @@ def register(app: typer.Typer) -> None:
                     f"{s.max():.6g}",
                 )
             console.print(t)
+        said = df[(df["status"] == "ok") & (df["message"] != "")]
+        if len(said):
+            # warnings of ok scenarios (and a study option said in each row)
+            top = said["message"].value_counts().head(3)
+            console.print(
+                f"[bold]{len(said):,} ok scenario(s) with a message[/bold] "
+                "(warnings; most frequent)"
+            )
+            for msg, k in top.items():
+                console.print(f"  {k:>6} x {msg}", markup=False, highlight=False)
         bad = df[df["status"] == "failed"]
         if len(bad):
             top = bad["message"].value_counts().head(5)

@@ -6,7 +6,8 @@ Layout::
     /inputs/<name>    one dataset per parameter (float64, or fixed-length UTF-8)
     /outputs/<name>   float64, NaN where not computed
     /status           int8: 0 pending, 1 ok, 2 infeasible, 3 failed
-    /message          fixed-length UTF-8 (error or infeasibility message)
+    /message          fixed-length UTF-8 (error or infeasibility message; for an
+                      ok scenario what its evaluator said, e.g. the warnings)
     /worker           fixed-length UTF-8 (who computed it)
     /attempts         int16: tasks submitted for the scenario
     /timing/started_unix, /timing/duration_s   float64 [s]

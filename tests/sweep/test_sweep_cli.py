@@ -142,3 +142,8 @@ kind = "serial"
     flat = " ".join(r.output.replace("│", " ").split())
     assert "branch search OFF" in flat and said in flat
     assert "worker CPU per scenario" in flat
+    # `rexopt results` shows what the ok rows say: the switch and the warnings
+    r = invoke(app, "results", sf.with_suffix(".h5"))
+    assert r.exit_code == 0, r.output
+    assert "2 ok scenario(s) with a message" in r.output
+    assert "2 x branch search off" in r.output and "1 warning(s):" in r.output
