@@ -358,8 +358,9 @@ class CascadeResult:
         ``newton_iterations``, ``solve_time_s``, ``steady_states_found`` (the
         steady states the branch search found: 1 normally, more when the
         reported one is one of several; NaN where it did not run),
-        ``branch_search`` (1 it ran, 0 it did not: switched off, or an organic
-        loop) and ``warnings_count`` (the length of :attr:`warnings`).
+        ``branch_search`` (1: other steady states were looked for, or proven
+        not to exist; 0: not, the search switched off or an organic loop) and
+        ``warnings_count`` (the length of :attr:`warnings`).
         """
         a = self._a
         out: dict[str, float] = {}
