@@ -470,18 +470,22 @@ def summarize(m, plant, choice, rs):
         }
     )
     cash_flow["cumulative_USD"] = cash_flow["cash_flow_USD"].cumsum()
+    # the figures the MILP also has, for the MILP vs re-simulation check
     resim_items = {
-        "capex_USD": capex,
-        "revenue_USD_yr": revenue,
-        "reagents_USD_yr": reagent_usd,
-        "utilities_USD_yr": util_usd,
-        "labour_USD_yr": labour,
-        "maintenance_USD_yr": maint,
-        "salt_credit_USD_yr": salt_usd,
-        "waste_credit_USD_yr": waste_usd,
-        "scrap_USD_yr": scrap_usd,
-        "opex_USD_yr": opex,
-        "npv_USD": npv,
+        k: econ[k]
+        for k in (
+            "capex_USD",
+            "revenue_USD_yr",
+            "reagents_USD_yr",
+            "utilities_USD_yr",
+            "labour_USD_yr",
+            "maintenance_USD_yr",
+            "salt_credit_USD_yr",
+            "waste_credit_USD_yr",
+            "scrap_USD_yr",
+            "opex_USD_yr",
+            "npv_USD",
+        )
     }
     econ_check = economics_check(m, resim_items, rs) if m is not None else None
     # economics as a table: one unit system (USD, USD/yr), credits labelled
@@ -1958,9 +1962,9 @@ def pareto_remark(front: pd.DataFrame, case) -> str | None:
     if not same:
         return None
     return (
-        f"Every point of the front is the same plant: the {p}-optimal plant also "
-        f"has the least {s} and fresh water of all plants the bounds allowed, so "
-        "there is no trade-off between these objectives in this case."
+        f"Every point of the front is the same plant: the best {p} under each {s} "
+        f"bound is the same plant, at the lowest {s} of the front, so {p} and {s} "
+        "do not trade off in this case (fresh water was reported, not bounded)."
     )
 
 
