@@ -1963,7 +1963,7 @@ def pareto_remark(front: pd.DataFrame, case) -> str | None:
         return None
     return (
         f"Every point of the front is the same plant: the best {p} under each {s} "
-        f"bound is the same plant, at the lowest {s} of the front, so {p} and {s} "
+        f"bound is the same plant, at the best {s} of the front, so {p} and {s} "
         "do not trade off in this case (fresh water was reported, not bounded)."
     )
 
