@@ -210,10 +210,10 @@ def outlet_ions(
     }
 
 
-def kernel_outlet_ions(res, case: dict | None = None, spectator_eq_h=0.0) -> dict:
-    """:func:`outlet_ions` of a kernel result (its own outlet and loaded-organic
-    rare-earth flows)."""
-    case = res.case if case is None else case
+def kernel_flows(res) -> tuple[dict, dict, dict | None]:
+    """Rare-earth flows of a kernel result, per component [mol/h]: its aqueous
+    outlets (``{outlet: {component: flow}}``), the loaded organic, and the
+    stripped organic (None for a cascade without a strip section)."""
     o = res.outlets
     outlet = {
         n: {c: float(o.loc[n, f"{c}_mol_h"]) for c in res.components}
@@ -227,6 +227,14 @@ def kernel_outlet_ions(res, case: dict | None = None, spectator_eq_h=0.0) -> dic
         stripped = {
             c: float(o.loc["stripped_organic", f"{c}_mol_h"]) for c in res.components
         }
+    return outlet, loaded, stripped
+
+
+def kernel_outlet_ions(res, case: dict | None = None, spectator_eq_h=0.0) -> dict:
+    """:func:`outlet_ions` of a kernel result (its own outlet and loaded-organic
+    rare-earth flows, :func:`kernel_flows`)."""
+    case = res.case if case is None else case
+    outlet, loaded, stripped = kernel_flows(res)
     out = outlet_ions(
         case, outlet, loaded, spectator_eq_h=spectator_eq_h, stripped_mol_h=stripped
     )

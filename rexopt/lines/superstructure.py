@@ -466,7 +466,7 @@ def _variant_ions(ss: Superstructure, t: Task, case: dict, run_case: dict, strip
     or the candidate is not simulated (``design.verify_candidates = false``), the
     rare earth is split sharply as the cut's design says, and ``source`` says so.
     """
-    from rexopt.lines.streams import outlet_ions
+    from rexopt.lines.streams import kernel_flows, outlet_ions
 
     key = (
         case["feed"]["phase"],
@@ -483,19 +483,7 @@ def _variant_ions(ss: Superstructure, t: Task, case: dict, run_case: dict, strip
             from rexopt.cascade import CascadeError
 
             try:
-                res = rexopt.simulate(case)
-                o = res.outlets
-                outlet = {
-                    n: {c: float(o.loc[n, f"{c}_mol_h"]) for c in res.components}
-                    for n in o.index
-                    if o.loc[n, "phase"] == "aqueous"
-                }
-                st = res.streams.loc["loaded_organic"]
-                loaded = {c: float(st[f"{c}_mol_h"]) for c in res.components}
-                stripped = {
-                    c: float(o.loc["stripped_organic", f"{c}_mol_h"])
-                    for c in res.components
-                }
+                outlet, loaded, stripped = kernel_flows(rexopt.simulate(case))
             except CascadeError as err:
                 source = f"sharp design split (kernel failed: {str(err)[:80]})"
         else:
@@ -607,6 +595,18 @@ def passed_on(ss: Superstructure, t: Task, strip: bool) -> set[str]:
     return out
 
 
+def aqueous_inlets_L_h(case: dict) -> dict[str, float]:
+    """Aqueous inlets of a kernel case [L/h]: the feed when it is aqueous, and the
+    scrub and strip solutions of the sections the case has."""
+    inl = {}
+    if case["feed"]["phase"] == "aqueous":
+        inl["feed"] = float(case["feed"]["flow_L_h"])
+    for name in ("scrub", "strip"):
+        if name in case and name in case["sections"]:
+            inl[name] = float(case[name]["flow_L_h"])
+    return inl
+
+
 def cascade_water(case: dict, passed: set[str]) -> dict:
     """Water of one cascade read from the kernel's own streams (its network).
 
@@ -625,12 +625,7 @@ def cascade_water(case: dict, passed: set[str]) -> dict:
     from rexopt.cascade import Cascade
 
     net = Cascade(case).network()
-    inl = {}
-    if case["feed"]["phase"] == "aqueous":
-        inl["feed"] = float(case["feed"]["flow_L_h"])
-    for name in ("scrub", "strip"):
-        if name in case and name in case["sections"]:
-            inl[name] = float(case[name]["flow_L_h"])
+    inl = aqueous_inlets_L_h(case)
     outl = {
         name: float(flow) for name, phase, _j, flow in net.outlets if phase == "aqueous"
     }
@@ -753,18 +748,20 @@ def _calibrate_org_feed(ss: Superstructure, t: Task, fn, tgt_o, tgt_r) -> None:
             del t.variants[key]
 
 
+def outlet_group(name: str) -> str:
+    """The task output a kernel outlet belongs to: "raffinate", "middle" (a side
+    draw) or "organic" (the strip liquor or stripped organic)."""
+    if name == "raffinate":
+        return "raffinate"
+    return "middle" if name.startswith("side_draw") else "organic"
+
+
 def outlet_groups(res) -> dict[str, dict[str, float]]:
     """Kernel outlets grouped as organic side / middle draw / raffinate [mol/h]."""
     o = res.outlets
     groups: dict[str, dict[str, float]] = {"organic": {}, "middle": {}, "raffinate": {}}
     for name in o.index:
-        g = (
-            "raffinate"
-            if name == "raffinate"
-            else "middle"
-            if name.startswith("side_draw")
-            else "organic"
-        )
+        g = outlet_group(name)
         for c in res.components:
             groups[g][c] = groups[g].get(c, 0.0) + float(o.loc[name, f"{c}_mol_h"])
     return groups

@@ -61,7 +61,9 @@ from rexopt.lines.superstructure import (
     _case_for,
     _task_components,
     _variant,
+    aqueous_inlets_L_h,
     brine_to_zld,
+    outlet_group,
     outlet_groups,
     step_metrics,
 )
@@ -451,13 +453,7 @@ def _aqueous_outlet_volumes(res) -> dict[str, float]:
     for name in o.index:
         if o.loc[name, "phase"] != "aqueous":
             continue
-        g = (
-            "raffinate"
-            if name == "raffinate"
-            else "middle"
-            if name.startswith("side_draw")
-            else "organic"
-        )
+        g = outlet_group(name)
         out[g] = out.get(g, 0.0) + float(o.loc[name, "flow_L_h"])
     return out
 
@@ -467,12 +463,7 @@ def _water_row(case, res, inflow, org, root, t, ss, strip) -> dict:
     (feed, scrub, strip), aqueous outlets, and for a downstream aqueous feed the
     volume of the upstream outlet it receives and the adjustment to the feed's
     volume (positive: dilution water added; negative: water evaporated)."""
-    inl = {}
-    if case["feed"]["phase"] == "aqueous":
-        inl["feed"] = float(case["feed"]["flow_L_h"])
-    for name in ("scrub", "strip"):
-        if name in case and name in case["sections"]:
-            inl[name] = float(case[name]["flow_L_h"])
+    inl = aqueous_inlets_L_h(case)
     o = res.outlets
     outl = {
         n: float(o.loc[n, "flow_L_h"])
