@@ -1121,15 +1121,25 @@ def _phase_of(st: dict) -> str:
     return "liquid" + gas
 
 
+def _concentrations(st: dict, liq_m3_h: float) -> dict[str, float]:
+    """Key concentrations: RE and HCl in the liquid [mol/L], solids [wt %]."""
+    liq = {k: v for k, v in st.items() if sp.phase(k) in ("l", "aq")}
+    el_liq = sp.element_flows(liq)
+    re_kmol = sum(el_liq.get(r, 0.0) for r in sp.RARE_EARTHS)
+    mass = sp.mass_flow_kg_h(st)
+    sol = sp.mass_flow_kg_h({k: v for k, v in st.items() if sp.phase(k) == "s"})
+    return {
+        "RE_in_liquid_mol_L": re_kmol / liq_m3_h if liq_m3_h > 0 else 0.0,
+        "HCl_mol_L": st.get("HCl(aq)", 0.0) / liq_m3_h if liq_m3_h > 0 else 0.0,
+        "solids_wt_pct": 100 * sol / mass if mass > 0 else 0.0,
+    }
+
+
 def _boundary_row(name, direction, st, hrs, d, T, basis, note="", status="-"):
     mass = sp.mass_flow_kg_h(st)
     mol = sum(st.values())
     vol = volumes_m3_h(st, T, d)
-    liq = {k: v for k, v in st.items() if sp.phase(k) in ("l", "aq")}
     liq_m3_h = vol["liquid_m3_h"]
-    el_liq = sp.element_flows(liq)
-    re_kmol = sum(el_liq.get(r, 0.0) for r in sp.RARE_EARTHS)
-    sol_mass = sp.mass_flow_kg_h({k: v for k, v in st.items() if sp.phase(k) == "s"})
     return {
         "stream": name,
         "direction": direction,
@@ -1144,9 +1154,7 @@ def _boundary_row(name, direction, st, hrs, d, T, basis, note="", status="-"):
         "solids_m3_h": vol["solids_m3_h"],
         "gas_m3_h": vol["gas_m3_h"],
         "gas_Nm3_h": vol["gas_Nm3_h"],
-        "RE_in_liquid_mol_L": re_kmol / liq_m3_h if liq_m3_h > 0 else 0.0,
-        "HCl_mol_L": st.get("HCl(aq)", 0.0) / liq_m3_h if liq_m3_h > 0 else 0.0,
-        "solids_wt_pct": 100 * sol_mass / mass if mass > 0 else 0.0,
+        **_concentrations(st, liq_m3_h),
         "RE_kg_h": sum(
             sp.element_flows(st).get(r, 0.0) * sp.ATOMIC_MASS_g_mol[r]
             for r in sp.RARE_EARTHS
@@ -1323,6 +1331,7 @@ def stream_table(plant, rs) -> pd.DataFrame:
             **vol,
             "mass_kg_h": sp.mass_flow_kg_h(st),
             "mass_t_yr": sp.mass_flow_kg_h(st) * hrs / 1000,
+            **_concentrations(st, vol["liquid_m3_h"]),
             "water_kg_h": WATER_KG_KMOL
             * (st.get("H2O(l)", 0.0) + st.get("H2O(g)", 0.0)),
             **{

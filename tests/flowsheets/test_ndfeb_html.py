@@ -105,6 +105,14 @@ def test_tables_are_whole_numbers_with_units(written):
     # the leach pulp is at the leach temperature and the filter passes it on
     assert st.loc["filter.filtrate", "T_C"] == st.loc["leach.pulp", "T_C"]
     assert st.loc["filter.filtrate", "T_basis"] == "inlet passed on"
+    # the group bank's plant feed is the purified liquor of the stream table
+    bank = t["sx_banks"].set_index("bank").loc["sx_group"]
+    assert bank["feed_RE_plant_mol_L"] == pytest.approx(
+        st.loc["purify.purified", "RE_in_liquid_mol_L"], rel=1e-9
+    )
+    assert bank["aqueous_feed_plant_L_h"] == pytest.approx(
+        1000 * st.loc["purify.purified", "liquid_m3_h"], rel=1e-9
+    )
 
 
 @pytest.mark.integration
