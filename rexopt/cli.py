@@ -28,6 +28,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 import rexopt
+from rexopt.output import fail, print_error
 from rexopt.study import (
     StudyInputError,
     StudyRunError,
@@ -121,9 +122,7 @@ def step(what: str, file: str | Path | None = None):
 
 
 def _fail(msg: str, code: int = EXIT_INPUT):
-    err_console.print("error: ", style="bold red", end="", highlight=False)
-    err_console.print(msg, markup=False, highlight=False)
-    raise typer.Exit(code)
+    fail(msg, code, err_console)
 
 
 def _version_cb(value: bool):
@@ -194,8 +193,7 @@ def validate(
                 kind, line, notes = check_file(f)
             except StudyInputError as e:
                 bad += 1
-                err_console.print("error: ", style="bold red", end="")
-                err_console.print(str(e), markup=False, highlight=False)
+                print_error(str(e), err_console)
                 continue
         console.print("ok", style="green", end="")
         console.print(f": {f} ({line})", markup=False, highlight=False)
@@ -456,17 +454,14 @@ def main(argv: list[str] | None = None):
         err_console.print("interrupted", markup=False)
         sys.exit(130)
     except _known_input_errors() as e:
-        err_console.print("error: ", style="bold red", end="")
-        err_console.print(str(e), markup=False, highlight=False)
+        print_error(str(e), err_console)
         sys.exit(EXIT_INPUT)
     except Exception as e:
         where = _STATE["file"] or _file_from_argv(argv) or "(no file)"
         log = _write_traceback(e)
-        err_console.print("error: ", style="bold red", end="")
-        err_console.print(
+        print_error(
             f"{where}: unexpected {type(e).__name__} while {_STATE['step']}: {e}",
-            markup=False,
-            highlight=False,
+            err_console,
         )
         if log:
             err_console.print(f"traceback written to {log}", markup=False)

@@ -196,7 +196,9 @@ class DesignResult:
     def to_dict(self) -> dict:
         """JSON-ready summary (no kernel profiles); a figure the kernel could not
         give (it failed) is None."""
-        return _finite_or_none(
+        from rexopt.output import finite_or_none
+
+        return finite_or_none(
             {
                 "layout": self.layout,
                 "theory": dict(self.theory.table(units=False)),
@@ -249,16 +251,6 @@ class DesignResult:
         for n in self.notes:
             head.append("# note: " + n)
         return "\n".join(head) + "\n\n" + tomli_w.dumps(self.case)
-
-
-def _finite_or_none(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite_or_none(v) for v in obj]
-    return obj
 
 
 # ------------------------------------------------------------------ reading

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rexopt.case import CaseError
+from rexopt.output import JsonOption, finite_or_none, print_error
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -193,7 +194,7 @@ def design_cli(
     (the message, on stderr, names the file and the field), 3 when the kernel
     could not solve the designed case (said in the notes).
     """
-    from rexopt.design.casedesign import DesignError, _finite_or_none, design_case
+    from rexopt.design.casedesign import DesignError, design_case
 
     step = "reading and designing"
     try:
@@ -233,17 +234,15 @@ def design_cli(
                 "simulation": r.result.to_dict() if r.result is not None else None,
             }
             Path(json_out).write_text(
-                json.dumps(_finite_or_none(out), indent=1, default=str),
+                json.dumps(finite_or_none(out), indent=1, default=str),
                 encoding="utf-8",
             )
             console.print(f"JSON written to {json_out}")
     except (DesignError, CaseError) as e:
-        err_console.print("[red]error:[/red] ", end="")
-        err_console.print(str(e), markup=False, highlight=False)
+        print_error(str(e), err_console)
         return 2
     except OSError as e:
-        err_console.print("[red]error:[/red] ", end="")
-        err_console.print(f"{case_path}: {step}: {e}", markup=False, highlight=False)
+        print_error(f"{case_path}: {step}: {e}", err_console)
         return 2
     # anything else is a bug: rexopt.cli.main reports it (file, step, log file)
     if r.result is None:
@@ -501,9 +500,7 @@ def register(app: typer.Typer) -> None:
         write_case: Annotated[
             Path | None, typer.Option("--write-case", help="write the designed case")
         ] = None,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="write the result as JSON")
-        ] = None,
+        json_out: JsonOption = None,
         purity_a: Annotated[
             float | None,
             typer.Option("--purity-a", help="purity of the organic product [-]"),
@@ -547,9 +544,7 @@ def register(app: typer.Typer) -> None:
         case: Annotated[
             Path, typer.Argument(help="cascade case TOML with an [optimize] table")
         ],
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="write the result as JSON")
-        ] = None,
+        json_out: JsonOption = None,
         pareto: Annotated[
             str | None,
             typer.Option("--pareto", help="OUT_PREFIX: Pareto tables and a PNG"),

@@ -14,31 +14,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from rexopt.fit.batch import MODELS, FitError
 from rexopt.fit.data import FitDataError
+from rexopt.output import JsonOption, fail, finite_or_none
 
 console = Console(width=200)
-err_console = Console(stderr=True)
-
-
-def _fail(msg: str, code: int = 2):
-    err_console.print(
-        f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True
-    )
-    raise typer.Exit(code)
-
-
-def _finite(obj):
-    """NaN / inf -> None, so the JSON is strict."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _bounds(items: list[str]) -> dict:
@@ -82,9 +63,9 @@ def fit_cli(
     from rexopt.fit.report import calibrate_case, plot, write_params
 
     if (check is None) != (pilot is None):
-        _fail("--check CASCADE.toml and --pilot SAMPLES.csv go together")
+        fail("--check CASCADE.toml and --pilot SAMPLES.csv go together")
     if case_out is not None and case is None:
-        _fail("--case-out needs --case CASE.toml (the case to calibrate)")
+        fail("--case-out needs --case CASE.toml (the case to calibrate)")
     try:
         res = fit(
             data,
@@ -99,7 +80,7 @@ def fit_cli(
             seed=seed,
         )
     except (FitDataError, FitError) as e:
-        _fail(str(e))
+        fail(str(e))
     console.print(res.summary(), highlight=False, markup=False, soft_wrap=True)
     ref = {"pH": ref_ph, "F_mol_L": ref_free_extractant}
     try:
@@ -162,11 +143,11 @@ def fit_cli(
                 "pilot_check": None if chk is None else chk.to_dict(orient="records"),
             }
             Path(json_out).write_text(
-                json.dumps(_finite(doc), indent=2, default=str, allow_nan=False)
+                json.dumps(finite_or_none(doc), indent=2, default=str, allow_nan=False)
             )
             console.print(f"wrote {json_out}")
     except (FitDataError, FitError) as e:
-        _fail(str(e))
+        fail(str(e))
     return 0
 
 
@@ -214,9 +195,7 @@ def register(app: typer.Typer) -> None:
         residuals: Annotated[
             Path | None, typer.Option("--residuals", help="write residuals (CSV)")
         ] = None,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="write the result as JSON")
-        ] = None,
+        json_out: JsonOption = None,
         bootstrap: Annotated[
             int, typer.Option("--bootstrap", min=0, help="bootstrap resamples")
         ] = 0,

@@ -1,0 +1,54 @@
+"""What the commands print and write, written once for every command.
+
+* :func:`print_error` / :func:`fail`: the one-line ``error: MESSAGE`` every command
+  prints for bad input or a failed run (the message as plain text: rich markup in
+  it, e.g. a ``[optimize]`` table name, is shown, not interpreted).
+* :func:`finite_or_none`: a copy of a result for strict JSON (NaN and inf -> null).
+* :data:`JsonOption`: the ``--json FILE.json`` option of ``design``,
+  ``optimize-cascade`` and ``fit``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+_err_console = Console(stderr=True, soft_wrap=True)
+
+JsonOption = Annotated[
+    Path | None,
+    typer.Option("--json", metavar="FILE.json", help="write the result as JSON"),
+]
+
+
+def print_error(msg: str, console: Console | None = None) -> None:
+    """Print ``error: MSG`` ("error:" in bold red, MSG as plain text).
+
+    ``console``: where to print (default: standard error).
+    """
+    c = _err_console if console is None else console
+    c.print("error: ", style="bold red", end="", highlight=False)
+    c.print(msg, markup=False, highlight=False)
+
+
+def fail(msg: str, code: int = 2, console: Console | None = None) -> NoReturn:
+    """:func:`print_error`, then end the command with exit status ``code`` (2: bad
+    input; the exit statuses are listed in :mod:`rexopt.cli`)."""
+    print_error(msg, console)
+    raise typer.Exit(code)
+
+
+def finite_or_none(obj):
+    """A copy of nested dicts, lists and tuples with every non-finite float as
+    None, so that ``json.dumps(..., allow_nan=False)`` accepts it."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_or_none(v) for v in obj]
+    return obj
