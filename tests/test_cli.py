@@ -48,6 +48,19 @@ def test_bad_case_gives_clear_error_not_traceback(tmp_path):
     assert "feed.flow_L_h" in out.stderr and "-1.0" in out.stderr
 
 
+def _cascade_run_raises(monkeypatch, exc: Exception) -> None:
+    """Make the cascade study's run raise ``exc`` (an unexpected error)."""
+    from rexopt import study
+
+    def boom(path, opts):
+        raise exc
+
+    k = study.get_study("cascade")
+    monkeypatch.setitem(
+        study._KINDS, "cascade", study.StudyKind(**{**k.__dict__, "run": boom})
+    )
+
+
 def test_version_reports_kernel():
     out = run("--version")
     assert out.returncode == 0 and "kernels" in out.stdout
@@ -112,6 +125,14 @@ def test_optimize_refuses_options_a_kind_does_not_use(tmp_path):
     assert out.returncode == 2 and "nothing to optimize" in out.stderr
 
 
+def test_optimize_cascade_error_shows_the_table_name():
+    """The error names the [optimize] table (rich markup used to eat it)."""
+    out = run("optimize-cascade", str(CASES / "prnd_p507.toml"))
+    assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
+    assert "error: " in out.stdout
+    assert "add an [optimize] table" in " ".join(out.stdout.split())
+
+
 def test_help_shows_text_as_written():
     out = run("optimize", "--help")
     assert out.returncode == 0
@@ -125,15 +146,8 @@ def test_unexpected_error_names_file_and_step_and_logs_traceback(
     tmp_path, monkeypatch, capsys
 ):
     import rexopt.cli as cli
-    from rexopt import study
 
-    def boom(path, opts):
-        raise ZeroDivisionError("float division by zero")
-
-    k = study.get_study("cascade")
-    monkeypatch.setitem(
-        study._KINDS, "cascade", study.StudyKind(**{**k.__dict__, "run": boom})
-    )
+    _cascade_run_raises(monkeypatch, ZeroDivisionError("float division by zero"))
     case = str(CASES / "prnd_p507.toml")
     log = tmp_path / "tb.log"
     for extra in ([], ["--log", str(log)]):
@@ -151,15 +165,8 @@ def test_unexpected_error_names_file_and_step_and_logs_traceback(
 
 def test_traceback_env_writes_the_default_log(tmp_path, monkeypatch, capsys):
     import rexopt.cli as cli
-    from rexopt import study
 
-    def boom(path, opts):
-        raise KeyError("nowhere")
-
-    k = study.get_study("cascade")
-    monkeypatch.setitem(
-        study._KINDS, "cascade", study.StudyKind(**{**k.__dict__, "run": boom})
-    )
+    _cascade_run_raises(monkeypatch, KeyError("nowhere"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(cli.TRACEBACK_ENV, "1")
     monkeypatch.setitem(cli._STATE, "log", None)
@@ -264,15 +271,8 @@ def test_each_main_call_starts_from_a_fresh_state(tmp_path, monkeypatch, capsys)
     not write to the first call's --log file."""
     import rexopt.cli as cli
     import rexopt.kernels
-    from rexopt import study
 
-    def boom(path, opts):
-        raise ZeroDivisionError("first")
-
-    k = study.get_study("cascade")
-    monkeypatch.setitem(
-        study._KINDS, "cascade", study.StudyKind(**{**k.__dict__, "run": boom})
-    )
+    _cascade_run_raises(monkeypatch, ZeroDivisionError("first"))
     case = str(CASES / "prnd_p507.toml")
     log = tmp_path / "first.log"
     with pytest.raises(SystemExit):

@@ -336,7 +336,7 @@ def print_result(res) -> None:
     for w in getattr(ver, "warnings", None) or []:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     if res.message:
-        console.print(f"[yellow]note:[/yellow] {res.message}")
+        console.print(f"[yellow]note:[/yellow] {escape(res.message)}")
 
 
 def _print_search(res) -> None:
@@ -456,12 +456,12 @@ def optimize_cli(
     try:
         pb = problem_from(case_path, where=str(case_path))
     except (OptimizeError, CaseError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        print_error(str(e), console)
         return 2
     try:
         res = optimize(case_path, where=str(case_path))
     except OptimizeError as e:
-        console.print(f"[red]error:[/red] {e}")
+        print_error(str(e), console)
         return 2
     print_result(res)
     out = res.to_dict()
