@@ -301,11 +301,7 @@ def plot(result: FitResult, prefix) -> list[Path]:
     ax.set_ylabel(f"predicted {label}")
     ax.set_title(f"{result.model}: parity")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    p = Path(prefix + "_parity.png")
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_save(fig, prefix + "_parity.png"))
     fig, ax = plt.subplots(figsize=(6, 4))
     xcol = "pH_predicted" if r.pH_predicted.notna().any() else "row"
     for el in result.elements:
@@ -316,9 +312,16 @@ def plot(result: FitResult, prefix) -> list[Path]:
     ax.set_ylabel(f"residual, predicted - measured {label}")
     ax.set_title(f"{result.model}: residuals")
     ax.legend(fontsize=8)
+    paths.append(_save(fig, prefix + "_residuals.png"))
+    return paths
+
+
+def _save(fig, path: str) -> Path:
+    """Lay out, write (120 dpi) and close a figure; its path."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
-    p = Path(prefix + "_residuals.png")
+    p = Path(path)
     fig.savefig(p, dpi=120)
     plt.close(fig)
-    paths.append(p)
-    return paths
+    return p
