@@ -96,6 +96,16 @@ def rec(stream, comp, v):
     return {"stream": stream, "component": comp, "recovery_min": v}
 
 
+def seg_specs(gd, sm, eu):
+    """Purities of the three-outlet Sm/Eu/Gd products: Gd in the strip liquor, Sm
+    in the raffinate, Eu in the middle draw. [-]"""
+    return [
+        pur("strip_liquor", "Gd", gd),
+        pur("raffinate", "Sm", sm),
+        pur("middle_Eu", "Eu", eu),
+    ]
+
+
 # name -> (case, optimize table, quick stage ranges)
 PROBLEMS = {
     "smeu_binary": (
@@ -129,11 +139,7 @@ PROBLEMS = {
     "seg_three_outlet": (
         _seg((0.5, 0.15, 0.35)),
         {
-            "specs": [
-                pur("strip_liquor", "Gd", 0.9),
-                pur("raffinate", "Sm", 0.99),
-                pur("middle_Eu", "Eu", 0.5),
-            ],
+            "specs": seg_specs(gd=0.9, sm=0.99, eu=0.5),
             "organic_flow_L_h": [400.0, 2600.0],
             "side_draw_flow_L_h": [14.0, 32.0],
             "side_draw_levels": 4,
@@ -144,11 +150,7 @@ PROBLEMS = {
     "seg_three_outlet_eu_rich": (
         _seg((0.35, 0.3, 0.35)),
         {
-            "specs": [
-                pur("strip_liquor", "Gd", 0.95),
-                pur("raffinate", "Sm", 0.99),
-                pur("middle_Eu", "Eu", 0.7),
-            ],
+            "specs": seg_specs(gd=0.95, sm=0.99, eu=0.7),
             "organic_flow_L_h": [400.0, 3000.0],
             "side_draw_flow_L_h": [40.0, 80.0],
             "side_draw_levels": 3,

@@ -226,14 +226,8 @@ def test_lace_and_three_outlet_designs_verified():
     )
     assert res.verified
     check_specs(res.case, specs)
-    three = tomllib.loads(
-        (ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8")
-    )
-    specs = [
-        {"stream": "strip_liquor", "component": "Gd", "purity_min": 0.9},
-        {"stream": "raffinate", "component": "Sm", "purity_min": 0.99},
-        {"stream": "middle_Eu", "component": "Eu", "purity_min": 0.3},
-    ]
+    three = smeugd_case()
+    specs = smeugd_specs(gd=0.9, sm=0.99, eu=0.3)
     res = optimize(
         three,
         opt={
@@ -341,11 +335,29 @@ def test_optimize_cli_json_and_exit_codes(tmp_path):
 
 
 # ------------------------------------------- kernel failures, claims, certificate
-def smeu_case() -> dict:
-    """A binary Sm/Eu cascade (beta 2), not one of the bundled cases."""
-    seg = tomllib.loads(
+def smeugd_case(conc_mol_L: dict | None = None) -> dict:
+    """The bundled three-outlet Sm/Eu/Gd case, with another feed if given."""
+    case = tomllib.loads(
         (ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8")
     )
+    if conc_mol_L is not None:
+        case["feed"]["conc_mol_L"] = conc_mol_L
+    return case
+
+
+def smeugd_specs(gd: float, sm: float, eu: float) -> list[dict]:
+    """Purity specs of the three outlets: Gd in the strip liquor, Sm in the
+    raffinate, Eu in the middle draw. [-]"""
+    return [
+        {"stream": "strip_liquor", "component": "Gd", "purity_min": gd},
+        {"stream": "raffinate", "component": "Sm", "purity_min": sm},
+        {"stream": "middle_Eu", "component": "Eu", "purity_min": eu},
+    ]
+
+
+def smeu_case() -> dict:
+    """A binary Sm/Eu cascade (beta 2), not one of the bundled cases."""
+    seg = smeugd_case()
     c = {k: v for k, v in seg.items() if k != "side_draws"}
     c["chemistry"] = dict(seg["chemistry"], components=["Sm", "Eu"])
     c["chemistry"]["saturated"] = {
@@ -463,35 +475,13 @@ def test_optimizer_claim_equals_exhaustive_search(name):
     search's over the same decision space, on the kernel."""
     if name.startswith("seg_draw_near_scrub_flow"):
         # large draws: at some cuts the scrub aqueous cannot supply the draw
-        # (the old optimizer crashed with a case error there)
-        case = tomllib.loads(
-            (ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8")
-        )
-        case["feed"]["conc_mol_L"] = {"Sm": 0.35, "Eu": 0.3, "Gd": 0.35}
-        opt = {
-            "specs": [
-                {"stream": "strip_liquor", "component": "Gd", "purity_min": 0.95},
-                {"stream": "raffinate", "component": "Sm", "purity_min": 0.99},
-                {"stream": "middle_Eu", "component": "Eu", "purity_min": 0.7},
-            ],
-            "organic_flow_L_h": [400.0, 3000.0],
-            "side_draw_flow_L_h": [40.0, 80.0],
-            "side_draw_levels": 3,
-            "stages": {"extraction": [26, 27], "scrub": [28, 29], "strip": [8, 8]},
-            # with the extra assumption, side-draw misses prune smaller designs
-            "side_draw_monotone": name.endswith("_sdm"),
-        }
+        # (the old optimizer crashed with a case error there); with the extra
+        # assumption, side-draw misses prune smaller designs
+        case, opt = _eu_rich(side_draw_monotone=name.endswith("_sdm"))
     elif name == "seg_three_outlet":
-        case = tomllib.loads(
-            (ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8")
-        )
-        case["feed"]["conc_mol_L"] = {"Sm": 0.5, "Eu": 0.15, "Gd": 0.35}
+        case = smeugd_case({"Sm": 0.5, "Eu": 0.15, "Gd": 0.35})
         opt = {
-            "specs": [
-                {"stream": "strip_liquor", "component": "Gd", "purity_min": 0.9},
-                {"stream": "raffinate", "component": "Sm", "purity_min": 0.99},
-                {"stream": "middle_Eu", "component": "Eu", "purity_min": 0.5},
-            ],
+            "specs": smeugd_specs(gd=0.9, sm=0.99, eu=0.5),
             "organic_flow_L_h": [400.0, 2600.0],
             "side_draw_flow_L_h": [14.0, 32.0],
             "side_draw_levels": 3,
@@ -535,23 +525,23 @@ def test_optimizer_claim_equals_exhaustive_search(name):
         assert "side-draw specs assumed monotone in the stage counts" in res.claim
 
 
-def _eu_rich_problem(**kw):
-    case = tomllib.loads(
-        (ROOT / "cases" / "three_outlet_smeugd.toml").read_text("utf-8")
-    )
-    case["feed"]["conc_mol_L"] = {"Sm": 0.35, "Eu": 0.3, "Gd": 0.35}
+def _eu_rich(**kw) -> tuple[dict, dict]:
+    """An Eu-rich Sm/Eu/Gd feed with large Eu draws (case, [optimize] table):
+    at some cuts the scrub aqueous cannot supply the draw."""
+    case = smeugd_case({"Sm": 0.35, "Eu": 0.3, "Gd": 0.35})
     opt = {
-        "specs": [
-            {"stream": "strip_liquor", "component": "Gd", "purity_min": 0.95},
-            {"stream": "raffinate", "component": "Sm", "purity_min": 0.99},
-            {"stream": "middle_Eu", "component": "Eu", "purity_min": 0.7},
-        ],
+        "specs": smeugd_specs(gd=0.95, sm=0.99, eu=0.7),
         "organic_flow_L_h": [400.0, 3000.0],
         "side_draw_flow_L_h": [40.0, 80.0],
         "side_draw_levels": 3,
         "stages": {"extraction": [26, 27], "scrub": [28, 29], "strip": [8, 8]},
         **kw,
     }
+    return case, opt
+
+
+def _eu_rich_problem(**kw):
+    case, opt = _eu_rich(**kw)
     return problem_from(case, opt=opt)
 
 
