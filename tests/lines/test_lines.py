@@ -433,18 +433,28 @@ def ss_linked():
     return build_superstructure(load_line_case(linked_case()))
 
 
-def _linked_solution(ss):
-    """La | Ce+PrNd passing its loaded organic on to Ce | PrNd (forced)."""
+def _two_cascades(ss, up_cut: str, down_cut: str, *, linked: bool = False):
+    """A forced line of two cascades, ``up_cut`` feeding ``down_cut``.  Linked:
+    the upper one has no strip and passes its loaded organic on; else both are
+    aqueous-fed and strip."""
     from rexopt.lines.model import LineSolution
 
-    up = parse_cut(ss, "La | Ce PrNd")
-    down = parse_cut(ss, "Ce | PrNd")
+    up, down = parse_cut(ss, up_cut), parse_cut(ss, down_cut)
+    if linked:
+        variants = {up: ("aq", False), down: ("org", True)}
+    else:
+        variants = {up: ("aq", True), down: ("aq", True)}
     return LineSolution(
         tasks=[up, down],
-        variants={up: ("aq", False), down: ("org", True)},
-        links=[(up, down)],
+        variants=variants,
+        links=[(up, down)] if linked else [],
         metrics={},
     )
+
+
+def _linked_solution(ss):
+    """La | Ce+PrNd passing its loaded organic on to Ce | PrNd (forced)."""
+    return _two_cascades(ss, "La | Ce PrNd", "Ce | PrNd", linked=True)
 
 
 @pytest.mark.component
@@ -565,16 +575,8 @@ def test_repair_recosts_and_resolves_to_a_stable_line(tmp_path):
 
 # ------------------------------------------- water from the kernel's own streams
 def _unlinked_solution(ss):
-    from rexopt.lines.model import LineSolution
-
-    up = parse_cut(ss, "La | Ce PrNd")
-    down = parse_cut(ss, "Ce | PrNd")
-    return LineSolution(
-        tasks=[up, down],
-        variants={up: ("aq", True), down: ("aq", True)},
-        links=[],
-        metrics={},
-    )
+    """La | Ce+PrNd, its strip liquor (Ce+PrNd) fed to Ce | PrNd."""
+    return _two_cascades(ss, "La | Ce PrNd", "Ce | PrNd")
 
 
 @pytest.mark.component
@@ -662,16 +664,7 @@ def test_markdown_tables_keep_one_cell_per_header_when_a_value_holds_a_pipe():
 # ------------------------- ions across the line, conditioning between cascades
 def _raffinate_solution(ss):
     """La+Ce | PrNd, its raffinate (La+Ce, below 1 mol/L) fed to La | Ce."""
-    from rexopt.lines.model import LineSolution
-
-    up = parse_cut(ss, "La Ce | PrNd")
-    down = parse_cut(ss, "La | Ce")
-    return LineSolution(
-        tasks=[up, down],
-        variants={up: ("aq", True), down: ("aq", True)},
-        links=[],
-        metrics={},
-    )
+    return _two_cascades(ss, "La Ce | PrNd", "La | Ce")
 
 
 @pytest.fixture(scope="module")
