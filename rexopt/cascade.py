@@ -65,6 +65,8 @@ BALANCE_MAX = 1e-4
 # solutions are continued back to the case's, and the relative difference below
 # which two solutions are one branch (each is converged to 1e-10)
 BRANCH_OFFSET = 1e-3
+# organic loop (Cascade._close_loop): passes combined by Anderson acceleration
+LOOP_HISTORY = 6
 BRANCH_SAME = 1e-6
 ACCURACY_FLOOR_TEXT = (
     f"{kernels.ACC_FLOOR:g} x (component throughput / mean stage flow) mol/L"
@@ -713,46 +715,11 @@ class Cascade:
             self._raise_for(st, net, par, info, walk_failed)
         loops = 0
         if c.organic.recycle:
-            # organic loop: stripped organic returns (re-saponified) to stage 1; the
-            # loop variable is its metal loading, solved by fixed-point iteration (the
-            # map contracts by the fraction the strip leaves on the organic), each
-            # pass warm-started from the previous profile
-            metals = [
-                i
-                for i, s in enumerate(self.species)
-                if not (
-                    self.pH_model
-                    and s == self.agent.ion
-                    and c.organic.saponification > 0
-                )
-            ]
-            r = np.zeros(len(self.species))
-            scale = np.maximum(net.ext_aq.sum(0) + net.ext_org.sum(0), 1e-300)
-            while True:
-                r_new = np.zeros_like(r)
-                r_new[metals] = y[-1, metals]
-                err = np.max(np.abs(r_new - r) * c.organic.flow_L_h / scale)
-                if err <= recycle_tol:
-                    break
-                loops += 1
-                if loops > max_recycle:
-                    raise CascadeError(
-                        f"organic loop did not close after {max_recycle} passes "
-                        f"(loading change {err:.3g} of throughput): the strip section "
-                        f"leaves too much on the organic"
-                    )
-                r = r_new
-                net = self.network(organic_in_mol_L=r)
-                st, x, y, h, F, info = solve_arrays(
-                    net, par, eff, x, tol=tol, max_iter=max_iter
-                )
-                if st != kernels.OK:
-                    st, x, y, h, F, info = solve_arrays(
-                        net, par, eff, None, tol=tol, max_iter=max_iter
-                    )
-                if st != kernels.OK:
-                    self._raise_for(st, net, par, info)
-                iters += int(info[kernels.INFO_TOTAL])
+            st, x, y, h, F, info, net, loops, extra = self._close_loop(
+                net, par, eff, (st, x, y, h, F, info), tol, max_iter, recycle_tol,
+                max_recycle,
+            )  # fmt: skip
+            iters += extra
         branches = None
         if branch_search and not c.organic.recycle:
             found = self.branches(net, par, eff, x, start, tol=tol, max_iter=max_iter)
@@ -864,6 +831,85 @@ class Cascade:
                 )
             )
         return res
+
+    def _close_loop(
+        self, net, par, eff, first, tol, max_iter, recycle_tol, max_recycle
+    ):
+        """Organic loop: the stripped organic returns (re-saponified) to stage 1.
+
+        The loop variable is the metal content r of the returning organic [mol/L];
+        one pass g(r) solves the cascade with r entering and returns what the
+        strip section leaves on the organic.  The steady state is the fixed point
+        r = g(r), solved by Anderson acceleration (the last LOOP_HISTORY passes
+        combined to cancel the residual r - g(r) in the least-squares sense; plain
+        passes contract only by the fraction the strip leaves on the organic, 0.99
+        per pass on some cascades).  A combined point the kernel cannot solve
+        (e.g. beyond the organic's capacity) is dropped for the plain pass from
+        the last solved one, and the history restarts.  Every pass is a converged
+        kernel solve; the answer is the last one, whose returning organic agrees
+        with what it strips to ``recycle_tol`` of each metal's throughput.
+        ``first`` is the kernel tuple of the pass with no metal returning.
+        Returns (st, x, y, h, F, info, net, passes, newton iterations)."""
+        c = self.case
+        metals = [
+            i
+            for i, s in enumerate(self.species)
+            if not (self.pH_model and s == self.agent.ion and c.organic.saponification > 0)
+        ]
+        C = len(self.species)
+        scale = np.maximum(net.ext_aq.sum(0) + net.ext_org.sum(0), 1e-300)
+        w = c.organic.flow_L_h / scale  # loading change -> fraction of throughput
+        r = np.zeros(C)
+        iters = 0
+        passes = 0
+        hist_r, hist_g = [], []
+        last_good = None  # g of the last solved point: the plain pass from it
+        st, x, y, h, F, info = first
+        while True:
+            if passes > 0:
+                net = self.network(organic_in_mol_L=r)
+                res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
+                if res[0] != kernels.OK:
+                    res = solve_arrays(net, par, eff, None, tol=tol, max_iter=max_iter)
+                iters += int(res[5][kernels.INFO_TOTAL])
+                if res[0] != kernels.OK:
+                    if last_good is None or hist_r == []:
+                        self._raise_for(res[0], net, par, res[5])
+                    # an accelerated point the kernel cannot solve: plain pass
+                    r = last_good
+                    hist_r, hist_g = [], []
+                    last_good = None
+                    passes += 1
+                    if passes > max_recycle:
+                        break
+                    continue
+                st, x, y, h, F, info = res
+            g = np.zeros(C)
+            g[metals] = y[-1, metals]
+            err = float(np.max(np.abs(g - r) * w))
+            if err <= recycle_tol:
+                return st, x, y, h, F, info, net, passes, iters
+            passes += 1
+            if passes > max_recycle:
+                break
+            last_good = g
+            hist_r.append(r.copy())
+            hist_g.append(g)
+            hist_r, hist_g = hist_r[-LOOP_HISTORY:], hist_g[-LOOP_HISTORY:]
+            if len(hist_r) > 1:
+                Fk = np.array([(gg - rr) * w for gg, rr in zip(hist_g, hist_r)]).T
+                dF = np.diff(Fk, axis=1)
+                gam = np.linalg.lstsq(dF, Fk[:, -1], rcond=None)[0]
+                r_new = g - np.diff(np.array(hist_g).T, axis=1) @ gam
+            else:
+                r_new = g
+            r = np.maximum(r_new, 0.0)
+        raise CascadeError(
+            f"organic loop did not close after {max_recycle} passes (loading change "
+            f"{err:.3g} of throughput in the last solved pass; Anderson-accelerated "
+            f"fixed point on the returning organic): no steady state of the loop was "
+            f"found -- this does not prove that none exists"
+        )
 
     def branches(self, net, par, eff, x, start, *, tol=1e-12, max_iter=200):
         """Steady states of this case reached from distinct starts.
