@@ -245,6 +245,49 @@ def main():
             f"{'':42s} pure twin agrees to {agree:.1e} (values above the 1e-12 floor;"
             f" below it within {below:.1e} of the floor); {note}"
         )
+    simulate_times(5 if args.quick else 20)
+
+
+def simulate_times(reps):
+    """CPU time of a whole ``Cascade.simulate`` (case to result) on the bundled
+    cascade cases and a constant-D one, with the default branch search and
+    without it, alternated in one process (median of ``reps`` rounds)."""
+    from pathlib import Path
+
+    from rexopt.case import load_case
+
+    root = Path(__file__).resolve().parents[1] / "cases"
+    names = ["prnd_p507", "lace_p507", "lree_d2ehpa_empirical", "prnd_dytb_group",
+             "three_outlet_smeugd"]  # fmt: skip
+    cases = [(n, load_case(root / f"{n}.toml")) for n in names]
+    const = case_a()
+    const["name"] = "(a) as constant D"
+    const["chemistry"] = {
+        "model": "constant",
+        "components": const["chemistry"]["components"],
+        "constant": {
+            "distribution": {
+                sec: {c: 10.0 ** (0.3 * k - 0.8) * f for k, c in enumerate(
+                    const["chemistry"]["components"])}
+                for sec, f in (("extraction", 1.0), ("scrub", 0.5), ("strip", 0.01))
+            }
+        },
+    }  # fmt: skip
+    cases.append((const["name"], const))
+    print()
+    print(f"{'simulate() CPU ms (median)':42s} {'search':>8s} {'no search':>10s} "
+          f"{'ratio':>6s}  branch_search")  # fmt: skip
+    for name, case in cases:
+        t = {True: [], False: []}
+        for _ in range(reps):
+            for bs in (True, False):
+                t0 = time.process_time()
+                r = Cascade(case).simulate(branch_search=bs)
+                t[bs].append(time.process_time() - t0)
+                if bs:
+                    note = r.convergence["branch_search"][:40]
+        a, b = 1e3 * np.median(t[True]), 1e3 * np.median(t[False])
+        print(f"{name:42s} {a:8.2f} {b:10.2f} {a / b:6.2f}  {note}")
 
 
 if __name__ == "__main__":

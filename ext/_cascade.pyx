@@ -1275,12 +1275,14 @@ cdef double *_data(object a, Py_ssize_t n, str name, bint out) except NULL:
 
 def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a, b,
                   c, d, nu, sigma, cap, z, Q, ST, double ka, eff, int use_ph,
-                  int use_F, x, y, h, F, double tol, int max_iter, info):
+                  int use_F, x, y, h, F, double tol, int max_iter, info,
+                  int limits=0):
     """Solve the steady state of one cascade in place (see the pure twin).
 
     Arrays: float64, C-contiguous; x (N, C) sets N and C, the others must match
     (stage vectors N, stage x component arrays N x C, z C); x, y, h, F, info are
-    written."""
+    written.  limits: bits restricting the starts (see the twin): 1 a failed warm
+    start returns its status (no cold start), 2 no pseudo-transient fallback."""
     if not isinstance(x, np.ndarray) or (<cnp.ndarray> x).ndim != 2:
         raise ValueError("solve_cascade: x must be a 2-D float64 array (stages x components)")
     cdef int N = x.shape[0], C = x.shape[1], j, i, st = OK, murphree = 0, warm = 1
@@ -1350,8 +1352,8 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
             pinfo[INFO_PATH] = 0
             st = newton(&nt, &full, &w, px, py, ph, pF, tol,
                         max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
-            if st == OK:
-                return OK
+            if st == OK or limits & 1:
+                return st
         # nothing a failed warm start left (x, y or F) carries into the cold start
         flat_start(&nt, &full, &w, px, py, pF)
         if not (use_ph or use_F):
@@ -1360,7 +1362,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
                           max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
         pinfo[INFO_PATH] = 2
         st = cold_solve(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo)
-        if st != OK:
+        if st != OK and not limits & 2:
             # fallback: pseudo-transient steps from a flat profile (see the twin)
             pinfo[INFO_PATH] = 3
             flat_start(&nt, &full, &w, px, py, pF)

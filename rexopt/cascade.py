@@ -66,6 +66,19 @@ BALANCE_MAX = 1e-4
 # which two solutions are one branch (each is converged to 1e-10)
 BRANCH_OFFSET = 1e-3
 BRANCH_SAME = 1e-6
+# Newton iterations the warm start from a neighbouring flow's solution gets at the
+# case's flow: a continuation that needs more is not counted as a branch (the
+# steady state of a sharp-front cascade moves by factors up to 1e3 for 0.1 % of
+# organic flow; from there plain Newton crawls, and 200 iterations cost 40 cold
+# solves of the bundled Pr/Nd case)
+BRANCH_WARM_ITER = 60
+# what convergence["branch_search"] says where no search is needed
+UNIQUE_LINEAR = (
+    "not searched: one steady state (proven: the stage balances are linear in the "
+    "concentrations, constant D, a nonsingular M-matrix per component)"
+)
+# organic loop (Cascade._close_loop): passes combined by Anderson acceleration
+LOOP_HISTORY = 6
 ACCURACY_FLOOR_TEXT = (
     f"{kernels.ACC_FLOOR:g} x (component throughput / mean stage flow) mol/L"
 )
@@ -159,7 +172,11 @@ class Cascade:
             v[i] = val / element(k).molar_mass_g_mol if g_L else val
         return v
 
-    def network(self, organic_in_mol_L: np.ndarray | None = None) -> Network:
+    def network(
+        self,
+        organic_in_mol_L: np.ndarray | None = None,
+        organic_flow_L_h: float | None = None,
+    ) -> Network:
         """Flows and inputs of every stage.
 
         Parameters
@@ -167,6 +184,10 @@ class Cascade:
         organic_in_mol_L : array, optional
             Metal concentrations of the organic entering stage 1 (used by the
             organic-loop closure); default from the case. [mol/L]
+        organic_flow_L_h : float, optional
+            Organic flow entering stage 1 instead of the case's (the organic-flow
+            walk and the branch search solve neighbouring flows; everything else
+            is the case's). [L/h]
         """
         c = self.case
         sec, loc, span = self._stage_index()
@@ -193,7 +214,7 @@ class Cascade:
             sulfate[j] += flow * sulfate_mol_L
 
         # organic inlet (stage 1), saponified
-        O = c.organic.flow_L_h
+        O = c.organic.flow_L_h if organic_flow_L_h is None else float(organic_flow_L_h)
         y_in = (
             self._conc_vector(c.organic.conc_mol_L)
             if organic_in_mol_L is None
@@ -618,16 +639,14 @@ class Cascade:
         n_steps = 0
         iters = 0
 
+        eff = self.efficiencies()
+
         def solve(flow, x0):
             nonlocal n_steps, iters
-            organic = self.case.organic.model_copy(update={"flow_L_h": flow})
-            case = self.case.model_copy(update={"organic": organic})
-            cas = Cascade(case)
-            net = cas.network()
+            net = self.network(organic_flow_L_h=flow)
             res = solve_arrays(
-                net, cas.stage_parameters(net), cas.efficiencies(), x0, tol=tol,
-                max_iter=max_iter,
-            )  # fmt: skip
+                net, self.stage_parameters(net), eff, x0, tol=tol, max_iter=max_iter
+            )
             n_steps += 1
             iters += int(res[5][kernels.INFO_TOTAL])
             return res
@@ -713,50 +732,41 @@ class Cascade:
             self._raise_for(st, net, par, info, walk_failed)
         loops = 0
         if c.organic.recycle:
-            # organic loop: stripped organic returns (re-saponified) to stage 1; the
-            # loop variable is its metal loading, solved by fixed-point iteration (the
-            # map contracts by the fraction the strip leaves on the organic), each
-            # pass warm-started from the previous profile
-            metals = [
-                i
-                for i, s in enumerate(self.species)
-                if not (
-                    self.pH_model
-                    and s == self.agent.ion
-                    and c.organic.saponification > 0
-                )
-            ]
-            r = np.zeros(len(self.species))
-            scale = np.maximum(net.ext_aq.sum(0) + net.ext_org.sum(0), 1e-300)
-            while True:
-                r_new = np.zeros_like(r)
-                r_new[metals] = y[-1, metals]
-                err = np.max(np.abs(r_new - r) * c.organic.flow_L_h / scale)
-                if err <= recycle_tol:
-                    break
-                loops += 1
-                if loops > max_recycle:
-                    raise CascadeError(
-                        f"organic loop did not close after {max_recycle} passes "
-                        f"(loading change {err:.3g} of throughput): the strip section "
-                        f"leaves too much on the organic"
-                    )
-                r = r_new
-                net = self.network(organic_in_mol_L=r)
-                st, x, y, h, F, info = solve_arrays(
-                    net, par, eff, x, tol=tol, max_iter=max_iter
-                )
-                if st != kernels.OK:
-                    st, x, y, h, F, info = solve_arrays(
-                        net, par, eff, None, tol=tol, max_iter=max_iter
-                    )
-                if st != kernels.OK:
-                    self._raise_for(st, net, par, info)
-                iters += int(info[kernels.INFO_TOTAL])
+            st, x, y, h, F, info, net, loops, extra = self._close_loop(
+                net, par, eff, (st, x, y, h, F, info), tol, max_iter, recycle_tol,
+                max_recycle,
+            )  # fmt: skip
+            iters += extra
         branches = None
-        if branch_search and not c.organic.recycle:
-            found = self.branches(net, par, eff, x, start, tol=tol, max_iter=max_iter)
+        branch_note = None
+        if branch_search and not c.organic.recycle and not (
+            par["use_ph"] or par["use_F"]
+        ):
+            # linear stage balances (constant D): the system is a nonsingular
+            # M-matrix per component, so the steady state is unique; no search
+            branch_note = UNIQUE_LINEAR
+            branches = [
+                {
+                    "start": start,
+                    "cold_start": start != START_PATHS[0],
+                    "max_relative_difference": 0.0,
+                    "outlets_mol_h": self._outlet_flows(net, x, y),
+                    "unique": UNIQUE_LINEAR,
+                }
+            ]
+        elif branch_search and not c.organic.recycle:
+            found = self.branches(
+                net, par, eff, (st, x, y, h, F, info), start, tol=tol,
+                max_iter=max_iter,
+            )  # fmt: skip
             branches = found["branches"]
+            if found["unresolved"]:
+                branch_note = (
+                    "searched: cold start, organic flow +-"
+                    f"{BRANCH_OFFSET:g} continued back; not compared (relative "
+                    f"error estimate above {BRANCH_SAME:g}): "
+                    + ", ".join(found["unresolved"])
+                )
             if len(branches) > 1:
                 if not branches[0]["cold_start"]:
                     # report the branch the cold start reaches (history-independent)
@@ -766,6 +776,13 @@ class Cascade:
                         st, x, y, h, F, info = found["solutions"][k]
                         start = cold["start"]
                         branches.insert(0, branches.pop(k))
+                        sols = found["solutions"]
+                        sols.insert(0, sols.pop(k))
+                        # differences from the reported branch
+                        for bi, si in zip(branches, sols, strict=True):
+                            bi["max_relative_difference"] = float(
+                                found["distance"](si[1], x).max()
+                            )
                 self.warnings.append(
                     f"{len(branches)} steady states found for these inputs "
                     f"(convergence['branches']); reported: the one reached from "
@@ -840,6 +857,16 @@ class Cascade:
                 else "not searched"
                 + (" (organic loop)" if branch_search and c.organic.recycle else "")
             ),
+            # how the branches were established: searched (starts tried), or
+            # skipped because uniqueness is proven (linear stage balances)
+            "branch_search": (
+                branch_note
+                if branch_note is not None
+                else "searched: cold start, organic flow +-"
+                f"{BRANCH_OFFSET:g} continued back"
+                if branches is not None
+                else "not searched"
+            ),
             "solve_time_s": time.perf_counter() - t0,
         }
         res = CascadeResult.build(
@@ -865,25 +892,125 @@ class Cascade:
             )
         return res
 
+    def _close_loop(
+        self, net, par, eff, first, tol, max_iter, recycle_tol, max_recycle
+    ):
+        """Organic loop: the stripped organic returns (re-saponified) to stage 1.
+
+        The loop variable is the metal content r of the returning organic [mol/L];
+        one pass g(r) solves the cascade with r entering and returns what the
+        strip section leaves on the organic.  The steady state is the fixed point
+        r = g(r), solved by Anderson acceleration (the last LOOP_HISTORY passes
+        combined to cancel the residual r - g(r) in the least-squares sense; plain
+        passes contract only by the fraction the strip leaves on the organic, 0.99
+        per pass on some cascades).  A combined point the kernel cannot solve
+        (e.g. beyond the organic's capacity) is dropped for the plain pass from
+        the last solved one, and the history restarts.  Every pass is a converged
+        kernel solve; the answer is the last one, whose returning organic agrees
+        with what it strips to ``recycle_tol`` of each metal's throughput.
+        ``first`` is the kernel tuple of the pass with no metal returning.
+        Returns (st, x, y, h, F, info, net, passes, newton iterations)."""
+        c = self.case
+        metals = [
+            i
+            for i, s in enumerate(self.species)
+            if not (self.pH_model and s == self.agent.ion and c.organic.saponification > 0)
+        ]
+        C = len(self.species)
+        scale = np.maximum(net.ext_aq.sum(0) + net.ext_org.sum(0), 1e-300)
+        w = c.organic.flow_L_h / scale  # loading change -> fraction of throughput
+        r = np.zeros(C)
+        iters = 0
+        passes = 0
+        hist_r, hist_g = [], []
+        last_good = None  # g of the last solved point: the plain pass from it
+        st, x, y, h, F, info = first
+        while True:
+            if passes > 0:
+                net = self.network(organic_in_mol_L=r)
+                res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
+                if res[0] != kernels.OK:
+                    res = solve_arrays(net, par, eff, None, tol=tol, max_iter=max_iter)
+                iters += int(res[5][kernels.INFO_TOTAL])
+                if res[0] != kernels.OK:
+                    if last_good is None or hist_r == []:
+                        self._raise_for(res[0], net, par, res[5])
+                    # an accelerated point the kernel cannot solve: plain pass
+                    r = last_good
+                    hist_r, hist_g = [], []
+                    last_good = None
+                    passes += 1
+                    if passes > max_recycle:
+                        break
+                    continue
+                st, x, y, h, F, info = res
+            g = np.zeros(C)
+            g[metals] = y[-1, metals]
+            err = float(np.max(np.abs(g - r) * w))
+            if err <= recycle_tol:
+                return st, x, y, h, F, info, net, passes, iters
+            passes += 1
+            if passes > max_recycle:
+                break
+            last_good = g
+            hist_r.append(r.copy())
+            hist_g.append(g)
+            hist_r, hist_g = hist_r[-LOOP_HISTORY:], hist_g[-LOOP_HISTORY:]
+            if len(hist_r) > 1:
+                Fk = np.array([(gg - rr) * w for gg, rr in zip(hist_g, hist_r)]).T
+                dF = np.diff(Fk, axis=1)
+                gam = np.linalg.lstsq(dF, Fk[:, -1], rcond=None)[0]
+                r_new = g - np.diff(np.array(hist_g).T, axis=1) @ gam
+            else:
+                r_new = g
+            r = np.maximum(r_new, 0.0)
+        raise CascadeError(
+            f"organic loop did not close after {max_recycle} passes (loading change "
+            f"{err:.3g} of throughput in the last solved pass; Anderson-accelerated "
+            f"fixed point on the returning organic): no steady state of the loop was "
+            f"found -- this does not prove that none exists"
+        )
+
+    def _outlet_flows(self, net, x, y) -> dict:
+        """Outlet flows of every species [mol/h], by outlet."""
+        flows = {}
+        for name, phase, j, q in net.outlets:
+            conc = x[j] if phase == "aqueous" else y[j]
+            flows[name] = {sp: float(q * conc[i]) for i, sp in enumerate(net.species)}
+        return flows
+
     def branches(self, net, par, eff, x, start, *, tol=1e-12, max_iter=200):
         """Steady states of this case reached from distinct starts.
 
-        Starts tried besides the solution ``x`` (reached from ``start``): the cold
-        start (when ``x`` came from elsewhere), and the continuation from the
-        solutions at the organic flow +-BRANCH_OFFSET away (a cold solve there,
-        then a warm start at the case's own flow): the two sides of a hysteresis
-        in organic flow, where high-reflux cascades have their multiple steady
-        states.  Two solutions are the same branch when every concentration above
-        the accuracy floor agrees to BRANCH_SAME relative.  Returns a dict:
-        ``branches`` (list of dicts: start, cold_start, max_relative_difference
-        from the first, outlet flows [mol/h]) and ``solutions`` (kernel tuples).
+        ``x`` is the solution found, as the kernel tuple (status, x, y, h, F,
+        info) or as the aqueous profile alone (then solved once more for y, h, F),
+        reached from ``start``.  Starts tried besides it: the cold start (when
+        ``x`` came from elsewhere), and the continuation from the solutions at
+        the organic flow +-BRANCH_OFFSET away (a cold solve there by the
+        continuation start, without the pseudo-transient fallback; then a warm
+        start alone at the case's own flow, at most BRANCH_WARM_ITER Newton
+        iterations: a cold fallback would only repeat the cold answer): the two sides of a hysteresis in organic flow, where
+        high-reflux cascades have their multiple steady states.  The neighbouring
+        networks are the case's with the organic flow replaced (no new case is
+        built).  Two solutions are the same branch when every concentration
+        above the accuracy floor agrees to BRANCH_SAME relative.  Returns a
+        dict: ``branches`` (list of dicts: start, cold_start,
+        max_relative_difference from the first, outlet flows [mol/h]),
+        ``solutions`` (kernel tuples), ``distance`` (the per-component
+        distance of two profiles used for it) and ``unresolved`` (starts whose
+        solution has a relative error estimate above BRANCH_SAME: not compared).
         This finds the branches these starts reach, not necessarily all.
         """
+        if isinstance(x, tuple):
+            first = x
+        else:
+            first = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
+        x = first[1]
         scale = (net.ext_aq + net.ext_org).sum(0)
         floor = kernels.ACC_FLOOR * scale / (net.aq_out + net.org_out).mean()
         circ = circulation(net, x, np.zeros_like(x))
         same = np.maximum(BRANCH_SAME, 1e-13 * circ)
-        sols = [(kernels.OK, x, None, None, None, None)]
+        sols = [first]
         info_rows = [(start, start != START_PATHS[0])]
 
         def distance(a, b):
@@ -891,8 +1018,15 @@ class Cascade:
             d = np.where(act, np.abs(a - b) / np.maximum(np.minimum(a, b), floor), 0.0)
             return d.max(axis=0)
 
+        unresolved = []
+
         def add(res, label, cold):
             if res[0] != kernels.OK:
+                return
+            if res[5][kernels.INFO_RELSTEP] > BRANCH_SAME:
+                # not converged finely enough to tell branches apart at BRANCH_SAME
+                # (e.g. traces accepted at the iteration budget): not compared
+                unresolved.append(label)
                 return
             for s in sols:
                 if np.all(distance(res[1], s[1]) <= same):
@@ -906,38 +1040,35 @@ class Cascade:
         target = self.case.organic.flow_L_h
         for rel in (-BRANCH_OFFSET, BRANCH_OFFSET):
             flow = target * (1.0 + rel)
-            organic = self.case.organic.model_copy(update={"flow_L_h": flow})
-            side = Cascade(self.case.model_copy(update={"organic": organic}))
-            snet = side.network()
+            snet = self.network(organic_flow_L_h=flow)
             near = solve_arrays(
-                snet, side.stage_parameters(snet), eff, None, tol=tol,
-                max_iter=max_iter,
+                snet, self.stage_parameters(snet), eff, None, tol=tol,
+                max_iter=max_iter, limits=kernels.LIMIT_NO_TRANSIENT,
             )  # fmt: skip
             if near[0] != kernels.OK:
                 continue
-            res = solve_arrays(net, par, eff, near[1], tol=tol, max_iter=max_iter)
-            if res[5][kernels.INFO_PATH] == 0:  # the warm start itself converged
-                add(res, f"organic flow {flow:.6g} L/h (continued)", False)
-        # full kernel tuples for every solution (the first: recompute y, h, F)
-        if sols[0][2] is None:
-            sols[0] = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
+            res = solve_arrays(
+                net, par, eff, near[1], tol=tol,
+                max_iter=min(max_iter, BRANCH_WARM_ITER),
+                limits=kernels.LIMIT_WARM_ONLY,
+            )  # fmt: skip
+            add(res, f"organic flow {flow:.6g} L/h (continued)", False)
         out = []
         for (label, cold), s in zip(info_rows, sols, strict=True):
-            flows = {}
-            for name, phase, j, q in net.outlets:
-                conc = s[1][j] if phase == "aqueous" else s[2][j]
-                flows[name] = {
-                    sp: float(q * conc[i]) for i, sp in enumerate(net.species)
-                }
             out.append(
                 {
                     "start": label,
                     "cold_start": bool(cold),
                     "max_relative_difference": float(distance(s[1], sols[0][1]).max()),
-                    "outlets_mol_h": flows,
+                    "outlets_mol_h": self._outlet_flows(net, s[1], s[2]),
                 }
             )
-        return {"branches": out, "solutions": sols}
+        return {
+            "branches": out,
+            "solutions": sols,
+            "distance": distance,
+            "unresolved": unresolved,
+        }
 
     def efficiencies(self) -> np.ndarray:
         """Murphree efficiency of every stage in kernel order (organic basis) [-]."""
@@ -950,13 +1081,24 @@ class Cascade:
 
 
 def solve_arrays(
-    net: Network, par: dict, eff, x0=None, *, tol=1e-12, max_iter=200, kernel=None
+    net: Network,
+    par: dict,
+    eff,
+    x0=None,
+    *,
+    tol=1e-12,
+    max_iter=200,
+    kernel=None,
+    limits=0,
 ):
     """Call a cascade kernel on a network and its stage parameters.
 
     ``kernel`` defaults to the active one (``rexopt.kernels``); tests and
     benchmarks pass the compiled or the pure twin explicitly.  ``x0`` is an aqueous
-    profile to start from (None: cold start).  Returns (status, x, y, h, F, info).
+    profile to start from (None: cold start); ``limits`` restricts the starts
+    (``kernels.LIMIT_WARM_ONLY``: a failed warm start is returned as it failed;
+    ``kernels.LIMIT_NO_TRANSIENT``: no pseudo-transient fallback).  Returns
+    (status, x, y, h, F, info).
     """
     fn = kernels.solve_cascade if kernel is None else kernel
     N, C = net.ext_aq.shape
@@ -970,7 +1112,7 @@ def solve_arrays(
         np.ascontiguousarray(net.ext_aq), np.ascontiguousarray(net.ext_org),
         par["a"], par["b"], par["c"], par["d"], par["nu"], par["sigma"], par["cap"],
         net.z, par["Q"], par["ST"], par["ka"], eff, par["use_ph"], par["use_F"],
-        x, y, h, F, tol, max_iter, info,
+        x, y, h, F, tol, max_iter, info, *((limits,) if limits else ()),
     )  # fmt: skip
     return st, x, y, h, F, info
 

@@ -88,6 +88,9 @@ PATH_WARM, PATH_LINEAR, PATH_CONTINUATION, PATH_TRANSIENT, PATH_EXACT = range(5)
 # INFO_RELSTEP: largest relative Newton correction over the concentrations above
 # the accuracy floor at acceptance (the relative error estimate of the answer)
 INFO_SIZE = 9
+# solve_cascade(limits=...): bits restricting the starts tried
+LIMIT_WARM_ONLY = 1
+LIMIT_NO_TRANSIENT = 2
 
 
 def _acid(QT, ST, ka, zx):
@@ -216,6 +219,7 @@ def solve_cascade(
     tol,
     max_iter,
     info,
+    limits=0,
 ):
     """Solve the steady state of one cascade in place.
 
@@ -235,6 +239,12 @@ def solve_cascade(
     x : (N, C) in: initial guess (any negative entry = cold start); out: aqueous. [mol/L]
     y : (N, C) out: organic. h, F : (N,) out: free H+ [mol/L] and free sites.
     info : (INFO_SIZE,) out: iterations, scaled residual, worst stage, component...
+    limits : int  bits restricting the starts (the branch search uses them; a
+        solve with limits may fail where a full one converges):
+        LIMIT_WARM_ONLY: a warm start (x >= 0) that fails returns its status
+        instead of falling back to the cold start (which would only repeat the
+        cold answer); LIMIT_NO_TRANSIENT: no pseudo-transient fallback after the
+        continuation start.  Linear cascades are solved exactly whatever the start.
 
     Returns
     -------
@@ -279,8 +289,8 @@ def solve_cascade(
     if not np.any(x < 0.0):  # warm start from the caller's profile
         info[INFO_PATH] = PATH_WARM
         st = _newton(*real)
-        if st == OK:
-            return OK
+        if st == OK or limits & LIMIT_WARM_ONLY:
+            return st
     # nothing a failed warm start left (x, y or F) carries into the cold start
     _flat_start(net, ext, full, chem, scale, x, y, F)
     if not (use_ph or use_F):
@@ -289,7 +299,7 @@ def solve_cascade(
         return _newton(*real)
     info[INFO_PATH] = PATH_CONTINUATION
     st = _continuation_start(*real)
-    if st != OK:
+    if st != OK and not limits & LIMIT_NO_TRANSIENT:
         info[INFO_PATH] = PATH_TRANSIENT
         st = _transient_start(
             net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree
