@@ -149,6 +149,15 @@ def model_size(model: pyo.ConcreteModel) -> tuple[int, int, int]:
     return nvar, nint, ncon
 
 
+#: HiGHS options a caller may set per solve, with the HiGHS defaults restored on
+#: every other solve of the same persistent object
+_OPTION_DEFAULTS = {
+    "mip_allow_restart": True,
+    "mip_heuristic_effort": 0.05,
+    "mip_pscost_minreliable": 8,
+}
+
+
 def _solver_for(model):
     """The model's persistent HiGHS object, made on first use and kept on the model.
 
@@ -193,6 +202,7 @@ def solve(
     what: str = "model",
     mip_start: dict[int, float] | None = None,
     start_label: str = "given",
+    options: dict | None = None,
 ) -> SolveReport:
     """Solve ``model`` with HiGHS and load the solution.
 
@@ -212,6 +222,9 @@ def solve(
         the same as without it; only the search path changes.
     start_label : str
         What the start was, recorded in ``SolveReport.mip_start``.
+    options : dict, optional
+        Further HiGHS options for this call (e.g. ``{"mip_allow_restart":
+        False}``); they change the search, not the gap or the limits.
 
     Raises
     ------
@@ -227,6 +240,15 @@ def solve(
         "output_flag": False,
         "time_limit": float("inf") if time_limit_s is None else float(time_limit_s),
     }
+    # defaults first: an option set for one call must not stay for the next
+    opts.update({k: _OPTION_DEFAULTS[k] for k in _OPTION_DEFAULTS})
+    for k, v in (options or {}).items():
+        if k not in _OPTION_DEFAULTS:
+            raise ValueError(
+                f"HiGHS option {k!r} is not one rexopt passes through "
+                f"(allowed: {', '.join(sorted(_OPTION_DEFAULTS))})"
+            )
+        opts[k] = v
     solver.mip_start = mip_start or None
     t0 = time.perf_counter()
     try:
