@@ -643,10 +643,8 @@ class Cascade:
 
         def solve(flow, x0):
             nonlocal n_steps, iters
-            net = self.network(organic_flow_L_h=flow)
-            res = solve_arrays(
-                net, self.stage_parameters(net), eff, x0, tol=tol, max_iter=max_iter
-            )
+            net, par = self._neighbour(flow)
+            res = solve_arrays(net, par, eff, x0, tol=tol, max_iter=max_iter)
             n_steps += 1
             iters += int(res[5][kernels.INFO_TOTAL])
             return res
@@ -971,6 +969,16 @@ class Cascade:
             f"found -- this does not prove that none exists"
         )
 
+    def _neighbour(self, flow: float):
+        """Network and stage parameters of this case at another organic flow
+        [L/h]; what they would warn about concerns that flow, not the case, and is
+        not kept in this case's warnings."""
+        n = len(self.warnings)
+        net = self.network(organic_flow_L_h=flow)
+        par = self.stage_parameters(net)
+        del self.warnings[n:]
+        return net, par
+
     def _outlet_flows(self, net, x, y) -> dict:
         """Outlet flows of every species [mol/h], by outlet."""
         flows = {}
@@ -1040,10 +1048,10 @@ class Cascade:
         target = self.case.organic.flow_L_h
         for rel in (-BRANCH_OFFSET, BRANCH_OFFSET):
             flow = target * (1.0 + rel)
-            snet = self.network(organic_flow_L_h=flow)
+            snet, spar = self._neighbour(flow)
             near = solve_arrays(
-                snet, self.stage_parameters(snet), eff, None, tol=tol,
-                max_iter=max_iter, limits=kernels.LIMIT_NO_TRANSIENT,
+                snet, spar, eff, None, tol=tol, max_iter=max_iter,
+                limits=kernels.LIMIT_NO_TRANSIENT,
             )  # fmt: skip
             if near[0] != kernels.OK:
                 continue

@@ -239,3 +239,16 @@ def test_neighbouring_network_equals_the_case_with_that_organic_flow():
     pa, pb = cas.stage_parameters(a), other.stage_parameters(b)
     for k in pa:
         assert np.array_equal(np.asarray(pa[k]), np.asarray(pb[k])), k
+
+
+def test_branch_search_adds_no_warning_of_the_neighbouring_flows():
+    """The neighbouring flows' stage parameters are built on this case; what they
+    would warn about (here the counter-ion default) is not added to its result."""
+    case = tomllib.loads((CASES / "lree_d2ehpa_empirical.toml").read_text())
+    case["organic"]["saponification"] = 0.2
+    case["organic"]["agent"] = "NaOH"
+    with_search = Cascade(case).simulate()
+    without = Cascade(case).simulate(branch_search=False)
+    assert with_search.convergence["branch_search"].startswith("searched")
+    assert with_search.warnings == without.warnings
+    assert sum("counter-ion" in w for w in with_search.warnings) == 1
