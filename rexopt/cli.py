@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 import rexopt
 from rexopt.output import fail, print_error
@@ -40,8 +40,32 @@ from rexopt.study import (
 )
 
 
+class _PlainArgument(TyperArgument):
+    """An argument whose help line is its name (or metavar) and help text, without
+    the Python type typer adds (``FILE.toml <list[Path]>``), and whose usage is
+    written as click writes it."""
+
+    def display_type_rich(self, ctx) -> None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        # the usage line as click writes it: CASE.toml, [OPTIONAL], FILE.toml...
+        # (typer's own wraps a required argument in braces: {CASE.toml})
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+
+def _plain_help(cmd):
+    """Help of ``cmd`` without Python types: an argument shows its metavar only;
+    an option shows the metavar it declares (``--json FILE.json``)."""
+    for p in getattr(cmd, "params", ()):
+        if type(p) is TyperArgument:
+            p.__class__ = _PlainArgument
+    return cmd
+
+
 # Plain help: the text is shown as written (no rich markup, so "[optimize]" and
-# "[default: ...]" stay), flags are shown without a type.
+# "[default: ...]" stay), arguments without a type (_plain_help).
 class _LazyGroup(TyperGroup):
     """The command group, whose commands from other packages are imported only
     when one of them runs (or help lists them): ``rexopt simulate`` does not pay
@@ -59,7 +83,7 @@ class _LazyGroup(TyperGroup):
         elif cmd_name not in self.commands:  # unknown: suggest among all commands
             for module in dict.fromkeys(_LAZY.values()):
                 self._load(module)
-        return super().get_command(ctx, cmd_name)
+        return _plain_help(super().get_command(ctx, cmd_name))
 
     def _load(self, module: str) -> None:
         import importlib
@@ -148,6 +172,7 @@ def _main(
     log: Path | None = typer.Option(
         None,
         "--log",
+        metavar="FILE",
         help="If an unexpected error happens, write its traceback to this file "
         f"(also with {TRACEBACK_ENV}=1, to ./{DEFAULT_LOG}).",
     ),
@@ -322,9 +347,14 @@ def simulate(
         ..., metavar="CASE.toml", help="Cascade case TOML file."
     ),
     json_out: Path | None = typer.Option(
-        None, "--json", help="Write every number as JSON."
+        None, "--json", metavar="FILE.json", help="Write every number as JSON."
     ),
-    plot: Path | None = typer.Option(None, "--plot", help="Draw stage profiles (PNG)."),
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        metavar="FILE.png",
+        help="Draw the stage profiles (concentrations per stage) as a PNG.",
+    ),
 ):
     """Solve a cascade's steady state and print streams, purities and reagents.
 
@@ -363,16 +393,22 @@ def optimize(
     out: Path | None = typer.Option(
         None,
         "--out",
+        metavar="DIR",
         help="Folder for tables, plots and the result (default for a line or a "
         "plant: ./out).",
     ),
     json_out: Path | None = typer.Option(
-        None, "--json", help="Write the result as JSON (with its schema id)."
+        None,
+        "--json",
+        metavar="FILE.json",
+        help="Write the result as JSON (with its schema id).",
     ),
     pareto: Path | None = typer.Option(
         None,
         "--pareto",
-        help="Cascade optimization only: prefix of the Pareto tables and plot.",
+        metavar="PREFIX",
+        help="Cascade optimization only: write the Pareto tables (PREFIX_*.csv) "
+        "and plot (PREFIX.png).",
     ),
 ):
     """Optimize a case: a cascade design, a separation line or a recycling plant.

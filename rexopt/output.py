@@ -21,7 +21,7 @@ _err_console = Console(stderr=True, soft_wrap=True)
 
 JsonOption = Annotated[
     Path | None,
-    typer.Option("--json", metavar="FILE.json", help="write the result as JSON"),
+    typer.Option("--json", metavar="FILE.json", help="Write the result as JSON."),
 ]
 
 

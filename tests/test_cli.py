@@ -142,6 +142,21 @@ def test_help_shows_text_as_written():
     assert "[default: <sweep>.h5]" in out.stdout
 
 
+@pytest.mark.parametrize(
+    "command", ["validate", "simulate", "optimize", "design", "optimize-cascade", "fit"]
+)
+def test_help_names_values_not_python_types(command):
+    """Each argument and option shows what to write (CASE.toml, --json
+    FILE.json), not typer's type label (<path>, <list[Path]>, <float>)."""
+    import re
+
+    out = run(command, "--help")
+    assert out.returncode == 0, out.stderr
+    assert re.findall(r"<[a-zA-Z][^>]*>", out.stdout) == []
+    usage = out.stdout.splitlines()[0]
+    assert "{" not in usage and re.search(r" [A-Z]+\.(toml|csv)", usage), usage
+
+
 def test_unexpected_error_names_file_and_step_and_logs_traceback(
     tmp_path, monkeypatch, capsys
 ):

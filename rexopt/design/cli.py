@@ -496,33 +496,65 @@ def register(app: typer.Typer) -> None:
 
     @app.command("design")
     def design_cmd(
-        case: Annotated[Path, typer.Argument(help="cascade case TOML (saturated)")],
+        case: Annotated[
+            Path,
+            typer.Argument(
+                metavar="CASE.toml", help="Cascade case TOML (saturated model)."
+            ),
+        ],
         write_case: Annotated[
-            Path | None, typer.Option("--write-case", help="write the designed case")
+            Path | None,
+            typer.Option(
+                "--write-case",
+                metavar="FILE.toml",
+                help="Write the designed case (a cascade case TOML).",
+            ),
         ] = None,
         json_out: JsonOption = None,
         purity_a: Annotated[
             float | None,
-            typer.Option("--purity-a", help="purity of the organic product [-]"),
+            typer.Option(
+                "--purity-a",
+                metavar="FRACTION",
+                help="Purity of the organic product (strip liquor), mole fraction "
+                "of its key component [-] (default: the case's spec, else 0.995).",
+            ),
         ] = None,
         purity_b: Annotated[
             float | None,
-            typer.Option("--purity-b", help="purity of the raffinate product [-]"),
+            typer.Option(
+                "--purity-b",
+                metavar="FRACTION",
+                help="Purity of the raffinate product, mole fraction of its key "
+                "component [-] (default: the case's spec, else 0.995).",
+            ),
         ] = None,
         purity_middle: Annotated[
             float | None,
-            typer.Option("--purity-middle", help="purity of the side-draw product [-]"),
+            typer.Option(
+                "--purity-middle",
+                metavar="FRACTION",
+                help="Purity of the side-draw product, mole fraction of the middle "
+                "component [-] (a case with a side draw only).",
+            ),
         ] = None,
         draw_section: Annotated[
             str | None,
             typer.Option(
                 "--draw-section",
-                help="scrub | extraction: where the middle draw goes "
-                "(default: the case's)",
+                metavar="SECTION",
+                help="scrub or extraction: the middle draw above the feed (scrub "
+                "section) or below it; default: the section of the case's draw.",
             ),
         ] = None,
         optimum: Annotated[
-            str, typer.Option("--optimum", help="simple | precise (Xu's optimum)")
+            str,
+            typer.Option(
+                "--optimum",
+                metavar="KIND",
+                help="simple: Xu's optimum equations; precise: the numerical "
+                "minimum of S*(n+m) (S: extraction amount [mol/mol feed RE]).",
+            ),
         ] = "simple",
     ):
         """Xu closed-form design of a cascade, its flows corrected on the kernel."""
@@ -542,12 +574,22 @@ def register(app: typer.Typer) -> None:
     @app.command("optimize-cascade")
     def optimize_cmd(
         case: Annotated[
-            Path, typer.Argument(help="cascade case TOML with an [optimize] table")
+            Path,
+            typer.Argument(
+                metavar="CASE.toml",
+                help="Cascade case TOML with an [optimize] table.",
+            ),
         ],
         json_out: JsonOption = None,
         pareto: Annotated[
             str | None,
-            typer.Option("--pareto", help="OUT_PREFIX: Pareto tables and a PNG"),
+            typer.Option(
+                "--pareto",
+                metavar="PREFIX",
+                help="Also trace the Pareto fronts (stages vs reagent cost, "
+                "recovery vs cost): PREFIX_stages.csv, PREFIX_recovery.csv, "
+                "PREFIX.png.",
+            ),
         ] = None,
     ):
         """Cheapest stages and flows meeting the specs (HiGHS + kernel)."""

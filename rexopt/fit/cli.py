@@ -156,76 +156,164 @@ def register(app: typer.Typer) -> None:
 
     @app.command("fit")
     def fit_cmd(
-        data: Annotated[Path, typer.Argument(help="batch-test CSV (docs/fit.md)")],
+        data: Annotated[
+            Path,
+            typer.Argument(
+                metavar="DATA.csv",
+                help="Batch-test CSV, a unit in every concentration column "
+                "(docs/fit.md).",
+            ),
+        ],
         model: Annotated[
-            str, typer.Option("--model", help=f"one of {', '.join(MODELS)}")
+            str,
+            typer.Option(
+                "--model", metavar="MODEL", help=f"One of {', '.join(MODELS)}."
+            ),
         ] = "empirical_ph",
         fix: Annotated[
             list[str],
             typer.Option(
-                "--fix", help="hold parameters: d=0, La.a=0.5, b (repeatable)"
+                "--fix",
+                metavar="NAME[=VALUE]",
+                help="Hold a parameter, for all elements (d=0) or one (La.a=0.5); "
+                "without a value, at its default (repeatable).",
             ),
         ] = [],  # noqa: B006 - typer reads the default, never mutates it
         free: Annotated[
             list[str],
-            typer.Option("--free", help="fit parameters held by default: b,d / n,m"),
+            typer.Option(
+                "--free",
+                metavar="NAME[,NAME]",
+                help="Fit parameters held by default: b, d of empirical_ph; n, m, "
+                "nu of mass_action (repeatable).",
+            ),
         ] = [],  # noqa: B006
         bound: Annotated[
             list[str],
-            typer.Option("--bound", help="bounds KIND=LO:HI or ELEMENT.KIND=LO:HI"),
+            typer.Option(
+                "--bound",
+                metavar="[EL.]KIND=LO:HI",
+                help="Bounds of a parameter, for all elements (a=0:5) or one "
+                "(La.a=0:5), in the parameter's unit (repeatable).",
+            ),
         ] = [],  # noqa: B006
         space: Annotated[
-            str, typer.Option("--space", help="fit on log_D (default) or conc")
+            str,
+            typer.Option(
+                "--space",
+                metavar="SPACE",
+                help="log_D: fit log10 D; conc: fit the measured concentrations "
+                "(each residual a fraction of the element put into the test).",
+            ),
         ] = "log_D",
         medium: Annotated[
-            str, typer.Option("--medium", help="chloride or sulfate")
+            str,
+            typer.Option(
+                "--medium", metavar="MEDIUM", help="chloride or sulfate."
+            ),
         ] = "chloride",
         agent: Annotated[
             str | None,
-            typer.Option("--agent", help="saponification agent (default NH3)"),
+            typer.Option(
+                "--agent",
+                metavar="AGENT",
+                help="Saponification agent of rows without an agent column: NH3, "
+                "NaOH or Mg(HCO3)2 (default NH3).",
+            ),
         ] = None,
         out: Annotated[
             Path | None,
-            typer.Option("--out", help="write the fitted data file (TOML)"),
+            typer.Option(
+                "--out",
+                metavar="FILE.toml",
+                help="Write the fitted parameters as a data file a case can name.",
+            ),
         ] = None,
         plots: Annotated[
             str | None,
-            typer.Option("--plots", help="PREFIX: write PREFIX_parity/_residuals.png"),
+            typer.Option(
+                "--plots",
+                metavar="PREFIX",
+                help="Write PREFIX_parity.png and PREFIX_residuals.png.",
+            ),
         ] = None,
         residuals: Annotated[
-            Path | None, typer.Option("--residuals", help="write residuals (CSV)")
+            Path | None,
+            typer.Option(
+                "--residuals",
+                metavar="FILE.csv",
+                help="Write the residual table: measured and predicted value of "
+                "every observation.",
+            ),
         ] = None,
         json_out: JsonOption = None,
         bootstrap: Annotated[
-            int, typer.Option("--bootstrap", min=0, help="bootstrap resamples")
+            int,
+            typer.Option(
+                "--bootstrap",
+                min=0,
+                metavar="N",
+                help="Refits of resampled tests that add bootstrap 95 % "
+                "intervals; 0: none.",
+            ),
         ] = 0,
-        seed: Annotated[int, typer.Option("--seed", help="bootstrap seed")] = 0,
+        seed: Annotated[
+            int,
+            typer.Option(
+                "--seed", metavar="INT", help="Random seed of the bootstrap."
+            ),
+        ] = 0,
         ref_ph: Annotated[
             float | None,
-            typer.Option("--ref-ph", help="pH of the separation-factor condition"),
+            typer.Option(
+                "--ref-ph",
+                metavar="PH",
+                help="Equilibrium pH at which separation factors are reported "
+                "(needed for empirical_ph and mass_action) [-].",
+            ),
         ] = None,
         ref_free_extractant: Annotated[
             float | None,
             typer.Option(
                 "--ref-free-extractant",
-                help="free extractant of that condition [mol/L]",
+                metavar="MOL_L",
+                help="Free extractant at that condition, for laws with an "
+                "extractant term [mol/L].",
             ),
         ] = None,
         case: Annotated[
             Path | None,
-            typer.Option("--case", help="a case to calibrate with the fit"),
+            typer.Option(
+                "--case",
+                metavar="CASE.toml",
+                help="A cascade case whose chemistry the fit replaces (written "
+                "with --case-out).",
+            ),
         ] = None,
         case_out: Annotated[
             Path | None,
-            typer.Option("--case-out", help="where to write the calibrated case"),
+            typer.Option(
+                "--case-out",
+                metavar="FILE.toml",
+                help="Where to write the calibrated case.",
+            ),
         ] = None,
         check: Annotated[
             Path | None,
-            typer.Option("--check", help="pilot cascade case to simulate"),
+            typer.Option(
+                "--check",
+                metavar="CASE.toml",
+                help="Pilot cascade case to simulate with the fitted parameters "
+                "and compare with --pilot.",
+            ),
         ] = None,
         pilot: Annotated[
             Path | None,
-            typer.Option("--pilot", help="pilot samples (CSV) for --check"),
+            typer.Option(
+                "--pilot",
+                metavar="SAMPLES.csv",
+                help="Measured pilot outlet samples for --check.",
+            ),
         ] = None,
     ):
         """Fit equilibrium parameters to batch tests (one-stage kernel solves)."""
