@@ -32,6 +32,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rexopt.case import CascadeCase, CaseError, load_case, read_case_source
+from rexopt.design.specs import (
+    ORGANIC_SIDE,
+    improves_to_organic,
+    is_end_outlet,
+    spec_label,
+    spec_value,
+)
 from rexopt.design.xu import (
     ThreeOutletDesign,
     XuDesign,
@@ -53,7 +60,6 @@ __all__ = [
     "spec_value",
 ]
 
-ORGANIC_SIDE = ("strip_liquor", "stripped_organic", "loaded_organic")
 DEFAULT_PURITY = 0.995
 STRIP_EXCESS = 1.2  # strip H+ over 3 per RE of organic product [-]
 DRAW_FACTORS = (1.0, 0.8, 1.25, 0.6, 1.6, 0.45, 2.0)  # x the closed-form draw flow
@@ -107,31 +113,12 @@ class DesignSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.component} {self.kind} in {self.stream} >= {self.target:.6g}"
+        return spec_label(self)
 
     @property
     def rises_with_scrub(self) -> bool:
         """True if more scrub acid (less organic product) improves this spec."""
-        org = self.stream in ORGANIC_SIDE
-        return org if self.kind == "purity" else not org
-
-
-def spec_value(spec: DesignSpec, result) -> float:
-    """Value of ``spec`` in a :class:`rexopt.results.CascadeResult`. [-]
-
-    A ``component`` written ``"Pr+Nd"`` is a group: its purity is the sum of the
-    members' purities, its recovery the fraction of the group's feed.
-    """
-    group = spec.component.split("+")
-    if spec.kind == "purity":
-        return float(sum(result.purity.loc[spec.stream, c] for c in group))
-    fed = result.balance["in_mol_h"]
-    total = sum(fed[c] for c in group)
-    if not total > 0:
-        return math.nan
-    return float(
-        sum(result.recovery.loc[c, spec.stream] * fed[c] for c in group) / total
-    )
+        return not improves_to_organic(self)
 
 
 @dataclass
@@ -1167,7 +1154,7 @@ def _correct_on_kernel(res: DesignResult, max_stage_rounds: int) -> None:
     base["strip"]["flow_L_h"] = (
         3.0 * STRIP_EXCESS * full / base["strip"]["acidity_mol_L"]
     )
-    ends = [s for s in res.specs if s.stream in (*ORGANIC_SIDE, "raffinate")]
+    ends = [s for s in res.specs if is_end_outlet(s.stream)]
     others = [s for s in res.specs if s not in ends]
     up = [s for s in ends if s.rises_with_scrub]
     down = [s for s in ends if not s.rises_with_scrub]

@@ -66,11 +66,17 @@ from rexopt.design.costing import (
     objective_terms_arrays,
     stage_inventory_mol,
 )
+from rexopt.design.specs import (
+    ORGANIC_SIDE,
+    improves_to_organic,
+    is_end_outlet,
+    spec_label,
+    spec_value,
+)
 from rexopt.schema import StrictModel, quantity
 
 SECTIONS = ("extraction", "scrub", "strip")
 OBJECTIVES = ("reagent_cost", "stages", "annualized_cost", "mixer_volume", "weighted")
-ORGANIC_SIDE = ("strip_liquor", "stripped_organic", "loaded_organic")
 RETRY_SOLVES = 24  # kernel solves a continuation may spend on one failed point
 
 
@@ -111,19 +117,18 @@ class Spec(_Strict):
 
     @property
     def label(self) -> str:
-        return f"{self.component} {self.kind} in {self.stream} >= {self.target:.6g}"
+        return spec_label(self)
 
     @property
     def increasing(self) -> bool:
         """True if the spec improves as more metal goes to the organic side."""
-        org = self.stream in ORGANIC_SIDE
-        return org if self.kind == "recovery" else not org
+        return improves_to_organic(self)
 
     @property
     def searched(self) -> bool:
         """End-outlet specs are monotone in the cut and searched by bisection;
         side-draw specs are only checked at each design's operating point."""
-        return self.stream in ORGANIC_SIDE or self.stream == "raffinate"
+        return is_end_outlet(self.stream)
 
 
 _Acid = quantity(0.0, 12.0, "mol/L", "concentrated HCl is 12 mol/L", lo_open=True)
@@ -2078,10 +2083,7 @@ def spec_check(pb: Problem, result) -> list[dict]:
     """Check every spec on a CascadeResult (the public simulation)."""
     out = []
     for s in pb.opt.specs:
-        if s.kind == "purity":
-            v = float(result.purity.loc[s.stream, s.component])
-        else:
-            v = float(result.recovery.loc[s.component, s.stream])
+        v = spec_value(s, result)
         out.append(
             {
                 "spec": s.label,
