@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from rexopt.design.closed_forms import fenske_min_stages
+from rexopt.design.closed_forms import _open_unit, fenske_min_stages
 
 __all__ = [
     "FEED_PHASES",
@@ -76,13 +76,6 @@ _OPTIMA = ("simple", "precise")
 
 
 # --------------------------------------------------------------------------- checks
-def _check_fraction(name: str, value: float) -> float:
-    value = float(value)
-    if not (0.0 < value < 1.0):
-        raise ValueError(f"{name}={value!r} is not allowed: must be in (0, 1)")
-    return value
-
-
 def _check_beta(name: str, value: float) -> float:
     value = float(value)
     if not (math.isfinite(value) and value > 1.0):
@@ -137,7 +130,7 @@ def purification_factors(
     ----------
     .. [S13], [S12]; DOMAIN.md §2.1.
     """
-    f_A = _check_fraction("f_A", f_A)
+    f_A = _open_unit("f_A", f_A)
     f_B = 1.0 - f_A
     purity_A = _check_purity("purity_A", purity_A, "f_A", f_A)
     purity_B = _check_purity("purity_B", purity_B, "f_B", f_B)
@@ -229,7 +222,7 @@ def outlet_fractions(f_A: float, purity_A: float, a: float, b: float):
     ----------
     .. [S13]; DOMAIN.md §2.1 (derived from the definitions).
     """
-    f_A = _check_fraction("f_A", f_A)
+    f_A = _open_unit("f_A", f_A)
     Y_A, _ = yields(a, b)
     fp_A = min(1.0, f_A * Y_A / float(purity_A))
     return fp_A, 1.0 - fp_A
@@ -261,7 +254,7 @@ def minimum_amounts(
     ----------
     .. [S12], [S14]; DOMAIN.md §2.4.
     """
-    f_A = _check_fraction("f_A", f_A)
+    f_A = _open_unit("f_A", f_A)
     beta = _check_beta("beta", beta)
     f_B = 1.0 - f_A
     if _check_phase(feed_phase) == "aqueous":
@@ -823,7 +816,7 @@ def xu_design(
     .. [S12], [S13], [S14], [S16]; DOMAIN.md §2.1-2.4; the worked Pr/Nd table in
        §2.6 is reproduced by ``xu_design(0.75, 0.995, 0.995, 1.5)``.
     """
-    f_A = _check_fraction("f_A", f_A)
+    f_A = _open_unit("f_A", f_A)
     beta = _check_beta("beta", beta)
     beta_scrub = beta if beta_scrub is None else _check_beta("beta_scrub", beta_scrub)
     feed_phase = _check_phase(feed_phase)
@@ -1224,8 +1217,8 @@ def xu_three_outlet(
         )
     tot = sum(vals)
     x_A, x_B, x_C = (v / tot for v in vals)
-    mA = _check_fraction("middle_max_A", middle_max_A)
-    mC = _check_fraction("middle_max_C", middle_max_C)
+    mA = _open_unit("middle_max_A", middle_max_A)
+    mC = _open_unit("middle_max_C", middle_max_C)
     if impurity_basis not in ("outlet", "draw"):
         raise ValueError(
             f"impurity_basis={impurity_basis!r} is not allowed: must be 'outlet' or "
@@ -1456,7 +1449,7 @@ def design_to_case(
 
     Q_f = positive("feed_flow_L_h", feed_flow_L_h)
     C_HA = positive("extractant_mol_L", extractant_mol_L)
-    sap = _check_fraction("saponification", saponification)
+    sap = _open_unit("saponification", saponification)
     K_ref = positive("K_ref_L_mol", K_ref_L_mol)
     c_scrub = positive("scrub_acidity_mol_L", scrub_acidity_mol_L)
     c_strip = positive("strip_acidity_mol_L", strip_acidity_mol_L)
