@@ -1604,31 +1604,32 @@ def _cut_off_reason(m, case, plant, tag, npv_rep) -> dict:
             }
         except SolveError:
             pass
-        # is it the purity spec?
+        # is it the purity spec?  The bisection only asks "is there a plant?":
+        # HiGHS stops at its first feasible plant, starting from the last plant
+        # found (it meets every lower spec); the NPV at the bracket's lower end is
+        # then solved to the case's gap
         m.purity_single_min = 0.0
-        try:
-            _solve_once(m, case)
-            feasible_wo_spec = True
-        except SolveError:
-            feasible_wo_spec = False
-        if feasible_wo_spec:
+        found = _feasible(m, case, None)
+        if found is not None:
             # bisection on the impurity 1 - purity, geometric (a precision that
             # scales with the purity level): stop at 10 % relative
             lo, hi = 0.0, spec
-            npv_lo = pyo.value(m.npv_usd)
             for _ in range(12):
                 if lo <= 0:
                     mid = min(0.9, spec) if hi == spec else 0.5 * hi
                 else:
                     mid = 1 - math.sqrt((1 - lo) * (1 - hi))
                 m.purity_single_min = mid
-                try:
-                    _solve_once(m, case)
-                    lo, npv_lo = mid, pyo.value(m.npv_usd)
-                except SolveError:
+                point = _feasible(m, case, found)
+                if point is not None:
+                    lo, found = mid, point
+                else:
                     hi = mid
                 if lo > 0 and (1 - lo) <= 1.1 * (1 - hi):
                     break
+            m.purity_single_min = lo
+            _solve_once(m, case, found, "a plant meeting the relaxed spec")
+            npv_lo = pyo.value(m.npv_usd)
             gain = npv_lo - npv_rep
             return {
                 "spec_unreachable": True,
@@ -1656,6 +1657,31 @@ def _cut_off_reason(m, case, plant, tag, npv_rep) -> dict:
     finally:
         m.purity_single_min = spec
         _unfix_route(m, tag, saved)
+
+
+def _feasible(m, case: NdfebCase, start: dict | None) -> dict | None:
+    """A feasible plant of the model as it stands ({id(var): value}), or None.
+
+    HiGHS stops at its first feasible plant (``mip_max_improving_sols = 1``); an
+    infeasible model is proven so.  Used where only existence matters (the purity
+    bisection).  A plant not found within the time limit counts as none; the
+    bracket it gives is then on the safe side (the spec reported as unreachable
+    is one no plant was found for).
+    """
+    set_objective(m, case.objective.kind, case.objective.weights)
+    try:
+        highs_solve(
+            m,
+            time_limit_s=case.solver.time_limit_s,
+            mip_gap=HIGHS_GAP_SHARE * case.solver.mip_gap,
+            what="NdFeB plant (feasibility)",
+            mip_start=start,
+            start_label="last feasible plant",
+            options={**HIGHS_OPTIONS, "mip_max_improving_sols": 1},
+        )
+    except SolveError:
+        return None
+    return current_point(m)
 
 
 def diagnose(m, case: NdfebCase, err: Exception) -> str:

@@ -155,6 +155,7 @@ _OPTION_DEFAULTS = {
     "mip_allow_restart": True,
     "mip_heuristic_effort": 0.05,
     "mip_pscost_minreliable": 8,
+    "mip_max_improving_sols": 2147483647,  # 1: stop at the first feasible point
 }
 
 
