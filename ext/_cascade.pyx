@@ -485,21 +485,43 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
                                     - (1.0 - ch.eff[j]) * yin) * nt.org_out[j]
 
 
+cdef inline double ph_base(Chem *ch, int j, double *x) noexcept nogil:
+    """(Q + sum |z| x) / H_T at stage j, 0 without pH: times |a + b F| it is what
+    [H+] adds to the round-off factor of an organic flow (see the twin's
+    row_residual)."""
+    cdef int C = ch.C, k
+    cdef double zx = 0.0, zax = 0.0, HT
+    if not ch.use_ph:
+        return 0.0
+    for k in range(C):
+        zx += ch.z[k] * x[j * C + k]
+        zax += fabs(ch.z[k]) * x[j * C + k]
+    HT = ch.Q[j] - zx
+    if not (HT > 0.0):
+        return 0.0
+    return (ch.Q[j] + zax) / HT
+
+
 cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
-                         double *R, int mixed=0) noexcept nogil:
+                         double *R, double *F, int mixed=0) noexcept nogil:
     """Largest residual relative to the gross flow through its own balance (see
     the twin): round-off level where a component circulates far above its
-    throughput (high reflux)."""
+    throughput (high reflux); with pH modelled, organic flows count with the
+    factor by which [H+] amplifies round-off into them."""
     cdef int N = nt.N, C = ch.C, M = w.M, j, i
-    cdef double g, up, yin, best = 0.0, v
+    cdef double g, up, yin, best = 0.0, v, am, bj, bp = 0.0
     for j in range(N):
+        bj = ph_base(ch, j, x)
         for i in range(C):
+            am = 1.0 + fabs(ch.a[j * C + i] + ch.b[j * C + i] * F[j]) * bj
             g = (w.ext_aq[j * C + i] + w.ext_org[j * C + i] + nt.aq_out[j] * x[j * C + i]
-                 + nt.org_out[j] * y[j * C + i])
+                 + nt.org_out[j] * y[j * C + i] * (1.0 if w.murphree else am))
             if j + 1 < N:
                 g += nt.aq_pass[j + 1] * x[(j + 1) * C + i]
             if j > 0:
-                g += nt.org_pass[j - 1] * y[(j - 1) * C + i]
+                g += nt.org_pass[j - 1] * y[(j - 1) * C + i] * (
+                    1.0 if w.murphree else
+                    1.0 + fabs(ch.a[(j - 1) * C + i] + ch.b[(j - 1) * C + i] * F[j - 1]) * bp)
             if mixed and g < w.scale[i]:
                 g = w.scale[i]
             v = fabs(R[j * M + i]) / (g if g > 1e-300 else 1e-300)
@@ -509,13 +531,14 @@ cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
                 up = nt.org_pass[j - 1] * y[(j - 1) * C + i] if j > 0 else 0.0
                 yin = ((up + w.ext_org[j * C + i]) / nt.org_in[j] * inlet_scale(ch, j)
                        if nt.org_in[j] > 0 else 0.0)
-                g = (y[j * C + i] + ch.eff[j] * w.ystar[j * C + i]
+                g = (y[j * C + i] + ch.eff[j] * w.ystar[j * C + i] * am
                      + (1.0 - ch.eff[j]) * yin) * nt.org_out[j]
                 if mixed and g < w.scale[i]:
                     g = w.scale[i]
                 v = fabs(R[j * M + C + i]) / (g if g > 1e-300 else 1e-300)
                 if not (v <= best):
                     best = v
+        bp = bj
     return best
 
 
@@ -811,7 +834,8 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     for k in range(M):
                         Bj[i * M + k] *= 1.0 + mu
         ok = block_thomas(w, nt, ch.z, x, 0 if w.murphree else 1, mu) == OK
-        if ok and strict:
+        if ok and strict and mu == 0.0:
+            # (a regularised step, mu > 0, is no Newton correction: not judged)
             # the correction in the log variables is the relative change of every
             # concentration: the largest over those above the accuracy floor
             dmax = 0.0
@@ -835,14 +859,14 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 best_it = it
             if (it - best_it >= REL_STALL
                     and (rn <= (tol if tol > ROUNDOFF_TOL else ROUNDOFF_TOL)
-                         or row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_ROUNDOFF)
+                         or row_residual(nt, ch, w, x, y, w.R, F, 1) <= ROW_ROUNDOFF)
                     and outlet_error(nt, w, x, y) <= BALANCE_TOL):
                 # balances closed (to round-off of the gross flows at worst), every
                 # outlet balance closed, relative correction stalled (see the twin)
                 return OK
             if dmax <= rel_tol and (
                     rn <= tol
-                    or (row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST
+                    or (row_residual(nt, ch, w, x, y, w.R, F, 1) <= ROW_TRUST
                         and outlet_error(nt, w, x, y) <= BALANCE_TOL)):
                 # relative criterion met, balances closed (see the twin)
                 return OK
@@ -850,7 +874,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
         # balances closed to round-off of their gross flows: trust Newton's full
         # step while it keeps that closure (see the twin)
         trust = (strict and rn <= TRUST_RESID
-                 and row_residual(nt, ch, w, x, y, w.R, 1) <= ROW_TRUST)
+                 and row_residual(nt, ch, w, x, y, w.R, F, 1) <= ROW_TRUST)
         lam = 1.0
         drop = DROP if rn > DROP_NEAR else DROP_NEAR_FACTOR
         if rn <= ROUNDOFF_TOL or not (ch.use_ph or ch.use_F):
@@ -884,7 +908,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 if norm(w, w.Rn, &js, &ic) <= tol:
                     break
                 if (trust and lam == 1.0
-                        and row_residual(nt, ch, w, w.xn, w.yn, w.Rn, 1) <= ROW_TRUST):
+                        and row_residual(nt, ch, w, w.xn, w.yn, w.Rn, F, 1) <= ROW_TRUST):
                     break
             memcpy(F, w.Fs, N * sizeof(double))
             lam *= 0.5

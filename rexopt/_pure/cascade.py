@@ -784,21 +784,34 @@ def _newton(
 
     def row_residual(xv, yv, R, mixed=False):
         # largest residual relative to the gross flow of its own balance (mixed:
-        # to that or to the component's throughput, whichever is larger)
+        # to that or to the component's throughput, whichever is larger): the
+        # scale of its round-off.  With pH modelled an organic flow counts with
+        # the factor by which [H+] amplifies round-off into it: [H+] comes from
+        # H_T = Q - sum z x, whose round-off is 1e-16 (Q + sum |z| x); a relative
+        # error e of H_T moves D = 10^((a + b F) pH) by |a + b F| e
+        amp = np.ones((N, C))
+        if use_ph:
+            for j in range(N):
+                HT = Q[j] - float(z @ xv[j])
+                if HT > 0.0:
+                    amp[j] += np.abs(a[j] + b[j] * F[j]) * (
+                        (Q[j] + float(np.abs(z) @ xv[j])) / HT
+                    )
         G = np.empty((N, M))
         for j in range(N):
-            g = ext_aq[j] + ext_org[j] + aq_out[j] * xv[j] + org_out[j] * yv[j]
+            oy = org_out[j] * yv[j] if murphree else org_out[j] * yv[j] * amp[j]
+            g = ext_aq[j] + ext_org[j] + aq_out[j] * xv[j] + oy
             if j + 1 < N:
                 g = g + aq_pass[j + 1] * xv[j + 1]
             if j > 0:
-                g = g + org_pass[j - 1] * yv[j - 1]
+                g = g + org_pass[j - 1] * yv[j - 1] * (1.0 if murphree else amp[j - 1])
             G[j, :C] = g
             if murphree:
                 up = org_pass[j - 1] * yv[j - 1] if j > 0 else 0.0
                 yin = (up + ext_org[j]) / org_in[j] * rho[j] if org_in[j] > 0 else 0.0
-                G[j, C:] = (yv[j] + eff[j] * ystar[j] + (1.0 - eff[j]) * yin) * org_out[
-                    j
-                ]
+                G[j, C:] = (
+                    yv[j] + eff[j] * ystar[j] * amp[j] + (1.0 - eff[j]) * yin
+                ) * org_out[j]
         if mixed:
             G = np.maximum(G, np.tile(scale, M // C))
         return float(np.max(np.abs(R) / np.maximum(G, 1e-300)))
@@ -889,9 +902,10 @@ def _newton(
             Bd[:, :C, :] *= 1.0 + mu
         du = _block_thomas(Lo, Bd, Up, -R)
         ok = du is not None and bool(np.all(np.isfinite(du)))
-        if ok and strict:
+        if ok and strict and mu == 0.0:
             # in the log variables the Newton correction is the relative change of
             # every concentration: near the solution it is the relative error
+            # (a regularised step, mu > 0, is no Newton correction: not judged)
             zc_ = np.concatenate([x, y], axis=1) if murphree else x
             # above the accuracy floor now or where Newton would take it (a value
             # dropped to the arithmetic floor that must rise again counts)
