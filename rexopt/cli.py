@@ -24,11 +24,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperArgument, TyperGroup
 
 import rexopt
-from rexopt.output import fail, print_error
+from rexopt.output import fail, print_error, table
 from rexopt.study import (
     StudyInputError,
     StudyRunError,
@@ -239,24 +238,10 @@ def _print_notes(notes, indent: str = "") -> None:
             console.print(f"{indent}note: {n}", markup=False, highlight=False)
 
 
-def _table(title: str, *cols: tuple[str, str], first_width: int = 0) -> Table:
-    """A table whose cells fold instead of being cut when the terminal is narrow
-    (the first column, the names, is kept at least ``first_width`` wide)."""
-    t = Table(title=escape(title), title_justify="left")
-    for k, (name, justify) in enumerate(cols):
-        t.add_column(
-            escape(name),
-            justify=justify,
-            overflow="fold",
-            min_width=min(first_width, 28) if k == 0 and first_width else None,
-        )
-    return t
-
-
 def _print_result(res):
     """Streams, purities, recoveries, reagents, convergence, warnings."""
     width = max((len(str(n)) for n in res.streams.index), default=0)
-    t = _table(
+    t = table(
         f"{res.name}  ({res.model} model, {res.convergence['kernel']})",
         ("stream", "left"),
         ("phase", "left"),
@@ -281,7 +266,7 @@ def _print_result(res):
     per = max(1, (console.width - 30) // 12)
     for k in range(0, len(comps), per):
         part = comps[k : k + per]
-        p = _table(
+        p = table(
             "purity (mole fraction of the case's components)"
             + (f", part {k // per + 1}" if len(comps) > per else ""),
             ("stream", "left"),
@@ -290,7 +275,7 @@ def _print_result(res):
         for name in res.streams.index:
             p.add_row(escape(name), *[f"{res.purity.loc[name, s]:.6f}" for s in part])
         console.print(p)
-    r = _table(
+    r = table(
         "recovery (fraction of each component's input)",
         ("component", "left"),
         *[(o, "right") for o in res.recovery.columns],
@@ -298,7 +283,7 @@ def _print_result(res):
     for s, row in res.recovery.iterrows():
         r.add_row(escape(s), *[f"{v:.6f}" for v in row])
     console.print(r)
-    g = _table(
+    g = table(
         "reagents and salt", ("item", "left"), ("mol/h", "right"), ("kg/h", "right")
     )
     for name, row in res.reagents.iterrows():

@@ -3,6 +3,8 @@
 * :func:`print_error` / :func:`fail`: the one-line ``error: MESSAGE`` every command
   prints for bad input or a failed run (the message as plain text: rich markup in
   it, e.g. a ``[optimize]`` table name, is shown, not interpreted).
+* :func:`table`: a rich table whose cells fold instead of being cut on a narrow
+  terminal (no name or number ends in "..."), title and headers shown as written.
 * :func:`finite_or_none`: a copy of a result for strict JSON (NaN and inf -> null).
 * :data:`JsonOption`: the ``--json FILE.json`` option of ``design``,
   ``optimize-cascade`` and ``fit``.
@@ -16,6 +18,8 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 _err_console = Console(stderr=True, soft_wrap=True)
 
@@ -40,6 +44,21 @@ def fail(msg: str, code: int = 2, console: Console | None = None) -> NoReturn:
     input; the exit statuses are listed in :mod:`rexopt.cli`)."""
     print_error(msg, console)
     raise typer.Exit(code)
+
+
+def table(title: str, *cols: tuple[str, str], first_width: int = 0) -> Table:
+    """A table with columns ``(name, justify)`` ("left" or "right") whose cells
+    fold instead of being cut when the terminal is narrow (the first column, the
+    names, is kept at least ``first_width`` wide, at most 28)."""
+    t = Table(title=escape(title), title_justify="left")
+    for k, (name, justify) in enumerate(cols):
+        t.add_column(
+            escape(name),
+            justify=justify,
+            overflow="fold",
+            min_width=min(first_width, 28) if k == 0 and first_width else None,
+        )
+    return t
 
 
 def finite_or_none(obj):

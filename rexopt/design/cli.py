@@ -17,10 +17,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from rexopt.case import CaseError
-from rexopt.output import JsonOption, finite_or_none, print_error
+from rexopt.output import JsonOption, finite_or_none, print_error, table
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -95,10 +94,9 @@ def print_design(r) -> None:
     if hasattr(t, "beta"):
         title += f"; {t.key_B}/{t.key_A}, separation factor {t.beta:g}"
         title += f", {t.control}-controlled, {t.optimum} optimum"
-    tab = Table(title=title + ")")
-    tab.add_column("quantity (symbol)")
-    tab.add_column("value", justify="right")
-    tab.add_column("unit")
+    tab = table(
+        title + ")", ("quantity (symbol)", "left"), ("value", "right"), ("unit", "left")
+    )
     cut_rows = {
         "beta",
         "purity_A",
@@ -119,18 +117,15 @@ def print_design(r) -> None:
         words = plain_words(name, three_outlet=not hasattr(t, "beta"))
         tab.add_row(words, _num(v, ".6g"), unit if unit != "-" else "")
     console.print(tab)
-    c = Table(
-        title="Specs: Xu theory vs the kernel (closed-form flows, designed flows)"
+    c = table(
+        "Specs: Xu theory vs the kernel (closed-form flows, designed flows)",
+        ("spec", "left"),
+        ("from", "left"),
+        ("Xu theory", "right"),
+        ("kernel, closed form", "right"),
+        ("kernel, designed", "right"),
+        ("met", "right"),
     )
-    for col in (
-        "spec",
-        "from",
-        "Xu theory",
-        "kernel, closed form",
-        "kernel, designed",
-        "met",
-    ):
-        c.add_column(col, justify="left" if col in ("spec", "from") else "right")
     for k in r.checks:
         c.add_row(
             k["spec"],
@@ -147,9 +142,13 @@ def print_design(r) -> None:
             ),
         )
     console.print(c)
-    f = Table(title="Products: Xu theory vs the kernel")
-    for col in ("quantity", "Xu theory", "kernel, closed form", "kernel, designed"):
-        f.add_column(col, justify="left" if col == "quantity" else "right")
+    f = table(
+        "Products: Xu theory vs the kernel",
+        ("quantity", "left"),
+        ("Xu theory", "right"),
+        ("kernel, closed form", "right"),
+        ("kernel, designed", "right"),
+    )
     for row in r.figures:
         f.add_row(
             row["quantity"],
@@ -158,9 +157,14 @@ def print_design(r) -> None:
             _num(row["kernel"]),
         )
     console.print(f)
-    ch = Table(title="Operating point: closed form vs corrected on the kernel")
-    for col in ("quantity", "unit", "closed form", "designed", "change"):
-        ch.add_column(col, justify="left" if col in ("quantity", "unit") else "right")
+    ch = table(
+        "Operating point: closed form vs corrected on the kernel",
+        ("quantity", "left"),
+        ("unit", "left"),
+        ("closed form", "right"),
+        ("designed", "right"),
+        ("change", "right"),
+    )
     for row in r.changes:
         a, b = row["closed_form"], row["designed"]
         chg = f"{100 * (b - a) / a:+.1f} %" if a else "-"
@@ -257,9 +261,13 @@ def print_result(res) -> None:
     if res.best is None:
         console.print(f"[red]{escape(res.status)}:[/red] {escape(res.message)}")
         if res.binding:
-            t = Table(title="Best achievable value of each spec (others met)")
-            for col in ("spec", "target (as given)", "best achievable", "binding"):
-                t.add_column(col)
+            t = table(
+                "Best achievable value of each spec (others met)",
+                ("spec", "left"),
+                ("target (as given)", "left"),
+                ("best achievable", "left"),
+                ("binding", "left"),
+            )
             for b in res.binding:
                 t.add_row(
                     escape(b["spec"]),
@@ -270,15 +278,20 @@ def print_result(res) -> None:
             console.print(t)
         _print_search(res)
         return
-    t = Table(title=f"Design ({res.status}; objective {pb.opt.objective})")
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
+    t = table(
+        f"Design ({res.status}; objective {pb.opt.objective})",
+        ("quantity", "left"),
+        ("value", "right"),
+    )
     for k, v in res.design_table().items():
         t.add_row(escape(k), f"{v:.5g}" if isinstance(v, float) else str(v))
     console.print(t)
-    s = Table(title="Specifications, re-simulated by the kernel")
-    for col in ("spec", "value", "met"):
-        s.add_column(col)
+    s = table(
+        "Specifications, re-simulated by the kernel",
+        ("spec", "left"),
+        ("value", "left"),
+        ("met", "left"),
+    )
     for c in res.spec_check:
         s.add_row(
             c["spec"], f"{c['value']:.6f}", "yes" if c["met"] else "[red]NO[/red]"
@@ -286,22 +299,24 @@ def print_result(res) -> None:
     console.print(s)
     if res.verification is not None:
         r = res.verification
-        p = Table(title="Purity (mole fraction) and recovery of the outlets")
-        p.add_column("stream")
-        for c in r.components:
-            p.add_column(f"{c} purity", justify="right")
-        for c in r.components:
-            p.add_column(f"{c} recovery", justify="right")
+        p = table(
+            "Purity (mole fraction) and recovery of the outlets",
+            ("stream", "left"),
+            *[(f"{c} purity", "right") for c in r.components],
+            *[(f"{c} recovery", "right") for c in r.components],
+        )
         for name in r.outlets.index:
             row = [name] + [f"{r.purity.loc[name, c]:.6f}" for c in r.components]
             row += [f"{r.recovery.loc[c, name]:.6f}" for c in r.components]
             p.add_row(*row)
         console.print(p)
     cost = res.best.cost
-    c = Table(title="Reagents, equipment and cost")
-    c.add_column("item")
-    c.add_column("value", justify="right")
-    c.add_column("unit")
+    c = table(
+        "Reagents, equipment and cost",
+        ("item", "left"),
+        ("value", "right"),
+        ("unit", "left"),
+    )
     pt = cost.per_tonne()
     rows = [
         ("base", cost.base_kg_h, "kg/h"),
@@ -341,9 +356,7 @@ def print_result(res) -> None:
 
 def _print_search(res) -> None:
     m = res.milp
-    t = Table(title="Search")
-    t.add_column("item")
-    t.add_column("value", justify="right")
+    t = table("Search", ("item", "left"), ("value", "right"))
     for k, v in [
         ("candidate columns (integer designs)", res.n_candidates),
         ("pruned by Fenske's minimum", res.n_pruned),
@@ -470,9 +483,12 @@ def optimize_cli(
         rec_rows = pareto_recovery(pb)
         paths = write_pareto(pareto, stage_rows, rec_rows)
         out["pareto"] = {"stages_vs_reagent": stage_rows, "recovery_vs_cost": rec_rows}
-        t = Table(title="Pareto front: least reagent cost for a cap on total stages")
-        for col in ("max stages", "stages", "reagent cost [USD/y]"):
-            t.add_column(col, justify="right")
+        t = table(
+            "Pareto front: least reagent cost for a cap on total stages",
+            ("max stages", "right"),
+            ("stages", "right"),
+            ("reagent cost [USD/y]", "right"),
+        )
         for r in stage_rows:
             t.add_row(
                 str(r["max_stages"]),

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from rexopt.lines.case import LineCaseError
 from rexopt.lines.model import UNITS
 from rexopt.lines.report import optimize_line, write_outputs
 from rexopt.lines.superstructure import LineSpecError
+from rexopt.output import table
 
 
 def optimize_line_cli(case_path: str, out_dir: str = "out") -> int:
@@ -49,9 +49,8 @@ def print_line_result(res: dict, paths: dict, con: Console | None = None) -> Non
         f"{sz['excluded_cuts']} excluded), {sz['links']} link options, "
         f"{sz['binaries']} binaries; {res['seconds']['total']:.1f} s"
     )
-    tab = Table(title=f"chosen line (min {res['objective']})")
-    for col in ("cut", "feed", "strip", "S", "stages", "annualized [USD/y]"):
-        tab.add_column(escape(col))
+    cols = ("cut", "feed", "strip", "S", "stages", "annualized [USD/y]")
+    tab = table(f"chosen line (min {res['objective']})", *[(c, "left") for c in cols])
     for c in res["chosen"]["cascades"]:
         tab.add_row(
             escape(str(c["cut"])),
