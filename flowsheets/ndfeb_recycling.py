@@ -2070,10 +2070,11 @@ class PlantSession:
     kept Pyomo model into a new HiGHS object (:func:`rexopt.highs.release_solver`;
     a kept basis steers a gap-stopped search to another plant within the gap),
     and, with ``mip_start=True`` (default), gets the same MIP start: the
-    decisions of the base case's plant (:meth:`_base_start`, one extra MILP per
-    session), not the previous scenario's plant.  The start is recorded in
-    ``summary["session"]["mip_start"]``; scenarios on a model built for
-    structural overrides get none.
+    decisions of the base case's plant (:meth:`_base_start`, one extra MILP when
+    the session is made), never the previous scenario's plant.  HiGHS drops the
+    start for a scenario no plant with those decisions fits (another capacity
+    the trains cannot carry, a forced route).  The start is recorded in
+    ``summary["session"]["mip_start"]``.
     """
 
     def __init__(
@@ -2112,6 +2113,9 @@ class PlantSession:
         self.use_mip_start = mip_start
         self._start_names: dict[str, float] | None = None
         self.base_start_report: SolveReport | None = None
+        if mip_start:
+            # on the base build, before any scenario can replace it
+            self._base_start()
 
     # -- building
     def _build(self, case: NdfebCase, sx_tables: dict | None) -> None:
@@ -2258,12 +2262,14 @@ class PlantSession:
     def _base_start(self) -> dict[str, float]:
         """The base case's plant decisions by variable name (the MIP start).
 
-        Solved once per session (first MILP of the base case, no overrides, on a
-        fresh HiGHS object), so every scenario gets the same start whatever was
-        solved before it.  Only the decisions (routes, trains, operating points)
-        are given; HiGHS completes the flows, or drops the start if no plant with
-        those decisions is feasible for the scenario.  Empty if the base case
-        has no feasible plant.
+        Solved once per session, on the base build when the session is made
+        (first MILP of the base case, no overrides, on a fresh HiGHS object), so
+        every scenario gets the same start whatever was solved before it.  Only
+        the decisions (routes, trains, operating points) are given, by name, so a
+        model built for structural overrides takes them too where its variables
+        have the same names; HiGHS completes the flows, or drops the start if no
+        plant with those decisions is feasible for the scenario.  Empty if the
+        base case has no feasible plant.
         """
         if self._start_names is None:
             m = self.model
@@ -2308,10 +2314,10 @@ class PlantSession:
             self.built_signature = sig
         t1 = time.perf_counter()
         start, start_label = None, None
-        if self.use_mip_start and not sig:
-            names = self._base_start()
+        if self.use_mip_start:
             m = self.model
-            start = {id(m.find_component(n)): v for n, v in names.items()} or None
+            comps = ((m.find_component(n), v) for n, v in self._base_start().items())
+            start = {id(c): v for c, v in comps if c is not None} or None
             start_label = "decisions of the session's base-case plant"
         self._apply(case)
         m = self.model
