@@ -5,13 +5,15 @@
   it, e.g. a ``[optimize]`` table name, is shown, not interpreted).
 * :func:`table`: a rich table whose cells fold instead of being cut on a narrow
   terminal (no name or number ends in "..."), title and headers shown as written.
-* :func:`finite_or_none`: a copy of a result for strict JSON (NaN and inf -> null).
+* :func:`finite_or_none`: a copy of a result for strict JSON (NaN and inf -> null);
+  :func:`write_json` writes such a copy.
 * :data:`JsonOption`: the ``--json FILE.json`` option of ``design``,
   ``optimize-cascade`` and ``fit``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -71,3 +73,12 @@ def finite_or_none(obj):
     if isinstance(obj, list | tuple):
         return [finite_or_none(v) for v in obj]
     return obj
+
+
+def write_json(path, doc, indent: int = 1) -> None:
+    """Write ``doc`` as strict JSON (UTF-8): a non-finite number as null, an
+    object JSON has no type for as its text."""
+    Path(path).write_text(
+        json.dumps(finite_or_none(doc), indent=indent, default=str, allow_nan=False),
+        encoding="utf-8",
+    )

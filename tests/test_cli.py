@@ -329,3 +329,37 @@ def test_package_commands_are_imported_only_when_they_run():
     # an unknown command is still matched against every command
     typo = run("desgn")
     assert typo.returncode == 2 and "Did you mean 'design'" in typo.stderr
+
+
+def test_json_written_by_the_commands_is_strict(tmp_path):
+    """design, optimize-cascade and fit write through output.write_json: NaN and
+    inf become null, never the non-JSON tokens NaN / Infinity."""
+    from rexopt.output import write_json
+
+    p = tmp_path / "r.json"
+    write_json(p, {"gap": float("nan"), "bound": [1.5, float("inf")], "n": (2,)})
+
+    def refuse(token):
+        raise ValueError(f"non-JSON token {token}")
+
+    assert json.loads(p.read_text("utf-8"), parse_constant=refuse) == {
+        "gap": None,
+        "bound": [1.5, None],
+        "n": [2],
+    }
+
+
+def test_tables_fold_long_names_instead_of_cutting_them():
+    """On a narrow terminal a name is folded onto more lines, never cut short."""
+    from rich.console import Console
+
+    from rexopt.output import table
+
+    t = table("specs", ("spec", "left"), ("value", "right"))
+    t.add_row("Nd purity in strip_liquor >= 0.995", "0.995617")
+    con = Console(width=24, record=True)
+    con.print(t)
+    text = con.export_text()
+    assert "…" not in text and "0.995617" in text
+    cells = [ln.split("│")[1].strip() for ln in text.splitlines() if "│" in ln]
+    assert "".join(cells).replace(" ", "") == "Ndpurityinstrip_liquor>=0.995"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rexopt.case import CaseError
-from rexopt.output import JsonOption, finite_or_none, print_error, table
+from rexopt.output import JsonOption, print_error, table, write_json
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -237,10 +236,7 @@ def design_cli(
                 ],
                 "simulation": r.result.to_dict() if r.result is not None else None,
             }
-            Path(json_out).write_text(
-                json.dumps(finite_or_none(out), indent=1, default=str),
-                encoding="utf-8",
-            )
+            write_json(json_out, out)
             console.print(f"JSON written to {json_out}")
     except (DesignError, CaseError) as e:
         print_error(str(e), err_console)
@@ -498,9 +494,7 @@ def optimize_cli(
         console.print(t)
         console.print("written: " + ", ".join(paths))
     if json_out:
-        Path(json_out).write_text(
-            json.dumps(out, indent=1, default=str), encoding="utf-8"
-        )
+        write_json(json_out, out)
         console.print(f"JSON written to {json_out}")
     if res.best is None:
         return 1

@@ -7,7 +7,6 @@ never a traceback.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,7 @@ from rich.console import Console
 
 from rexopt.fit.batch import MODELS, FitError
 from rexopt.fit.data import FitDataError
-from rexopt.output import JsonOption, fail, finite_or_none
+from rexopt.output import JsonOption, fail, write_json
 
 console = Console(width=200)
 
@@ -142,9 +141,7 @@ def fit_cli(
                 "excluded": res.excluded,
                 "pilot_check": None if chk is None else chk.to_dict(orient="records"),
             }
-            Path(json_out).write_text(
-                json.dumps(finite_or_none(doc), indent=2, default=str, allow_nan=False)
-            )
+            write_json(json_out, doc, indent=2)
             console.print(f"wrote {json_out}")
     except (FitDataError, FitError) as e:
         fail(str(e))
