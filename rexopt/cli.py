@@ -179,7 +179,7 @@ def _main(
     _STATE["log"] = log
 
 
-@app.command()
+@app.command(short_help="Version, kernels, bundled data sets and study kinds.")
 def info():
     """Version, active kernels, bundled data sets and study kinds."""
     from rexopt.chemistry import available_datasets
@@ -197,7 +197,7 @@ def info():
     console.print(f"study kinds: {', '.join(study_kinds())}", markup=False)
 
 
-@app.command()
+@app.command(short_help="Check case and sweep files as their runs would.")
 def validate(
     files: list[Path] = typer.Argument(
         ...,
@@ -326,7 +326,7 @@ def _run(kind, case: Path, opts: dict):
             _fail(str(e), code=e.code)
 
 
-@app.command()
+@app.command(short_help="Solve a cascade: streams, purities, reagents.")
 def simulate(
     case: Path = typer.Argument(
         ..., metavar="CASE.toml", help="Cascade case TOML file."
@@ -367,7 +367,7 @@ def simulate(
         console.print(f"wrote {p} ({k})", markup=False, highlight=False)
 
 
-@app.command()
+@app.command(short_help="Optimize a cascade design, separation line or plant.")
 def optimize(
     case: Path = typer.Argument(
         ...,

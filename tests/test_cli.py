@@ -157,6 +157,14 @@ def test_help_names_values_not_python_types(command):
     assert "{" not in usage and re.search(r" [A-Z]+\.(toml|csv)", usage), usage
 
 
+def test_command_list_shows_each_summary_whole():
+    out = run("--help")
+    for name in ("info", "validate", "simulate", "optimize", "design", "fit",
+                 "optimize-cascade"):  # fmt: skip
+        line = next(ln for ln in out.stdout.splitlines() if ln.startswith(f"  {name} "))
+        assert not line.endswith("..."), line
+
+
 def test_unexpected_error_names_file_and_step_and_logs_traceback(
     tmp_path, monkeypatch, capsys
 ):

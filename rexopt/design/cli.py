@@ -504,7 +504,9 @@ def optimize_cli(
 def register(app: typer.Typer) -> None:
     """Add ``design`` and ``optimize-cascade`` to ``app``."""
 
-    @app.command("design")
+    @app.command(
+        "design", short_help="Xu closed-form cascade design, corrected on the kernel."
+    )
     def design_cmd(
         case: Annotated[
             Path,
@@ -581,7 +583,9 @@ def register(app: typer.Typer) -> None:
             )
         )
 
-    @app.command("optimize-cascade")
+    @app.command(
+        "optimize-cascade", short_help="Cheapest stages and flows meeting the specs."
+    )
     def optimize_cmd(
         case: Annotated[
             Path,

@@ -151,7 +151,7 @@ def fit_cli(
 def register(app: typer.Typer) -> None:
     """Add ``fit`` to ``app``."""
 
-    @app.command("fit")
+    @app.command("fit", short_help="Fit equilibrium parameters to batch-test data.")
     def fit_cmd(
         data: Annotated[
             Path,
