@@ -592,7 +592,13 @@ class Cascade:
 
     # ----------------------------------------------------------------- solving
     def _raise_for(
-        self, st: int, net: Network, par: dict, info: np.ndarray, walked: bool = False
+        self,
+        st: int,
+        net: Network,
+        par: dict,
+        info: np.ndarray,
+        walked: bool = False,
+        context: str = "",
     ):
         j = int(info[kernels.INFO_STAGE])
         i = int(info[kernels.INFO_COMP])
@@ -612,7 +618,7 @@ class Cascade:
             "site balance (loading beyond capacity)",
         }.get(st, f"failed (status {st})")
         raise CascadeError(
-            f"cascade solve {why} at {where}, component {comp}: scaled residual "
+            f"{context}cascade solve {why} at {where}, component {comp}: scaled residual "
             f"{info[kernels.INFO_RESID]:.3g} after {int(info[kernels.INFO_TOTAL])} Newton "
             f"iterations and {int(info[kernels.INFO_HOMOTOPY])} continuation steps"
             + (
@@ -926,13 +932,17 @@ class Cascade:
         while True:
             if passes > 0:
                 net = self.network(organic_in_mol_L=r)
+                # warm from the last pass; the kernel starts cold itself if that fails
                 res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
-                if res[0] != kernels.OK:
-                    res = solve_arrays(net, par, eff, None, tol=tol, max_iter=max_iter)
                 iters += int(res[5][kernels.INFO_TOTAL])
                 if res[0] != kernels.OK:
                     if last_good is None or hist_r == []:
-                        self._raise_for(res[0], net, par, res[5])
+                        self._raise_for(
+                            res[0], net, par, res[5],
+                            context=f"organic loop, pass {passes + 1} (the stripped "
+                            f"organic of pass {passes} returning, "
+                            f"{float(r @ np.abs(self.z)):.3g} eq/L of metal): ",
+                        )  # fmt: skip
                     # an accelerated point the kernel cannot solve: plain pass
                     r = last_good
                     hist_r, hist_g = [], []
