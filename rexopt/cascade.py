@@ -72,6 +72,9 @@ BRANCH_SAME = 1e-6
 # organic flow; from there plain Newton crawls, and 200 iterations cost 40 cold
 # solves of the bundled Pr/Nd case)
 BRANCH_WARM_ITER = 60
+# a relative Newton correction up to this is an estimate of the error (Newton is
+# near its quadratic convergence); above it the trace it belongs to is not converged
+REL_ESTIMATE_MAX = 1e-3
 # what convergence["branch_search"] says where no search is needed
 UNIQUE_LINEAR = (
     "not searched: one steady state (proven: the stage balances are linear in the "
@@ -798,11 +801,23 @@ class Cascade:
                 )
         self._x_last = x
         rel_err = float(info[kernels.INFO_RELSTEP])
-        if rel_err > 1e-10:
+        if rel_err > 1e-10 and start == EXACT_START:
+            self.warnings.append(
+                f"exact elimination over {net.N} stages: error bound {rel_err:.2g} "
+                f"relative on every concentration (first-order bound), not 1e-10"
+            )
+        elif 1e-10 < rel_err <= REL_ESTIMATE_MAX:
             self.warnings.append(
                 f"accepted at round-off level with a largest relative Newton "
                 f"correction of {rel_err:.2g}: concentrations above the accuracy "
                 f"floor are right to about that, not to 1e-10"
+            )
+        elif rel_err > REL_ESTIMATE_MAX:
+            self.warnings.append(
+                f"accepted with every balance closed but a largest relative Newton "
+                f"correction of {rel_err:.2g}: some concentration above the accuracy "
+                f"floor (a trace) is not converged and may be wrong by orders of "
+                f"magnitude; the correction is no error bound there"
             )
         circ = circulation(net, x, y)
         # the exact elimination (constant D) gives every concentration to relative
