@@ -720,7 +720,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
                 double *info, int halvings, double mu0) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, phin, lam, mu = mu0, drop, dmax, v, acc
+    cdef double rn, phi, phin, lam, mu = mu0, drop, dmax, v, acc, yv
     cdef double rel_tol = tol if tol > REL_TOL else REL_TOL
     cdef double best_d = 1e308
     cdef int best_it = 0
@@ -850,6 +850,13 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     # above the floor now or where Newton would take it (see the twin)
                     if w.du[j * M + k] > 0.0:
                         v = v * (1.0 + w.du[j * M + k])
+                    if not w.murphree:
+                        # y = D x above the floor counts too (see the twin)
+                        yv = y[j * C + k]
+                        if w.du[j * M + k] > 0.0:
+                            yv = yv * (1.0 + w.du[j * M + k])
+                        if yv > v:
+                            v = yv
                     if v >= acc * (ACC_FLOOR / CONC_FLOOR) and fabs(w.du[j * M + k]) > dmax:
                         dmax = fabs(w.du[j * M + k])
             if w.info_size > INFO_RELSTEP:

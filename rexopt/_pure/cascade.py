@@ -910,6 +910,11 @@ def _newton(
             # above the accuracy floor now or where Newton would take it (a value
             # dropped to the arithmetic floor that must rise again counts)
             act = np.maximum(zc_, zc_ * (1.0 + du)) >= np.tile(accfloor, M // C)
+            if not murphree:
+                # y = D x: an organic value above the floor counts too (its aqueous
+                # partner may lie below it where D > 1); its relative correction is
+                # that of x (D moves with F and [H+] only, converged with the majors)
+                act |= np.maximum(y, y * (1.0 + du)) >= accfloor
             dmax = float(np.max(np.abs(du[act]), initial=0.0))
             info[INFO_RELSTEP] = dmax
             if dmax < 0.5 * best_d or dmax > 0.5:
