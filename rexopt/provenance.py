@@ -76,6 +76,20 @@ def _row(dataset: str, table: str, key: str, row: dict, parameter: str, unit: st
     )
 
 
+def _rule(parameter: str, value: str, source: str, override: str) -> DefaultUsed:
+    """A default that is a rule of the cascade code (Cascade.stage_parameters),
+    not a data-file value: dimensionless and unverified."""
+    return DefaultUsed(
+        parameter=parameter,
+        value=value,
+        unit="-",
+        status="unverified",
+        source=source,
+        where="rexopt/cascade.py (Cascade.stage_parameters)",
+        override=override,
+    )
+
+
 def _p507_affinity_rows(species: list[str], override: str) -> list[DefaultUsed]:
     """The adjacent betas and impurity factors behind the relative affinities of
     ``species`` in the p507_hcl data set (absolute, i.e. relative to La)."""
@@ -181,14 +195,11 @@ def cascade_defaults(case, species: list[str] | None = None) -> list[DefaultUsed
             other = [s for s in from_beta if element(s).charge != 3]
             if other:
                 out.append(
-                    DefaultUsed(
-                        parameter=f"n = m = charge, nu = 2 x charge ({', '.join(other)})",
-                        value="charge rule",
-                        unit="-",
-                        status="unverified",
-                        source="rexopt rule for ions other than RE(III) [U]",
-                        where="rexopt/cascade.py (Cascade.stage_parameters)",
-                        override=ov,
+                    _rule(
+                        f"n = m = charge, nu = 2 x charge ({', '.join(other)})",
+                        "charge rule",
+                        "rexopt rule for ions other than RE(III) [U]",
+                        ov,
                     )
                 )
         if agent.ion in species and agent.ion not in comps and agent.ion not in params:
@@ -228,14 +239,11 @@ def cascade_defaults(case, species: list[str] | None = None) -> list[DefaultUsed
                 )
             elif s == agent.ion:
                 out.append(
-                    DefaultUsed(
-                        parameter=f"log10 D of counter-ion {s}",
-                        value="pH - 3",
-                        unit="-",
-                        status="unverified",
-                        source="rexopt default for a released counter-ion [U]",
-                        where="rexopt/cascade.py (Cascade.stage_parameters)",
-                        override=f"chemistry.empirical_ph.params.{s}",
+                    _rule(
+                        f"log10 D of counter-ion {s}",
+                        "pH - 3",
+                        "rexopt default for a released counter-ion [U]",
+                        f"chemistry.empirical_ph.params.{s}",
                     )
                 )
     # the HSO4- dissociation constant of sulfate media (schema default)
@@ -373,15 +381,7 @@ def cost_defaults(
         seen.add(k)
         group, row = table[k]
         out.append(
-            DefaultUsed(
-                parameter=k,
-                value=row.get("value", ""),
-                unit=row.get("unit", "-"),
-                status=row.get("status", "unverified"),
-                source=row.get("source", ""),
-                where=f"rexopt/data/costs.toml [{group}] {k}",
-                override=f"optimize.costs.{k}",
-            )
+            _row("costs", group, k, row, k, row.get("unit", "-"), f"optimize.costs.{k}")
         )
     return out
 
