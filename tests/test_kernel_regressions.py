@@ -118,8 +118,8 @@ def test_issue_cascade_scan_cold_and_warm_reach_one_steady_state(name):
     """25 points around S = 4.3 (organic flow 2278..2500 L/h, scrub 316..420 L/h,
     cut P = 30..94 mol/h): the cold start converges everywhere, the element
     balances close, and warm starts from each grid neighbour's solution reach the
-    cold answer to 1e-10 relative on every aqueous concentration (the kernel's
-    unknowns; the organic ones follow from them, see the xfail test below)."""
+    cold answer to 1e-10 relative on every concentration (aqueous and organic)
+    above the accuracy floor."""
     base = load(name)
     sol = {}
     for S in S_GRID:
@@ -132,7 +132,7 @@ def test_issue_cascade_scan_cold_and_warm_reach_one_steady_state(name):
             sol[S, P] = (net, x, y)
     worst = 0.0
     n_warm = n_restarted = 0
-    for (S, P), (net, x, _y) in sol.items():
+    for (S, P), (net, x, y) in sol.items():
         i, k = S_GRID.index(S), P_GRID.index(P)
         nbrs = [(S_GRID[i + d], P) for d in (-1, 1) if 0 <= i + d < len(S_GRID)]
         nbrs += [(S, P_GRID[k + d]) for d in (-1, 1) if 0 <= k + d < len(P_GRID)]
@@ -148,25 +148,18 @@ def test_issue_cascade_scan_cold_and_warm_reach_one_steady_state(name):
                 # may fail (measured: 16 and 9 of 40 on the two cases), the kernel
                 # then restarts cold; the answer is the same either way
                 n_restarted += info[kernels.INFO_PATH] != 0
-            worst = max(worst, rel_diff(net, (xw,), (x,)))
+            worst = max(worst, rel_diff(net, (xw, yw), (x, y)))
             n_warm += 1
     assert n_warm == 80 and n_restarted < 40
     assert worst <= SAME
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel: the relative convergence test looks at the aqueous unknowns "
-    "only; an organic concentration above the accuracy floor whose aqueous "
-    "partner is below it (y = D x, D ~ 9) is not covered and came out 6e-10 "
-    "off from the cold start (docs/kernel.md promises ~1e-11)",
-)
 def test_organic_trace_above_the_floor_agrees_cold_and_warm():
     # smeugd_38_28_3 at S = 4.4, P = 94: Sm is stripped out of the extraction
     # section almost entirely; at stage 3 x_Sm = 9.1e-63 (below its floor 2.1e-62)
     # and y_Sm = 8.2e-62 (above it).  Cold start vs the warm start from S = 4.3:
-    # y_Sm differs by 6.0e-10 relative (x above the floor: <= 4e-12); the pure
-    # twin's cold start agrees with the warm one to 7e-12.
+    # y_Sm differed by 6.0e-10 relative (x above the floor: <= 4e-12) until the
+    # kernel's relative criterion covered organic values too (2f5c799).
     base = load("smeugd_38_28_3.toml")
     case = seg_point(base, 4.4, 94.0)
     net, st, x, y, _ = solve(case)
