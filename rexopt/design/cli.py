@@ -449,56 +449,47 @@ def write_pareto(
 def optimize_cli(
     case_path, json_out: str | None = None, pareto: str | None = None
 ) -> int:
-    """``rexopt optimize CASE.toml`` for a cascade case with an [optimize] table.
+    """``rexopt optimize-cascade CASE.toml``: the cascade optimization of
+    ``rexopt optimize`` (the same study run, :mod:`rexopt.study`), and the
+    Pareto front's table when ``pareto`` is given.
 
     Returns 0 for a verified design, 1 when the specs are infeasible (the binding
-    spec and its best achievable value are printed), 2 for a bad case.
+    spec and its best achievable value are printed) or the design is not
+    verified, 2 for a bad case.
     """
-    from rexopt.design.optimize import (
-        OptimizeError,
-        optimize,
-        pareto_recovery,
-        pareto_stages,
-        problem_from,
-    )
+    from rexopt.design.optimize import OptimizeError
+    from rexopt.study import StudyInputError, StudyRunError, get_study
 
+    opts = {"json": json_out, "pareto": pareto}
     try:
-        pb = problem_from(case_path, where=str(case_path))
-    except (OptimizeError, CaseError, ValueError) as e:
+        oc = get_study("cascade_optimize").run(
+            Path(case_path), {k: v for k, v in opts.items() if v is not None}
+        )
+    except (StudyInputError, OptimizeError, CaseError) as e:
         print_error(str(e), console)
         return 2
-    try:
-        res = optimize(case_path, where=str(case_path))
-    except OptimizeError as e:
+    except StudyRunError as e:
         print_error(str(e), console)
-        return 2
-    print_result(res)
-    out = res.to_dict()
+        return e.code
     if pareto:
-        stage_rows = pareto_stages(pb)
-        rec_rows = pareto_recovery(pb)
-        paths = write_pareto(pareto, stage_rows, rec_rows)
-        out["pareto"] = {"stages_vs_reagent": stage_rows, "recovery_vs_cost": rec_rows}
         t = table(
             "Pareto front: least reagent cost for a cap on total stages",
             ("max stages", "right"),
             ("stages", "right"),
             ("reagent cost [USD/y]", "right"),
         )
-        for r in stage_rows:
+        for r in oc.to_dict()["pareto"]["stages_vs_reagent"]:
             t.add_row(
                 str(r["max_stages"]),
                 r.get("stages", "infeasible"),
                 f"{r['reagent_cost_USD_y']:.5g}" if r.get("feasible") else "-",
             )
         console.print(t)
+        paths = [p for k, p in oc.files.items() if k.startswith("pareto ")]
         console.print("written: " + ", ".join(paths))
     if json_out:
-        write_json(json_out, out)
         console.print(f"JSON written to {json_out}")
-    if res.best is None:
-        return 1
-    return 0 if res.verified else 1
+    return oc.exit_code
 
 
 def register(app: typer.Typer) -> None:
