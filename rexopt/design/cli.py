@@ -407,10 +407,9 @@ def write_pareto(
     for tag, rows in (("stages", stage_rows), ("recovery", rec_rows)):
         if not rows:
             continue
-        keys = sorted(
-            {k for r in rows for k in r},
-            key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99,
-        )
+        # columns in the order they first appear (a set's order changed with
+        # the interpreter's string hashing, from run to run)
+        keys = list(dict.fromkeys(k for r in rows for k in r))
         p = f"{prefix}_{tag}.csv"
         with open(p, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=keys)

@@ -624,3 +624,24 @@ def test_optimizer_imports_neither_pyomo_nor_scipy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["[]", "rexopt.design.xu"]
+
+
+@pytest.mark.unit
+def test_pareto_csv_columns_in_order_of_first_appearance(tmp_path):
+    """The front's CSV header is the rows' keys in the order they first appear
+    (an infeasible first row has fewer keys), the same on every run."""
+    import csv
+
+    from rexopt.design.cli import write_pareto
+
+    rows = [
+        {"max_stages": 32, "feasible": False, "front_seconds": 1.0},
+        {"max_stages": 37, "feasible": True, "front_seconds": 1.0, "reflux_S": 6.0,
+         "total_stages": 37, "reagent_cost_USD_y": 2.9e5, "stages": "19/14/4",
+         "annualized_USD_y": 3.7e5, "proven": True},
+    ]  # fmt: skip
+    paths = write_pareto(str(tmp_path / "p"), rows, [])
+    with open(paths[0], newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    assert header == list(rows[1])
+    assert [p[len(str(tmp_path)) + 1 :] for p in paths] == ["p_stages.csv", "p.png"]
