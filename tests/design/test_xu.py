@@ -290,15 +290,19 @@ def test_three_outlet_superposition():
         )
 
 
-def test_design_to_case_sizing():
-    d = xu_design(0.75, 0.995, 0.995, 1.5, key_A="Nd", key_B="Pr")
-    F = 100.0 * 1.0  # 100 L/h of 1 mol/L RE -> mol/h
-    case = design_to_case(
-        d,
+def prnd_feed() -> dict:
+    """design_to_case's feed arguments for a Pr/Nd feed, 100 L/h of 1 mol/L RE."""
+    return dict(
         components=["Pr", "Nd"],
         feed_flow_L_h=100.0,
         feed_conc_mol_L={"Pr": 0.25, "Nd": 0.75},
     )
+
+
+def test_design_to_case_sizing():
+    d = xu_design(0.75, 0.995, 0.995, 1.5, key_A="Nd", key_B="Pr")
+    F = 100.0 * 1.0  # 100 L/h of 1 mol/L RE -> mol/h
+    case = design_to_case(d, **prnd_feed())
     assert case["kind"] == "cascade"
     assert case["chemistry"]["model"] == "saturated"
     assert case["chemistry"]["saturated"]["separation_factors"] == {
@@ -319,26 +323,14 @@ def test_design_to_case_sizing():
     assert product == pytest.approx(d.fp_A * F)
     # an organic run below capacity keeps that product: the scrub acid takes the
     # extra sites (the old sizing moved the product to S/0.98 - W)
-    part = design_to_case(
-        d,
-        components=["Pr", "Nd"],
-        feed_flow_L_h=100.0,
-        feed_conc_mol_L={"Pr": 0.25, "Nd": 0.75},
-        loading_fraction=0.98,
-    )
+    part = design_to_case(d, **prnd_feed(), loading_fraction=0.98)
     O, H = part["organic"]["flow_L_h"], 3.0 * part["scrub"]["flow_L_h"]
     assert O == pytest.approx(d.S * F / (0.18 * 0.98))
     assert O * 0.18 - H / 3.0 == pytest.approx(d.fp_A * F)
     assert strip["flow_L_h"] * strip["acidity_mol_L"] == pytest.approx(
         3 * 1.2 * (d.S - d.W) * F
     )
-    more = design_to_case(
-        d,
-        components=["Pr", "Nd"],
-        feed_flow_L_h=100.0,
-        feed_conc_mol_L={"Pr": 0.25, "Nd": 0.75},
-        stage_margin=2,
-    )
+    more = design_to_case(d, **prnd_feed(), stage_margin=2)
     assert more["sections"]["extraction"]["stages"] == 21
     assert more["sections"]["scrub"]["stages"] == 23
     org = design_to_case(
@@ -354,11 +346,7 @@ def test_design_to_case_sizing():
 
 def test_design_to_toml_round_trip():
     d = xu_design(0.75, 0.995, 0.995, 1.5)
-    kw = dict(
-        components=["Pr", "Nd"],
-        feed_flow_L_h=100.0,
-        feed_conc_mol_L={"Pr": 0.25, "Nd": 0.75},
-    )
+    kw = prnd_feed()
     text = design_to_toml(d, **kw)
     assert text.startswith("# ")
     assert tomllib.loads(text) == design_to_case(d, **kw)
@@ -430,14 +418,7 @@ def test_bad_inputs_name_field_and_value(kwargs, field, value):
 )
 def test_design_to_case_bad_inputs(kwargs, field):
     d = xu_design(0.75, 0.995, 0.995, 1.5)
-    args = (
-        dict(
-            components=["Pr", "Nd"],
-            feed_flow_L_h=100.0,
-            feed_conc_mol_L={"Pr": 0.25, "Nd": 0.75},
-        )
-        | kwargs
-    )
+    args = prnd_feed() | kwargs
     with pytest.raises(ValueError, match=field):
         design_to_case(d, **args)
 
