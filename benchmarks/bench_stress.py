@@ -367,7 +367,8 @@ def main(argv=None):
     for _, m, msg in o["failures"]:
         kind = (
             "held up (circulation)" if "circulates" in msg
-            else "organic loop" if "organic loop" in msg
+            else "organic loop pass (Newton)" if "organic loop, pass" in msg
+            else "organic loop did not close" if "organic loop" in msg
             else "Newton did not converge" if "did not converge" in msg
             else "balance not closed" if "balance closes only" in msg
             else "other"

@@ -93,9 +93,10 @@ def test_every_cascade_converges_correctly_or_fails_loudly(sample):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 17 open: some random cascades (extreme hold-up in constant-D "
-    "scrub sections, Fe-loaded mass-action strips, organic loops that do not "
-    "close) still fail",
+    reason="issue 17 open: some random cascades still fail, with a worded "
+    "CascadeError (seed 0, 2,000: 48): mass-action cascades whose Newton solve "
+    "does not converge, about half in an organic-loop pass with metal returning "
+    "on the organic, and rarely a saturated one",
 )
 def test_every_cascade_converges(sample):
     assert all(r is not None for *_, r, _err in sample)
