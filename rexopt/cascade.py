@@ -891,20 +891,20 @@ class Cascade:
         res = CascadeResult.build(
             self, net, par, x, y, h, F, conv, list(self.warnings)
         )
-        bal = res.balance["relative_error"]
-        bad = bal[bal > BALANCE_MAX]  # NaN compares False: no input, no balance
-        if len(bad):
-            name, e = str(bad.idxmax()), float(bad.max())
+        # the balances from the result's arrays (the same numbers as res.balance,
+        # without building the table on every simulate)
+        bad = res.unbalanced(BALANCE_MAX)  # no input (NaN error): never listed
+        if bad:
+            name, i_mol_h, o_mol_h, e = max(bad, key=lambda r: r[3])
             raise CascadeError(
                 f"the {name} balance closes only to {e:.3g} relative (in "
-                f"{res.balance.loc[name, 'in_mol_h']:.3g} mol/h, out "
-                f"{res.balance.loc[name, 'out_mol_h']:.3g} mol/h) on the solve "
+                f"{i_mol_h:.3g} mol/h, out {o_mol_h:.3g} mol/h) on the solve "
                 f"the kernel accepted (scaled residual "
                 f"{conv['scaled_residual']:.3g}, start: {start}): it is not a "
                 f"steady state, no answer is reported"
                 + (
                     f" ({len(bad)} balances above {BALANCE_MAX:g}: "
-                    f"{', '.join(map(str, bad.index))})"
+                    f"{', '.join(r[0] for r in bad)})"
                     if len(bad) > 1
                     else ""
                 )
