@@ -1914,6 +1914,8 @@ def resimulate(
                 "max_abs_recovery_difference": diff,
                 "raffinate_recovery_kernel": v["raff"],
                 "raffinate_recovery_table": v["table"],
+                # the kernel ran at the plant's feed concentration
+                "feed_RE_mol_L": v["feed_RE_mol_L"],
             }
         plant.units[name].verification = {}
     return Resim(
