@@ -412,7 +412,61 @@ class Cascade:
         # section's aqueous leaves at its first stage (strip liquor).  Python floats:
         # the same IEEE double arithmetic as NumPy's, without its per-item cost
         strip_first = span["strip"][0] if "strip" in span else None
-        in_l = aq_in.tolist()
+        ends = [0] if strip_first is None else sorted({0, strip_first})
+        aq_out = aq_pass = None
+        if not any(aq_draw):
+            # no draw: each stage passes on all that enters it, a running sum from
+            # the top of each chain (NumPy accumulates in order, as the loop below
+            # does; x - 0.0 == x)
+            aq_out = np.empty(N)
+            for lo, hi in zip(ends, ends[1:] + [N], strict=True):
+                aq_out[lo:hi] = np.cumsum(aq_in[lo:hi][::-1])[::-1]
+            if np.all(aq_out >= -1e-12 * np.maximum(aq_out, 1.0)):
+                aq_pass = aq_out.copy()
+                aq_pass[ends] = 0.0
+                aq_outlets = [
+                    (
+                        "raffinate" if j == 0 else "strip_liquor",
+                        "aqueous",
+                        j,
+                        aq_out[j] - 0.0,
+                    )
+                    for j in reversed(ends)
+                ]
+        if aq_pass is None:
+            aq_out, aq_pass, aq_outlets = self._aqueous_chain(
+                aq_in.tolist(), aq_draw, strip_first, sec, loc
+            )
+        dry = np.flatnonzero(aq_out <= 0.0)
+        return {
+            "section": sec,
+            "local": loc,
+            "span": span,
+            "N": N,
+            "feed_stage": jf,
+            "aq_out": aq_out,
+            "aq_pass": aq_pass,
+            "ext_aq": ext_aq,
+            "anion_eq": anion,
+            "acid_in": acid,
+            "sulfate_in": sulfate if charge is not None and charge["stated"] else None,
+            "feed_charge": charge,
+            "warnings": warnings,
+            "org_add": org_add,
+            "ext_org": ext_org,
+            "org_draw": org_draw,
+            "org_draws": org_draws,
+            "aq_outlets": aq_outlets,
+            "draws": draws,
+            "dry_stage": int(dry[0]) if dry.size else None,
+        }
+
+    @staticmethod
+    def _aqueous_chain(in_l, aq_draw, strip_first, sec, loc):
+        """Aqueous stage flows, stage by stage from the top of each chain down,
+        less the side draws (Python floats: the same IEEE arithmetic as NumPy's
+        without its per-item cost).  Returns aq_out, aq_pass, aqueous outlets."""
+        N = len(in_l)
         out_l = [0.0] * N
         pass_l = [0.0] * N
         aq_outlets = []
@@ -439,30 +493,7 @@ class Cascade:
             else:
                 pass_l[j] = left
                 down = left
-        aq_out = np.array(out_l)
-        dry = np.flatnonzero(aq_out <= 0.0)
-        return {
-            "section": sec,
-            "local": loc,
-            "span": span,
-            "N": N,
-            "feed_stage": jf,
-            "aq_out": aq_out,
-            "aq_pass": np.array(pass_l),
-            "ext_aq": ext_aq,
-            "anion_eq": anion,
-            "acid_in": acid,
-            "sulfate_in": sulfate if charge is not None and charge["stated"] else None,
-            "feed_charge": charge,
-            "warnings": warnings,
-            "org_add": org_add,
-            "ext_org": ext_org,
-            "org_draw": org_draw,
-            "org_draws": org_draws,
-            "aq_outlets": aq_outlets,
-            "draws": draws,
-            "dry_stage": int(dry[0]) if dry.size else None,
-        }
+        return np.array(out_l), np.array(pass_l), aq_outlets
 
     def feed_anions(self, fconc: np.ndarray) -> dict:
         """The aqueous feed's charge balance: cations (metals + total acidity)
@@ -590,9 +621,19 @@ class Cascade:
         scrub), spread over the organic flowing there."""
         c = self.case
         ymax = c.organic.saponification * c.organic.extractant_mol_L / 3.0
-        # a running sum in stage order (NumPy accumulates in order; + 0.0 is exact)
-        acid = np.where(self._section_codes(net) == 1, net.acid_in / 3.0, 0.0)
-        cap = ymax - np.cumsum(acid) / net.org_in
+        # sites converted up to each stage [mol/h]: a running sum in stage order
+        # (NumPy accumulates in order; + 0.0 is exact), the same for every organic
+        # flow on one aqueous side
+        memo = self._memo
+        kept = memo.get("scrub_acid") if memo is not None else None
+        if kept is not None and kept[0] is net.acid_in and kept[1] is net.section:
+            used = kept[2]
+        else:
+            scrub = self._section_codes(net) == SECTIONS.index("scrub")
+            used = np.cumsum(np.where(scrub, net.acid_in / 3.0, 0.0))
+            if memo is not None:
+                memo["scrub_acid"] = (net.acid_in, net.section, used)
+        cap = ymax - used / net.org_in
         if np.any(cap <= 0):
             j = int(np.argmax(cap <= 0))
             self.warnings.append(
@@ -604,8 +645,15 @@ class Cascade:
 
     def _section_codes(self, net: Network) -> np.ndarray:
         """Index in SECTIONS of every stage's section."""
+        memo = self._memo
+        kept = memo.get("section_codes") if memo is not None else None
+        if kept is not None and kept[0] is net.section:
+            return kept[1]
         code = {name: k for k, name in enumerate(SECTIONS)}
-        return np.array([code[s] for s in net.section], dtype=np.intp)
+        codes = np.array([code[s] for s in net.section], dtype=np.intp)
+        if memo is not None:
+            memo["section_codes"] = (net.section, codes)
+        return codes
 
     def _section_rows(self, net: Network, rows: dict) -> np.ndarray:
         """(N, C) array whose row j is ``rows[section of stage j]`` (each a list
