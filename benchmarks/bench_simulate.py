@@ -5,16 +5,16 @@ Prints measured figures (no assertions).  The earlier cascade.py is read with
 ``git show REV:rexopt/cascade.py`` and imported from a temporary file as its own
 module; both use this checkout's kernel, results and case code, so the difference
 is what cascade.py does around the kernel.  For every case: CPU ms per simulate
-(``time.process_time``, best of --repeat rounds of --n scenarios each), with the
-branch search on (the default: the case and its two neighbouring organic flows)
-and off; the same scenarios for both (the case's organic flow changed by up to
+(``time.process_time``, best of --repeat rounds of --n scenarios each, old
+and new taking turns), with the branch search on (the default: the case and
+its two neighbouring organic flows) and off; the same scenarios for both (the case's organic flow changed by up to
 +-5 %, cases validated before timing); and CPU microseconds of ``network`` +
 ``stage_parameters`` per call outside a simulate.  Each scenario's answer
 (``x``, ``y``, warnings) is checked equal between the two.
 
 Usage::
 
-    python benchmarks/bench_simulate.py [--rev HEAD~3] [--n 200] [--repeat 3]
+    python benchmarks/bench_simulate.py [--rev 13ce2146] [--n 100] [--repeat 5]
         [--case cases/prnd_p507.toml ...]
 """
 
@@ -75,32 +75,41 @@ def scenarios(path: str, n: int) -> list[CascadeCase]:
     return out
 
 
-def cpu_ms(module, cases, repeat: int, **kw) -> float:
-    """Best of ``repeat`` rounds: CPU ms per simulate."""
-    best = float("inf")
+def cpu_ms(modules, cases, repeat: int, **kw) -> list[float]:
+    """CPU ms per simulate of each module, best of ``repeat`` rounds; the
+    modules take turns within each round, so other load on a shared machine
+    weighs on both alike."""
+    best = [float("inf")] * len(modules)
     for _ in range(repeat):
-        t = time.process_time()
-        for c in cases:
-            module.Cascade(c).simulate(**kw)
-        best = min(best, (time.process_time() - t) / len(cases) * 1e3)
+        for k, module in enumerate(modules):
+            t = time.process_time()
+            for c in cases:
+                module.Cascade(c).simulate(**kw)
+            best[k] = min(best[k], (time.process_time() - t) / len(cases) * 1e3)
     return best
 
 
-def build_us(module, case, n: int = 300) -> float:
-    cas = module.Cascade(case)
-    t = time.process_time()
-    for _ in range(n):
-        cas.warnings = []
-        cas.stage_parameters(cas.network())
-    return (time.process_time() - t) / n * 1e6
+def build_us(modules, case, repeat: int, n: int = 200) -> list[float]:
+    """CPU us of network() + stage_parameters() outside a simulate, best of
+    ``repeat`` rounds taking turns."""
+    best = [float("inf")] * len(modules)
+    for _ in range(repeat):
+        for k, module in enumerate(modules):
+            cas = module.Cascade(case)
+            t = time.process_time()
+            for _ in range(n):
+                cas.warnings = []
+                cas.stage_parameters(cas.network())
+            best[k] = min(best[k], (time.process_time() - t) / n * 1e6)
+    return best
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     # default: the commit before the network / stage-parameter rework
     ap.add_argument("--rev", default="13ce2146", help="the earlier commit")
-    ap.add_argument("--n", type=int, default=200, help="scenarios per case")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--n", type=int, default=100, help="scenarios per case")
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--case", action="append", help="case files (repeatable)")
     a = ap.parse_args(argv)
     old = old_module(a.rev)
@@ -127,10 +136,9 @@ def main(argv=None):
                     and r0.warnings == r1.warnings
                 ):
                     raise SystemExit(f"{path}: old and new answers differ")
-        b_old, b_new = build_us(old, cases[0]), build_us(new_module, cases[0])
+        b_old, b_new = build_us([old, new_module], cases[0], a.repeat)
         for bs in (True, False):
-            t_old = cpu_ms(old, cases, a.repeat, branch_search=bs)
-            t_new = cpu_ms(new_module, cases, a.repeat, branch_search=bs)
+            t_old, t_new = cpu_ms([old, new_module], cases, a.repeat, branch_search=bs)
             print(
                 f"{Path(path).stem:<28} {'on' if bs else 'off':>6} {t_old:8.3f} "
                 f"{t_new:8.3f} {t_old / t_new:8.2f} {b_old:15.0f} {b_new:6.0f}"
