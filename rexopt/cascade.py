@@ -215,6 +215,7 @@ class Cascade:
         self,
         organic_in_mol_L: np.ndarray | None = None,
         organic_flow_L_h: float | None = None,
+        feed_scale: float = 1.0,
     ) -> Network:
         """Flows and inputs of every stage.
 
@@ -227,6 +228,9 @@ class Cascade:
             Organic flow entering stage 1 instead of the case's (the organic-flow
             walk and the branch search solve neighbouring flows; everything else
             is the case's). [L/h]
+        feed_scale : float
+            Factor on the feed's metal concentrations (the feed walk solves the
+            case with less metal fed; everything else is the case's). [-]
 
         Nothing on the aqueous side depends on the organic inlet: during a
         :meth:`simulate` it is built once and shared (the same arrays) by the
@@ -234,7 +238,10 @@ class Cascade:
         organic side is built per call.
         """
         c = self.case
-        aq = self._memo_get("aqueous_side", self._aqueous_side)
+        if feed_scale == 1.0:
+            aq = self._memo_get("aqueous_side", self._aqueous_side)
+        else:  # another feed: another aqueous side, not kept
+            aq = self._aqueous_side(feed_scale)
         for msg in aq["warnings"]:  # the feed's charge closure (feed_anions)
             if msg not in self.warnings:
                 self.warnings.append(msg)
@@ -326,9 +333,9 @@ class Cascade:
             aq["feed_charge"],
         )
 
-    def _aqueous_side(self) -> dict:
+    def _aqueous_side(self, feed_scale: float = 1.0) -> dict:
         """Everything of :meth:`network` that does not depend on the organic
-        inlet: stage layout, aqueous inputs and flows, the organic feed (if the
+        inlet (for the feed's metals scaled by ``feed_scale``): stage layout, aqueous inputs and flows, the organic feed (if the
         feed is organic), side draws.  Raises the CaseError of an aqueous side
         draw larger than its stage's flow; a stage with no aqueous flow is
         returned (``dry_stage``) and raised by :meth:`network` after the organic
@@ -362,7 +369,7 @@ class Cascade:
         fconc = self._conc_vector(
             f.conc_mol_L if f.conc_mol_L is not None else f.conc_g_L,
             g_L=f.conc_mol_L is None,
-        )
+        ) * float(feed_scale)
         if f.stage is not None:
             jf = f.stage - 1
         elif f.phase == "aqueous":

@@ -48,7 +48,9 @@ def ref_stage_index(cas):
     return sec, loc, span
 
 
-def ref_network(cas, organic_in_mol_L=None, organic_flow_L_h=None) -> Network:
+def ref_network(
+    cas, organic_in_mol_L=None, organic_flow_L_h=None, feed_scale=1.0
+) -> Network:
     """Flows and inputs of every stage.
 
     Parameters
@@ -103,7 +105,7 @@ def ref_network(cas, organic_in_mol_L=None, organic_flow_L_h=None) -> Network:
     fconc = cas._conc_vector(
         f.conc_mol_L if f.conc_mol_L is not None else f.conc_g_L,
         g_L=f.conc_mol_L is None,
-    )
+    ) * float(feed_scale)
     if f.stage is not None:
         jf = f.stage - 1
     elif f.phase == "aqueous":
@@ -459,9 +461,10 @@ def _same_par(new, ref):
 
 
 def _calls(cas, build_net, build_par, origin_flow):
-    """The calls a simulate with the branch search and an organic loop makes:
-    the case, its two neighbouring organic flows, and a loop pass with metal
-    returning on the organic; every result and the warnings after each."""
+    """The calls a simulate makes: the case, its two neighbouring organic flows
+    (branch search), a pass with metal returning on the organic (organic loop),
+    the case with less metal fed (feed walk) and the case's flow again; every
+    result and the warnings after each."""
     out = []
     net = build_net(cas)
     out.append((net, build_par(cas, net), list(cas.warnings)))
@@ -473,6 +476,12 @@ def _calls(cas, build_net, build_par, origin_flow):
         del cas.warnings[n:]  # as Cascade._neighbour does
     back = np.linspace(0.001, 0.01, len(cas.species))
     out.append((build_net(cas, organic_in_mol_L=back), None, list(cas.warnings)))
+    # less metal fed (the feed walk), then the case's organic flow again
+    for kw in ({"feed_scale": 0.1}, {"organic_flow_L_h": origin_flow}):
+        n = len(cas.warnings)
+        snet = build_net(cas, **kw)
+        out.append((snet, build_par(cas, snet), list(cas.warnings)))
+        del cas.warnings[n:]
     return out
 
 
@@ -492,7 +501,7 @@ def test_network_and_parameters_are_the_reference_bit_for_bit(case):
     ref = _calls(
         Cascade(case), ref_network, ref_stage_parameters, case.organic.flow_L_h
     )
-    assert len(new) == len(ref) == 4
+    assert len(new) == len(ref) == 6
     for (n_net, n_par, n_w), (r_net, r_par, r_w) in zip(new, ref, strict=True):
         _equal(n_net, r_net)
         if r_par is not None:
