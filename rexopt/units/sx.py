@@ -291,6 +291,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     need = {
         "name",
         "cut",
+        # the extraction stages size the bank for the plant's aqueous feed
+        "n_extraction",
         "base_eq_per_mol",
         "hcl_mol_per_mol",
         "scrub_L_per_mol",
