@@ -272,8 +272,9 @@ def _proportional_part(blk, probes, keys, common, inlet_exprs, bound, K):
     base form q (e.g. an SX bank's volume = stages x residence x aqueous flow):
     q is split by the distinct multiples, ``q = sum_g q_g``, ``q_g <= U sum_{k in
     g} y_k`` (the hull of the disjunction for one quantity, exact at an integer
-    point), and the key's part is ``sum_g a_g q_g``.  Raises if a form is not a
-    multiple of the base.  Returns {key: expression}.
+    point), and the key's part is ``sum_g a_g q_g``.  U (``blk.q_ub``, a mutable
+    Param) starts at the propagated inlet bounds (``blk.q_ub_propagated``).
+    Raises if a form is not a multiple of the base.  Returns {key: expression}.
     """
     forms = {
         key: [
@@ -313,10 +314,18 @@ def _proportional_part(blk, probes, keys, common, inlet_exprs, bound, K):
     )
     blk.q_groups = [list(groups[sig]) for sig in glist]  # points of each q_part
     blk.q_expr = q  # the base form (the key of the first point that has one)
+    # U: mutable, so that a caller may tighten it (e.g. by an LP bound, see
+    # flowsheets.ndfeb_recycling.tighten_bank_flow_bounds) without a rebuild;
+    # ``q_ub_propagated`` keeps the bound from the flowsheet's interval propagation
+    blk.q_ub_propagated = ub
+    blk.q_ub = pyo.Param(
+        mutable=True, initialize=ub, doc="upper bound of the base form q (U)"
+    )
     blk.q_rows = pyo.ConstraintList()
     blk.q_rows.add(sum(blk.q_part[g] for g in range(len(glist))) == q)
     for g, sig in enumerate(glist):
-        blk.q_rows.add(blk.q_part[g] <= ub * sum(blk.y[k] for k in groups[sig]))
+        on = sum(blk.y[k] for k in groups[sig])
+        blk.q_rows.add(blk.q_part[g] <= blk.q_ub * on)
     return {
         key: sum(sig[i] * blk.q_part[g] for g, sig in enumerate(glist) if sig[i])
         for i, key in enumerate(keys)
