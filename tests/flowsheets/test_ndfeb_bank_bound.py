@@ -104,3 +104,20 @@ def test_tightened_solve_keeps_the_optimum(name, sx_tables):
     g = case.solver.mip_gap
     tol = g * max(abs(loose_npv), abs(tight_npv)) / (1 - g)
     assert abs(tight_npv - loose_npv) <= tol, (name, loose_npv, tight_npv)
+
+
+def test_a_changed_u_reaches_the_persistent_solver():
+    """U is a mutable Param: a re-solve with the model's kept HiGHS object must see
+    the new value (else a bound computed for one spec would outlive it)."""
+    from rexopt.highs import solve
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 100))
+    m.y = pyo.Var(within=pyo.Binary)
+    m.u = pyo.Param(mutable=True, initialize=5.0)
+    m.c = pyo.Constraint(expr=m.x <= m.u * m.y)
+    m.obj = pyo.Objective(expr=m.x - 0.01 * m.y, sense=pyo.maximize)
+    for u in (5.0, 50.0, 2.0):
+        m.u.set_value(u)
+        solve(m)
+        assert pyo.value(m.x) == pytest.approx(u)
