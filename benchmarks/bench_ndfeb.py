@@ -7,12 +7,17 @@ model size.  Goal (issue 19): the whole optimisation in under 20 s on 2 cores.
     python benchmarks/bench_ndfeb.py [cases/ndfeb_4000tpa.toml]
     python benchmarks/bench_ndfeb.py --compare [CASE]
     python benchmarks/bench_ndfeb.py --session [CASE]
+    python benchmarks/bench_ndfeb.py --bound [CASE]
 
 ``--compare`` runs the main job twice in one process, without and with the CAPEX
 secant cut (``rexopt.units.linear.SECANT_CUT``), and prints wall and CPU time,
 HiGHS branch-and-bound nodes (a measure of work that a loaded machine does not
 change) and the plant each found.  Wall times on a machine shared with other
 jobs are marked ``loaded`` when the 1-min load average is above 2.5.
+
+``--bound`` runs the main job without and with the LP bound of each SX bank's
+aqueous flow (``flowsheets.ndfeb_recycling.TIGHTEN_BANK_BOUNDS``), side by side,
+and prints each bank's propagated bound, LP bound and flow at the chosen plant.
 
 ``--session`` measures PlantSession (issue 20): the same scenarios re-solved on
 one built model with the base-case plant as MIP start and without a start (and
@@ -84,6 +89,64 @@ def main(case_path: str) -> None:
         f"REO {s['REO_t_yr']:.1f} t/yr, RE yield {100 * s['re_yield']:.2f} %, "
         f"NPV {s['economics']['npv_USD'] / 1e6:.1f} M USD, ZLD met: "
         f"{s['balances']['zld_met']}"
+    )
+
+
+def compare_bound(case_path: str) -> None:
+    """Main job without and with the LP bound of each SX bank's flow."""
+    import pyomo.environ as pyo
+
+    rows = []
+    bounds = {}
+    for tight in (False, True):
+        nd.TIGHTEN_BANK_BOUNDS = tight
+        t0, c0 = time.perf_counter(), _cpu()
+        with tempfile.TemporaryDirectory() as out:
+            res = nd.main(case_path, out)
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        m = res.model
+        q = {
+            b: pyo.value(m.units[b].q_expr)
+            for b in m.plant.order
+            if hasattr(m.units[b], "q_expr")
+        }
+        if tight:
+            bounds = {b: dict(r) for b, r in m.bank_flow_bounds_main.items()}
+        rows.append(
+            (
+                "LP bound" if tight else "propagated",
+                wall,
+                cpu,
+                res.timings_s["milp_solve"],
+                res.solve.nodes,
+                res.solve.gap,
+                res.summary["economics"]["npv_USD"],
+                q,
+                _load_note(wall, cpu),
+            )
+        )
+    nd.TIGHTEN_BANK_BOUNDS = True
+    print(f"case: {case_path}")
+    print(
+        f"{'U':10s} {'wall_s':>8s} {'cpu_s':>8s} {'milp_s':>8s} "
+        f"{'nodes':>7s} {'gap_%':>7s} {'NPV_MUSD':>10s}"
+    )
+    for r in rows:
+        print(
+            f"{r[0]:10s} {r[1]:8.2f} {r[2]:8.2f} {r[3]:8.2f} {r[4]:7d} "
+            f"{100 * (r[5] or 0):7.3f} {r[6] / 1e6:10.2f}  {r[8]}"
+        )
+    print("bank: propagated U, LP bound, q at the plant (without / with) [base form]")
+    for b, r in bounds.items():
+        print(
+            f"  {b:9s} {r['propagated_bound']:12.4g} {r.get('lp_bound', float('nan')):12.4g}"
+            f" {rows[0][7][b]:10.4g} / {rows[1][7][b]:.4g}  ({r['status']})"
+        )
+    a, b = rows
+    print(
+        f"ratio propagated/LP bound: wall {a[1] / b[1]:.2f}, CPU {a[2] / b[2]:.2f}, "
+        f"nodes {a[4] / max(b[4], 1):.2f}; NPV difference "
+        f"{100 * (b[6] - a[6]) / abs(a[6]):+.3f} %"
     )
 
 
@@ -246,6 +309,8 @@ if __name__ == "__main__":
     path = args[0] if args else str(ROOT / "cases" / "ndfeb_4000tpa.toml")
     if "--session" in sys.argv:
         session(path, rebuild="--rebuild" in sys.argv, free="--free" in sys.argv)
+    elif "--bound" in sys.argv:
+        compare_bound(path)
     elif "--compare" in sys.argv:
         compare(path)
     else:

@@ -7,7 +7,7 @@ Prints measured figures (no assertions):
    batching;
 2. where one cascade scenario's CPU time goes (serial, no sweep machinery): the
    overrides applied to the case, case validation, network and stage parameters,
-   the kernel, the result arrays, the balance check's pandas table, the rest of
+   the kernel, the result arrays, the balance check (from the arrays), the rest of
    simulate, the search for other steady states (more kernel solves) and the
    summary -- and the baseline that builds every pandas table per scenario;
 3. a cascade sweep: N cascade simulations (the ``cascade`` kind:
@@ -104,7 +104,8 @@ def breakdown(case: Path, n: int = 300) -> None:
 
     CPU time (``time.process_time``) is what a scenario costs whatever else runs
     on the machine (contention for shared caches still inflates it somewhat).
-    "balance (pandas)" is the table and filter of simulate's balance check.
+    "balance check" is simulate's balance refusal test (CascadeResult.unbalanced,
+    read from the result arrays).
     """
     import tomllib
 
@@ -123,7 +124,7 @@ def breakdown(case: Path, n: int = 300) -> None:
         "network+params",
         "kernel",
         "result arrays",
-        "balance (pandas)",
+        "balance check",
         "rest of simulate",
         "branch search",
         "summary",
@@ -151,12 +152,11 @@ def breakdown(case: Path, n: int = 300) -> None:
         t6 = clock()
         res.summary()
         t7 = clock()
-        # inside simulate: the result arrays, and the balance check's pandas table
+        # inside simulate: the result arrays, and the balance check
         r = CascadeResult.build(cas, net, par, x, y, h, F, res0.convergence, [])
         t8 = clock()
-        # simulate's balance check: the pandas table, filtered
-        bal = r.balance["relative_error"]
-        len(bal[bal > BALANCE_MAX])
+        # simulate's balance check, as simulate does it (from the arrays)
+        r.unbalanced(BALANCE_MAX)
         t9 = clock()
         for name in ("streams", "recovery", "purity", "profiles", "reagents"):
             getattr(res, name)
@@ -168,7 +168,7 @@ def breakdown(case: Path, n: int = 300) -> None:
         t["network+params"] += t3 - t2
         t["kernel"] += t4 - t3
         t["result arrays"] += t8 - t7
-        t["balance (pandas)"] += t9 - t8
+        t["balance check"] += t9 - t8
         sim0 = t5 - t4
         t["rest of simulate"] += max(0.0, sim0 - (t4 - t2) - (t9 - t7))
         t["branch search"] += max(0.0, (t6 - t5) - sim0)

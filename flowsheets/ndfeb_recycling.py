@@ -1228,14 +1228,120 @@ def _polish(m, case: NdfebCase) -> SolveReport:
     return rep
 
 
+#: default of :func:`solve`'s ``tighten`` (benchmarks/bench_ndfeb.py --bound turns
+#: it off to compare)
+TIGHTEN_BANK_BOUNDS = True
+
+
+def tighten_bank_flow_bounds(m) -> dict[str, dict[str, float | str]]:
+    """Tighten each SX bank's U (``q_part[g] <= U y``) by an LP bound of its flow.
+
+    For each bank with a proportional part (:func:`rexopt.units.linear.
+    _proportional_part`), solve the LP relaxation of the model as it stands (every
+    active constraint, fixed variables held) maximising the bank's base form q;
+    every integer-feasible plant of this model lies in that relaxation, so its
+    optimum bounds q at each of them.  U is set to that optimum (plus 1e-6
+    relative and 1e-6 absolute, for the LP's tolerances), never above the
+    propagated bound.  A bank whose LP is not solved to optimality keeps the
+    propagated bound, and the returned record says so.  The bound holds only for
+    the model's current constraints: :func:`solve` computes it on entry and puts
+    the propagated bounds back on exit.  Returns {bank: record}, also kept in
+    ``m.bank_flow_bounds``.
+    """
+    import highspy
+    import numpy as np
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    banks = [
+        n
+        for n in m.plant.order
+        if hasattr(m.units[n], "q_part") and hasattr(m.units[n], "q_ub")
+    ]
+    out: dict[str, dict[str, float | str]] = {}
+    if not banks:
+        m.bank_flow_bounds = out
+        return out
+    opt = Highs()
+    opt.set_instance(m)  # a separate HiGHS object: the model's own is untouched
+    h = opt._solver_model
+    h.setOptionValue("output_flag", False)
+    vmap = opt._pyomo_var_to_solver_var_map
+    n = h.getNumCol()
+    cols = np.arange(n, dtype=np.int32)
+    h.changeColsIntegrality(n, cols, np.zeros(n, dtype=np.uint8))
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    h.changeObjectiveOffset(0.0)
+    for name in banks:
+        blk = m.units[name]
+        prop = float(blk.q_ub_propagated)
+        h.changeColsCost(n, cols, np.zeros(n))
+        idx = [vmap[id(blk.q_part[g])] for g in blk.q_part if id(blk.q_part[g]) in vmap]
+        rec: dict[str, float | str] = {"propagated_bound": prop}
+        h.changeColsCost(len(idx), np.asarray(idx, dtype=np.int32), np.ones(len(idx)))
+        h.run()
+        status = h.modelStatusToString(h.getModelStatus())
+        if status == "Optimal" and len(idx) == len(blk.q_part):
+            lp = float(h.getInfo().objective_function_value)
+            used = min(prop, max(0.0, lp) * (1 + 1e-6) + 1e-6)
+            rec.update(lp_bound=lp, used_bound=used, status="lp bound")
+        else:
+            used = prop
+            rec.update(
+                used_bound=used,
+                status=f"propagated bound kept (LP relaxation: {status})",
+            )
+        blk.q_ub.set_value(used)
+        out[name] = rec
+    m.bank_flow_bounds = out
+    return out
+
+
+def restore_bank_flow_bounds(m) -> None:
+    """Put each SX bank's U back to its propagated bound (valid for any spec)."""
+    for name in m.plant.order:
+        blk = m.units[name]
+        if hasattr(blk, "q_ub") and hasattr(blk, "q_ub_propagated"):
+            blk.q_ub.set_value(blk.q_ub_propagated)
+
+
 def solve(
     m,
     case: NdfebCase,
     max_rounds: int | None = None,
     start: dict | None = None,
     start_label: str = "given",
+    tighten: bool | None = None,
 ) -> SolveReport:
     """Solve the plant MILP with a CAPEX that is exact at the reported plant.
+
+    With ``tighten`` (default :data:`TIGHTEN_BANK_BOUNDS`), each SX bank's flow
+    bound U is first tightened to the LP bound of the model as it stands
+    (:func:`tighten_bank_flow_bounds`, recorded in ``m.bank_flow_bounds``) and
+    put back to the propagated bound on return, so a later solve with other
+    constraints never inherits it.  The bound removes no integer-feasible plant,
+    so the optimum and the gap HiGHS proves are those of the same model; only
+    the search path (and so which plant within the gap) can change.
+    """
+    if tighten is None:
+        tighten = TIGHTEN_BANK_BOUNDS
+    if not tighten:
+        m.bank_flow_bounds = {}
+        return _solve_rounds(m, case, max_rounds, start, start_label)
+    tighten_bank_flow_bounds(m)
+    try:
+        return _solve_rounds(m, case, max_rounds, start, start_label)
+    finally:
+        restore_bank_flow_bounds(m)
+
+
+def _solve_rounds(
+    m,
+    case: NdfebCase,
+    max_rounds: int | None,
+    start: dict | None,
+    start_label: str,
+) -> SolveReport:
+    """The CAPEX rounds of :func:`solve` (U as the caller left it).
 
     The piecewise-linear CAPEX is exact at its breakpoints and below the power law
     between them (chords of a concave curve), so the MILP's optimum is a bound of
@@ -1914,6 +2020,8 @@ def resimulate(
                 "max_abs_recovery_difference": diff,
                 "raffinate_recovery_kernel": v["raff"],
                 "raffinate_recovery_table": v["table"],
+                # the kernel ran at the plant's feed concentration
+                "feed_RE_mol_L": v["feed_RE_mol_L"],
             }
         plant.units[name].verification = {}
     return Resim(
@@ -1963,6 +2071,9 @@ def run(
         rep = solve(m, case)
     except SolveError as exc:
         raise InfeasibleCase(diagnose(m, case, exc)) from None
+    # the bounds of the reported plant's solve (later re-solves overwrite
+    # m.bank_flow_bounds)
+    m.bank_flow_bounds_main = dict(m.bank_flow_bounds)
     t3 = time.perf_counter()
     choice = read_choice(m)
     if verify_runner is None and sx_tables is None:

@@ -11,6 +11,7 @@ Stage numbering: the kernel uses 0-based stages 0..N-1 along the organic flow
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -92,6 +93,24 @@ ACCURACY_FLOOR_TEXT = (
 )
 
 
+def _built_once(method):
+    """Run ``method`` with :meth:`Cascade._memo_get` keeping what it builds (the
+    network's aqueous side, the stage parameters) until it returns: the case's
+    neighbouring organic flows and organic-loop passes reuse them."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if self._memo is not None:  # already inside one
+            return method(self, *args, **kwargs)
+        self._memo = {}
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._memo = None
+
+    return run
+
+
 class CascadeError(RuntimeError):
     """The cascade has no steady state the kernel could find; says where and why."""
 
@@ -158,9 +177,26 @@ class Cascade:
             species.append(self.agent.ion)
         self.species = species
         self.z = np.array([float(element(s).charge) for s in species])
+        # what network() and stage_parameters() build once per simulate
+        # (_memo_get); None outside simulate
+        self._memo: dict | None = None
 
     # ------------------------------------------------------------------ network
+    def _memo_get(self, key: str, build):
+        """``build()``, kept for the rest of the current :meth:`simulate` (the
+        case is not changed while it runs); outside it built afresh every time
+        (callers such as the design optimizer change the case between calls)."""
+        memo = self._memo
+        if memo is None:
+            return build()
+        if key not in memo:
+            memo[key] = build()
+        return memo[key]
+
     def _stage_index(self) -> tuple[list[str], list[int], dict[str, tuple[int, int]]]:
+        return self._memo_get("stage_index", self._build_stage_index)
+
+    def _build_stage_index(self):
         sec, loc, span = [], [], {}
         start = 0
         for name in SECTIONS:
@@ -200,7 +236,115 @@ class Cascade:
         feed_scale : float
             Factor on the feed's metal concentrations (the feed walk solves the
             case with less metal fed; everything else is the case's). [-]
+
+        Nothing on the aqueous side depends on the organic inlet: during a
+        :meth:`simulate` it is built once and shared (the same arrays) by the
+        networks of the case and of its neighbouring organic flows; only the
+        organic side is built per call.
         """
+        c = self.case
+        if feed_scale == 1.0:
+            aq = self._memo_get("aqueous_side", self._aqueous_side)
+        else:  # another feed: another aqueous side, not kept
+            aq = self._aqueous_side(feed_scale)
+        for msg in aq["warnings"]:  # the feed's charge closure (feed_anions)
+            if msg not in self.warnings:
+                self.warnings.append(msg)
+        sec, loc, span, N = aq["section"], aq["local"], aq["span"], aq["N"]
+        z = self.z
+
+        # organic inlet (stage 1), saponified
+        O = c.organic.flow_L_h if organic_flow_L_h is None else float(organic_flow_L_h)
+        y_in = (
+            self._conc_vector(c.organic.conc_mol_L)
+            if organic_in_mol_L is None
+            else np.asarray(organic_in_mol_L, float).copy()
+        )
+        if self.pH_model and c.organic.saponification > 0:
+            ion = self.species.index(self.agent.ion)
+            y_in[ion] = c.organic.saponification * c.organic.extractant_mol_L / z[ion]
+        # the organic feed (if any) was added to zeros; x + y == y + x in IEEE
+        # arithmetic, so adding the inlet second gives the numbers of adding it first
+        org_add = aq["org_add"].copy()
+        org_add[0] += O
+        ext_org = aq["ext_org"].copy()
+        ext_org[0] += O * y_in
+
+        org_draw = aq["org_draw"]
+        if not aq["org_draws"]:
+            # no draw: each stage passes on what enters it, a running sum (NumPy
+            # accumulates in order, as the loop below does; x - 0.0 == x)
+            org_in = np.cumsum(org_add)
+            ok = bool(np.all(org_in >= -1e-12 * np.maximum(org_in, 1.0)))
+        else:
+            ok = False
+        if ok:
+            org_out = org_in.copy()
+            org_pass = org_in.copy()
+            org_pass[N - 1] = 0.0
+        else:
+            add_l, draw_l = org_add.tolist(), org_draw.tolist()
+            in_l, pass_l = [0.0] * N, [0.0] * N
+            up = 0.0
+            for j in range(N):
+                out = up + add_l[j]
+                in_l[j] = out
+                left = out - draw_l[j]
+                if left < -1e-12 * max(out, 1.0):
+                    raise CaseError(
+                        f"side draw at {sec[j]} stage {loc[j]} (stage {j + 1}): "
+                        f"{draw_l[j]:g} L/h organic asked, only {out:g} L/h flows "
+                        f"there"
+                    )
+                pass_l[j] = left if j < N - 1 else 0.0
+                up = pass_l[j]
+            org_in = np.array(in_l)
+            org_out = org_in.copy()
+            org_pass = np.array(pass_l)
+        outlets = list(aq["aq_outlets"])
+        last = "stripped_organic" if "strip" in span else "loaded_organic"
+        outlets.append((last, "organic", N - 1, org_out[N - 1] - org_draw[N - 1]))
+        internal = []
+        if "strip" in span:
+            jl = span["strip"][0] - 1
+            internal.append(("loaded_organic", "organic", jl, org_pass[jl]))
+        outlets += aq["draws"]
+        j = aq["dry_stage"]
+        if j is not None:  # checked after the organic side, as a full build does
+            raise CaseError(
+                f"no aqueous flows through {sec[j]} stage {loc[j]} (stage {j + 1}): "
+                f"every stage needs an aqueous phase (check feed stage and scrub/strip "
+                f"flows)"
+            )
+        self._feed_stage = aq["feed_stage"]
+        return Network(
+            N,
+            self.species,
+            z,
+            sec,
+            loc,
+            aq["aq_out"],
+            aq["aq_pass"],
+            org_out,
+            org_pass,
+            org_in,
+            aq["ext_aq"],
+            ext_org,
+            aq["anion_eq"],
+            aq["acid_in"],
+            outlets,
+            internal,
+            aq["sulfate_in"],
+            aq["feed_charge"],
+        )
+
+    def _aqueous_side(self, feed_scale: float = 1.0) -> dict:
+        """Everything of :meth:`network` that does not depend on the organic
+        inlet (for the feed's metals scaled by ``feed_scale``): stage layout, aqueous inputs and flows, the organic feed (if the
+        feed is organic), side draws.  Raises the CaseError of an aqueous side
+        draw larger than its stage's flow; a stage with no aqueous flow is
+        returned (``dry_stage``) and raised by :meth:`network` after the organic
+        side's checks, in the order a full build checks them."""
         c = self.case
         sec, loc, span = self._stage_index()
         N, C = len(sec), len(self.species)
@@ -225,19 +369,6 @@ class Cascade:
                 sulfate_mol_L = eq / 2.0 if sulfate_medium else 0.0
             sulfate[j] += flow * sulfate_mol_L
 
-        # organic inlet (stage 1), saponified
-        O = c.organic.flow_L_h if organic_flow_L_h is None else float(organic_flow_L_h)
-        y_in = (
-            self._conc_vector(c.organic.conc_mol_L)
-            if organic_in_mol_L is None
-            else np.asarray(organic_in_mol_L, float).copy()
-        )
-        if self.pH_model and c.organic.saponification > 0:
-            ion = self.species.index(self.agent.ion)
-            y_in[ion] = c.organic.saponification * c.organic.extractant_mol_L / z[ion]
-        org_add[0] += O
-        ext_org[0] += O * y_in
-
         # feed
         f = c.feed
         fconc = self._conc_vector(
@@ -251,15 +382,21 @@ class Cascade:
         else:
             jf = span["scrub"][0] if "scrub" in span else span["extraction"][1] - 1
         charge = None
+        warnings: list[str] = []
         if f.phase == "aqueous":
-            charge = self.feed_anions(fconc)
+            # the warning feed_anions gives is kept with the side and given again
+            # by every network() call, as a fresh build would
+            kept, self.warnings = self.warnings, warnings
+            try:
+                charge = self.feed_anions(fconc)
+            finally:
+                self.warnings = kept
             add_aq(
                 jf, f.flow_L_h, fconc, charge["acidity_mol_L"], charge["sulfate_mol_L"]
             )
         else:
             org_add[jf] += f.flow_L_h
             ext_org[jf] += f.flow_L_h * fconc
-        self._feed_stage = jf
         for name in ("scrub", "strip"):
             stream = getattr(c, name)
             if stream is not None and name in span:
@@ -270,86 +407,105 @@ class Cascade:
                     stream.acidity_mol_L,
                 )
 
-        aq_draw = np.zeros(N)
+        aq_draw = [0.0] * N
         org_draw = np.zeros(N)
         draws = []
+        org_draws = False
         for k, d in enumerate(c.side_draws):
             j = d.stage - 1
-            (aq_draw if d.phase == "aqueous" else org_draw)[j] += d.flow_L_h
+            if d.phase == "aqueous":
+                aq_draw[j] += d.flow_L_h
+            else:
+                org_draw[j] += d.flow_L_h
+                org_draws = True
             draws.append((d.name or f"side_draw_{k + 1}", d.phase, j, d.flow_L_h))
 
         # aqueous runs from the top of each section chain down to stage 1; the strip
-        # section's aqueous leaves at its first stage (strip liquor)
+        # section's aqueous leaves at its first stage (strip liquor).  Python floats:
+        # the same IEEE double arithmetic as NumPy's, without its per-item cost
         strip_first = span["strip"][0] if "strip" in span else None
-        aq_out = np.zeros(N)
-        aq_pass = np.zeros(N)
-        outlets = []
+        ends = [0] if strip_first is None else sorted({0, strip_first})
+        aq_out = aq_pass = None
+        if not any(aq_draw):
+            # no draw: each stage passes on all that enters it, a running sum from
+            # the top of each chain (NumPy accumulates in order, as the loop below
+            # does; x - 0.0 == x)
+            aq_out = np.empty(N)
+            for lo, hi in zip(ends, ends[1:] + [N], strict=True):
+                aq_out[lo:hi] = np.cumsum(aq_in[lo:hi][::-1])[::-1]
+            if np.all(aq_out >= -1e-12 * np.maximum(aq_out, 1.0)):
+                aq_pass = aq_out.copy()
+                aq_pass[ends] = 0.0
+                aq_outlets = [
+                    (
+                        "raffinate" if j == 0 else "strip_liquor",
+                        "aqueous",
+                        j,
+                        aq_out[j] - 0.0,
+                    )
+                    for j in reversed(ends)
+                ]
+        if aq_pass is None:
+            aq_out, aq_pass, aq_outlets = self._aqueous_chain(
+                aq_in.tolist(), aq_draw, strip_first, sec, loc
+            )
+        dry = np.flatnonzero(aq_out <= 0.0)
+        return {
+            "section": sec,
+            "local": loc,
+            "span": span,
+            "N": N,
+            "feed_stage": jf,
+            "aq_out": aq_out,
+            "aq_pass": aq_pass,
+            "ext_aq": ext_aq,
+            "anion_eq": anion,
+            "acid_in": acid,
+            "sulfate_in": sulfate if charge is not None and charge["stated"] else None,
+            "feed_charge": charge,
+            "warnings": warnings,
+            "org_add": org_add,
+            "ext_org": ext_org,
+            "org_draw": org_draw,
+            "org_draws": org_draws,
+            "aq_outlets": aq_outlets,
+            "draws": draws,
+            "dry_stage": int(dry[0]) if dry.size else None,
+        }
+
+    @staticmethod
+    def _aqueous_chain(in_l, aq_draw, strip_first, sec, loc):
+        """Aqueous stage flows, stage by stage from the top of each chain down,
+        less the side draws (Python floats: the same IEEE arithmetic as NumPy's
+        without its per-item cost).  Returns aq_out, aq_pass, aqueous outlets."""
+        N = len(in_l)
+        out_l = [0.0] * N
+        pass_l = [0.0] * N
+        aq_outlets = []
         down = 0.0
         for j in range(N - 1, -1, -1):
-            aq_out[j] = down + aq_in[j]
-            left = aq_out[j] - aq_draw[j]
-            if left < -1e-12 * max(aq_out[j], 1.0):
+            out = down + in_l[j]
+            out_l[j] = out
+            left = out - aq_draw[j]
+            if left < -1e-12 * max(out, 1.0):
                 raise CaseError(
                     f"side draw at {sec[j]} stage {loc[j]} (stage {j + 1}): "
-                    f"{aq_draw[j]:g} L/h aqueous asked, only {aq_out[j]:g} L/h flows there"
+                    f"{aq_draw[j]:g} L/h aqueous asked, only {out:g} L/h flows there"
                 )
             if j == 0 or j == strip_first:
-                outlets.append(
-                    ("raffinate" if j == 0 else "strip_liquor", "aqueous", j, left)
+                aq_outlets.append(
+                    (
+                        "raffinate" if j == 0 else "strip_liquor",
+                        "aqueous",
+                        j,
+                        np.float64(left),
+                    )
                 )
-                aq_pass[j] = 0.0
                 down = 0.0
             else:
-                aq_pass[j] = left
+                pass_l[j] = left
                 down = left
-        org_out = np.zeros(N)
-        org_pass = np.zeros(N)
-        org_in = np.zeros(N)
-        up = 0.0
-        for j in range(N):
-            org_in[j] = up + org_add[j]
-            org_out[j] = org_in[j]
-            left = org_out[j] - org_draw[j]
-            if left < -1e-12 * max(org_out[j], 1.0):
-                raise CaseError(
-                    f"side draw at {sec[j]} stage {loc[j]} (stage {j + 1}): "
-                    f"{org_draw[j]:g} L/h organic asked, only {org_out[j]:g} L/h flows there"
-                )
-            org_pass[j] = left if j < N - 1 else 0.0
-            up = org_pass[j]
-        last = "stripped_organic" if "strip" in span else "loaded_organic"
-        outlets.append((last, "organic", N - 1, org_out[N - 1] - org_draw[N - 1]))
-        internal = []
-        if "strip" in span:
-            jl = span["strip"][0] - 1
-            internal.append(("loaded_organic", "organic", jl, org_pass[jl]))
-        outlets += draws
-        for j in range(N):
-            if aq_out[j] <= 0.0:
-                raise CaseError(
-                    f"no aqueous flows through {sec[j]} stage {loc[j]} (stage {j + 1}): "
-                    f"every stage needs an aqueous phase (check feed stage and scrub/strip flows)"
-                )
-        return Network(
-            N,
-            self.species,
-            z,
-            sec,
-            loc,
-            aq_out,
-            aq_pass,
-            org_out,
-            org_pass,
-            org_in,
-            ext_aq,
-            ext_org,
-            anion,
-            acid,
-            outlets,
-            internal,
-            sulfate if charge is not None and charge["stated"] else None,
-            charge,
-        )
+        return np.array(out_l), np.array(pass_l), aq_outlets
 
     def feed_anions(self, fconc: np.ndarray) -> dict:
         """The aqueous feed's charge balance: cations (metals + total acidity)
@@ -443,7 +599,81 @@ class Cascade:
         return {s: base[s] for s in self.species if s in base}
 
     def stage_parameters(self, net: Network) -> dict:
-        """Kernel parameters (a, b, c, d, nu, sigma, cap, Q, ST, ka, flags) per stage."""
+        """Kernel parameters (a, b, c, d, nu, sigma, cap, Q, ST, ka, flags) per stage.
+
+        Only the capacity profile of the saturated model depends on the organic
+        flows; during a :meth:`simulate` the rest is built once and shared by
+        the networks that share the case's aqueous side (:meth:`network` at
+        another organic flow or inlet)."""
+        memo = self._memo
+        aq = (net.aq_out, net.aq_pass, net.anion_eq, net.acid_in, net.sulfate_in)
+        base = memo.get("stage_parameters") if memo is not None else None
+        if base is None or any(
+            u is not v for u, v in zip(base["aqueous"], aq, strict=True)
+        ):
+            n = len(self.warnings)
+            par = self._stage_parameters(net)
+            base = {
+                "aqueous": aq,
+                "par": par,
+                "warnings": self.warnings[n:] if self.model != "saturated" else [],
+            }
+            if memo is not None:
+                memo["stage_parameters"] = base
+            return dict(par)
+        par = dict(base["par"])
+        if self.model == "saturated":
+            par["cap"] = self._saturated_capacity(net)
+        self.warnings += base["warnings"]
+        return par
+
+    def _saturated_capacity(self, net: Network) -> np.ndarray:
+        """The saturated model's organic capacity per stage [mol/L]: s C_HA / 3,
+        less the sites the scrub acid converts to H form where it enters (Xu's
+        scrub), spread over the organic flowing there."""
+        c = self.case
+        ymax = c.organic.saponification * c.organic.extractant_mol_L / 3.0
+        # sites converted up to each stage [mol/h]: a running sum in stage order
+        # (NumPy accumulates in order; + 0.0 is exact), the same for every organic
+        # flow on one aqueous side
+        memo = self._memo
+        kept = memo.get("scrub_acid") if memo is not None else None
+        if kept is not None and kept[0] is net.acid_in and kept[1] is net.section:
+            used = kept[2]
+        else:
+            scrub = self._section_codes(net) == SECTIONS.index("scrub")
+            used = np.cumsum(np.where(scrub, net.acid_in / 3.0, 0.0))
+            if memo is not None:
+                memo["scrub_acid"] = (net.acid_in, net.section, used)
+        cap = ymax - used / net.org_in
+        if np.any(cap <= 0):
+            j = int(np.argmax(cap <= 0))
+            self.warnings.append(
+                f"acid entering at {net.label(j)} exceeds the organic capacity: "
+                f"the organic is fully stripped there (capacity floored at 1e-9 of Ymax)"
+            )
+            cap = np.maximum(cap, 1e-9 * ymax)
+        return cap
+
+    def _section_codes(self, net: Network) -> np.ndarray:
+        """Index in SECTIONS of every stage's section."""
+        memo = self._memo
+        kept = memo.get("section_codes") if memo is not None else None
+        if kept is not None and kept[0] is net.section:
+            return kept[1]
+        code = {name: k for k, name in enumerate(SECTIONS)}
+        codes = np.array([code[s] for s in net.section], dtype=np.intp)
+        if memo is not None:
+            memo["section_codes"] = (net.section, codes)
+        return codes
+
+    def _section_rows(self, net: Network, rows: dict) -> np.ndarray:
+        """(N, C) array whose row j is ``rows[section of stage j]`` (each a list
+        over the species)."""
+        table = np.array([rows.get(name, rows[next(iter(rows))]) for name in SECTIONS])
+        return table[self._section_codes(net)]
+
+    def _stage_parameters(self, net: Network) -> dict:
         c = self.case
         N, C = net.N, len(self.species)
         a = np.zeros((N, C))
@@ -454,27 +684,35 @@ class Cascade:
         sigma = np.ones(N)
         cap = np.ones(N)
         # aqueous anion profile (anions are not extracted): mixing down the chains
-        Q = np.zeros(N)
-        down = 0.0
-        for j in range(N - 1, -1, -1):
-            Q[j] = (down + net.anion_eq[j]) / net.aq_out[j]
-            down = Q[j] * net.aq_pass[j]
+        # (Python floats: the same IEEE arithmetic as NumPy's, less per-item cost)
+        out_l, pass_l = net.aq_out.tolist(), net.aq_pass.tolist()
+
+        def mixed_down(inflow):
+            q = [0.0] * N
+            down = 0.0
+            for j in range(N - 1, -1, -1):
+                q[j] = (down + inflow[j]) / out_l[j]
+                down = q[j] * pass_l[j]
+            return np.array(q)
+
+        Q = mixed_down(net.anion_eq.tolist())
         if net.sulfate_in is None:
             ST = Q / 2.0 if c.chemistry.medium == "sulfate" else np.zeros(N)
         else:  # the feed states its anions: total sulfate mixed down the chains
-            ST = np.zeros(N)
-            down = 0.0
-            for j in range(N - 1, -1, -1):
-                ST[j] = (down + net.sulfate_in[j]) / net.aq_out[j]
-                down = ST[j] * net.aq_pass[j]
+            ST = mixed_down(net.sulfate_in.tolist())
         ka = 0.0102
         use_ph = use_F = 0
         m = self.model
+        present = sorted(set(net.section), key=SECTIONS.index)
         if m == "constant":
             tab = c.chemistry.constant.distribution
-            for j in range(N):
-                for i, s in enumerate(self.species):
-                    cc[j, i] = math.log10(max(tab[net.section[j]][s], 1e-300))
+            cc = self._section_rows(
+                net,
+                {
+                    name: [math.log10(max(tab[name][s], 1e-300)) for s in self.species]
+                    for name in present
+                },
+            )
         elif m == "saturated":
             if c.organic.saponification <= 0:
                 raise CaseError(
@@ -497,27 +735,19 @@ class Cascade:
             )
             ref = min(rel[s] for s in self.components)
             Ksec = {"extraction": K, "scrub": Kw, "strip": Ks}
-            ymax = c.organic.saponification * c.organic.extractant_mol_L / 3.0
-            for j in range(N):
-                for i, s in enumerate(self.species):
-                    cc[j, i] = math.log10(Ksec[net.section[j]] * rel[s] / ref)
+            cc = self._section_rows(
+                net,
+                {
+                    name: [math.log10(Ksec[name] * rel[s] / ref) for s in self.species]
+                    for name in present
+                },
+            )
             d[:] = 1.0
             nu[:] = self.z / 3.0
             # scrub acid converts loaded sites to H form where it enters (Xu's
             # scrub): the capacity drops at and after that stage.  Strip acid is in
             # excess and acts through the strip affinity K_ref_strip instead.
-            used = 0.0
-            for j in range(N):
-                if net.section[j] == "scrub":
-                    used += net.acid_in[j] / 3.0
-                cap[j] = ymax - used / net.org_in[j]
-            if np.any(cap <= 0):
-                j = int(np.argmax(cap <= 0))
-                self.warnings.append(
-                    f"acid entering at {net.label(j)} exceeds the organic capacity: "
-                    f"the organic is fully stripped there (capacity floored at 1e-9 of Ymax)"
-                )
-                cap = np.maximum(cap, 1e-9 * ymax)
+            cap = self._saturated_capacity(net)
             use_F = 1
         elif m == "mass_action":
             ds = read_data("p507_hcl")["mass_action"]
@@ -754,6 +984,7 @@ class Cascade:
                         break
         return None
 
+    @_built_once
     def simulate(
         self,
         *,
@@ -960,20 +1191,20 @@ class Cascade:
         res = CascadeResult.build(
             self, net, par, x, y, h, F, conv, list(self.warnings)
         )
-        bal = res.balance["relative_error"]
-        bad = bal[bal > BALANCE_MAX]  # NaN compares False: no input, no balance
-        if len(bad):
-            name, e = str(bad.idxmax()), float(bad.max())
+        # the balances from the result's arrays (the same numbers as res.balance,
+        # without building the table on every simulate)
+        bad = res.unbalanced(BALANCE_MAX)  # no input (NaN error): never listed
+        if bad:
+            name, i_mol_h, o_mol_h, e = max(bad, key=lambda r: r[3])
             raise CascadeError(
                 f"the {name} balance closes only to {e:.3g} relative (in "
-                f"{res.balance.loc[name, 'in_mol_h']:.3g} mol/h, out "
-                f"{res.balance.loc[name, 'out_mol_h']:.3g} mol/h) on the solve "
+                f"{i_mol_h:.3g} mol/h, out {o_mol_h:.3g} mol/h) on the solve "
                 f"the kernel accepted (scaled residual "
                 f"{conv['scaled_residual']:.3g}, start: {start}): it is not a "
                 f"steady state, no answer is reported"
                 + (
                     f" ({len(bad)} balances above {BALANCE_MAX:g}: "
-                    f"{', '.join(map(str, bad.index))})"
+                    f"{', '.join(r[0] for r in bad)})"
                     if len(bad) > 1
                     else ""
                 )
@@ -1082,6 +1313,7 @@ class Cascade:
             flows[name] = {sp: float(q * conc[i]) for i, sp in enumerate(net.species)}
         return flows
 
+    @_built_once
     def branches(self, net, par, eff, x, start, *, tol=1e-12, max_iter=200):
         """Steady states of this case reached from distinct starts.
 

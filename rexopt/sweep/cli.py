@@ -117,7 +117,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sweep")
     def sweep_cmd(
-        sweep_file: Annotated[Path, typer.Argument(help="Sweep TOML file.")],
+        sweep_file: Annotated[
+            Path, typer.Argument(metavar="SWEEP.toml", help="Sweep TOML file.")
+        ],
         dry_run: Annotated[
             bool,
             typer.Option(
@@ -129,19 +131,28 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[
             int | None,
             typer.Option(
-                "--workers", "-w", min=1, help="Local workers (or jobs for SLURM/PBS)."
+                "--workers",
+                "-w",
+                min=1,
+                metavar="N",
+                help="Local workers (or jobs for SLURM/PBS).",
             ),
         ] = None,
         out: Annotated[
             Path | None,
             typer.Option(
-                "--out", "-o", help="HDF5 results file [default: <sweep>.h5]."
+                "--out",
+                "-o",
+                metavar="FILE.h5",
+                help="HDF5 results file [default: <sweep>.h5].",
             ),
         ] = None,
         report: Annotated[
             Path | None,
             typer.Option(
-                "--report", help="Write PNG plots into this folder at the end."
+                "--report",
+                metavar="DIR",
+                help="Write PNG plots into this folder at the end.",
             ),
         ] = None,
         retry_failed: Annotated[
@@ -157,7 +168,10 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[
             int | None,
             typer.Option(
-                "--batch-size", min=1, help="Scenarios per task [default: auto]."
+                "--batch-size",
+                min=1,
+                metavar="N",
+                help="Scenarios per task [default: auto].",
             ),
         ] = None,
         quiet: Annotated[
@@ -232,17 +246,28 @@ def register(app: typer.Typer) -> None:
 
     @app.command("results")
     def results_cmd(
-        file: Annotated[Path, typer.Argument(help="Sweep HDF5 file.")],
+        file: Annotated[
+            Path, typer.Argument(metavar="RESULTS.h5", help="Sweep HDF5 file.")
+        ],
         csv: Annotated[
-            Path | None, typer.Option("--csv", help="Write all scenarios as CSV.")
+            Path | None,
+            typer.Option(
+                "--csv", metavar="FILE.csv", help="Write all scenarios as CSV."
+            ),
         ] = None,
         parquet: Annotated[
             Path | None,
-            typer.Option("--parquet", help="Write all scenarios as Parquet."),
+            typer.Option(
+                "--parquet",
+                metavar="FILE.parquet",
+                help="Write all scenarios as Parquet.",
+            ),
         ] = None,
         plot_dir: Annotated[
             Path | None,
-            typer.Option("--plot-dir", help="Write PNG plots into this folder."),
+            typer.Option(
+                "--plot-dir", metavar="DIR", help="Write PNG plots into this folder."
+            ),
         ] = None,
         done_only: Annotated[
             bool, typer.Option("--done-only", help="Leave out pending scenarios.")

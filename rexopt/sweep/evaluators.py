@@ -339,8 +339,9 @@ def ndfeb_factory(base_case: dict, *, base_dir: str | Path | None = None):
     specs).
 
     The plant and its Pyomo model are built once per worker
-    (``PlantSession``); each scenario re-solves that model on its persistent
-    HiGHS object with the scenario's overrides (dotted case paths such as
+    (``PlantSession``, which also solves the base case once for the MIP start
+    every scenario gets); each scenario re-solves that model on a fresh HiGHS
+    object, started from the base plant's decisions, with the scenario's overrides (dotted case paths such as
     ``data.costs.products_USD_kg.Nd2O3`` or ``plant.scrap_t_yr``).  Overrides
     the model has no parameter for (feed composition, a capacity above the one
     built for ...) rebuild it, and the outputs ``session.rebuilt`` (0/1) and

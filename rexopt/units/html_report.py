@@ -126,8 +126,9 @@ def render(res, files: dict[str, str]) -> str:
         )
     if s.get("sx_banks_feed_diluted"):
         warns.append(
-            "SX banks whose feed from the plant is more than 10 % larger (more "
-            "dilute) than the design basis they are sized for (see their sections): "
+            "SX banks fed more than 10 % more dilute than their candidate's design "
+            "basis whose split was not re-checked with the kernel at the plant's "
+            "feed (see their sections): "
             + ", ".join(s["sx_banks_feed_diluted"])
         )
     for w in warns:
@@ -241,16 +242,18 @@ def render(res, files: dict[str, str]) -> str:
                 if b["flag_kernel_vs_table_over_10pct"]
                 else ""
             )
-            if b.get("flag_feed_more_dilute_than_design"):
+            if b.get("flag_separation_unchecked_at_plant_feed"):
                 flag += (
-                    " <span class='flag'>plant feed more dilute than the design "
-                    "basis</span>"
+                    " <span class='flag'>split not checked at the plant's (more "
+                    "dilute) feed</span>"
                 )
             P.append(
                 f"<h3>{_e(b['bank'])}: {_e(b['cut'])}, design {_e(b['design'])}{flag}</h3>"
             )
-            if b.get("flag_feed_more_dilute_than_design"):
+            if b.get("flag_separation_unchecked_at_plant_feed"):
                 P.append(f"<div class='warn'>{_e(feed_dilution_text(b))}</div>")
+            elif b.get("flag_feed_more_dilute_than_design"):
+                P.append(f"<p>{_e(feed_dilution_text(b))}</p>")
             one = pd.DataFrame(
                 [{"quantity": k, "value": v} for k, v in b.items() if k != "bank"]
             )

@@ -187,12 +187,17 @@ def build_unit(
     for coefs in probes:
         keys |= set(coefs)
 
+    # keys (e.g. an SX bank's volume, linear in its aqueous flow with a
+    # coefficient that depends on the design) whose point-dependence alone does
+    # not disaggregate a column: see _proportional_part
+    bigm_keys = set(getattr(unit, "bigm_keys", ())) if K > 1 else set()
+
     def signature(col, k):
         return tuple(
             sorted(
                 (key, round(coefs.get(col, 0.0), 12))
                 for key, coefs in probes[k].items()
-                if col in coefs
+                if col in coefs and key not in bigm_keys
             )
         )
 
@@ -219,11 +224,24 @@ def build_unit(
     else:
         blk.y = {0: 1}
     index = {c: i for i, c in enumerate(split_cols)}
+    bigm_var: dict = {}
+    if bigm_keys & keys:
+        bigm_var = _proportional_part(
+            blk,
+            probes,
+            sorted(bigm_keys & keys, key=str),
+            common,
+            inlet_exprs,
+            bound,
+            K,
+        )
 
     def expr(key):
         terms = []
+        if key in bigm_var:
+            terms.append(bigm_var[key])
         for col, c in probes[0].get(key, {}).items():
-            if col in common:
+            if col in common and key not in bigm_var:
                 p, s = col
                 terms.append(c * inlet_exprs[p][s])
         for k, coefs in enumerate(probes):
@@ -243,7 +261,75 @@ def build_unit(
     blk.size = {k[1]: expr(k) for k in ordered if k[0] == "size"}
     blk.unit = unit
     blk.probes = probes
+    blk.split_cols = split_cols  # (port, species) of each blk.x[k, i] column
     return blk
+
+
+def _proportional_part(blk, probes, keys, common, inlet_exprs, bound, K):
+    """Point-dependent part of ``keys`` over the common (not disaggregated) columns.
+
+    Each point's form over those columns must be a multiple ``a[key][k]`` of one
+    base form q (e.g. an SX bank's volume = stages x residence x aqueous flow):
+    q is split by the distinct multiples, ``q = sum_g q_g``, ``q_g <= U sum_{k in
+    g} y_k`` (the hull of the disjunction for one quantity, exact at an integer
+    point), and the key's part is ``sum_g a_g q_g``.  U (``blk.q_ub``, a mutable
+    Param) starts at the propagated inlet bounds (``blk.q_ub_propagated``).
+    Raises if a form is not a multiple of the base.  Returns {key: expression}.
+    """
+    forms = {
+        key: [
+            {col: c for col, c in probes[k].get(key, {}).items() if col in common}
+            for k in range(K)
+        ]
+        for key in keys
+    }
+    base = next((f for key in keys for f in forms[key] if f), None)
+    if base is None:
+        return {}
+    ref = max(base, key=lambda col: abs(base[col]))
+    mult: dict = {}
+    for key in keys:
+        for k, f in enumerate(forms[key]):
+            a = f.get(ref, 0.0) / base[ref]
+            for col in set(f) | set(base):
+                if abs(f.get(col, 0.0) - a * base.get(col, 0.0)) > 1e-9 * (
+                    1.0 + abs(f.get(col, 0.0))
+                ):
+                    raise ValueError(
+                        f"unit {blk.unit.name if hasattr(blk, 'unit') else ''}: "
+                        f"{key} is not a multiple of one form at every point"
+                    )
+            mult[key, k] = a
+    # points with the same multiples for every key share one share of q
+    groups: dict = defaultdict(list)
+    for k in range(K):
+        groups[tuple(round(mult[key, k], 12) for key in keys)].append(k)
+    glist = sorted(groups)
+    q = sum(c * inlet_exprs[p][s] for (p, s), c in base.items())
+    ub = sum(abs(c) * bound(p, s) for (p, s), c in base.items()) + 1e-6
+    blk.q_part = pyo.Var(
+        range(len(glist)),
+        within=pyo.NonNegativeReals,
+        doc="base form of the point-dependent keys, split by point group",
+    )
+    blk.q_groups = [list(groups[sig]) for sig in glist]  # points of each q_part
+    blk.q_expr = q  # the base form (the key of the first point that has one)
+    # U: mutable, so that a caller may tighten it (e.g. by an LP bound, see
+    # flowsheets.ndfeb_recycling.tighten_bank_flow_bounds) without a rebuild;
+    # ``q_ub_propagated`` keeps the bound from the flowsheet's interval propagation
+    blk.q_ub_propagated = ub
+    blk.q_ub = pyo.Param(
+        mutable=True, initialize=ub, doc="upper bound of the base form q (U)"
+    )
+    blk.q_rows = pyo.ConstraintList()
+    blk.q_rows.add(sum(blk.q_part[g] for g in range(len(glist))) == q)
+    for g, sig in enumerate(glist):
+        on = sum(blk.y[k] for k in groups[sig])
+        blk.q_rows.add(blk.q_part[g] <= blk.q_ub * on)
+    return {
+        key: sum(sig[i] * blk.q_part[g] for g, sig in enumerate(glist) if sig[i])
+        for i, key in enumerate(keys)
+    }
 
 
 def chosen_point(blk) -> int:

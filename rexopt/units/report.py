@@ -608,7 +608,7 @@ def summarize(m, plant, choice, rs):
     summary["sx_banks_feed_diluted"] = [
         r["bank"]
         for r in banks.to_dict("records")
-        if r["flag_feed_more_dilute_than_design"]
+        if r["flag_separation_unchecked_at_plant_feed"]
     ]
     boundary = boundary_table(
         plant, rs, choice, {"fresh": fresh, "reuse": reuse, "tower": tower}
@@ -637,20 +637,6 @@ SX_UNITS = {
 }
 #: relative difference between kernel and table at which a bank is flagged
 SX_FLAG_REL = 0.10
-
-
-def extraction_volume_change_m3(dF_L_h: float, n_extraction: int, sizing) -> float:
-    """Mixer-settler volume [m3] added by dF_L_h more aqueous feed through the
-    extraction section (the sizing rule of rexopt.units.sx.row_from_case:
-    every stage holds its flow for the mixer residence, settlers
-    settler_to_mixer times that)."""
-    return (
-        dF_L_h
-        * n_extraction
-        * (sizing["mixer_residence_min"] / 60.0)
-        * (1 + sizing["settler_to_mixer"])
-        / 1000.0
-    )
 
 
 def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -697,12 +683,13 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
         ext_L = ext_kg / inv["extractant_density_kg_L"]
         dil_L = max(org_L - ext_L, 0.0)
-        vol_m3 = row["volume_m3_per_kmol_h"] * re_fed
-        # the bank is designed and sized for a feed at feed_RE_mol_L; the plant's
-        # feed stream may be more dilute (saponification and scrub water of the
-        # bank before it): the extraction section then carries more aqueous
+        # the bank is sized (MILP and re-simulation alike) for the aqueous flow
+        # the plant sends it (rexopt.units.sx.SXCut.simulate): the candidate's
+        # volume at the design-basis feed plus the extraction stages' share of
+        # the difference; the kernel check ran at the plant's feed concentration
+        vol_m3 = rs.results[name].sizes["mixer_settlers"]
+        vol_design_m3 = row["volume_m3_per_kmol_h"] * re_fed
         F_plant = 1000.0 * volumes_m3_h(feed, 25.0, d_sc)["liquid_m3_h"]
-        vol_plant_m3 = vol_m3 + extraction_volume_change_m3(F_plant - F, ne, sz)
         reag = rs.results[name].reagents
         light, heavy = sxm.cut_groups(d, name[3:])
         frac = {c: feed.get(sp.chloride(c, 3), 0.0) / re_fed for c in sxm.REs}
@@ -760,20 +747,26 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "mixer_settler_volume_each_m3": vol_m3 / ((ne + ns + nt) * n_tr),
                 "mixer_settlers_volume_total_m3": vol_m3,
                 "RE_feed_kmol_h": re_fed,
-                "aqueous_feed_design_L_h": F,
+                "aqueous_feed_plant_L_h": F_plant,
+                "feed_RE_plant_mol_L": F_RE / F_plant if F_plant > 0 else 0.0,
                 "organic_L_h": O,
                 "scrub_L_h": sc,
                 "strip_L_h": st,
-                "OA_extraction": O / (F + sc),
+                "OA_extraction": O / (F_plant + sc),
                 "OA_scrub": O / sc if sc > 0 else float("nan"),
                 "OA_strip": O / st if st > 0 else float("nan"),
+                "aqueous_feed_design_L_h": F,
                 "feed_RE_design_mol_L": ch["feed_RE_mol_L"],
-                "aqueous_feed_plant_L_h": F_plant,
-                "feed_RE_plant_mol_L": F_RE / F_plant if F_plant > 0 else 0.0,
-                "OA_extraction_at_plant_feed": O / (F_plant + sc),
-                "mixer_settlers_volume_at_plant_feed_m3": vol_plant_m3,
+                "OA_extraction_design": O / (F + sc),
+                "mixer_settlers_volume_at_design_feed_m3": vol_design_m3,
+                "kernel_feed_RE_mol_L": (v or {}).get("feed_RE_mol_L"),
+                # the candidate table (MILP recoveries) is at the design feed;
+                # only a kernel re-run checks the split at the plant's feed
                 "flag_feed_more_dilute_than_design": bool(
                     F_plant > F * (1 + SX_FLAG_REL)
+                ),
+                "flag_separation_unchecked_at_plant_feed": bool(
+                    F_plant > F * (1 + SX_FLAG_REL) and "kernel" not in src
                 ),
                 "organic_inventory_m3": org_L / 1000,
                 "extractant_inventory_t": ext_kg / 1000,
@@ -798,17 +791,28 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def feed_dilution_text(b: dict) -> str:
-    """What it means that a bank's plant feed is more dilute than its design."""
-    return (
+    """How a bank's plant feed compares with the design basis of its candidate."""
+    base = (
         f"the plant's feed to this bank is {b['aqueous_feed_plant_L_h']:,.0f} L/h at "
-        f"{b['feed_RE_plant_mol_L']:.3g} mol/L RE, the design basis "
+        f"{b['feed_RE_plant_mol_L']:.3g} mol/L RE, the candidate's design basis "
         f"{b['aqueous_feed_design_L_h']:,.0f} L/h at "
-        f"{b['feed_RE_design_mol_L']:.3g} mol/L: "
-        "the bank, its CAPEX and the kernel check use the design basis; at the plant "
-        f"feed the O/A in extraction is {b['OA_extraction_at_plant_feed']:.3g} and "
-        f"the mixer-settlers need {b['mixer_settlers_volume_at_plant_feed_m3']:.4g} "
-        f"m3 instead of {b['mixer_settlers_volume_total_m3']:.4g} (not modelled: "
-        "concentrate the feed or enlarge the bank)."
+        f"{b['feed_RE_design_mol_L']:.3g} mol/L. The mixer-settlers, their CAPEX "
+        "and power are sized for the plant's flow "
+        f"({b['mixer_settlers_volume_total_m3']:.4g} m3; "
+        f"{b['mixer_settlers_volume_at_design_feed_m3']:.4g} m3 at the design feed), "
+        f"O/A in extraction {b['OA_extraction']:.3g} "
+        f"({b['OA_extraction_design']:.3g} at the design feed). "
+    )
+    if b.get("flag_separation_unchecked_at_plant_feed"):
+        return base + (
+            "The split is the candidate table's at the design feed and was NOT "
+            "re-checked with the kernel at the plant's feed (no kernel re-run): "
+            "the purities may not hold at this dilution."
+        )
+    return base + (
+        "The MILP's split is the candidate table's at the design feed; the kernel "
+        f"check re-ran the bank at the plant's feed ({b['kernel_feed_RE_mol_L']:.3g}"
+        " mol/L) and is compared with it below."
     )
 
 
@@ -1392,8 +1396,9 @@ def text_report(res) -> str:
         )
     if s.get("sx_banks_feed_diluted"):
         L.append(
-            "WARNING: SX banks fed more dilute than the design basis they are sized "
-            f"for: {', '.join(s['sx_banks_feed_diluted'])} (see their sections)"
+            "WARNING: SX banks fed more dilute than their candidate's design basis "
+            "whose split was not re-checked with the kernel at the plant's feed: "
+            f"{', '.join(s['sx_banks_feed_diluted'])} (see their sections)"
         )
     r = s["route"]
     L.append(
@@ -1599,15 +1604,17 @@ def text_report(res) -> str:
                 f"{b_['mixer_settlers_volume_total_m3']:.4g} m3 in all"
             )
             L.append(
-                "  flows [L/h, all trains]: aqueous feed (design basis) "
-                f"{b_['aqueous_feed_design_L_h']:,.0f}"
+                "  flows [L/h, all trains]: aqueous feed (from the plant) "
+                f"{b_['aqueous_feed_plant_L_h']:,.0f}"
                 f", organic {b_['organic_L_h']:,.0f}, scrub {b_['scrub_L_h']:,.0f}, "
                 f"strip {b_['strip_L_h']:,.0f}; O/A extraction "
                 f"{b_['OA_extraction']:.3g}, scrub {b_['OA_scrub']:.3g}, strip "
                 f"{b_['OA_strip']:.3g}"
             )
-            if b_["flag_feed_more_dilute_than_design"]:
+            if b_["flag_separation_unchecked_at_plant_feed"]:
                 L.append("  WARNING: " + feed_dilution_text(b_))
+            elif b_["flag_feed_more_dilute_than_design"]:
+                L.append("  note: " + feed_dilution_text(b_))
             L.append(
                 f"  inventory: organic {b_['organic_inventory_m3']:.4g} m3, "
                 f"extractant (P507) {b_['extractant_inventory_t']:.4g} t, diluent "

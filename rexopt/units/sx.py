@@ -90,15 +90,26 @@ def xu_design(beta: float, f_A: float, purity: float, k: float, margin: float) -
 
 
 def case_dict(
-    d: DataSet, cut: str, feed_frac: dict[str, float], design: dict, scale: float = 1.0
+    d: DataSet,
+    cut: str,
+    feed_frac: dict[str, float],
+    design: dict,
+    scale: float = 1.0,
+    feed_RE_mol_L: float | None = None,
 ) -> dict:
     """A kernel case (docs/cases.md schema) for one candidate design.
 
     ``scale`` multiplies every flow (the kernel sees the same concentrations).
+    ``feed_RE_mol_L`` is the RE concentration of the aqueous feed (default: the
+    design basis ``chemistry.feed_RE_mol_L``); the organic, scrub and strip flows
+    follow the metal fed (per mol RE), so a more dilute feed lowers the O/A of
+    the extraction section.
     """
     ch = d.table("chemistry")
     F = FEED_FLOW_L_H * scale
-    c_re = ch["feed_RE_mol_L"]
+    c_re = ch["feed_RE_mol_L"] if feed_RE_mol_L is None else feed_RE_mol_L
+    if not c_re > 0:
+        raise ValueError(f"SX feed RE concentration must be > 0 mol/L, got {c_re}")
     F_RE = F * c_re  # mol/h
     ymax = ch["saponification"] * ch["extractant_mol_L"] / 3.0
     O = design["S"] * F_RE / ymax
@@ -280,6 +291,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     need = {
         "name",
         "cut",
+        # the extraction stages size the bank for the plant's aqueous feed
+        "n_extraction",
         "base_eq_per_mol",
         "hcl_mol_per_mol",
         "scrub_L_per_mol",
@@ -315,12 +328,46 @@ def points(table: pd.DataFrame, ag: DataSet, d: DataSet, optional: bool) -> list
     return pts
 
 
+def aqueous_flow_m3_h(stream: dict[str, float]) -> float:
+    """Volumetric flow of a stream's liquid [m3/h]: its liquid and dissolved
+    mass at 1000 kg/m3 (the stream table's rule, rexopt.units.report.volumes_m3_h);
+    linear in the species flows, so the MILP carries it exactly."""
+    liq = {k: v for k, v in stream.items() if sp.phase(k) in ("l", "aq")}
+    return sp.mass_flow_kg_h(liq) / 1000.0
+
+
+def feed_RE_mol_L(stream: dict[str, float]) -> float:
+    """RE concentration of an aqueous SX feed [mol/L] (RE(III) chlorides per
+    liquid volume of :func:`aqueous_flow_m3_h`)."""
+    re = sum(stream.get(sp.chloride(c, 3), 0.0) for c in REs)  # kmol/h
+    q = aqueous_flow_m3_h(stream)
+    if q <= 0:
+        raise ValueError("SX feed carries RE but no liquid: no concentration")
+    return re / q
+
+
+def extraction_volume_m3(dF_m3_h: float, n_extraction: int, sizing) -> float:
+    """Mixer-settler volume [m3] that dF_m3_h more aqueous feed adds to the
+    extraction section (the rule of :func:`row_from_case`: each stage holds its
+    flow for the mixer residence, its settler settler_to_mixer times that)."""
+    return (
+        dF_m3_h
+        * n_extraction
+        * (sizing["mixer_residence_min"] / 60.0)
+        * (1 + sizing["settler_to_mixer"])
+    )
+
+
 class SXCut(Unit):
     """One SX cut at a candidate design (table recoveries, or kernel re-run)."""
 
     inlets = ("feed",)
     outlets = ("raffinate", "strip_liquor", "offgas")
     equipment = ("mixer_settlers",)
+    #: the bank's volume (and mixing power) is linear in its aqueous feed flow
+    #: with a coefficient set by the design's extraction stages: written with
+    #: big-M rows in the MILP instead of disaggregating every aqueous species
+    bigm_keys = (("size", "mixer_settlers"), ("util", "electricity_kW"))
 
     def __init__(
         self, name, points, cut: str, d: DataSet, runner: Callable | None = None
@@ -354,12 +401,15 @@ class SXCut(Unit):
             * ch["strip_acid_mol_L"]
             / (3.0 * ch["strip_acid_excess"])
         )
-        case = case_dict(self.d, self.cut, frac, des)
+        c_plant = feed_RE_mol_L(feed)
+        case = case_dict(self.d, self.cut, frac, des, feed_RE_mol_L=c_plant)
         res = self.runner(case)
         rec = recoveries_from_result(res, case)
         prof = getattr(res, "profiles", None)
         self.verification = {
             "case": case,
+            # the kernel ran at the plant's feed concentration, not the design's
+            "feed_RE_mol_L": c_plant,
             "raff": rec,
             "table": {c: row[f"raff_{c}"] for c in REs},
             "summary": getattr(res, "summary", dict)(),
@@ -399,7 +449,11 @@ class SXCut(Unit):
         add(reag, "H2O(l)", w_scrub + w_strip)
         add(raff, "H2O(l)", w_scrub)
         add(strip, "H2O(l)", w_strip)
-        vol = row["volume_m3_per_kmol_h"] * re_fed
+        vol = row["volume_m3_per_kmol_h"] * re_fed + extraction_volume_m3(
+            aqueous_flow_m3_h(feed) - re_fed / self.d("chemistry.feed_RE_mol_L"),
+            int(row["n_extraction"]),
+            self.d.table("sizing"),
+        )
         return UnitResult(
             outlets={"raffinate": raff, "strip_liquor": strip, "offgas": off},
             reagents=reag,

@@ -189,3 +189,47 @@ def test_html_report_renders_in_headless_chromium(written, tmp_path):
     # not blank: text and table rules make dark pixels on the white page
     assert (gray < 0.5).mean() > 0.005
     assert np.std(gray) > 0.05
+
+
+@pytest.mark.integration
+def test_sx_banks_sized_at_the_plant_feed(written):
+    """Each bank's mixer-settlers in the MILP are the re-simulated plant's, sized
+    for the aqueous flow the plant sends it (sizing rule of the unit model); a
+    bank fed more dilute than its design whose split no kernel re-checked (the
+    fixture table, no kernel re-run) keeps its WARNING."""
+    import pyomo.environ as pyo
+
+    from rexopt.units import sx
+
+    res, out = written
+    banks = res.tables["sx_banks"].set_index("bank")
+    assert len(banks)
+    sz = res.plant.data["sx"].table("sizing")
+    per_m3_h = sz["mixer_residence_min"] / 60.0 * (1 + sz["settler_to_mixer"])
+    for name, b in banks.iterrows():
+        milp = pyo.value(res.model.units[name].size["mixer_settlers"])
+        resim = res.resim.results[name].sizes["mixer_settlers"]
+        assert milp == pytest.approx(resim, rel=1e-6)
+        assert b["mixer_settlers_volume_total_m3"] == pytest.approx(resim, rel=1e-12)
+        # the difference to the design-basis volume is the extraction stages'
+        # share of the extra aqueous flow
+        feed = res.resim.inlets[name]["feed"]
+        dF = b["aqueous_feed_plant_L_h"] - b["aqueous_feed_design_L_h"]
+        assert 1000 * sx.aqueous_flow_m3_h(feed) == pytest.approx(
+            b["aqueous_feed_plant_L_h"], rel=1e-9
+        )
+        assert resim - b["mixer_settlers_volume_at_design_feed_m3"] == pytest.approx(
+            dF / 1000 * b["stages_extraction"] * per_m3_h, rel=1e-9, abs=1e-9
+        )
+        assert b["OA_extraction"] == pytest.approx(
+            b["organic_L_h"] / (b["aqueous_feed_plant_L_h"] + b["scrub_L_h"])
+        )
+        assert not b["kernel_rerun"]
+        assert b["flag_separation_unchecked_at_plant_feed"] == b[
+            "flag_feed_more_dilute_than_design"
+        ]
+    diluted = sorted(banks.index[banks["flag_feed_more_dilute_than_design"]])
+    assert sorted(res.summary["sx_banks_feed_diluted"]) == diluted
+    txt = (out / "report.txt").read_text()
+    if diluted:
+        assert "not re-checked with the kernel" in txt
