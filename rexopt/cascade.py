@@ -47,6 +47,11 @@ PHYSICAL_MAX_MOL_L = 100.0
 WALK_OFFSETS = (1e-4, 1e-3, 1e-2)
 WALK_MAX_SOLVES = 400
 WALK_ORIGIN_SOLVES = 80  # kernel calls for the walk from one origin
+# second fallback (Cascade._feed_walk): the feed's metal concentrations scaled by
+# each of these factors, solved cold, then raised back to the case's in
+# warm-started steps of the log of the factor; kernel calls for the whole fallback
+FEED_WALK_ORIGINS = (0.1, 0.01)
+FEED_WALK_MAX_SOLVES = 120
 # a component circulating more than this many times its throughput through one
 # stage has its relative accuracy limited by round-off (1e-16 x circulation) above
 # 1e-11: said in the result's warnings
@@ -860,7 +865,9 @@ class Cascade:
             f"iterations and {int(info[kernels.INFO_HOMOTOPY])} continuation steps"
             + (
                 f"; no walk in organic flow from "
-                f"{', '.join(f'+-{r:g}' for r in WALK_OFFSETS)} of it converged either"
+                f"{', '.join(f'+-{r:g}' for r in WALK_OFFSETS)} of it and no walk "
+                f"up from {' or '.join(f'{r:g}' for r in FEED_WALK_ORIGINS)} x the "
+                f"feed's metals converged either"
                 if walked
                 else ""
             )
@@ -922,6 +929,61 @@ class Cascade:
                             break
         return None
 
+    def _feed_walk(self, tol: float, max_iter: int):
+        """Second fallback, when the organic-flow walk fails too: solve the case
+        with the feed's metal concentrations scaled by 0.1 (then 0.01), cold, and
+        raise them back to the case's in warm-started steps.
+
+        Measured on the random mass-action cascades of benchmarks/bench_stress.py
+        that neither start reaches: at a tenth of the metal fed the cold start
+        converges, and each step up is a few Newton iterations from the last
+        profile.  Every accepted point is a converged steady state of its own
+        feed, the last one the case's, so the path changes nothing in the answer.
+        Returns None when no walk reaches the case's feed within
+        FEED_WALK_MAX_SOLVES kernel calls (or a scaled feed cannot be stated)."""
+        n_steps = 0
+        iters = 0
+        eff = self.efficiencies()
+
+        def solve(scale, x0):
+            # a step is the warm start alone: where it fails, a smaller step from
+            # the same profile is what is tried next, not the cold start
+            nonlocal n_steps, iters
+            net, par = self._neighbour(None, feed_scale=scale)
+            limits = 0 if x0 is None else kernels.LIMIT_WARM_ONLY
+            res = solve_arrays(
+                net, par, eff, x0, tol=tol, max_iter=max_iter, limits=limits
+            )
+            n_steps += 1
+            iters += int(res[5][kernels.INFO_TOTAL])
+            return res
+
+        for origin in FEED_WALK_ORIGINS:
+            if n_steps >= FEED_WALK_MAX_SOLVES:
+                return None
+            try:
+                res = solve(origin, None)
+            except CaseError:  # stated anions that the scaled feed cannot balance
+                return None
+            if res[0] != kernels.OK:
+                continue
+            log_s = math.log(origin)
+            step = -log_s / 4.0
+            while n_steps < FEED_WALK_MAX_SOLVES:
+                nxt = min(log_s + step, 0.0)
+                trial = solve(1.0 if nxt == 0.0 else math.exp(nxt), res[1])
+                if trial[0] == kernels.OK:
+                    log_s, res = nxt, trial
+                    if log_s == 0.0:
+                        start = f"feed walk from {origin:g} x the feed's metals"
+                        return (*res, start, iters)
+                    step *= 1.5
+                else:
+                    step *= 0.25
+                    if step < 1e-6:
+                        break
+        return None
+
     @_built_once
     def simulate(
         self,
@@ -967,9 +1029,12 @@ class Cascade:
         if st == kernels.NOT_CONVERGED:
             walked = self._organic_flow_walk(tol, max_iter)
             walk_failed = walked is None
+            if walked is None:
+                walked = self._feed_walk(tol, max_iter)
             if walked is not None:
                 st, x, y, h, F, info, start, extra = walked
                 iters += extra
+                walk_failed = False
         if st != kernels.OK:
             self._raise_for(st, net, par, info, walk_failed)
         loops = 0
@@ -1229,12 +1294,13 @@ class Cascade:
             f"found -- this does not prove that none exists"
         )
 
-    def _neighbour(self, flow: float):
+    def _neighbour(self, flow: float | None, feed_scale: float = 1.0):
         """Network and stage parameters of this case at another organic flow
-        [L/h]; what they would warn about concerns that flow, not the case, and is
-        not kept in this case's warnings."""
+        [L/h] (None: the case's) or with the feed's metals scaled by
+        ``feed_scale``; what they would warn about concerns that variant, not the
+        case, and is not kept in this case's warnings."""
         n = len(self.warnings)
-        net = self.network(organic_flow_L_h=flow)
+        net = self.network(organic_flow_L_h=flow, feed_scale=feed_scale)
         par = self.stage_parameters(net)
         del self.warnings[n:]
         return net, par
