@@ -98,6 +98,7 @@ def compare_bound(case_path: str) -> None:
 
     rows = []
     bounds = {}
+    default = nd.TIGHTEN_BANK_BOUNDS
     for tight in (False, True):
         nd.TIGHTEN_BANK_BOUNDS = tight
         t0, c0 = time.perf_counter(), _cpu()
@@ -125,7 +126,7 @@ def compare_bound(case_path: str) -> None:
                 _load_note(wall, cpu),
             )
         )
-    nd.TIGHTEN_BANK_BOUNDS = True
+    nd.TIGHTEN_BANK_BOUNDS = default
     print(f"case: {case_path}")
     print(
         f"{'U':10s} {'wall_s':>8s} {'cpu_s':>8s} {'milp_s':>8s} "

@@ -93,7 +93,7 @@ def test_tightened_solve_keeps_the_optimum(name, sx_tables):
     for b in BANKS:
         assert loose_q[b] <= bound[b], (name, b, loose_q[b], bound[b])
     _, m1 = _model(raw, sx_tables)
-    nd.solve(m1, case)
+    nd.solve(m1, case, tighten=True)
     assert set(m1.bank_flow_bounds) == set(BANKS)
     tight_q, tight_npv = _q(m1), pyo.value(m1.npv_usd)
     for b in BANKS:
