@@ -149,6 +149,10 @@ class ParetoSpec(_Strict):
         "npv", "cost", "yield", "reagents", "wastewater", "energy", "co2"
     ] = "co2"
     points: int = Field(5, ge=2, le=20)
+    # fresh-water bounds per secondary bound: 1 = water not bounded (a front of
+    # two objectives, water reported per point); n >= 2 = a three-objective
+    # front, the primary optimised with the secondary and the fresh water bounded
+    water_points: int = Field(1, ge=1, le=10)
 
 
 class SXSpec(_Strict):
@@ -2494,13 +2498,17 @@ def pareto_front(m, case: NdfebCase, head: dict | None = None) -> pd.DataFrame:
     The bounds run from the secondary's own optimum to the secondary value of the
     primary's optimum, widened to include the reported (headline) plant; the
     headline plant is a row of its own (``headline = True``).  Every row also
-    has the fresh water [t/yr] (the third axis of the plot).  The MILP metrics
-    use the piecewise-linear CAPEX (no exact-CAPEX rounds per point).  Each solve
-    starts HiGHS from the plant the model holds (the reported plant, then the
-    previous point), which is feasible for the ends and often for the next
-    bound; the gap asked for is the case's ``solver.mip_gap``.
+    has the fresh water [t/yr].  With ``water_points`` n >= 2 the front has three
+    objectives: at each secondary bound the fresh water is bounded too, at n
+    values from its least possible value under that bound to the value of the
+    plant optimal for the primary there (rows with ``fresh_water_bound_t_yr``).
+    The MILP metrics use the piecewise-linear CAPEX (no exact-CAPEX rounds per
+    point).  Each solve starts HiGHS from the plant the model holds (the reported
+    plant, then the previous point), which is feasible for the ends and often for
+    the next bound; the gap asked for is the case's ``solver.mip_gap``.
     """
     p, s, n = case.pareto.primary, case.pareto.secondary, case.pareto.points
+    nw = case.pareto.water_points
     opts = dict(
         time_limit_s=case.solver.time_limit_s,
         mip_gap=case.solver.mip_gap,
@@ -2515,38 +2523,75 @@ def pareto_front(m, case: NdfebCase, head: dict | None = None) -> pd.DataFrame:
         ends.append(head[s])
     lo, hi = min(ends), max(ends)
     sign = -1 if s in MAXIMISE else 1
+    water = m.water_fresh * WATER_KG_KMOL / 1000 * m.plant.hours_yr  # [t/yr]
     m.eps_con = pyo.Constraint(expr=sign * m.metric[s] <= m.eps)
+    if nw > 1:
+        m.eps_water = pyo.Param(initialize=1e30, mutable=True)
+        m.eps_water_con = pyo.Constraint(expr=water <= m.eps_water)
     rows = []
+
+    def solve_point(label):
+        return highs_solve(m, mip_start=current_point(m), start_label=label, **opts)
+
+    def point(bounds, rep):
+        return {
+            **bounds,
+            p: pyo.value(m.metric[p]),
+            s: pyo.value(m.metric[s]),
+            "fresh_water_t_yr": _fresh_water_t_yr(m),
+            "agent": read_choice(m).routes["agent"],
+            "evaporator": read_choice(m).routes["evaporator"],
+            # False: HiGHS stopped on its time limit (see SolveReport.warning)
+            "proven_optimal": rep.status == "optimal",
+            "headline": False,
+        }
+
     try:
         for i in range(n):
             val = lo + (hi - lo) * i / (n - 1)
             m.eps = sign * val + 1e-6 * max(1.0, abs(val))
+            bounds = {f"{s}_bound": val}
+            if nw > 1:
+                m.eps_water = 1e30
             set_objective(m, p)
             try:
-                rep = highs_solve(
-                    m,
-                    mip_start=current_point(m),
-                    start_label="previous Pareto point",
-                    **opts,
-                )
+                rep = solve_point("previous Pareto point")
             except SolveError:
-                rows.append({f"{s}_bound": val, p: float("nan"), s: float("nan")})
+                rows.append({**bounds, p: float("nan"), s: float("nan")})
                 continue
-            rows.append(
-                {
-                    f"{s}_bound": val,
-                    p: pyo.value(m.metric[p]),
-                    s: pyo.value(m.metric[s]),
-                    "fresh_water_t_yr": _fresh_water_t_yr(m),
-                    "agent": read_choice(m).routes["agent"],
-                    "evaporator": read_choice(m).routes["evaporator"],
-                    # False: HiGHS stopped on its time limit (see SolveReport.warning)
-                    "proven_optimal": rep.status == "optimal",
-                    "headline": False,
-                }
-            )
+            rows.append(point(bounds, rep))
+            if nw == 1:
+                continue
+            # the water range at this bound: from the plant optimal for the
+            # primary (just solved) down to the least fresh water possible
+            w_hi = _fresh_water_t_yr(m)
+            m.del_component(m.obj)  # set_objective's way of changing objective
+            m.obj = pyo.Objective(expr=water / 1e3, sense=pyo.minimize)
+            try:
+                solve_point("previous Pareto point")
+                w_lo = _fresh_water_t_yr(m)
+            except SolveError:  # the bounded points are recorded as not solved
+                w_lo = float("nan")
+            finally:
+                set_objective(m, p)
+            for j in range(nw - 1):  # j = nw - 1 is the unbounded point above
+                w = w_lo + (w_hi - w_lo) * j / (nw - 1)
+                wb = {**bounds, "fresh_water_bound_t_yr": w}
+                if w != w:  # NaN: the least-water solve failed
+                    rows.append({**wb, p: float("nan"), s: float("nan")})
+                    continue
+                m.eps_water = w + 1e-6 * max(1.0, abs(w))
+                try:
+                    rep = solve_point("previous Pareto point")
+                except SolveError:
+                    rows.append({**wb, p: float("nan"), s: float("nan")})
+                    continue
+                rows.append(point(wb, rep))
     finally:
         m.del_component(m.eps_con)
+        if nw > 1:
+            m.del_component(m.eps_water_con)
+            m.del_component(m.eps_water)
     if head is not None:
         rows.append(
             {

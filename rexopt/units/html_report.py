@@ -21,12 +21,12 @@ from rexopt.units.data import unverified
 from rexopt.units.report import (
     BOUNDARY_NOTE,
     METRIC_SUFFIX,
-    PARETO_NOTE,
     T_BASIS,
     T_STATUS_NOTE,
     STEAM_MWh_t,
     energy_with_total,
     feed_dilution_text,
+    pareto_note,
     pareto_remark,
     pareto_table,
     product_tables,
@@ -128,8 +128,7 @@ def render(res, files: dict[str, str]) -> str:
         warns.append(
             "SX banks fed more than 10 % more dilute than their candidate's design "
             "basis whose split was not re-checked with the kernel at the plant's "
-            "feed (see their sections): "
-            + ", ".join(s["sx_banks_feed_diluted"])
+            "feed (see their sections): " + ", ".join(s["sx_banks_feed_diluted"])
         )
     for w in warns:
         P.append(f"<div class='warn'>WARNING: {_e(w)}</div>")
@@ -285,7 +284,7 @@ def render(res, files: dict[str, str]) -> str:
     P.append(_table(t.get("salts")))
     if res.pareto is not None:
         P.append("<h2>Pareto front (epsilon-constraint)</h2>")
-        P.append(f"<p class='note'>{_e(PARETO_NOTE)}</p>")
+        P.append(f"<p class='note'>{_e(pareto_note(res.case))}</p>")
         rem = pareto_remark(res.pareto, res.case)
         if rem:
             P.append(f"<p>{_e(rem)}</p>")

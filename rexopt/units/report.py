@@ -1721,7 +1721,7 @@ def text_report(res) -> str:
     )
     if res.pareto is not None:
         L.append("\nPareto front (epsilon-constraint)")
-        L.append("  " + PARETO_NOTE)
+        L.append("  " + pareto_note(res.case))
         rem = pareto_remark(res.pareto, res.case)
         if rem:
             L.append("  " + rem)
@@ -1964,6 +1964,22 @@ PARETO_NOTE = (
     "another point beats in every objective is drawn hollow and marked dominated."
 )
 
+PARETO_NOTE_3 = (
+    "Epsilon-constraint front of three objectives: each numbered point optimises "
+    "the primary metric with the secondary and the fresh water bounded "
+    "(fresh_water_bound_t_yr; at each secondary bound the water runs from its "
+    "least possible value to the value the unbounded point takes).  The headline "
+    "plant is the reported plant (it optimises the case's objective, which may be "
+    "NPV rather than the primary metric, so it can lie off the front).  Points are "
+    "optimal only to the solver's MIP gap: a point another point beats in every "
+    "objective is drawn hollow and marked dominated."
+)
+
+
+def pareto_note(case) -> str:
+    """What the front is: two objectives (water reported) or three (bounded)."""
+    return PARETO_NOTE_3 if case.pareto.water_points > 1 else PARETO_NOTE
+
 
 def pareto_remark(front: pd.DataFrame, case) -> str | None:
     """A sentence when the front is a single plant (no trade-off to show)."""
@@ -1980,7 +1996,12 @@ def pareto_remark(front: pd.DataFrame, case) -> str | None:
     return (
         f"Every point of the front is the same plant: the best {p} under each {s} "
         f"bound is the same plant, at the best {s} of the front, so {p} and {s} "
-        "do not trade off in this case (fresh water was reported, not bounded)."
+        "do not trade off in this case"
+        + (
+            " (nor does fresh water under its bounds)."
+            if case.pareto.water_points > 1
+            else " (fresh water was reported, not bounded)."
+        )
     )
 
 

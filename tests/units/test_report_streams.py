@@ -222,7 +222,7 @@ def test_product_tables_have_numbers_only_and_sum_to_the_element_recovery():
 
 @pytest.mark.unit
 def test_pareto_remark_only_when_the_front_is_one_plant():
-    case = NS(name="t", pareto=NS(primary="cost", secondary="co2"))
+    case = NS(name="t", pareto=NS(primary="cost", secondary="co2", water_points=1))
     one = pd.DataFrame(
         {
             "cost": [4.2e7, 4.2e7, 4.4e7],
@@ -232,6 +232,9 @@ def test_pareto_remark_only_when_the_front_is_one_plant():
         }
     )
     assert "same plant" in rep.pareto_remark(one, case)
+    assert "reported, not bounded" in rep.pareto_remark(one, case)
+    bounded = NS(name="t", pareto=NS(primary="cost", secondary="co2", water_points=3))
+    assert "under its bounds" in rep.pareto_remark(one, bounded)
     two = one.copy()
     two.loc[1, "co2"] = 1.1e4
     assert rep.pareto_remark(two, case) is None
