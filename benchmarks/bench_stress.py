@@ -366,7 +366,8 @@ def main(argv=None):
     classes = {}
     for _, m, msg in o["failures"]:
         kind = (
-            "held up (circulation)" if "circulates" in msg
+            "acid budget short (AcidBudgetError)" if "acid budget short" in msg
+            else "held up (circulation)" if "circulates" in msg
             else "organic loop pass (Newton)" if "organic loop, pass" in msg
             else "organic loop did not close" if "organic loop" in msg
             else "Newton did not converge" if "did not converge" in msg

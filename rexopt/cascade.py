@@ -88,6 +88,9 @@ UNIQUE_LINEAR = (
 )
 # organic loop (Cascade._close_loop): passes combined by Anderson acceleration
 LOOP_HISTORY = 6
+# acid budget (docs/kernel.md): below this ratio of free acid supplied to the
+# base + metal equivalents the organic brings, the case is warned as marginal
+BUDGET_MARGIN = 1.1
 ACCURACY_FLOOR_TEXT = (
     f"{kernels.ACC_FLOOR:g} x (component throughput / mean stage flow) mol/L"
 )
@@ -117,6 +120,12 @@ class CascadeError(RuntimeError):
 
 class InfeasibleCascadeError(CascadeError):
     """The inputs allow no steady state (e.g. no acid left, capacity exceeded)."""
+
+
+class AcidBudgetError(CascadeError):
+    """The solve failed and the acid budget of the inputs is short (the free acid
+    of the aqueous streams is below the base and metal equivalents the organic
+    brings): the probable cause, stated with the streams and the remedies."""
 
 
 @dataclass
@@ -832,6 +841,122 @@ class Cascade:
             use_F=use_F,
         )
 
+    # ------------------------------------------------------------ acid budget
+    def acid_budget(self, net: Network) -> dict | None:
+        """Proton/base budget of the stated inputs (docs/kernel.md, "Acid budget").
+
+        At steady state the aqueous anions leave only with the aqueous outlets,
+        each electroneutral with free acid >= 0, so the aqueous outlets carry at
+        most (anion equivalents in) of metal and base cations; the rest of the
+        base and metal equivalents that enter leaves with the organic outlets.
+        Hence the organic outlets together carry at least ``deficit_eq_h`` =
+        (base + metal equivalents entering on the organic) - (free acid of all
+        aqueous streams).  Returns None for a model without [H+] or a cascade
+        without a strip section (there the loaded organic leaving with base is
+        the normal outlet)."""
+        if not self.pH_model or "strip" not in self._stage_index()[2]:
+            return None
+        c = self.case
+        span = self._stage_index()[2]
+        organic_eq = float((net.ext_org @ net.z).sum())
+        base_eq = 0.0
+        if c.organic.saponification > 0:
+            base_eq = c.organic.flow_L_h * c.organic.saponification * (
+                c.organic.extractant_mol_L
+            )
+        acid = {}
+        jf = self._feed_stage
+        if c.feed.phase == "aqueous":
+            acid["feed"] = float(net.acid_in[jf])
+        for name in ("scrub", "strip"):
+            stream = getattr(c, name)
+            if stream is not None and name in span:
+                acid[name] = stream.flow_L_h * stream.acidity_mol_L
+        if c.feed.phase == "aqueous" and "feed" in acid:
+            # the feed's stage may also take the scrub's top stage
+            for name in ("scrub", "strip"):
+                if name in acid and span[name][1] - 1 == jf:
+                    acid["feed"] -= acid[name]
+        acid_eq = float(sum(acid.values()))
+        deficit = organic_eq - acid_eq
+        return {
+            "base_eq_h": base_eq,
+            "organic_metal_eq_h": organic_eq - base_eq,
+            "organic_eq_h": organic_eq,
+            "acid_eq_h": acid,
+            "acid_total_eq_h": acid_eq,
+            "deficit_eq_h": deficit,
+            "coverage": acid_eq / organic_eq if organic_eq > 0 else float("inf"),
+        }
+
+    def _budget_text(self, b: dict) -> str:
+        c = self.case
+        acid = ", ".join(f"{k} {v:.4g}" for k, v in b["acid_eq_h"].items())
+        return (
+            f"acid budget: the organic brings {b['organic_eq_h']:.4g} eq/h of "
+            f"cations to exchange (organic.saponification {c.organic.saponification:g}"
+            f" x extractant {c.organic.extractant_mol_L:g} mol/L x organic "
+            f"{c.organic.flow_L_h:g} L/h = {b['base_eq_h']:.4g} eq/h "
+            f"{self.agent.ion}"
+            + (
+                f", metals {b['organic_metal_eq_h']:.4g} eq/h"
+                if b["organic_metal_eq_h"] > 0
+                else ""
+            )
+            + f"); the aqueous streams bring {b['acid_total_eq_h']:.4g} eq/h free "
+            f"acid ({acid})"
+        )
+
+    def _check_budget(self, b: dict | None) -> None:
+        """Warn where the acid budget is short or marginal (before the solve)."""
+        if b is None or b["organic_eq_h"] <= 0:
+            return
+        if b["deficit_eq_h"] > 0:
+            self.warnings.append(
+                f"{self._budget_text(b)}: short by {b['deficit_eq_h']:.4g} eq/h, so "
+                f"the organic outlets carry at least that much {self.agent.ion}/"
+                f"metal unstripped ({self._share(b)} of the organic's extractant "
+                f"sites): the strip cannot strip the organic clean -- raise "
+                f"strip.acidity_mol_L or strip.flow_L_h, or lower "
+                f"organic.saponification"
+            )
+        elif b["coverage"] < BUDGET_MARGIN:
+            self.warnings.append(
+                f"{self._budget_text(b)}: a clean strip leaves only "
+                f"{-b['deficit_eq_h']:.4g} eq/h free acid in all aqueous outlets "
+                f"together (coverage {b['coverage']:.3g}, below {BUDGET_MARGIN:g}): "
+                f"marginal for the acid medium the {self.model} model assumes"
+            )
+
+    def _share(self, b: dict) -> str:
+        c = self.case
+        sites = c.organic.flow_L_h * c.organic.extractant_mol_L
+        return f"{100.0 * b['deficit_eq_h'] / sites:.3g} %" if sites > 0 else "all"
+
+    def _budget_error(self, b: dict | None, err: CascadeError) -> CascadeError:
+        """The solve's error, restated with the acid budget first where it is
+        short (the probable cause; not a proof that no steady state exists)."""
+        if b is None or b["deficit_eq_h"] <= 0 or b["organic_eq_h"] <= 0:
+            return err
+        st = self.case.strip
+        strip = (
+            f" (now {st.flow_L_h:g} L/h x {st.acidity_mol_L:g} mol/L)"
+            if st is not None
+            else ""
+        )
+        return AcidBudgetError(
+            f"acid budget short, no steady state found: {self._budget_text(b)}, "
+            f"short by {b['deficit_eq_h']:.4g} eq/h -- every steady state carries "
+            f"at least that much {self.agent.ion}/metal out unstripped on the "
+            f"organic ({self._share(b)} of its extractant sites) and the strip's "
+            f"acid is exchanged for {self.agent.ion}, far from the acid medium the "
+            f"{self.model} model is stated for (the probable cause of this "
+            f"failure, not a proof that no steady state exists) -- raise "
+            f"strip.acidity_mol_L or "
+            f"strip.flow_L_h{strip}, or lower organic.saponification; the "
+            f"solve: {err}"
+        )
+
     # ----------------------------------------------------------------- solving
     def _raise_for(
         self,
@@ -1018,6 +1143,8 @@ class Cascade:
         self.warnings = []
         eff = self.efficiencies()
         net = self.network()
+        budget = self.acid_budget(net)
+        self._check_budget(budget)
         par = self.stage_parameters(net)
         x0 = warm_start
         st, x, y, h, F, info = solve_arrays(
@@ -1036,13 +1163,19 @@ class Cascade:
                 iters += extra
                 walk_failed = False
         if st != kernels.OK:
-            self._raise_for(st, net, par, info, walk_failed)
+            try:
+                self._raise_for(st, net, par, info, walk_failed)
+            except CascadeError as e:
+                raise self._budget_error(budget, e) from e
         loops = 0
         if c.organic.recycle:
-            st, x, y, h, F, info, net, loops, extra = self._close_loop(
-                net, par, eff, (st, x, y, h, F, info), tol, max_iter, recycle_tol,
-                max_recycle,
-            )  # fmt: skip
+            try:
+                st, x, y, h, F, info, net, loops, extra = self._close_loop(
+                    net, par, eff, (st, x, y, h, F, info), tol, max_iter,
+                    recycle_tol, max_recycle,
+                )  # fmt: skip
+            except CascadeError as e:
+                raise self._budget_error(budget, e) from e
             iters += extra
         branches = None
         branch_note = None
