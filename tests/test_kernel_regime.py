@@ -215,3 +215,14 @@ def test_stress_cascade_1138_refused_by_budget():
         cas.simulate(branch_search=False)
     assert "short by 320.1 eq/h" in str(e.value)
     assert np.isfinite(b["coverage"]) and b["coverage"] < 0.25
+
+
+def test_feed_on_the_scrub_top_stage_counted_once():
+    """Feed and scrub entering the same stage: each stream's acid counted once."""
+    case = small_case()
+    case["feed"]["stage"] = 2  # the scrub section's only (top) stage
+    _, b = budget_of(case)
+    assert b["acid_eq_h"] == pytest.approx(
+        {"feed": 5.0, "scrub": 10.0, "strip": 8.0}, rel=1e-14
+    )
+    assert b["acid_total_eq_h"] == pytest.approx(23.0, rel=1e-14)
