@@ -24,13 +24,16 @@ import argparse
 import os
 import sys
 import time
-from decimal import Decimal, getcontext
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
 from rexopt import kernels  # noqa: E402
+from rexopt._pure.decimal_reference import (  # noqa: E402
+    linear_profiles,
+    worst_relative_error,
+)
 from rexopt.cascade import (  # noqa: E402
     CIRCULATION_WARN,
     Cascade,
@@ -166,34 +169,11 @@ def decimal_error(net, par, x, circ=1.0):
     """Worst relative error of a constant-D solution against the stage balances
     solved in decimal arithmetic, over concentrations above the accuracy floor:
     80 digits plus the ones a circulation ``circ`` costs to cancellation."""
-    getcontext().prec = 80 + int(np.ceil(np.log10(max(circ, 1.0))))
-    N, C = x.shape
+    digits = 80 + int(np.ceil(np.log10(max(circ, 1.0))))
     D = np.exp(kernels.LN10 * par["c"])  # as the kernel forms it
     scale = (net.ext_aq + net.ext_org).sum(0)
     floor = kernels.ACC_FLOOR * scale / (net.aq_out + net.org_out).mean()
-    worst = 0.0
-    ao = [Decimal(float(v)) for v in net.aq_out]
-    ap = [Decimal(float(v)) for v in net.aq_pass]
-    oo = [Decimal(float(v)) for v in net.org_out]
-    op = [Decimal(float(v)) for v in net.org_pass]
-    for i in range(C):
-        Di = [Decimal(float(v)) for v in D[:, i]]
-        f = [Decimal(float(net.ext_aq[j, i])) + Decimal(float(net.ext_org[j, i]))
-             for j in range(N)]  # fmt: skip
-        cp, dp = [Decimal(0)] * N, [Decimal(0)] * N
-        for j in range(N):
-            a = op[j - 1] * Di[j - 1] if j else Decimal(0)
-            den = -(ao[j] + oo[j] * Di[j]) - (a * cp[j - 1] if j else Decimal(0))
-            cp[j] = (ap[j + 1] if j + 1 < N else Decimal(0)) / den
-            dp[j] = (-f[j] - (a * dp[j - 1] if j else Decimal(0))) / den
-        xi = dp[N - 1]
-        for j in range(N - 1, -1, -1):
-            if j < N - 1:
-                xi = dp[j] - cp[j] * xi
-            ref = float(xi)
-            if ref >= floor[i]:
-                worst = max(worst, abs(x[j, i] / ref - 1.0))
-    return worst
+    return worst_relative_error(x, linear_profiles(net, D, digits), floor)
 
 
 def _compact(case: dict) -> str:

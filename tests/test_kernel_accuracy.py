@@ -9,12 +9,12 @@ the kernel: the Kremser closed form, and the linear stage balances solved in
 """
 
 import math
-from decimal import Decimal, getcontext
 
 import numpy as np
 import pytest
 
 from rexopt._pure import cascade as pure
+from rexopt._pure.decimal_reference import linear_profiles, worst_relative_error
 from rexopt.cascade import Cascade, circulation, solve_arrays
 
 from .conftest import constant_case, prnd_case
@@ -57,45 +57,6 @@ def _acc_floor(net):
     """Accuracy floor of every component [mol/L]."""
     scale = (net.ext_aq + net.ext_org).sum(0)
     return pure.ACC_FLOOR * scale / (net.aq_out + net.org_out).mean()
-
-
-def _decimal_profiles(net, D):
-    """Aqueous profiles for a fixed distribution-ratio profile D (N, C): the stage
-    balances are then linear and tridiagonal per component; solved by Thomas in
-    120-digit decimal arithmetic (a component circulating 10^k times its
-    throughput costs k digits to cancellation; k < 100 here). [mol/L]"""
-    getcontext().prec = 120
-    N, C = D.shape
-    x = np.empty((N, C))
-    for i in range(C):
-        aq_out = [Decimal(float(v)) for v in net.aq_out]
-        aq_pass = [Decimal(float(v)) for v in net.aq_pass]
-        org_out = [Decimal(float(v)) for v in net.org_out]
-        org_pass = [Decimal(float(v)) for v in net.org_pass]
-        Di = [Decimal(float(v)) for v in D[:, i]]
-        f = [Decimal(float(net.ext_aq[j, i])) + Decimal(float(net.ext_org[j, i]))
-             for j in range(N)]  # fmt: skip
-        # row j: aq_pass[j+1] x[j+1] + org_pass[j-1] D[j-1] x[j-1]
-        #        - (aq_out[j] + org_out[j] D[j]) x[j] = -f[j]
-        cp, dp = [Decimal(0)] * N, [Decimal(0)] * N
-        for j in range(N):
-            b = -(aq_out[j] + org_out[j] * Di[j])
-            a = org_pass[j - 1] * Di[j - 1] if j > 0 else Decimal(0)
-            c = aq_pass[j + 1] if j + 1 < N else Decimal(0)
-            den = b - (a * cp[j - 1] if j > 0 else Decimal(0))
-            cp[j] = c / den
-            dp[j] = (-f[j] - (a * dp[j - 1] if j > 0 else Decimal(0))) / den
-        xi = [Decimal(0)] * N
-        xi[N - 1] = dp[N - 1]
-        for j in range(N - 2, -1, -1):
-            xi[j] = dp[j] - cp[j] * xi[j + 1]
-        x[:, i] = [float(v) for v in xi]
-    return x
-
-
-def _worst_rel(x, ref, floor):
-    act = ref >= floor[None, :]
-    return float(np.max(np.abs(x[act] / ref[act] - 1.0), initial=0.0))
 
 
 # ---------------------------------------------------------------- Kremser
@@ -178,7 +139,7 @@ def test_random_constant_D_cascades_match_80_digit_reference(kernel, seed):
     cas, net, par, st, x, y, F, info = _solve(case, kernel)
     assert st == 0
     D = np.exp(pure.LN10 * par["c"])  # as the kernel forms it
-    ref = _decimal_profiles(net, D)
+    ref = linear_profiles(net, D, 120)
     floor = _acc_floor(net)
     # constant D: the exact (subtraction-free) elimination, every concentration
     # to 1e-10 whatever the circulation A of its component (held up in a section)
@@ -211,8 +172,8 @@ def test_saturated_traces_are_exact_for_the_converged_free_sites(kernel, level):
     assert st == 0
     D = 10.0 ** par["c"] * F[:, None]  # saturated: D = K_i F (d = 1)
     assert np.allclose(y, D * x, rtol=1e-14, atol=0.0)
-    ref = _decimal_profiles(net, D)
-    assert _worst_rel(x, ref, _acc_floor(net)) <= REL
+    ref = linear_profiles(net, D, 120)
+    assert worst_relative_error(x, ref, _acc_floor(net)) <= REL
     assert x.min() < 1e-30  # traces deep below the old absolute test exist here
 
 

@@ -4,13 +4,13 @@ constant-D cascade is solved exactly whatever its circulation, and a solve whose
 outlets do not close a species' balance is never reported as converged."""
 
 import copy
-from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
 
 from rexopt import kernels
 from rexopt._pure import cascade as pure
+from rexopt._pure.decimal_reference import linear_profiles
 from rexopt.cascade import (
     BALANCE_MAX,
     EXACT_START,
@@ -157,35 +157,6 @@ def _outlet_error(net, x, y):
     return pure._outlet_error(nt, net.ext_aq, net.ext_org, x, y)
 
 
-def _decimal_profiles(net, D, digits):
-    """Stage balances of a constant-D cascade solved per component by Thomas in
-    `digits`-digit decimal arithmetic (enough for the cancellation a circulation
-    of 10^k costs: k digits). [mol/L]"""
-    N, C = D.shape
-    x = np.empty((N, C))
-    with localcontext() as ctx:
-        ctx.prec = digits
-        ao = [Decimal(float(v)) for v in net.aq_out]
-        ap = [Decimal(float(v)) for v in net.aq_pass]
-        oo = [Decimal(float(v)) for v in net.org_out]
-        op = [Decimal(float(v)) for v in net.org_pass]
-        for i in range(C):
-            Di = [Decimal(float(v)) for v in D[:, i]]
-            cp, dp = [Decimal(0)] * N, [Decimal(0)] * N
-            for j in range(N):
-                f = Decimal(float(net.ext_aq[j, i])) + Decimal(float(net.ext_org[j, i]))
-                a = op[j - 1] * Di[j - 1] if j else Decimal(0)
-                den = -(ao[j] + oo[j] * Di[j]) - (a * cp[j - 1] if j else Decimal(0))
-                cp[j] = (ap[j + 1] if j + 1 < N else Decimal(0)) / den
-                dp[j] = (-f - (a * dp[j - 1] if j else Decimal(0))) / den
-            xi = dp[N - 1]
-            x[N - 1, i] = float(xi)
-            for j in range(N - 2, -1, -1):
-                xi = dp[j] - cp[j] * xi
-                x[j, i] = float(xi)
-    return x
-
-
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_held_up_constant_D_cascade_is_solved_exactly(kernel):
     """Cascade 2043 by the subtraction-free elimination: every concentration above
@@ -203,7 +174,7 @@ def test_held_up_constant_D_cascade_is_solved_exactly(kernel):
     D = np.exp(pure.LN10 * par["c"])
     circ = circulation(net, x, y)
     assert circ.max() > 1e100  # held up: the old round-off limit was 1e-16 x circ
-    ref = _decimal_profiles(net, D, 250)
+    ref = linear_profiles(net, D, 250)
     scale = (net.ext_aq + net.ext_org).sum(0)
     floor = kernels.ACC_FLOOR * scale / (net.aq_out + net.org_out).mean()
     act = ref >= floor[None, :]

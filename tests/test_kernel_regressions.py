@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from rexopt import kernels, simulate
+from rexopt._pure.decimal_reference import linear_profiles, worst_relative_error
 from rexopt.cascade import Cascade, solve_arrays
 from rexopt.case import CaseError
 
@@ -614,36 +615,10 @@ def trace_truth_error(net, par, x, h, F) -> float:
     solution's [H+] and free extractant (log10 D = (a + b F) pH + c + d log10 F),
     then each component's linear stage balances (Murphree efficiency 1) solved
     exactly; over the values that are above the accuracy floor there."""
-    from decimal import Decimal, localcontext
-
     pH = -np.log10(h)
     D = 10.0 ** ((par["a"] + par["b"] * F[:, None]) * pH[:, None] + par["c"]
                  + par["d"] * np.log10(F)[:, None])  # fmt: skip
-    fl = floor(net)
-    N, C = x.shape
-    worst = 0.0
-    with localcontext() as ctx:
-        ctx.prec = 120
-        ao, ap = [[Decimal(float(v)) for v in a] for a in (net.aq_out, net.aq_pass)]
-        oo, op = [[Decimal(float(v)) for v in a] for a in (net.org_out, net.org_pass)]
-        for i in range(C):
-            Di = [Decimal(float(v)) for v in D[:, i]]
-            f = [Decimal(float(net.ext_aq[j, i])) + Decimal(float(net.ext_org[j, i]))
-                 for j in range(N)]  # fmt: skip
-            cp, dp = [Decimal(0)] * N, [Decimal(0)] * N
-            for j in range(N):
-                a = op[j - 1] * Di[j - 1] if j else Decimal(0)
-                den = -(ao[j] + oo[j] * Di[j]) - (a * cp[j - 1] if j else Decimal(0))
-                cp[j] = (ap[j + 1] if j + 1 < N else Decimal(0)) / den
-                dp[j] = (-f[j] - (a * dp[j - 1] if j else Decimal(0))) / den
-            xi = dp[N - 1]
-            for j in range(N - 1, -1, -1):
-                if j < N - 1:
-                    xi = dp[j] - cp[j] * xi
-                ref = float(xi)
-                if ref >= fl[i]:
-                    worst = max(worst, abs(x[j, i] / ref - 1.0))
-    return worst
+    return worst_relative_error(x, linear_profiles(net, D, 120), floor(net))
 
 
 @pytest.fixture(scope="module")
