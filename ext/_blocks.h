@@ -246,6 +246,32 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
     }                                                                             \
     return BT_OK;
 
+/* Partial pivoting on a row-equilibrated block: every row is first divided by a
+ * power of two (exact) near its largest entry, inv(B) = inv(S B) S.  Without it
+ * a trace's balance (entries 1e-60 of a major's) lost its own pivot to a
+ * major's row, and the major's round-off entered the trace's correction (a flat
+ * 1e-35 profile where the true one falls seven decades a stage: issue 17).
+ * Blocks taken without pivoting (column diagonally dominant) need no scaling:
+ * every pivot is then a row's own diagonal. */
+#define BT_SCALED_BODY(MM, PIVOTING)                                              \
+    double rs[MM];                                                                \
+    for (int k = 0; k < (MM); k++) {                                              \
+        double m = 0.0;                                                           \
+        double *rb = A + k * (MM);                                                \
+        for (int l = 0; l < (MM); l++) m = fmax(m, fabs(rb[l]));                  \
+        int e = 0;                                                                \
+        if (m > 0.0 && isfinite(m)) frexp(m, &e);                                 \
+        rs[k] = ldexp(1.0, -e);                                                   \
+        for (int l = 0; l < (MM); l++) rb[l] *= rs[k];                            \
+    }                                                                             \
+    int st = PIVOTING;                                                            \
+    if (st != BT_OK) return st;                                                   \
+    for (int i = 0; i < (MM); i++) {                                              \
+        double *rb = A + i * (MM);                                                \
+        for (int k = 0; k < (MM); k++) rb[k] *= rs[k];                            \
+    }                                                                             \
+    return BT_OK;
+
 /* Forward elimination and back sweep; MM the block size, C the number of
  * components (MM = C, or 2C with Murphree efficiencies). */
 #define BT_SOLVE_BODY(MM, INVERT)                                                 \
@@ -360,17 +386,21 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
     BT_V3 static int bt_blocked_##MM(double *A, int check)                        \
     { BT_BLOCKED_BODY(MM, check) }                                                \
     BT_INLINE int bt_pivoting_##MM(double *A, int *piv) { BT_INVERT_BODY(MM) }     \
+    BT_INLINE int bt_scaled_##MM(double *A, int *piv)                             \
+    { BT_SCALED_BODY(MM, bt_pivoting_##MM(A, piv)) }                              \
     BT_INLINE int bt_invert_##MM(double *A, int *piv)                             \
     {                                                                             \
         if (BT_USE_BLOCKED(MM)) {                                                 \
             int st = bt_blocked_##MM(A, 1);                                       \
             if (st != -1) return st;                                              \
         }                                                                         \
-        return bt_pivoting_##MM(A, piv);                                          \
+        return bt_scaled_##MM(A, piv);                                            \
     }
 #else
 #define BT_DEFINE_INVERT(MM)                                                      \
-    static inline int bt_invert_##MM(double *A, int *piv) { BT_INVERT_BODY(MM) }
+    static inline int bt_pivoting_##MM(double *A, int *piv) { BT_INVERT_BODY(MM) }  \
+    static inline int bt_invert_##MM(double *A, int *piv)                         \
+    { BT_SCALED_BODY(MM, bt_pivoting_##MM(A, piv)) }
 #endif
 
 #define BT_DEFINE(MM)                                                             \
@@ -395,24 +425,30 @@ BT_DEFINE(15)
 BT_DEFINE(16)
 
 /* run-time block size (C > 16, or 2C > 16 with Murphree efficiencies) */
-static int bt_invert_rt(double *A, int *piv, int M) { BT_INVERT_BODY(M) }
+static int bt_pivoting_rt(double *A, int *piv, int M) { BT_INVERT_BODY(M) }
+static int bt_invert_rt(double *A, int *piv, int M)
+{ BT_SCALED_BODY(M, bt_pivoting_rt(A, piv, M)) }
 #define BT_INVERT_RT(A, p) bt_invert_rt((A), (p), M)
 BT_CLONES static int bt_solve_rt(int M, BT_ARGS) { BT_SOLVE_BODY(M, BT_INVERT_RT) }
 
 /* For tests: invert one M x M block (M <= 16) in place as the solves do (way 0:
- * blocked where the block is dominant and the CPU allows, else pivoting), with the
- * pivoting loop only (1), or blocked only (2).  Returns BT_OK, BT_SINGULAR, or -1
+ * blocked where the block is dominant and the CPU allows, else pivoting on the
+ * row-equilibrated block), with the row-equilibrated pivoting loop only (1),
+ * blocked only (2), or the bare pivoting loop (3: what the blocked loop equals bit
+ * for bit where it swaps no rows).  Returns BT_OK, BT_SINGULAR, or -1
  * for a way not available here (blocked loops: x86-64 GCC builds, AVX2 CPUs). */
 #ifdef BT_BLOCKED
 #define BT_TEST_CASE(MM)                                                          \
     case MM:                                                                      \
-        if (way == 1) return bt_pivoting_##MM(A, piv);                            \
+        if (way == 1) return bt_scaled_##MM(A, piv);                              \
         if (way == 2) return BT_USE_BLOCKED(MM) ? bt_blocked_##MM(A, 0) : -1;     \
+        if (way == 3) return bt_pivoting_##MM(A, piv);                            \
         return bt_invert_##MM(A, piv);
 #else
 #define BT_TEST_CASE(MM)                                                          \
     case MM:                                                                      \
-        return way == 2 ? -1 : bt_invert_##MM(A, piv);
+        return way == 2 ? -1 : way == 3 ? bt_pivoting_##MM(A, piv)              \
+                                        : bt_invert_##MM(A, piv);
 #endif
 BT_CLONES static int bt_invert_test(int M, double *A, int *piv, int way)
 {

@@ -50,6 +50,8 @@ cdef int LUMPED_DIRECT_ITER = 30
 cdef double ROUNDOFF_TOL = 1e-10
 cdef double REL_TOL = 1e-11
 cdef double LAM_STALL = 1.0 / 32.0
+cdef int POLISH_ROUNDS = 3
+cdef int POLISH_ITER = 30
 cdef double ROW_ROUNDOFF = 1e-12
 cdef int REL_STALL = 8
 cdef double TRUST_RESID = 1e-2
@@ -570,6 +572,18 @@ cdef int linear_exact(Net *nt, Chem *ch, Work *w, double *x, double *y,
     subtraction-free (Grassmann-Taksar-Heyman) elimination, in place (see the
     twin's _linear_exact).  NOT_CONVERGED, nothing written, when the data are not
     of M-matrix form (negative inflow or exit flow, zero pivot)."""
+    cdef int N = nt.N, C = ch.C, j, i
+    cdef double *D = w.E0
+    for j in range(N):
+        for i in range(C):
+            D[j * C + i] = exp(LN10 * ch.c[j * C + i])
+    return linear_exact_D(nt, ch, w, x, y, info)
+
+
+cdef int linear_exact_D(Net *nt, Chem *ch, Work *w, double *x, double *y,
+                        double *info) noexcept nogil:
+    """linear_exact for the D profile in w.E0 (N x C): also the trace polish's
+    solve at frozen [H+] and free extractant (see the twin's _polish)."""
     cdef int N = nt.N, C = ch.C, j, i, k, js = 0, ic = 0
     cdef double exa, exo, sp, b, fj, t, rn
     cdef double *dp = w.Bd          # N*C scratch (Bd holds N*C*C >= N*C doubles)
@@ -584,7 +598,6 @@ cdef int linear_exact(Net *nt, Chem *ch, Work *w, double *x, double *y,
             return NOT_CONVERGED
         for i in range(C):
             fj = w.ext_aq[j * C + i] + w.ext_org[j * C + i]
-            D[j * C + i] = exp(LN10 * ch.c[j * C + i])
             if not (fj >= 0.0) or not isfinite(D[j * C + i]):
                 return NOT_CONVERGED
     for i in range(C):
@@ -1285,6 +1298,57 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
     return st
 
 
+cdef int polish(Net *nt, Chem *full, Work *w, double *x, double *y, double *h,
+                double *F, double tol, double *info, int st) noexcept nogil:
+    """Trace polish of a converged nonlinear solve whose relative correction has
+    not reached max(tol, REL_TOL): rounds of (every component's balances solved
+    exactly at the solution's own D, Newton from there), the best kept (see the
+    twin's _polish).  Returns the status."""
+    cdef int N = nt.N, C = full.C, k, r, s, NC = nt.N * full.C
+    cdef double rel_tol = tol if tol > REL_TOL else REL_TOL
+    cdef double best, total
+    cdef double *keep
+    if (st != OK or w.murphree or w.info_size <= INFO_RELSTEP
+            or info[INFO_RELSTEP] <= rel_tol):
+        return st
+    keep = <double *> malloc((2 * NC + 2 * N + w.info_size) * sizeof(double))
+    if keep == NULL:
+        return st
+    best = info[INFO_RELSTEP]
+    memcpy(keep, x, NC * sizeof(double))
+    memcpy(keep + NC, y, NC * sizeof(double))
+    memcpy(keep + 2 * NC, h, N * sizeof(double))
+    memcpy(keep + 2 * NC + N, F, N * sizeof(double))
+    memcpy(keep + 2 * NC + 2 * N, info, w.info_size * sizeof(double))
+    for r in range(POLISH_ROUNDS):
+        for k in range(NC):
+            w.E0[k] = y[k] / x[k]
+        if linear_exact_D(nt, full, w, x, y, info) != OK:
+            break
+        s = newton(nt, full, w, x, y, h, F, tol, POLISH_ITER, tol, info,
+                   MAX_HALVINGS, 0.0)
+        if s != OK:
+            break
+        if info[INFO_RELSTEP] < best:
+            best = info[INFO_RELSTEP]
+            memcpy(keep, x, NC * sizeof(double))
+            memcpy(keep + NC, y, NC * sizeof(double))
+            memcpy(keep + 2 * NC, h, N * sizeof(double))
+            memcpy(keep + 2 * NC + N, F, N * sizeof(double))
+            memcpy(keep + 2 * NC + 2 * N, info, w.info_size * sizeof(double))
+        if best <= rel_tol:
+            break
+    total = info[INFO_TOTAL]
+    memcpy(x, keep, NC * sizeof(double))
+    memcpy(y, keep + NC, NC * sizeof(double))
+    memcpy(h, keep + 2 * NC, N * sizeof(double))
+    memcpy(F, keep + 2 * NC + N, N * sizeof(double))
+    memcpy(info, keep + 2 * NC + 2 * N, w.info_size * sizeof(double))
+    info[INFO_TOTAL] = total
+    free(keep)
+    return OK
+
+
 cdef double *_data(object a, Py_ssize_t n, str name, bint out) except NULL:
     """Data pointer of a C-contiguous float64 array of n values (outputs writeable).
 
@@ -1384,7 +1448,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
             st = newton(&nt, &full, &w, px, py, ph, pF, tol,
                         max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
             if st == OK or limits & 1:
-                return st
+                return polish(&nt, &full, &w, px, py, ph, pF, tol, pinfo, st)
         # nothing a failed warm start left (x, y or F) carries into the cold start
         flat_start(&nt, &full, &w, px, py, pF)
         if not (use_ph or use_F):
@@ -1399,7 +1463,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
             flat_start(&nt, &full, &w, px, py, pF)
             st = newton(&nt, &full, &w, px, py, ph, pF, tol,
                         TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
-        return st
+        return polish(&nt, &full, &w, px, py, ph, pF, tol, pinfo, st)
     finally:
         free_work(&w)
 

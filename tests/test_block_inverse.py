@@ -28,13 +28,16 @@ def test_blocked_inverse_is_the_pivoting_one_bit_for_bit(m):
     rng = np.random.default_rng(m)
     for _ in range(20):
         a = _dominant(rng, m)
-        st_p, inv_p = compiled._invert_block(a, 1)
+        st_p, inv_p = compiled._invert_block(a, 3)  # the bare pivoting loop
         st_b, inv_b = compiled._invert_block(a, 2)
         assert st_p == 0
         if m < 4:
-            # blocks of 1-3 always take the pivoting loop (nothing to block)
+            # blocks of 1-3 always take the pivoting loop (nothing to block), on
+            # the row-equilibrated block
             assert st_b == -1
-            assert np.array_equal(compiled._invert_block(a, 0)[1], inv_p)
+            assert np.array_equal(
+                compiled._invert_block(a, 0)[1], compiled._invert_block(a, 1)[1]
+            )
             continue
         if st_b == -1:
             pytest.skip("blocked loops not built or not supported by this CPU")
@@ -60,7 +63,31 @@ def test_blocks_that_need_row_interchanges_take_the_pivoting_loop(m):
     assert np.array_equal(inv, inv_p)
 
 
-@pytest.mark.parametrize("way", [0, 1, 2])
+@pytest.mark.parametrize("m", [2, 3, 6, 15])
+def test_row_equilibration_keeps_a_trace_rows_own_pivot(m):
+    """A block whose first row is a trace's balance (entries 1e-60 of the others,
+    as in the log-variable Newton system) and whose trace column is larger in the
+    majors' rows (their site balance feels the trace more than its own balance
+    does): the bare pivoting loop takes a major's row as that column's pivot and
+    loses the trace row under the major's round-off; the row-equilibrated loop
+    (what the solves use) keeps every entry of the inverse to relative accuracy."""
+    rng = np.random.default_rng(200 + m)
+    a = rng.normal(size=(m, m))
+    np.fill_diagonal(a, np.abs(np.diag(a)) + 2.0 * m)
+    a[0] *= 1e-63
+    a[0, 0] = 1e-60
+    a[1:, 0] = 10.0 ** rng.uniform(-59, -58, size=m - 1)
+    s = np.abs(a).max(axis=1)
+    ref = np.linalg.solve(a / s[:, None], np.eye(m)) / s[None, :]
+    for way in (0, 1):
+        st, inv = compiled._invert_block(a, way)
+        assert st == 0
+        assert np.max(np.abs(inv / ref - 1.0)) <= 1e-13, way
+    st, bare = compiled._invert_block(a, 3)
+    assert st == 0 and np.max(np.abs(bare / ref - 1.0)) > 1.0  # what it fixes
+
+
+@pytest.mark.parametrize("way", [0, 1, 2, 3])
 def test_singular_and_nonfinite_blocks_are_reported(way):
     a = np.ones((15, 15))
     st, _ = compiled._invert_block(a, way)

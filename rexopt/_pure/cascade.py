@@ -56,6 +56,10 @@ UNIT_ROUNDOFF = 2.0**-53
 TRUST_RESID = 1e-2  # scaled residual below which ...
 ROW_TRUST = 1e-10  # ... balances closed to this of their gross flow trust Newton
 # (a full step, never an acceptance: see BALANCE_TOL)
+# trace polish (_polish): rounds of (exact elimination at frozen D, Newton) and
+# the Newton iterations allowed in each
+POLISH_ROUNDS = 3
+POLISH_ITER = 30
 LAM_STALL = 1.0 / 32.0  # line-search step below which a transient step stalled
 MU_MAX = 1e8  # strongest pseudo-transient regularisation tried before giving up
 # a regularised (pseudo-transient) step is accepted while the merit rises by at most
@@ -290,7 +294,7 @@ def solve_cascade(
         info[INFO_PATH] = PATH_WARM
         st = _newton(*real)
         if st == OK or limits & LIMIT_WARM_ONLY:
-            return st
+            return _polish(real, st)
     # nothing a failed warm start left (x, y or F) carries into the cold start
     _flat_start(net, ext, full, chem, scale, x, y, F)
     if not (use_ph or use_F):
@@ -304,7 +308,43 @@ def solve_cascade(
         st = _transient_start(
             net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree
         )
-    return st
+    return _polish(real, st)
+
+
+def _polish(real, st):
+    """Trace polish of a converged nonlinear solve whose relative correction has
+    not reached max(tol, REL_TOL) (accepted at the iteration budget or as a
+    stall): traces do not move [H+] or the free extractant, so at the solution's
+    own D (y = D x, frozen) every component's stage balances are linear, and the
+    subtraction-free elimination gives every concentration to relative accuracy
+    whatever the profile's steepness or the values Newton left on the arithmetic
+    floor; Newton from there (POLISH_ITER iterations) closes the nonlinear
+    balances.  POLISH_ROUNDS rounds at most; the solve with the smallest relative
+    correction is kept (the original one if no round improves on it).  Not for
+    Murphree stages (y is then no multiple of x).  Returns the status."""
+    net, ext_aq, ext_org, full, chem, x, y, h, F, tol, _, info, scale, murphree = real
+    rel_tol = max(tol, REL_TOL)
+    if st != OK or murphree or info[INFO_RELSTEP] <= rel_tol:
+        return st
+    best = (float(info[INFO_RELSTEP]), x.copy(), y.copy(), h.copy(), F.copy(),
+            info.copy())  # fmt: skip
+    for _ in range(POLISH_ROUNDS):
+        D = y / x
+        if _linear_exact_D(net, ext_aq, ext_org, D, scale, x, y, info) != OK:
+            break
+        s = _newton(net, ext_aq, ext_org, full, chem, x, y, h, F, tol, POLISH_ITER,
+                    info, scale, murphree)  # fmt: skip
+        if s != OK:
+            break
+        if info[INFO_RELSTEP] < best[0]:
+            best = (float(info[INFO_RELSTEP]), x.copy(), y.copy(), h.copy(),
+                    F.copy(), info.copy())  # fmt: skip
+        if best[0] <= rel_tol:
+            break
+    total = info[INFO_TOTAL]
+    _, x[:], y[:], h[:], F[:], info[:] = best
+    info[INFO_TOTAL] = total  # every Newton iteration spent, polish included
+    return OK
 
 
 def _exits(net):
@@ -346,13 +386,18 @@ def _linear_exact(net, ext_aq, ext_org, c, scale, x, y, info):
     Returns NOT_CONVERGED (nothing written) when the data are not of that form
     (a negative inflow or exit flow, a zero pivot: a component with no way out).
     """
+    return _linear_exact_D(net, ext_aq, ext_org, np.exp(LN10 * c), scale, x, y, info)
+
+
+def _linear_exact_D(net, ext_aq, ext_org, D, scale, x, y, info):
+    """_linear_exact for a given D profile (N, C): also the trace polish's solve of
+    every component's balances at frozen [H+] and free extractant (_polish)."""
     aq_out, aq_pass, org_out, org_pass, _ = net
     N, C = x.shape
     exa, exo = _exits(net)
     f = ext_aq + ext_org
     if np.any(exa < 0.0) or np.any(exo < 0.0) or np.any(f < 0.0):
         return NOT_CONVERGED
-    D = np.exp(LN10 * c)  # as the stage evaluation forms it
     if not np.all(np.isfinite(D)):
         return NOT_CONVERGED
     dp = np.empty((N, C))
@@ -1066,9 +1111,16 @@ def _block_thomas(Lo, Bd, Up, rhs):
         if j > 0:
             Mj = Bd[j] - Lo[j] @ W[j - 1]
             rj = rhs[j] - Lo[j] @ g[j - 1]
+        # rows equilibrated by powers of two (exact) before the pivoted solve: a
+        # trace's balance (entries 1e-60 of the bulk's) and a major's then have
+        # entries of one size, so the pivoting never mixes a major's round-off
+        # into a trace's correction (as ext/_blocks.h)
+        m = np.max(np.abs(Mj), axis=1)
+        e = np.where((m > 0.0) & np.isfinite(m), np.frexp(m)[1], 0)
+        s = np.ldexp(1.0, -e)
         try:
-            W[j] = np.linalg.solve(Mj, Up[j])
-            g[j] = np.linalg.solve(Mj, rj)
+            W[j] = np.linalg.solve(s[:, None] * Mj, s[:, None] * Up[j])
+            g[j] = np.linalg.solve(s[:, None] * Mj, s * rj)
         except np.linalg.LinAlgError:
             return None
     z = np.zeros((N, M))
