@@ -347,6 +347,8 @@ def main(argv=None):
     for _, m, msg in o["failures"]:
         kind = (
             "acid budget short (AcidBudgetError)" if "acid budget short" in msg
+            else "organic loop pass short of acid (metal builds up)"
+            if "metal builds up" in msg
             else "held up (circulation)" if "circulates" in msg
             else "organic loop pass (Newton)" if "organic loop, pass" in msg
             else "organic loop did not close" if "organic loop" in msg

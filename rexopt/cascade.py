@@ -1385,12 +1385,15 @@ class Cascade:
                 iters += int(res[5][kernels.INFO_TOTAL])
                 if res[0] != kernels.OK:
                     if last_good is None or hist_r == []:
-                        self._raise_for(
-                            res[0], net, par, res[5],
-                            context=f"organic loop, pass {passes + 1} (the stripped "
-                            f"organic of pass {passes} returning, "
-                            f"{float(r @ np.abs(self.z)):.3g} eq/L of metal): ",
-                        )  # fmt: skip
+                        try:
+                            self._raise_for(
+                                res[0], net, par, res[5],
+                                context=f"organic loop, pass {passes + 1} (the "
+                                f"stripped organic of pass {passes} returning, "
+                                f"{float(r @ np.abs(self.z)):.3g} eq/L of metal): ",
+                            )  # fmt: skip
+                        except CascadeError as e:
+                            raise self._loop_budget_error(net, passes, e) from e
                     # an accelerated point the kernel cannot solve: plain pass
                     r = last_good
                     hist_r, hist_g = [], []
@@ -1425,6 +1428,29 @@ class Cascade:
             f"{err:.3g} of throughput in the last solved pass; Anderson-accelerated "
             f"fixed point on the returning organic): no steady state of the loop was "
             f"found -- this does not prove that none exists"
+        )
+
+    def _loop_budget_error(self, net, passes: int, err: CascadeError):
+        """A failed organic-loop pass, restated where that pass is short of acid.
+
+        The loop's own budget (base against acid, docs/kernel.md) does not count
+        the returning metal: at the loop's steady state it enters and leaves on
+        the organic.  A single pass does: its organic brings the metal the last
+        strip left on it, to be stripped again.  Short there means metal is
+        building up on the circulating organic faster than the strip removes
+        it, which is what the message says (a probable cause, not a proof)."""
+        b = self.acid_budget(net)
+        if b is None or b["deficit_eq_h"] <= 0 or b["organic_metal_eq_h"] <= 0:
+            return err
+        return CascadeError(
+            f"{err}; that pass is short of acid: the organic returning from pass "
+            f"{passes} brings {b['organic_metal_eq_h']:.4g} eq/h of metal besides "
+            f"{b['base_eq_h']:.4g} eq/h {self.agent.ion}, against "
+            f"{b['acid_total_eq_h']:.4g} eq/h of free acid (short by "
+            f"{b['deficit_eq_h']:.4g} eq/h): metal builds up on the circulating "
+            f"organic faster than the strip removes it (the probable cause, not a "
+            f"proof that the loop has no steady state) -- raise "
+            f"strip.acidity_mol_L or strip.flow_L_h"
         )
 
     def _neighbour(self, flow: float | None, feed_scale: float = 1.0):

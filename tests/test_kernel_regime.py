@@ -217,6 +217,43 @@ def test_stress_cascade_1138_refused_by_budget():
     assert np.isfinite(b["coverage"]) and b["coverage"] < 0.25
 
 
+# bench_stress seed 0 cascade 1028: Tb-rich feed, 2+1+1 stages, organic loop
+STRESS_1028 = {
+    "kind": "cascade", "name": "stress",
+    "chemistry": {"model": "mass_action",
+                  "components": ["Sm", "Fe", "Er", "Tm", "Nd", "Tb"]},
+    "sections": {"extraction": {"stages": 2}, "scrub": {"stages": 1},
+                 "strip": {"stages": 1}},
+    "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.03533170290957764,
+             "conc_mol_L": {"Sm": 0.0001586306685772387, "Fe": 0.0016202490507667415,
+                            "Er": 9.660861070251203e-05, "Tm": 0.006609782396185731,
+                            "Nd": 0.027951649031481347, "Tb": 0.48132975534594735}},
+    "organic": {"flow_L_h": 601.3755609722333, "extractant_mol_L": 1.5,
+                "saponification": 0.21524802961028922, "recycle": True},
+    "scrub": {"flow_L_h": 62.42553490852076, "acidity_mol_L": 1.0},
+    "strip": {"flow_L_h": 46.96242444006577, "acidity_mol_L": 4.0},
+    "side_draws": [{"phase": "organic", "stage": 1, "flow_L_h": 0.8175182009287814}],
+}  # fmt: skip
+
+
+def test_failed_organic_loop_pass_short_of_acid_says_metal_builds_up():
+    """The case's own budget covers its base (194 eq/h NH4 against 254 eq/h of
+    acid; the loop's steady state would return and take away the same metal);
+    the passes bring the stripped organic back with the metal the strip could
+    not take, and the pass that fails is short once that metal is counted: the
+    error names the pass and says the metal builds up on the organic."""
+    cas, b = budget_of(STRESS_1028)
+    assert b["deficit_eq_h"] < 0
+    with pytest.raises(CascadeError) as e:
+        cas.simulate(branch_search=False)
+    assert not isinstance(e.value, AcidBudgetError)  # not the case's budget
+    msg = str(e.value)
+    assert msg.startswith("organic loop, pass")
+    assert "metal builds up on the circulating organic" in msg
+    short = float(msg.split("short by ")[1].split(" eq/h")[0])
+    assert short > 0.0
+
+
 def test_feed_on_the_scrub_top_stage_counted_once():
     """Feed and scrub entering the same stage: each stream's acid counted once."""
     case = small_case()
