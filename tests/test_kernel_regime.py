@@ -263,3 +263,22 @@ def test_feed_on_the_scrub_top_stage_counted_once():
         {"feed": 5.0, "scrub": 10.0, "strip": 8.0}, rel=1e-14
     )
     assert b["acid_total_eq_h"] == pytest.approx(23.0, rel=1e-14)
+
+
+def test_kernel_no_acid_status_is_a_solver_failure_not_infeasibility():
+    """Kernel status 2 (an iterate with no free acid at a stage) says where the
+    solver stopped; it is not raised as InfeasibleCascadeError, which sweeps
+    record as "infeasible" (stress cascade 950 of seed 0 ended so with one build
+    and converged with the previous one)."""
+    cas = Cascade(small_case())
+    net = cas.network()
+    par = cas.stage_parameters(net)
+    info = np.zeros(kernels.INFO_SIZE)
+    info[kernels.INFO_STAGE] = 0
+    info[kernels.INFO_TOTAL] = 254
+    with pytest.raises(CascadeError) as e:
+        cas._raise_for(kernels.NO_ACID, net, par, info)
+    assert not isinstance(e.value, cascade_mod.InfeasibleCascadeError)
+    msg = str(e.value)
+    assert "did not converge" in msg and "no free acid left at" in msg
+    assert "not a proof" in msg and "254 Newton iterations" in msg

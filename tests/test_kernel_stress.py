@@ -67,6 +67,7 @@ def test_every_cascade_converges_correctly_or_fails_loudly(sample):
             assert (
                 ("stage" in err and "scaled residual" in err)
                 or "organic loop" in err
+                or "no free acid left at" in err  # where the solver stopped
                 or "circulates" in err  # held up beyond double precision
             )
             continue
