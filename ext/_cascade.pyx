@@ -1298,6 +1298,22 @@ cdef int cold_solve(Net *nt, Chem *full, Work *w, double *x, double *y, double *
     return st
 
 
+cdef void state_copy(double *keep, double *x, double *y, double *h, double *F,
+                     double *info, int NC, int N, int ni, int save) noexcept nogil:
+    """A solve's state (x, y, h, F, info) saved to keep (save = 1) or back."""
+    cdef double *parts[5]
+    cdef int sizes[5]
+    cdef int p, off = 0
+    parts[0] = x; parts[1] = y; parts[2] = h; parts[3] = F; parts[4] = info
+    sizes[0] = NC; sizes[1] = NC; sizes[2] = N; sizes[3] = N; sizes[4] = ni
+    for p in range(5):
+        if save:
+            memcpy(keep + off, parts[p], sizes[p] * sizeof(double))
+        else:
+            memcpy(parts[p], keep + off, sizes[p] * sizeof(double))
+        off += sizes[p]
+
+
 cdef int polish(Net *nt, Chem *full, Work *w, double *x, double *y, double *h,
                 double *F, double tol, double *info, int st) noexcept nogil:
     """Trace polish of a converged nonlinear solve whose relative correction has
@@ -1315,11 +1331,7 @@ cdef int polish(Net *nt, Chem *full, Work *w, double *x, double *y, double *h,
     if keep == NULL:
         return st
     best = info[INFO_RELSTEP]
-    memcpy(keep, x, NC * sizeof(double))
-    memcpy(keep + NC, y, NC * sizeof(double))
-    memcpy(keep + 2 * NC, h, N * sizeof(double))
-    memcpy(keep + 2 * NC + N, F, N * sizeof(double))
-    memcpy(keep + 2 * NC + 2 * N, info, w.info_size * sizeof(double))
+    state_copy(keep, x, y, h, F, info, NC, N, w.info_size, 1)
     for r in range(POLISH_ROUNDS):
         for k in range(NC):
             w.E0[k] = y[k] / x[k]
@@ -1331,19 +1343,11 @@ cdef int polish(Net *nt, Chem *full, Work *w, double *x, double *y, double *h,
             break
         if info[INFO_RELSTEP] < best:
             best = info[INFO_RELSTEP]
-            memcpy(keep, x, NC * sizeof(double))
-            memcpy(keep + NC, y, NC * sizeof(double))
-            memcpy(keep + 2 * NC, h, N * sizeof(double))
-            memcpy(keep + 2 * NC + N, F, N * sizeof(double))
-            memcpy(keep + 2 * NC + 2 * N, info, w.info_size * sizeof(double))
+            state_copy(keep, x, y, h, F, info, NC, N, w.info_size, 1)
         if best <= rel_tol:
             break
     total = info[INFO_TOTAL]
-    memcpy(x, keep, NC * sizeof(double))
-    memcpy(y, keep + NC, NC * sizeof(double))
-    memcpy(h, keep + 2 * NC, N * sizeof(double))
-    memcpy(F, keep + 2 * NC + N, N * sizeof(double))
-    memcpy(info, keep + 2 * NC + 2 * N, w.info_size * sizeof(double))
+    state_copy(keep, x, y, h, F, info, NC, N, w.info_size, 0)
     info[INFO_TOTAL] = total
     free(keep)
     return OK
