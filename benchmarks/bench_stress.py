@@ -256,7 +256,7 @@ def run(
         try:
             r = cas.simulate(branch_search=False)
         except CascadeError as e:
-            out["failures"].append((out["n"], model, str(e)[:200]))
+            out["failures"].append((out["n"], model, str(e)))  # classified whole
             if verbose:
                 print("FAIL", out["n"], model, str(e)[:200], flush=True)
             continue
@@ -359,8 +359,8 @@ def main(argv=None):
         classes[(m, kind)] = classes.get((m, kind), 0) + 1
     for (m, kind), k in sorted(classes.items()):
         print(f"  failures: {m}, {kind}: {k}")
-    for f in o["failures"]:
-        print("  not converged:", *f)
+    for n, m, msg in o["failures"]:
+        print("  not converged:", n, m, msg[:200])
     print(f"time {dt:.1f} s")
     return 0 if o["sim_ok"] == o["n"] else 1
 
