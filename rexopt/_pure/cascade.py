@@ -1114,7 +1114,9 @@ def _block_thomas(Lo, Bd, Up, rhs):
         # rows equilibrated by powers of two (exact) before the pivoted solve: a
         # trace's balance (entries 1e-60 of the bulk's) and a major's then have
         # entries of one size, so the pivoting never mixes a major's round-off
-        # into a trace's correction (as ext/_blocks.h)
+        # into a trace's correction (ext/_blocks.h does so for every block it
+        # inverts with row interchanges; a block it inverts without them pivots on
+        # its own diagonal and needs no scaling)
         m = np.max(np.abs(Mj), axis=1)
         e = np.where((m > 0.0) & np.isfinite(m), np.frexp(m)[1], 0)
         s = np.ldexp(1.0, -e)
