@@ -762,7 +762,7 @@ def test_saturated_stress_6850_neighbours_converge():
     """Stress cascade 6850 (saturated, 11 components, 23 + 46 + 75 stages): at 0.97
     and 1.04 of its organic flow the cold start converges in relative terms with
     every balance closed (the stated point between them does not: see below)."""
-    case = load("stress_6850_saturated.toml")
+    case = load("unsolved/stress_6850_saturated.toml")
     for f in (0.97, 1.04):
         net, st, x, y, info = solve(
             with_flows(case, organic=case["organic"]["flow_L_h"] * f)
@@ -780,6 +780,6 @@ def test_saturated_stress_6850_neighbours_converge():
     "branch, which no start continues around (issue 17)",
 )
 def test_saturated_stress_6850_converges_cold():
-    net, st, x, y, info = solve(load("stress_6850_saturated.toml"))
+    net, st, x, y, info = solve(load("unsolved/stress_6850_saturated.toml"))
     assert st == kernels.OK
     assert info[kernels.INFO_RELSTEP] <= 1e-10
