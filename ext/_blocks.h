@@ -261,6 +261,7 @@ typedef long long bt_v4i __attribute__((vector_size(32)));
         for (int l = 0; l < (MM); l++) m = fmax(m, fabs(rb[l]));                  \
         int e = 0;                                                                \
         if (m > 0.0 && isfinite(m)) frexp(m, &e);                                 \
+        if (e < -1000) e = -1000; /* a subnormal row: no scale to infinity */      \
         rs[k] = ldexp(1.0, -e);                                                   \
         for (int l = 0; l < (MM); l++) rb[l] *= rs[k];                            \
     }                                                                             \

@@ -1119,7 +1119,7 @@ def _block_thomas(Lo, Bd, Up, rhs):
         # its own diagonal and needs no scaling)
         m = np.max(np.abs(Mj), axis=1)
         e = np.where((m > 0.0) & np.isfinite(m), np.frexp(m)[1], 0)
-        s = np.ldexp(1.0, -e)
+        s = np.ldexp(1.0, -np.maximum(e, -1000))  # a subnormal row: no scale to inf
         try:
             W[j] = np.linalg.solve(s[:, None] * Mj, s[:, None] * Up[j])
             g[j] = np.linalg.solve(s[:, None] * Mj, s * rj)
