@@ -210,18 +210,21 @@ def run(
     verbose: bool = False,
     start: int = 0,
     report_above: float | None = None,
+    shard: tuple[int, int] = (0, 1),
 ):
     """Solve ``n`` random cascades; returns a dict of the figures.
 
     The first ``start`` cascades are drawn (so the indices match a run from 0)
     but not solved; ``report_above`` prints every case whose worst balance is
-    above it, with the species and the case."""
+    above it, with the species and the case.  ``shard`` = (k, jobs): every
+    cascade is drawn, only those with (index - 1) % jobs == k are solved (the
+    figures of the shards are merged by :func:`merge`)."""
     rng = np.random.default_rng(seed)
     out = {
         "n": 0, "redrawn": 0, "kernel_tried": 0, "kernel_ok": 0, "sim_ok": 0,
         "iters": [], "worst_balance": 0.0, "worst_closed_form": 0.0,
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
-        "by_model": {}, "worst_balance_at": None,
+        "by_model": {}, "worst_balance_at": None, "arclength": 0, "solved": 0,
     }  # fmt: skip
     while out["n"] < n:
         case = random_case(rng)
@@ -233,8 +236,9 @@ def run(
             out["redrawn"] += 1
             continue
         out["n"] += 1
-        if out["n"] <= start:
+        if out["n"] <= start or (out["n"] - 1) % shard[1] != shard[0]:
             continue
+        out["solved"] += 1
         model = case["chemistry"]["model"]
         bm = out["by_model"].setdefault(model, [0, 0])
         bm[0] += 1
@@ -261,6 +265,7 @@ def run(
                 print("FAIL", out["n"], model, str(e)[:200], flush=True)
             continue
         out["sim_ok"] += 1
+        out["arclength"] += r.convergence["start"].startswith("arclength")
         bm[1] += 1
         if verbose and out["n"] % 250 == 0:
             print(
@@ -283,6 +288,33 @@ def run(
     return out
 
 
+def _shard(args):
+    return run(*args)
+
+
+def merge(parts: list[dict]) -> dict:
+    """The figures of several shards of one run, as one run would print them."""
+    out = dict(parts[0])
+    out["iters"] = [i for p in parts for i in p["iters"]]
+    out["failures"] = sorted(
+        (f for p in parts for f in p["failures"]), key=lambda f: f[0]
+    )
+    for k in ("kernel_tried", "kernel_ok", "sim_ok", "closed_form_cases",
+              "ill_conditioned", "arclength", "solved"):  # fmt: skip
+        out[k] = sum(p[k] for p in parts)
+    out["worst_closed_form"] = max(p["worst_closed_form"] for p in parts)
+    worst = max(parts, key=lambda p: p["worst_balance"])
+    out["worst_balance"] = worst["worst_balance"]
+    out["worst_balance_at"] = worst["worst_balance_at"]
+    out["by_model"] = {}
+    for p in parts:
+        for m, (k, ok) in p["by_model"].items():
+            bm = out["by_model"].setdefault(m, [0, 0])
+            bm[0] += k
+            bm[1] += ok
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10000, help="cascades to solve")
@@ -299,9 +331,13 @@ def main(argv=None):
         help="print each cascade whose worst relative balance error is above X, "
         "with the species and the case",
     )  # fmt: skip
+    ap.add_argument(
+        "--jobs", type=int, default=1,
+        help="worker processes (each draws every cascade and solves its share)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    o = run(
+    common = (
         args.n,
         args.seed,
         not args.no_closed_form,
@@ -309,6 +345,16 @@ def main(argv=None):
         args.start,
         args.report_balance_above,
     )
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs) as ex:
+            parts = list(
+                ex.map(_shard, [(*common, (k, args.jobs)) for k in range(args.jobs)])
+            )
+        o = merge(parts)
+    else:
+        o = run(*common)
     dt = time.perf_counter() - t0
     it = np.array(o["iters"] or [0])
     print(f"kernel: {kernels.kernel_info()['cascade_kernel']}; seed {args.seed}")
@@ -320,7 +366,8 @@ def main(argv=None):
         )
     print(
         f"converged (Cascade.simulate): {o['sim_ok']}/{o['n']} = "
-        f"{100.0 * o['sim_ok'] / max(o['n'], 1):.3f} %"
+        f"{100.0 * o['sim_ok'] / max(o['n'], 1):.3f} % ({o['arclength']} of them "
+        f"through the arclength fallback)"
     )
     print(
         f"converged (kernel cold start, once-through): {o['kernel_ok']}/"
@@ -349,6 +396,8 @@ def main(argv=None):
             "acid budget short (AcidBudgetError)" if "acid budget short" in msg
             else "organic loop pass short of acid (metal builds up)"
             if "metal builds up" in msg
+            else "Newton did not converge, arclength path stops advancing"
+            if "stops advancing" in msg
             else "held up (circulation)" if "circulates" in msg
             else "organic loop pass (Newton)" if "organic loop, pass" in msg
             else "organic loop did not close" if "organic loop" in msg

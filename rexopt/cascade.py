@@ -11,6 +11,7 @@ Stage numbering: the kernel uses 0-based stages 0..N-1 along the organic flow
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import time
@@ -52,6 +53,20 @@ WALK_ORIGIN_SOLVES = 80  # kernel calls for the walk from one origin
 # warm-started steps of the log of the factor; kernel calls for the whole fallback
 FEED_WALK_ORIGINS = (0.1, 0.01)
 FEED_WALK_MAX_SOLVES = 120
+# last fallback (Cascade._arclength_walk): pseudo-arclength continuation
+# (rexopt.continuation) from each of these neighbours of the case, tried in turn,
+# each from the kernel's cold solve there: the organic flow x (1 + offset), the
+# base on the saponified organic x factor (pH models), or the feed's metals x factor
+ARC_ORIGINS = (
+    ("organic flow", -0.05),
+    ("organic flow", 0.05),
+    ("saponification", 0.5),
+    ("feed", 0.1),
+    ("organic flow", -0.25),
+    ("organic flow", 0.25),
+    ("saponification", 0.1),
+    ("feed", 0.01),
+)
 # a component circulating more than this many times its throughput through one
 # stage has its relative accuracy limited by round-off (1e-16 x circulation) above
 # 1e-11: said in the result's warnings
@@ -968,7 +983,9 @@ class Cascade:
         info: np.ndarray,
         walked: bool = False,
         context: str = "",
+        arc: str | None = None,
     ):
+        arc_text = f"; {arc}" if arc else ""
         j = int(info[kernels.INFO_STAGE])
         i = int(info[kernels.INFO_COMP])
         where = net.label(min(max(j, 0), net.N - 1))
@@ -987,7 +1004,7 @@ class Cascade:
                 f"Newton iterations; this is where the solver stopped, not a proof "
                 f"that the cascade has no steady state -- a case with more free "
                 f"acid (feed or scrub acidity) or less organic.saponification is "
-                f"further from that limit"
+                f"further from that limit{arc_text}"
             )
         why = {
             kernels.NOT_CONVERGED: "did not converge",
@@ -1007,6 +1024,7 @@ class Cascade:
                 if walked
                 else ""
             )
+            + arc_text
         )
 
     def _organic_flow_walk(self, tol: float, max_iter: int):
@@ -1064,6 +1082,100 @@ class Cascade:
                         if abs(step) < 1e-9 * target:
                             break
         return None
+
+    def _arclength_walk(self, net, par, tol: float, max_iter: int):
+        """Last fallback: follow the steady state by pseudo-arclength
+        continuation (:mod:`rexopt.continuation`) from a neighbouring organic flow
+        the kernel solves cold (ARC_OFFSETS, in turn) to the case's, then solve
+        the case with the kernel warm from the profile reached.
+
+        Passes the steep stretches and turning points of the branch where the
+        walks in a parameter stop (stress cascades 1354 and 6850 of
+        bench_stress).  The answer is the kernel's own converged solve of the
+        case, so the path changes nothing in it.  Returns (kernel tuple + start
+        text + Newton iterations, None) or (None, what was tried)."""
+        from rexopt import continuation
+
+        eff = self.efficiencies()
+        if self._murphree(eff):
+            return None, "no arclength continuation (Murphree stages)"
+        target = self.case.organic.flow_L_h
+        iters = 0
+        tried = []
+        for kind, v in ARC_ORIGINS:
+            if kind == "saponification":
+                if not (self.pH_model and self.case.organic.saponification > 0):
+                    continue
+                # the base enters with the organic at stage 1 only
+                ion = self.species.index(self.agent.ion)
+                net0, par0 = copy.copy(net), par
+                net0.ext_org = net.ext_org.copy()
+                net0.ext_org[0, ion] *= v
+                where = f"saponification x {v:g}"
+                origin = f"the organic's base x {v:g}"
+            elif kind == "feed":
+                try:
+                    net0, par0 = self._neighbour(None, feed_scale=v)
+                except CaseError:  # stated anions the scaled feed cannot balance
+                    tried.append(f"feed x {v:g}: cannot be stated")
+                    continue
+                where = f"feed x {v:g}"
+                origin = f"the feed's metals x {v:g}"
+            else:
+                net0, par0 = self._neighbour(target * (1.0 + v))
+                where = f"organic flow {v:+g}"
+                origin = f"organic flow {target * (1.0 + v):.6g} L/h"
+            r0 = solve_arrays(net0, par0, eff, tol=tol, max_iter=max_iter)
+            iters += int(r0[5][kernels.INFO_TOTAL])
+            if r0[0] != kernels.OK:
+                tried.append(f"{where}: no cold solve there")
+                continue
+            x0, rep = continuation.follow(net0, par0, r0[1], r0[4], net, par, eff)
+            if x0 is None:
+                tried.append(f"{where}: {self._arc_stop(rep, net, kind, v)}")
+                continue
+            res = solve_arrays(
+                net, par, eff, x0, tol=tol, max_iter=max_iter,
+                limits=kernels.LIMIT_WARM_ONLY,
+            )  # fmt: skip
+            iters += int(res[5][kernels.INFO_TOTAL])
+            if res[0] == kernels.OK:
+                start = f"arclength continuation from {origin} ({rep['steps']} steps)"
+                return (*res, start, iters), None
+            tried.append(f"{where}: reached, kernel not converged from there")
+        return None, (
+            "no arclength continuation reached it either (from "
+            + "; ".join(tried)
+            + ")"
+        )
+
+    def _arc_stop(self, rep: dict, net, kind: str, v: float) -> str:
+        """Where and why an arclength path stopped short, in the case's terms."""
+        from rexopt import continuation
+
+        p = rep["p"]
+        if kind == "feed":
+            at = f"the feed's metals x {v + p * (1.0 - v):.6g}"
+        elif kind == "saponification":
+            at = f"the organic's base x {v + p * (1.0 - v):.6g}"
+        elif kind == "organic flow":
+            flow = self.case.organic.flow_L_h * (1.0 + v * (1.0 - p))
+            at = f"organic flow {flow:.6g} L/h"
+        else:
+            at = f"{p:.6g} of the way"
+        run = rep.get("runoff")
+        if run is not None:
+            j = min(max(run["stage"], 0), net.N - 1)
+            sp = self.species[run["component"]]
+            dec = run["decades"]
+            return (
+                f"the branch followed stops advancing at {at}: over the last "
+                f"{continuation.RUNOFF_STEPS} steps {sp} at {net.label(j)} "
+                f"{'fell' if dec < 0 else 'rose'} by {abs(dec):.3g} decades with the "
+                f"parameter fixed to {continuation.RUNOFF_DP:g} (the branch likely "
+                f"ends there; not a proof that no steady state exists)"
+            )
+        return f"stopped at {at} ({rep['reason']})"
 
     def _feed_walk(self, tol: float, max_iter: int):
         """Second fallback, when the organic-flow walk fails too: solve the case
@@ -1173,9 +1285,16 @@ class Cascade:
                 st, x, y, h, F, info, start, extra = walked
                 iters += extra
                 walk_failed = False
+        arc_failed = None
+        if st != kernels.OK:
+            walked, arc_failed = self._arclength_walk(net, par, tol, max_iter)
+            if walked is not None:
+                st, x, y, h, F, info, start, extra = walked
+                iters += extra
+                walk_failed = False
         if st != kernels.OK:
             try:
-                self._raise_for(st, net, par, info, walk_failed)
+                self._raise_for(st, net, par, info, walk_failed, arc=arc_failed)
             except CascadeError as e:
                 raise self._budget_error(budget, e) from e
         loops = 0
@@ -1388,12 +1507,23 @@ class Cascade:
         hist_r, hist_g = [], []
         last_good = None  # g of the last solved point: the plain pass from it
         st, x, y, h, F, info = first
+        net_ok = net  # network of the last solved pass
+        arc_note = None
         while True:
             if passes > 0:
                 net = self.network(organic_in_mol_L=r)
                 # warm from the last pass; the kernel starts cold itself if that fails
                 res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
                 iters += int(res[5][kernels.INFO_TOTAL])
+                if res[0] != kernels.OK and (last_good is None or hist_r == []):
+                    # about to fail: follow the steady state by arclength from
+                    # the last solved pass to this one (rexopt.continuation)
+                    arc, arc_note = self._arc_pass(
+                        net_ok, net, par, eff, x, F, tol, max_iter
+                    )
+                    if arc is not None:
+                        res = arc
+                        iters += int(res[5][kernels.INFO_TOTAL])
                 if res[0] != kernels.OK:
                     if last_good is None or hist_r == []:
                         try:
@@ -1402,6 +1532,7 @@ class Cascade:
                                 context=f"organic loop, pass {passes + 1} (the "
                                 f"stripped organic of pass {passes} returning, "
                                 f"{float(r @ np.abs(self.z)):.3g} eq/L of metal): ",
+                                arc=arc_note,
                             )  # fmt: skip
                         except CascadeError as e:
                             raise self._loop_budget_error(net, passes, e) from e
@@ -1414,6 +1545,7 @@ class Cascade:
                         break
                     continue
                 st, x, y, h, F, info = res
+                net_ok = net
             g = np.zeros(C)
             g[metals] = y[-1, metals]
             err = float(np.max(np.abs(g - r) * w))
@@ -1440,6 +1572,36 @@ class Cascade:
             f"fixed point on the returning organic): no steady state of the loop was "
             f"found -- this does not prove that none exists"
         )
+
+    def _arc_pass(self, net0, net, par, eff, x0, F0, tol, max_iter):
+        """An organic-loop pass the kernel did not solve, retried warm from the
+        profile that arclength continuation reaches from the last solved pass
+        (the same cascade with the previous returning organic).  Returns the
+        kernel tuple of that solve and None, or None and what stopped it."""
+        from rexopt import continuation
+
+        if self._murphree(eff):
+            return None, "no arclength continuation (Murphree stages)"
+        xa, rep = continuation.follow(net0, par, x0, F0, net, par, eff)
+        if xa is None:
+            return None, (
+                "arclength continuation from the last solved pass to this one "
+                f"stopped at {rep['p']:.4g} of the way ({rep['reason']})"
+            )
+        res = solve_arrays(
+            net, par, eff, xa, tol=tol, max_iter=max_iter,
+            limits=kernels.LIMIT_WARM_ONLY,
+        )  # fmt: skip
+        if res[0] == kernels.OK:
+            return res, None
+        return None, (
+            "arclength continuation reached this pass, but the kernel did not "
+            "converge from the profile it reached"
+        )
+
+    @staticmethod
+    def _murphree(eff) -> bool:
+        return bool(np.any(np.asarray(eff) < 1.0))
 
     def _loop_budget_error(self, net, passes: int, err: CascadeError):
         """A failed organic-loop pass, restated where that pass is short of acid.

@@ -132,13 +132,30 @@ def test_hard_sweep_scenario_converges_by_organic_flow_walk():
     assert r.recovery.loc["Pr", "strip_liquor"] > 0.99
 
 
-def test_hard_sweep_scenario_unconverged_fails_loudly():
-    # too few iterations for any start and for the organic-flow walk
+def test_hard_sweep_scenario_unconverged_fails_loudly(monkeypatch):
+    # too few iterations for any start and for the organic-flow walk; the
+    # arclength paths cut to 2 steps
+    from rexopt import continuation
+
+    monkeypatch.setattr(continuation, "MAX_STEPS", 2)
     with pytest.raises(
         CascadeError,
-        match=r"stage \d+ \((extraction|scrub|strip) stage \d+\).*no walk in organic",
+        match=r"stage \d+ \((extraction|scrub|strip) stage \d+\).*no walk in organic"
+        r".*no arclength continuation reached it either \(from organic flow -0.05: "
+        r"stopped at organic flow [\d.]+ L/h \(2 steps used",
     ):
         Cascade(_hard_sweep_case()).simulate(max_iter=2)
+
+
+def test_hard_sweep_scenario_reached_by_arclength_says_so():
+    # the same solve with every arclength origin: the path from 0.95 x the organic
+    # flow reaches it, the kernel converges warm from there (2 iterations suffice),
+    # and the result names that start
+    r = Cascade(_hard_sweep_case()).simulate(max_iter=2)
+    assert r.convergence["start"].startswith("arclength continuation from organic")
+    assert r.convergence["relative_error_estimate"] <= 1e-10
+    ref = Cascade(_hard_sweep_case()).simulate()
+    np.testing.assert_allclose(r.x, ref.x, rtol=1e-9, atol=1e-30)
 
 
 def test_constant_model_random_flows_conserve():
