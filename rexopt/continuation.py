@@ -502,8 +502,9 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
                     "decades": float(moved[k] / math.log(10.0)),
                 }
                 report["reason"] = (
-                    f"the branch runs off at p = {p:.6g} (stage {j + 1}, component "
-                    f"{i}, {'falls' if moved[k] < 0 else 'rises'} without end)"
+                    f"the branch stops advancing at p = {p:.6g} (stage {j + 1}, "
+                    f"component {i}: {moved[k] / math.log(10.0):+.3g} decades over "
+                    f"{RUNOFF_STEPS} steps with p fixed to {RUNOFF_DP:g})"
                 )
                 return None, report
     report["reason"] = f"{max_steps} steps used, p = {p:.6g}"

@@ -147,3 +147,28 @@ def test_follow_says_what_it_does_not_follow():
         net, par, x, F, net2, cas2.stage_parameters(net2), cas.efficiencies()
     )
     assert x1 is None and "shape" in rep["reason"]
+
+
+@pytest.mark.slow
+def test_a_branch_that_stops_advancing_is_named_in_the_case_terms():
+    """Stress cascade 1444 (mass action, 419 stages), followed from 0.75 x its
+    organic flow: the organic flow stands still while the profile keeps moving
+    (the path's stop, not a failure of the corrector), and the error text gives
+    the organic flow where that happens, the concentration that moved and by how
+    many decades, and that this is no proof."""
+    case = _load(KERNEL / "arclength" / "stress_1444_mass_action.toml")
+    cas0, net0, par0 = _arrays(case, 0.75)
+    cas1, net1, par1 = _arrays(case)
+    eff = cas1.efficiencies()
+    r0 = solve_arrays(net0, par0, eff)
+    assert r0[0] == kernels.OK
+    x, rep = continuation.follow(net0, par0, r0[1], r0[4], net1, par1, eff)
+    assert x is None
+    run = rep["runoff"]
+    assert abs(run["decades"]) >= 10.0  # moved far over the steps p stood still
+    assert 0.3 < rep["p"] < 0.5  # about 0.845 x the organic flow
+    text = cas1._arc_stop(rep, net1, "organic flow", -0.25)
+    flow = case["organic"]["flow_L_h"] * (0.75 + 0.25 * rep["p"])
+    assert f"stops advancing at organic flow {flow:.6g} L/h" in text
+    assert f"{abs(run['decades']):.3g} decades" in text
+    assert "not a proof" in text
