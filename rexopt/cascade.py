@@ -1299,6 +1299,7 @@ class Cascade:
             except CascadeError as e:
                 raise self._budget_error(budget, e) from e
         loops = 0
+        loop_note = ""
         if c.organic.recycle:
             try:
                 st, x, y, h, F, info, net, loops, extra = self._close_loop(
@@ -1308,6 +1309,12 @@ class Cascade:
             except CascadeError as e:
                 raise self._budget_error(budget, e) from e
             iters += extra
+            if self._arc_passes:
+                loop_note = (
+                    f"; organic-loop pass{'es' if len(self._arc_passes) > 1 else ''} "
+                    f"{', '.join(str(k) for k in self._arc_passes)} reached by "
+                    f"arclength continuation from the pass before"
+                )
         branches = None
         branch_note = None
         if branch_search and not c.organic.recycle and not (
@@ -1421,7 +1428,7 @@ class Cascade:
             "kernel": kernels.kernel_info()["cascade_kernel"],
             "newton_iterations": iters,
             "continuation_steps": int(info[kernels.INFO_HOMOTOPY]),
-            "start": start,
+            "start": start + loop_note,
             "scaled_residual": float(info[kernels.INFO_RESID]),
             # relative error estimate of every concentration above the accuracy
             # floor (the last Newton correction in the log variables)
@@ -1510,6 +1517,7 @@ class Cascade:
         st, x, y, h, F, info = first
         net_ok = net  # network of the last solved pass
         arc_note = None
+        self._arc_passes = []  # passes (1-based) reached by arclength: said in start
         while True:
             if passes > 0:
                 net = self.network(organic_in_mol_L=r)
@@ -1525,6 +1533,7 @@ class Cascade:
                     if arc is not None:
                         res = arc
                         iters += int(res[5][kernels.INFO_TOTAL])
+                        self._arc_passes.append(passes + 1)
                 if res[0] != kernels.OK:
                     if last_good is None or hist_r == []:
                         try:

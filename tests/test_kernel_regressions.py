@@ -795,3 +795,16 @@ def test_arclength_reaches_what_no_start_reaches(name):
     # each stage balance closed to 1e-12 of the throughput (tol): the outlets to
     # at most N x that (measured 2.4e-12 on 6850's 144 stages)
     assert balance_error(net2, x2, y2) <= net2.N * 1e-12
+
+
+@pytest.mark.slow
+def test_organic_loop_pass_reached_by_arclength_is_said():
+    """Stress cascade 6067 (saturated, organic loop): pass 39 is not solved warm
+    or cold from pass 38; followed by arclength from pass 38 it is, the loop
+    closes, and convergence["start"] says which pass was reached that way."""
+    r = simulate(load("arclength/stress_6067_saturated_loop.toml"))
+    conv = r.convergence
+    assert "organic-loop pass 39 reached by arclength continuation" in conv["start"]
+    assert conv["organic_loop_passes"] >= 39
+    assert conv["relative_error_estimate"] <= 1e-10
+    assert r.balance["relative_error"].max() <= 1e-10
