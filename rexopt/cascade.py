@@ -1302,17 +1302,17 @@ class Cascade:
         loop_note = ""
         if c.organic.recycle:
             try:
-                st, x, y, h, F, info, net, loops, extra = self._close_loop(
+                st, x, y, h, F, info, net, loops, extra, arc_passes = self._close_loop(
                     net, par, eff, (st, x, y, h, F, info), tol, max_iter,
                     recycle_tol, max_recycle,
                 )  # fmt: skip
             except CascadeError as e:
                 raise self._budget_error(budget, e) from e
             iters += extra
-            if self._arc_passes:
+            if arc_passes:
                 loop_note = (
-                    f"; organic-loop pass{'es' if len(self._arc_passes) > 1 else ''} "
-                    f"{', '.join(str(k) for k in self._arc_passes)} reached by "
+                    f"; organic-loop pass{'es' if len(arc_passes) > 1 else ''} "
+                    f"{', '.join(str(k) for k in arc_passes)} reached by "
                     f"arclength continuation from the pass before"
                 )
         branches = None
@@ -1499,7 +1499,8 @@ class Cascade:
         kernel solve; the answer is the last one, whose returning organic agrees
         with what it strips to ``recycle_tol`` of each metal's throughput.
         ``first`` is the kernel tuple of the pass with no metal returning.
-        Returns (st, x, y, h, F, info, net, passes, newton iterations)."""
+        Returns (st, x, y, h, F, info, net, passes, newton iterations, passes
+        reached by arclength continuation)."""
         c = self.case
         metals = [
             i
@@ -1517,7 +1518,7 @@ class Cascade:
         st, x, y, h, F, info = first
         net_ok = net  # network of the last solved pass
         arc_note = None
-        self._arc_passes = []  # passes (1-based) reached by arclength: said in start
+        arc_passes = []  # passes (1-based) reached by arclength: said in start
         while True:
             if passes > 0:
                 net = self.network(organic_in_mol_L=r)
@@ -1533,7 +1534,7 @@ class Cascade:
                     if arc is not None:
                         res = arc
                         iters += int(res[5][kernels.INFO_TOTAL])
-                        self._arc_passes.append(passes + 1)
+                        arc_passes.append(passes + 1)
                 if res[0] != kernels.OK:
                     if last_good is None or hist_r == []:
                         try:
@@ -1560,7 +1561,7 @@ class Cascade:
             g[metals] = y[-1, metals]
             err = float(np.max(np.abs(g - r) * w))
             if err <= recycle_tol:
-                return st, x, y, h, F, info, net, passes, iters
+                return st, x, y, h, F, info, net, passes, iters, arc_passes
             passes += 1
             if passes > max_recycle:
                 break
