@@ -103,6 +103,13 @@ UNIQUE_LINEAR = (
 )
 # organic loop (Cascade._close_loop): passes combined by Anderson acceleration
 LOOP_HISTORY = 6
+# the loop's fallback, Newton's method on the returning organic: iterations, the
+# finite-difference step (relative to the metal's concentration, floored at this
+# fraction of its throughput) and the halvings of a step before it gives up
+LOOP_NEWTON_ITER = 40
+LOOP_NEWTON_FD = 1e-6
+LOOP_NEWTON_FD_FLOOR = 1e-9
+LOOP_NEWTON_HALVINGS = 20
 # acid budget (docs/kernel.md): below this ratio of free acid supplied to the
 # base + metal equivalents the organic brings, the case is warned as marginal
 BUDGET_MARGIN = 1.1
@@ -1302,19 +1309,13 @@ class Cascade:
         loop_note = ""
         if c.organic.recycle:
             try:
-                st, x, y, h, F, info, net, loops, extra, arc_passes = self._close_loop(
+                st, x, y, h, F, info, net, loops, extra, loop_note = self._close_loop(
                     net, par, eff, (st, x, y, h, F, info), tol, max_iter,
                     recycle_tol, max_recycle,
                 )  # fmt: skip
             except CascadeError as e:
                 raise self._budget_error(budget, e) from e
             iters += extra
-            if arc_passes:
-                loop_note = (
-                    f"; organic-loop pass{'es' if len(arc_passes) > 1 else ''} "
-                    f"{', '.join(str(k) for k in arc_passes)} reached by "
-                    f"arclength continuation from the pass before"
-                )
         branches = None
         branch_note = None
         if branch_search and not c.organic.recycle and not (
@@ -1495,12 +1496,15 @@ class Cascade:
         passes contract only by the fraction the strip leaves on the organic, 0.99
         per pass on some cascades).  A combined point the kernel cannot solve
         (e.g. beyond the organic's capacity) is dropped for the plain pass from
-        the last solved one, and the history restarts.  Every pass is a converged
-        kernel solve; the answer is the last one, whose returning organic agrees
-        with what it strips to ``recycle_tol`` of each metal's throughput.
-        ``first`` is the kernel tuple of the pass with no metal returning.
-        Returns (st, x, y, h, F, info, net, passes, newton iterations, passes
-        reached by arclength continuation)."""
+        the last solved one, and the history restarts.  Where that fails (a pass
+        not solved even by arclength continuation from the pass before, or
+        ``max_recycle`` passes without closing), Newton's method on r
+        (:meth:`_loop_newton`) is tried from the solved pass closest to closing.
+        Every pass is a converged kernel solve; the answer is the last one, whose
+        returning organic agrees with what it strips to ``recycle_tol`` of each
+        metal's throughput.  ``first`` is the kernel tuple of the pass with no
+        metal returning.  Returns (st, x, y, h, F, info, net, passes, newton
+        iterations, note for convergence["start"])."""
         c = self.case
         metals = [
             i
@@ -1519,6 +1523,39 @@ class Cascade:
         net_ok = net  # network of the last solved pass
         arc_note = None
         arc_passes = []  # passes (1-based) reached by arclength: said in start
+        best = None  # (loading change, r, kernel tuple) of the pass closest to closing
+
+        def note(newton=None):
+            text = ""
+            if arc_passes:
+                text = (
+                    f"; organic-loop pass{'es' if len(arc_passes) > 1 else ''} "
+                    f"{', '.join(str(k) for k in arc_passes)} reached by "
+                    f"arclength continuation from the pass before"
+                )
+            if newton is not None:
+                text += (
+                    f"; organic loop closed by Newton's method on the returning "
+                    f"organic ({newton['iterations']} iterations, "
+                    f"{newton['passes']} passes) after {passes} Anderson-accelerated "
+                    f"passes had not closed it"
+                )
+            return text
+
+        def newton_or_raise(err: CascadeError):
+            nonlocal iters
+            if best is None:
+                raise err
+            got = self._loop_newton(
+                par, eff, best, metals, w, net.section, tol, max_iter, recycle_tol
+            )
+            iters += got["newton_iterations"]
+            if got["result"] is None:
+                raise type(err)(f"{err}; {got['why']}") from err
+            st, x, y, h, F, info = got["result"]
+            return (st, x, y, h, F, info, got["net"], passes + got["passes"], iters,
+                    note(got))  # fmt: skip
+
         while True:
             if passes > 0:
                 net = self.network(organic_in_mol_L=r)
@@ -1546,7 +1583,9 @@ class Cascade:
                                 arc=arc_note,
                             )  # fmt: skip
                         except CascadeError as e:
-                            raise self._loop_budget_error(net, passes, e) from e
+                            return newton_or_raise(
+                                self._loop_budget_error(net, passes, e)
+                            )
                     # an accelerated point the kernel cannot solve: plain pass
                     r = last_good
                     hist_r, hist_g = [], []
@@ -1561,7 +1600,9 @@ class Cascade:
             g[metals] = y[-1, metals]
             err = float(np.max(np.abs(g - r) * w))
             if err <= recycle_tol:
-                return st, x, y, h, F, info, net, passes, iters, arc_passes
+                return st, x, y, h, F, info, net, passes, iters, note()
+            if best is None or err < best[0]:
+                best = (err, r.copy(), (st, x, y, h, F, info))
             passes += 1
             if passes > max_recycle:
                 break
@@ -1577,12 +1618,128 @@ class Cascade:
             else:
                 r_new = g
             r = np.maximum(r_new, 0.0)
-        raise CascadeError(
-            f"organic loop did not close after {max_recycle} passes (loading change "
-            f"{err:.3g} of throughput in the last solved pass; Anderson-accelerated "
-            f"fixed point on the returning organic): no steady state of the loop was "
-            f"found -- this does not prove that none exists"
+        return newton_or_raise(
+            CascadeError(
+                f"organic loop did not close after {max_recycle} passes (loading "
+                f"change {err:.3g} of throughput in the last solved pass; "
+                f"Anderson-accelerated fixed point on the returning organic): no "
+                f"steady state of the loop was found -- this does not prove that "
+                f"none exists"
+            )
         )
+
+    def _loop_newton(
+        self, par, eff, best, metals, w, sections, tol, max_iter, recycle_tol
+    ):
+        """Newton's method on the organic loop's fixed point r = g(r).
+
+        Unknowns: the metal concentrations r of the returning organic [mol/L];
+        residual f(r) = (g(r) - r) w, the loading change as a fraction of each
+        metal's throughput.  The Jacobian of g is formed by forward differences
+        (step LOOP_NEWTON_FD x r_i, at least LOOP_NEWTON_FD_FLOOR of the metal's
+        throughput; backward where the forward pass is not solved), one pass
+        per metal, every pass warm from the base point's profile.  The step is
+        halved (at most LOOP_NEWTON_HALVINGS times, r kept >= 0) until the pass
+        is solved and max |f| falls.  ``best`` = (max |f|, r, kernel tuple) of the
+        solved pass to start from; ``sections`` the section of every stage.  Returns a dict: result (the kernel tuple of
+        the closing pass, or None), net, passes, newton_iterations (the
+        kernel's), iterations (Newton's on r) and why (words, where not closed)."""
+        c = self.case
+        O = c.organic.flow_L_h
+        m = np.asarray(metals)
+        kernel_iters = 0
+        passes = 0
+
+        def g_of(r, x0):
+            nonlocal kernel_iters, passes
+            net = self.network(organic_in_mol_L=r)
+            res = solve_arrays(net, par, eff, x0, tol=tol, max_iter=max_iter)
+            kernel_iters += int(res[5][kernels.INFO_TOTAL])
+            passes += 1
+            if res[0] != kernels.OK:
+                return None, None, None
+            g = np.zeros_like(r)
+            g[m] = res[2][-1, m]
+            return g, res, net
+
+        err, r, res = best
+        g = np.zeros_like(r)
+        g[m] = res[2][-1, m]
+        f = (g - r) * w
+        out = {"result": None, "net": None, "iterations": 0}
+        why = None
+        for it in range(LOOP_NEWTON_ITER):
+            x0 = res[1]
+            J = np.empty((len(m), len(m)))
+            for col, i in enumerate(m):
+                step = LOOP_NEWTON_FD * max(r[i], LOOP_NEWTON_FD_FLOOR / w[i])
+                for sgn in (1.0, -1.0):
+                    rp = r.copy()
+                    rp[i] += sgn * step
+                    if rp[i] < 0:
+                        continue
+                    gp = g_of(rp, x0)[0]
+                    if gp is not None:
+                        J[:, col] = (gp - g)[m] * w[m] / (sgn * step)
+                        break
+                else:
+                    why = (
+                        f"the passes around the closest point are not solved "
+                        f"(returning {self.species[i]} +-{step:.3g} mol/L)"
+                    )
+                    break
+            if why:
+                break
+            J[np.arange(len(m)), np.arange(len(m))] -= w[m]
+            try:
+                d = np.zeros_like(r)
+                d[m] = np.linalg.solve(J, -f[m])
+            except np.linalg.LinAlgError:
+                why = "the Jacobian of the pass is singular at the closest point"
+                break
+            t = 1.0
+            for _ in range(LOOP_NEWTON_HALVINGS + 1):
+                rn = np.maximum(r + t * d, 0.0)
+                gn, resn, netn = g_of(rn, x0)
+                if gn is not None:
+                    fn = (gn - rn) * w
+                    errn = float(np.max(np.abs(fn)))
+                    if errn <= recycle_tol or errn < (1.0 - 1e-4 * t) * err:
+                        break
+                t *= 0.5
+            else:
+                why = "no step along Newton's direction reduces the loading change"
+                break
+            r, g, f, err, res = rn, gn, fn, errn, resn
+            out["iterations"] = it + 1
+            if err <= recycle_tol:
+                out.update(result=resn, net=netn)
+                break
+        else:
+            why = f"not closed in {LOOP_NEWTON_ITER} iterations"
+        out["passes"] = passes
+        out["newton_iterations"] = kernel_iters
+        if out["result"] is None:
+            k = int(m[np.argmax(np.abs(f[m]))])
+            yk = res[2][:, k]
+            s0 = sections.index("strip") if "strip" in sections else None
+            strip = ""
+            if s0 and yk[s0 - 1] > 0:
+                strip = (
+                    f"; there the strip section strips {1.0 - yk[-1] / yk[s0 - 1]:.3g}"
+                    f" of the {self.species[k]} the organic brings to it"
+                )
+            out["why"] = (
+                f"Newton's method on the returning organic (finite-difference "
+                f"Jacobian of the pass) from the pass closest to closing "
+                f"stopped after {out['iterations']} iterations and {passes} passes: "
+                f"{why}; closest loading change {err:.3g} of "
+                f"{self.species[k]}'s throughput per pass ({self.species[k]} "
+                f"{'builds up' if f[k] > 0 else 'runs down'} on the circulating "
+                f"organic, {float(r[k]):.3g} mol/L returning at "
+                f"{O:g} L/h){strip}"
+            )
+        return out
 
     def _arc_pass(self, net0, net, par, eff, x0, F0, tol, max_iter):
         """An organic-loop pass the kernel did not solve, retried warm from the

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rexopt import kernels
-from rexopt.cascade import Cascade, solve_arrays
+from rexopt.cascade import Cascade, CascadeError, solve_arrays
 
 from .conftest import CASES
 
@@ -141,6 +141,39 @@ def test_organic_loops_that_plain_passes_did_not_close(index, passes_before):
     r = cas.simulate(branch_search=False)
     assert 1 <= r.convergence["organic_loop_passes"] <= 100
     assert r.convergence["max_balance_error"] <= 1e-9
+    # the loop is closed to 1e-12 of each throughput
+    assert _returning_again(cas, r) <= 1e-8
+
+
+# bench_stress seed 0 cascade 7819: 15 metals, 1+1+1 stages, organic loop whose
+# Anderson-accelerated passes run into a pass the kernel does not solve
+STRESS_7819 = {
+    "kind": "cascade", "name": "stress",
+    "chemistry": {"model": "mass_action",
+                  "components": ["Fe", "Gd", "Y", "Lu", "Yb", "Ho", "Eu", "Tb", "Er",
+                                 "Dy", "Ce", "Nd", "Sm", "Pr", "La"]},
+    "sections": {"extraction": {"stages": 1}, "scrub": {"stages": 1},
+                 "strip": {"stages": 1}},
+    "feed": {"flow_L_h": 100.0, "acidity_mol_L": 0.07817407533063765,
+             "conc_mol_L": {"Fe": 0.013848826482521136, "Gd": 0.07468503135207583,
+                            "Y": 0.0001189522449672653, "Lu": 0.12220297383376978,
+                            "Yb": 6.794003924531738e-05, "Ho": 0.0008178897587766421,
+                            "Eu": 8.140131942870551e-05, "Tb": 5.274500144051773e-05,
+                            "Er": 0.06730817066857953, "Dy": 0.04164592693339509,
+                            "Ce": 0.4784252032698214, "Nd": 0.4761010828091885,
+                            "Sm": 0.00011550848072196636, "Pr": 0.0007318531857375639,
+                            "La": 0.008938576010709359}},
+    "organic": {"flow_L_h": 357.2357896343509, "extractant_mol_L": 1.5,
+                "saponification": 0.19243134473368328, "recycle": True},
+    "scrub": {"flow_L_h": 68.2252696603118, "acidity_mol_L": 1.0},
+    "strip": {"flow_L_h": 41.23730439602981, "acidity_mol_L": 4.0},
+}  # fmt: skip
+
+
+def _returning_again(cas, r):
+    """The cascade solved again with the organic returning exactly as the answer's
+    strip section leaves it: the largest relative change of a concentration above
+    1e-12 of its throughput (zero at a steady state of the loop)."""
     back = np.zeros(len(cas.species))
     metals = [
         i
@@ -152,8 +185,31 @@ def test_organic_loops_that_plain_passes_did_not_close(index, passes_before):
     st, x, y, *_ = solve_arrays(net, cas.stage_parameters(net), cas.efficiencies(), r.x)
     assert st == kernels.OK
     scale = (net.ext_aq + net.ext_org).sum(0) / (net.aq_out + net.org_out).mean()
-    act = r.x >= 1e-12 * scale  # the loop is closed to 1e-12 of each throughput
-    assert np.max(np.abs(x[act] / r.x[act] - 1.0)) <= 1e-8
+    act = r.x >= 1e-12 * scale
+    return float(np.max(np.abs(x[act] / r.x[act] - 1.0)))
+
+
+def test_organic_loop_closed_by_newton_where_anderson_fails(monkeypatch):
+    """Stress cascade 7819: the Anderson-accelerated passes meet a pass the kernel
+    does not solve (nor arclength from the pass before); Newton's method on the
+    returning organic, from the pass closest to closing, closes the loop, the
+    start says so, and the answer is a steady state of the loop.  Without the
+    Newton fallback the same case fails (it is what closes it)."""
+    cas = Cascade(STRESS_7819)
+    r = cas.simulate(branch_search=False)
+    conv = r.convergence
+    assert "organic loop closed by Newton's method" in conv["start"]
+    assert conv["max_balance_error"] <= 1e-9
+    assert conv["relative_error_estimate"] <= 1e-10
+    assert _returning_again(cas, r) <= 1e-8
+
+    def off(self, *a, **k):
+        return {"result": None, "passes": 0, "newton_iterations": 0,
+                "iterations": 0, "net": None, "why": "switched off"}  # fmt: skip
+
+    monkeypatch.setattr(Cascade, "_loop_newton", off)
+    with pytest.raises(CascadeError, match="switched off"):
+        Cascade(STRESS_7819).simulate(branch_search=False)
 
 
 # ------------------------------------------------------------ branch search cost
