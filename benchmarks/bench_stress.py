@@ -400,8 +400,8 @@ def main(argv=None):
             "acid budget short (AcidBudgetError)" if "acid budget short" in msg
             else "organic loop pass short of acid (metal builds up)"
             if "metal builds up" in msg
-            else "Newton did not converge, arclength path stops advancing"
-            if "stops advancing" in msg
+            else "Newton did not converge, arclength path vertical at its end"
+            if "branch followed is vertical" in msg
             else "held up (circulation)" if "circulates" in msg
             else "organic loop pass (Newton)" if "organic loop, pass" in msg
             else "organic loop did not close" if "organic loop" in msg

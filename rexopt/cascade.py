@@ -1177,11 +1177,14 @@ class Cascade:
             sp = self.species[run["component"]]
             dec = run["decades"]
             return (
-                f"the branch followed stops advancing at {at}: over the last "
+                f"the branch followed is vertical at {at} when the path's "
+                f"{rep['steps'] + rep['rejected']} steps are used: over the last "
                 f"{continuation.RUNOFF_STEPS} steps {sp} at {net.label(j)} "
                 f"{'fell' if dec < 0 else 'rose'} by {abs(dec):.3g} decades with the "
-                f"parameter fixed to {continuation.RUNOFF_DP:g} (the branch likely "
-                f"ends there; not a proof that no steady state exists)"
+                f"parameter fixed to {continuation.RUNOFF_DP:g} (a front crossing "
+                f"the stages at a nearly fixed parameter, or a concentration "
+                f"running to zero or without bound; not a proof that no steady "
+                f"state exists)"
             )
         return f"stopped at {at} ({rep['reason']})"
 

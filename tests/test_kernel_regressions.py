@@ -774,7 +774,12 @@ def test_saturated_stress_6850_neighbours_converge():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["stress_6850_saturated.toml", "stress_1354_mass_action.toml"]
+    "name",
+    [
+        "stress_6850_saturated.toml",
+        "stress_1354_mass_action.toml",
+        "stress_1083_mass_action.toml",
+    ],
 )
 def test_arclength_reaches_what_no_start_reaches(name):
     """The kernel's own cold start does not reach these cascades (status not OK);
