@@ -1641,7 +1641,8 @@ class Cascade:
         metal's throughput.  The Jacobian of g is formed by forward differences
         (step LOOP_NEWTON_FD x r_i, at least LOOP_NEWTON_FD_FLOOR of the metal's
         throughput; backward where the forward pass is not solved), one pass
-        per metal, every pass warm from the base point's profile.  The step is
+        per metal, every pass warm from the base point's profile (warm only: a
+        pass that does not converge from there counts as not solved).  The step is
         halved (at most LOOP_NEWTON_HALVINGS times, r kept >= 0) until the pass
         is solved and max |f| falls.  ``best`` = (max |f|, r, kernel tuple) of the
         solved pass to start from; ``sections`` the section of every stage.  Returns a dict: result (the kernel tuple of
@@ -1656,7 +1657,13 @@ class Cascade:
         def g_of(r, x0):
             nonlocal kernel_iters, passes
             net = self.network(organic_in_mol_L=r)
-            res = solve_arrays(net, par, eff, x0, tol=tol, max_iter=max_iter)
+            # warm only: a trial point the warm start from a solved neighbour
+            # misses is taken as not solved (the kernel's cold fallback costs
+            # ~1e3 iterations there)
+            res = solve_arrays(
+                net, par, eff, x0, tol=tol, max_iter=max_iter,
+                limits=kernels.LIMIT_WARM_ONLY,
+            )  # fmt: skip
             kernel_iters += int(res[5][kernels.INFO_TOTAL])
             passes += 1
             if res[0] != kernels.OK:
