@@ -1645,9 +1645,10 @@ class Cascade:
         pass that does not converge from there counts as not solved).  The step is
         halved (at most LOOP_NEWTON_HALVINGS times, r kept >= 0) until the pass
         is solved and max |f| falls.  ``best`` = (max |f|, r, kernel tuple) of the
-        solved pass to start from; ``sections`` the section of every stage.  Returns a dict: result (the kernel tuple of
-        the closing pass, or None), net, passes, newton_iterations (the
-        kernel's), iterations (Newton's on r) and why (words, where not closed)."""
+        solved pass to start from; ``sections`` the section of every stage.
+        Returns a dict: result (the kernel tuple of the closing pass, or None),
+        net, passes, newton_iterations (the kernel's), iterations (Newton's on r)
+        and why (words, where not closed)."""
         c = self.case
         O = c.organic.flow_L_h
         m = np.asarray(metals)
@@ -1737,7 +1738,8 @@ class Cascade:
             if s0 and yk[s0 - 1] > 0:
                 strip = (
                     f"; there the strip section strips {1.0 - yk[-1] / yk[s0 - 1]:.3g}"
-                    f" of the {self.species[k]} the organic brings to it"
+                    f" of the {self.species[k]} concentration on the organic that "
+                    f"brings it"
                 )
             out["why"] = (
                 f"Newton's method on the returning organic (finite-difference "
