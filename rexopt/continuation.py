@@ -38,6 +38,7 @@ is then an unknown of its own): :func:`follow` says so.
 
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -409,7 +410,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
     if t[n] < 0.0:
         t = -t
     ds = 0.05
-    history = []
+    history = collections.deque(maxlen=RUNOFF_STEPS)  # (p, ln x) of the last steps
     while report["steps"] + report["rejected"] < max_steps:
         n = um.size
         wu = 1.0 / max(n, 1)
@@ -492,8 +493,6 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
             ds = min(ds * 1.5, DS_MAX)
         report["p"] = p
         history.append((p, hom.lnx.copy()))
-        if len(history) > RUNOFF_STEPS:
-            history.pop(0)
     report["reason"] = f"{max_steps} steps used, p = {p:.6g}"
     if len(history) == RUNOFF_STEPS and abs(p - history[0][0]) < RUNOFF_DP:
         moved = hom.lnx - history[0][1]
