@@ -203,6 +203,19 @@ def _worst_balance(r):
     return float(err[k]), str(b.index[k])
 
 
+def _budget_class(cas, net, case) -> str:
+    """The cascade's acid budget of its stated inputs (Cascade.acid_budget):
+    within it, short of it (the organic brings more base than the aqueous
+    streams bring free acid), or none (no [H+] in the model, or no strip)."""
+    b = cas.acid_budget(net)
+    loop = ", organic loop" if case["organic"].get("recycle") else ""
+    if b is None:
+        return "no acid budget (model without [H+], or no strip)" + loop
+    if b["deficit_eq_h"] > 0:
+        return "acid budget short (base above all free acid)" + loop
+    return "within the acid budget" + loop
+
+
 def run(
     n: int,
     seed: int,
@@ -225,6 +238,7 @@ def run(
         "iters": [], "worst_balance": 0.0, "worst_closed_form": 0.0,
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
         "by_model": {}, "worst_balance_at": None, "arclength": 0, "loop_newton": 0,
+        "by_budget": {},
     }  # fmt: skip
     while out["n"] < n:
         case = random_case(rng)
@@ -241,6 +255,8 @@ def run(
         model = case["chemistry"]["model"]
         bm = out["by_model"].setdefault(model, [0, 0])
         bm[0] += 1
+        bb = out["by_budget"].setdefault(_budget_class(cas, net, case), [0, 0])
+        bb[0] += 1
         if not case["organic"].get("recycle"):
             out["kernel_tried"] += 1
             st, x, y, h, F, info = solve_arrays(net, par, cas.efficiencies())
@@ -264,12 +280,13 @@ def run(
                 print("FAIL", out["n"], model, str(e)[:200], flush=True)
             continue
         out["sim_ok"] += 1
-        start = r.convergence["start"]
+        how = r.convergence["start"]
         # the once-through fallback ("arclength continuation from ...") or an
         # organic-loop pass reached by it; the loop closed by Newton's method
-        out["arclength"] += "arclength continuation" in start
-        out["loop_newton"] += "closed by Newton's method" in start
+        out["arclength"] += "arclength continuation" in how
+        out["loop_newton"] += "closed by Newton's method" in how
         bm[1] += 1
+        bb[1] += 1
         if verbose and out["n"] % 250 == 0:
             print(
                 f"... {out['n']} cascades: {out['sim_ok']} converged, kernel cold "
@@ -309,12 +326,13 @@ def merge(parts: list[dict]) -> dict:
     worst = max(parts, key=lambda p: p["worst_balance"])
     out["worst_balance"] = worst["worst_balance"]
     out["worst_balance_at"] = worst["worst_balance_at"]
-    out["by_model"] = {}
-    for p in parts:
-        for m, (k, ok) in p["by_model"].items():
-            bm = out["by_model"].setdefault(m, [0, 0])
-            bm[0] += k
-            bm[1] += ok
+    for key in ("by_model", "by_budget"):
+        out[key] = {}
+        for p in parts:
+            for m, (k, ok) in p[key].items():
+                bm = out[key].setdefault(m, [0, 0])
+                bm[0] += k
+                bm[1] += ok
     return out
 
 
@@ -379,6 +397,9 @@ def main(argv=None):
     )
     for m, (k, ok) in sorted(o["by_model"].items()):
         print(f"  {m}: {ok}/{k}")
+    print("converged by the acid budget of the stated inputs:")
+    for m, (k, ok) in sorted(o["by_budget"].items()):
+        print(f"  {m}: {ok}/{k}")
     print(
         f"Newton iterations per cascade: median {np.median(it):.0f}, "
         f"mean {it.mean():.1f}, max {it.max()}"
@@ -398,6 +419,11 @@ def main(argv=None):
     for _, m, msg in o["failures"]:
         kind = (
             "acid budget short (AcidBudgetError)" if "acid budget short" in msg
+            else "organic loop: free acid falls pass by pass (metal builds up)"
+            if "the loop runs towards a stage without free acid" in msg
+            else "organic loop: the path to a pass meets a stage without free acid"
+            if "organic loop, pass" in msg
+            and "the last corrector failed: no free acid" in msg
             else "organic loop pass short of acid (metal builds up)"
             if "metal builds up" in msg
             else "Newton did not converge, arclength path vertical at its end"
