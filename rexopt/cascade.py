@@ -110,6 +110,9 @@ LOOP_NEWTON_ITER = 40
 LOOP_NEWTON_FD = 1e-6
 LOOP_NEWTON_FD_FLOOR = 1e-9
 LOOP_NEWTON_HALVINGS = 20
+# a failed organic loop whose lowest free acid fell below this fraction of the
+# first pass's is reported as running towards a stage without free acid
+ACID_TREND_FALL = 0.1
 # acid budget (docs/kernel.md): below this ratio of free acid supplied to the
 # base + metal equivalents the organic brings, the case is warned as marginal
 BUDGET_MARGIN = 1.1
@@ -1527,6 +1530,9 @@ class Cascade:
         arc_note = None
         arc_passes = []  # passes (1-based) reached by arclength: said in start
         best = None  # (loading change, r, kernel tuple) of the pass closest to closing
+        acid = []  # (pass, lowest [H+] of the pass [mol/L], its stage) per solved pass
+        solved = []  # the passes solved (0: ``first``); an accelerated point the
+        # kernel could not solve counts as a pass, not as solved
 
         def note(newton=None):
             text = ""
@@ -1545,16 +1551,28 @@ class Cascade:
                 )
             return text
 
+        def acid_trend():
+            # the lowest free acid of the first and the last solved pass, where it
+            # fell (stress loops whose metal builds up: the raffinate's, pass by pass)
+            if len(acid) < 2 or not acid[-1][1] < ACID_TREND_FALL * acid[0][1]:
+                return ""
+            (p0, h0, at0), (pk, hk, atk) = acid[0], acid[-1]
+            return (
+                f"; the lowest free acid of a solved pass fell from {h0:.3g} mol/L "
+                f"(pass {p0}, at {at0}) to {hk:.3g} mol/L (pH {-np.log10(hk):.1f}; "
+                f"pass {pk}, at {atk}, the last solved): the loop runs towards a "
+                f"stage without free acid, outside the acid medium the "
+                f"{self.model} model is stated for"
+            )
+
         def newton_or_raise(err: CascadeError):
             nonlocal iters
-            if best is None:
-                raise err
             got = self._loop_newton(
                 par, eff, best, metals, w, net.section, tol, max_iter, recycle_tol
             )
             iters += got["newton_iterations"]
             if got["result"] is None:
-                raise type(err)(f"{err}; {got['why']}") from err
+                raise type(err)(f"{err}{acid_trend()}; {got['why']}") from err
             st, x, y, h, F, info = got["result"]
             return (st, x, y, h, F, info, got["net"], passes + got["passes"], iters,
                     note(got))  # fmt: skip
@@ -1581,13 +1599,13 @@ class Cascade:
                             self._raise_for(
                                 res[0], net, par, res[5],
                                 context=f"organic loop, pass {passes + 1} (the "
-                                f"stripped organic of pass {passes} returning, "
+                                f"stripped organic of pass {solved[-1]} returning, "
                                 f"{float(r @ np.abs(self.z)):.3g} eq/L of metal): ",
                                 arc=arc_note,
                             )  # fmt: skip
                         except CascadeError as e:
                             return newton_or_raise(
-                                self._loop_budget_error(net, passes, e)
+                                self._loop_budget_error(net, solved[-1], e)
                             )
                     # an accelerated point the kernel cannot solve: plain pass
                     r = last_good
@@ -1601,6 +1619,10 @@ class Cascade:
                 net_ok = net
             g = np.zeros(C)
             g[metals] = y[-1, metals]
+            solved.append(passes)
+            if self.pH_model:
+                j = int(np.argmin(h))
+                acid.append((passes, float(h[j]), net.label(j)))
             err = float(np.max(np.abs(g - r) * w))
             if err <= recycle_tol:
                 return st, x, y, h, F, info, net, passes, iters, note()
