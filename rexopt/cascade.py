@@ -1617,8 +1617,7 @@ class Cascade:
                     continue
                 st, x, y, h, F, info = res
                 net_ok = net
-            g = np.zeros(C)
-            g[metals] = y[-1, metals]
+            g = _returning(y, metals)
             solved.append(passes)
             if self.pH_model:
                 j = int(np.argmin(h))
@@ -1691,13 +1690,10 @@ class Cascade:
             passes += 1
             if res[0] != kernels.OK:
                 return None, None, None
-            g = np.zeros_like(r)
-            g[m] = res[2][-1, m]
-            return g, res, net
+            return _returning(res[2], m), res, net
 
         err, r, res = best
-        g = np.zeros_like(r)
-        g[m] = res[2][-1, m]
+        g = _returning(res[2], m)
         f = (g - r) * w
         out = {"result": None, "net": None, "iterations": 0}
         why = None
@@ -1947,6 +1943,16 @@ class Cascade:
             if spec is not None:
                 eff += [spec.efficiency] * spec.stages
         return np.array(eff, float)
+
+
+def _returning(y: np.ndarray, metals) -> np.ndarray:
+    """The organic an organic-loop pass returns to extraction stage 1 [mol/L]:
+    the metals of the last stage's organic (the stripped organic), zero for the
+    species the loop does not carry back (the base, re-saponified to the stated
+    degree)."""
+    g = np.zeros(y.shape[1])
+    g[metals] = y[-1, metals]
+    return g
 
 
 def solve_arrays(
