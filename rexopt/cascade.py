@@ -1530,9 +1530,11 @@ class Cascade:
         arc_note = None
         arc_passes = []  # passes (1-based) reached by arclength: said in start
         best = None  # (loading change, r, kernel tuple) of the pass closest to closing
-        acid = []  # (pass, lowest [H+] of the pass [mol/L], its stage) per solved pass
-        solved = []  # the passes solved (0: ``first``); an accelerated point the
-        # kernel could not solve counts as a pass, not as solved
+        # (pass, lowest [H+] of the pass [mol/L], its stage index) of the first and
+        # of the last solved pass (pH models)
+        acid_first = acid_last = None
+        last_solved = 0  # the last pass solved (0: ``first``); an accelerated
+        # point the kernel could not solve counts as a pass, not as solved
 
         def note(newton=None):
             text = ""
@@ -1554,13 +1556,16 @@ class Cascade:
         def acid_trend():
             # the lowest free acid of the first and the last solved pass, where it
             # fell (stress loops whose metal builds up: the raffinate's, pass by pass)
-            if len(acid) < 2 or not acid[-1][1] < ACID_TREND_FALL * acid[0][1]:
+            if acid_first is None or acid_last[0] == acid_first[0]:
                 return ""
-            (p0, h0, at0), (pk, hk, atk) = acid[0], acid[-1]
+            (p0, h0, j0), (pk, hk, jk) = acid_first, acid_last
+            if not hk < ACID_TREND_FALL * h0:
+                return ""
             return (
                 f"; the lowest free acid of a solved pass fell from {h0:.3g} mol/L "
-                f"(pass {p0}, at {at0}) to {hk:.3g} mol/L (pH {-np.log10(hk):.1f}; "
-                f"pass {pk}, at {atk}, the last solved): the loop runs towards a "
+                f"(pass {p0}, at {net.label(j0)}) to {hk:.3g} mol/L (pH "
+                f"{-np.log10(hk):.1f}; pass {pk}, at {net.label(jk)}, the last "
+                f"solved): the loop runs towards a "
                 f"stage without free acid, outside the acid medium the "
                 f"{self.model} model is stated for"
             )
@@ -1599,13 +1604,13 @@ class Cascade:
                             self._raise_for(
                                 res[0], net, par, res[5],
                                 context=f"organic loop, pass {passes + 1} (the "
-                                f"stripped organic of pass {solved[-1]} returning, "
+                                f"stripped organic of pass {last_solved} returning, "
                                 f"{float(r @ np.abs(self.z)):.3g} eq/L of metal): ",
                                 arc=arc_note,
                             )  # fmt: skip
                         except CascadeError as e:
                             return newton_or_raise(
-                                self._loop_budget_error(net, solved[-1], e)
+                                self._loop_budget_error(net, last_solved, e)
                             )
                     # an accelerated point the kernel cannot solve: plain pass
                     r = last_good
@@ -1618,10 +1623,11 @@ class Cascade:
                 st, x, y, h, F, info = res
                 net_ok = net
             g = _returning(y, metals)
-            solved.append(passes)
+            last_solved = passes
             if self.pH_model:
                 j = int(np.argmin(h))
-                acid.append((passes, float(h[j]), net.label(j)))
+                acid_last = (passes, float(h[j]), j)
+                acid_first = acid_first or acid_last
             err = float(np.max(np.abs(g - r) * w))
             if err <= recycle_tol:
                 return st, x, y, h, F, info, net, passes, iters, note()
