@@ -59,13 +59,17 @@ FEED_WALK_MAX_SOLVES = 120
 # base on the saponified organic x factor (pH models), or the feed's metals x factor
 # (on the seed-0 stress failures: with paths of up to 1,500 steps the cascades
 # reached came from 0.95 x, 1.05 x, 1.25 x the organic flow and the feed x 0.1;
-# with 5,000 steps, 22 of the 23 more came from the base x 0.5, one from the feed)
+# with 5,000 steps, 22 of the 23 more came from the base x 0.5, one from the feed);
+# last, the metals' affinities pulled together (the spread of their log affinity
+# constants x 0: every metal alike, the lumped cascade the kernel's own cold start
+# begins from) -- the homotopy in the separation factors
 ARC_ORIGINS = (
     ("organic flow", -0.05),
     ("organic flow", 0.05),
     ("saponification", 0.5),
     ("feed", 0.1),
     ("organic flow", 0.25),
+    ("separation factors", 0.0),
 )
 # a component circulating more than this many times its throughput through one
 # stage has its relative accuracy limited by round-off (1e-16 x circulation) above
@@ -1047,7 +1051,8 @@ class Cascade:
         the profile at a neighbouring flow, carried over in small steps, reaches it.
         Every accepted point is a converged steady state of its flow, the last one
         of the case's own flow, so the path changes nothing in the answer.  Returns
-        None when no walk reaches the case's flow within WALK_MAX_SOLVES kernel calls.
+        (kernel tuple + start text, or None when no walk reaches the case's flow
+        within WALK_MAX_SOLVES kernel calls; the Newton iterations of every call).
         """
         target = self.case.organic.flow_L_h
         n_steps = 0
@@ -1066,7 +1071,7 @@ class Cascade:
         for rel in WALK_OFFSETS:
             for sign in (-1.0, 1.0):
                 if n_steps >= WALK_MAX_SOLVES:
-                    return None
+                    return None, iters
                 flow = origin = target * (1.0 + sign * rel)
                 res = solve(flow, None)
                 if res[0] != kernels.OK:
@@ -1085,13 +1090,13 @@ class Cascade:
                         flow, res = nxt, trial
                         if flow == target:
                             start = f"organic-flow walk from {origin:.6g} L/h"
-                            return (*res, start, iters)
+                            return (*res, start), iters
                         step *= 1.5
                     else:
                         step *= 0.25
                         if abs(step) < 1e-9 * target:
                             break
-        return None
+        return None, iters
 
     def _arclength_walk(self, net, par, tol: float, max_iter: int):
         """Last fallback: follow the steady state by pseudo-arclength
@@ -1104,12 +1109,13 @@ class Cascade:
         walks in a parameter stop (stress cascades 1354 and 6850 of
         bench_stress).  The answer is the kernel's own converged solve of the
         case, so the path changes nothing in it.  Returns (kernel tuple + start
-        text + Newton iterations, None) or (None, what was tried)."""
+        text, None) or (None, what was tried), and the Newton iterations of every
+        kernel call and path corrector."""
         from rexopt import continuation
 
         eff = self.efficiencies()
         if self._murphree(eff):
-            return None, "no arclength continuation (Murphree stages)"
+            return None, "no arclength continuation (Murphree stages)", 0
         target = self.case.organic.flow_L_h
         iters = 0
         tried = []
@@ -1124,6 +1130,14 @@ class Cascade:
                 net0.ext_org[0, ion] *= v
                 where = f"saponification x {v:g}"
                 origin = f"the organic's base x {v:g}"
+            elif kind == "separation factors":
+                net0, par0 = net, self._pulled_affinities(par, v)
+                where = f"affinity spread x {v:g}"
+                origin = (
+                    "every metal's affinity alike"
+                    if v == 0.0
+                    else f"the metals' affinity spread x {v:g}"
+                )
             elif kind == "feed":
                 try:
                     net0, par0 = self._neighbour(None, feed_scale=v)
@@ -1142,6 +1156,7 @@ class Cascade:
                 tried.append(f"{where}: no cold solve there")
                 continue
             x0, rep = continuation.follow(net0, par0, r0[1], r0[4], net, par, eff)
+            iters += rep["newton"]
             if x0 is None:
                 tried.append(f"{where}: {self._arc_stop(rep, net, kind, v)}")
                 continue
@@ -1152,13 +1167,29 @@ class Cascade:
             iters += int(res[5][kernels.INFO_TOTAL])
             if res[0] == kernels.OK:
                 start = f"arclength continuation from {origin} ({rep['steps']} steps)"
-                return (*res, start, iters), None
+                return (*res, start), None, iters
             tried.append(f"{where}: reached, kernel not converged from there")
         return None, (
             "no arclength continuation reached it either (from "
             + "; ".join(tried)
             + ")"
-        )
+        ), iters
+
+    def _pulled_affinities(self, par: dict, v: float) -> dict:
+        """The stage parameters with each metal's log affinity constant (``c``:
+        log10 K of the saturated and mass-action laws, the intercept of the
+        empirical pH law) pulled towards the metals' mean at each stage: c_mean +
+        v (c - c_mean).  v = 0: every metal of the case distributes alike (their
+        separation factors 1 in the saturated model); v = 1: the case.  The
+        saponification agent's constants are kept."""
+        metals = [self.species.index(s) for s in self.components]
+        c = np.array(par["c"], float)
+        cm = c[:, metals]
+        mean = cm.mean(axis=1, keepdims=True)
+        c[:, metals] = mean + v * (cm - mean)
+        out = dict(par)
+        out["c"] = c
+        return out
 
     def _arc_stop(self, rep: dict, net, kind: str, v: float) -> str:
         """Where and why an arclength path stopped short, in the case's terms."""
@@ -1169,6 +1200,8 @@ class Cascade:
             at = f"the feed's metals x {v + p * (1.0 - v):.6g}"
         elif kind == "saponification":
             at = f"the organic's base x {v + p * (1.0 - v):.6g}"
+        elif kind == "separation factors":
+            at = f"the metals' affinity spread x {v + p * (1.0 - v):.6g}"
         elif kind == "organic flow":
             flow = self.case.organic.flow_L_h * (1.0 + v * (1.0 - p))
             at = f"organic flow {flow:.6g} L/h"
@@ -1201,8 +1234,9 @@ class Cascade:
         converges, and each step up is a few Newton iterations from the last
         profile.  Every accepted point is a converged steady state of its own
         feed, the last one the case's, so the path changes nothing in the answer.
-        Returns None when no walk reaches the case's feed within
-        FEED_WALK_MAX_SOLVES kernel calls (or a scaled feed cannot be stated)."""
+        Returns (kernel tuple + start text, or None when no walk reaches the case's
+        feed within FEED_WALK_MAX_SOLVES kernel calls or a scaled feed cannot be
+        stated; the Newton iterations of every call)."""
         n_steps = 0
         iters = 0
         eff = self.efficiencies()
@@ -1222,11 +1256,11 @@ class Cascade:
 
         for origin in FEED_WALK_ORIGINS:
             if n_steps >= FEED_WALK_MAX_SOLVES:
-                return None
+                return None, iters
             try:
                 res = solve(origin, None)
             except CaseError:  # stated anions that the scaled feed cannot balance
-                return None
+                return None, iters
             if res[0] != kernels.OK:
                 continue
             log_s = math.log(origin)
@@ -1238,13 +1272,13 @@ class Cascade:
                     log_s, res = nxt, trial
                     if log_s == 0.0:
                         start = f"feed walk from {origin:g} x the feed's metals"
-                        return (*res, start, iters)
+                        return (*res, start), iters
                     step *= 1.5
                 else:
                     step *= 0.25
                     if step < 1e-6:
                         break
-        return None
+        return None, iters
 
     @_built_once
     def simulate(
@@ -1290,21 +1324,23 @@ class Cascade:
         start = START_PATHS[int(info[kernels.INFO_PATH])]
         iters = int(info[kernels.INFO_TOTAL])
         walk_failed = False
+        # every fallback's Newton iterations count, reached or not
         if st == kernels.NOT_CONVERGED:
-            walked = self._organic_flow_walk(tol, max_iter)
+            walked, extra = self._organic_flow_walk(tol, max_iter)
+            iters += extra
             walk_failed = walked is None
             if walked is None:
-                walked = self._feed_walk(tol, max_iter)
-            if walked is not None:
-                st, x, y, h, F, info, start, extra = walked
+                walked, extra = self._feed_walk(tol, max_iter)
                 iters += extra
+            if walked is not None:
+                st, x, y, h, F, info, start = walked
                 walk_failed = False
         arc_failed = None
         if st != kernels.OK:
-            walked, arc_failed = self._arclength_walk(net, par, tol, max_iter)
+            walked, arc_failed, extra = self._arclength_walk(net, par, tol, max_iter)
+            iters += extra
             if walked is not None:
-                st, x, y, h, F, info, start, extra = walked
-                iters += extra
+                st, x, y, h, F, info, start = walked
                 walk_failed = False
         if st != kernels.OK:
             try:
@@ -1591,9 +1627,10 @@ class Cascade:
                 if res[0] != kernels.OK and (last_good is None or hist_r == []):
                     # about to fail: follow the steady state by arclength from
                     # the last solved pass to this one (rexopt.continuation)
-                    arc, arc_note = self._arc_pass(
+                    arc, arc_note, arc_iters = self._arc_pass(
                         net_ok, net, par, eff, x, F, tol, max_iter
                     )
+                    iters += arc_iters
                     if arc is not None:
                         res = arc
                         iters += int(res[5][kernels.INFO_TOTAL])
@@ -1781,27 +1818,29 @@ class Cascade:
         """An organic-loop pass the kernel did not solve, retried warm from the
         profile that arclength continuation reaches from the last solved pass
         (the same cascade with the previous returning organic).  Returns the
-        kernel tuple of that solve and None, or None and what stopped it."""
+        kernel tuple of that solve (or None), what stopped it (or None) and the
+        Newton iterations of the path's correctors (the kernel's own are in the
+        tuple's info)."""
         from rexopt import continuation
 
         if self._murphree(eff):
-            return None, "no arclength continuation (Murphree stages)"
+            return None, "no arclength continuation (Murphree stages)", 0
         xa, rep = continuation.follow(net0, par, x0, F0, net, par, eff)
         if xa is None:
             return None, (
                 "arclength continuation from the last solved pass to this one "
                 f"stopped at {rep['p']:.4g} of the way ({rep['reason']})"
-            )
+            ), rep["newton"]
         res = solve_arrays(
             net, par, eff, xa, tol=tol, max_iter=max_iter,
             limits=kernels.LIMIT_WARM_ONLY,
         )  # fmt: skip
         if res[0] == kernels.OK:
-            return res, None
+            return res, None, rep["newton"]
         return None, (
             "arclength continuation reached this pass, but the kernel did not "
             "converge from the profile it reached"
-        )
+        ), rep["newton"] + int(res[5][kernels.INFO_TOTAL])
 
     @staticmethod
     def _murphree(eff) -> bool:

@@ -198,8 +198,16 @@ class _Homotopy:
         u = self.lnx.copy()
         u[self.m] = um
         if st == _pc.OK:
-            lx = np.log(xs).ravel()
-            u[~self.m] = lx[~self.m]
+            # a component below the floor at some stage takes the elimination's
+            # whole column: its unknowns next to a trace must agree with that trace
+            # (the elimination at D frozen at this point reproduces the unknowns to
+            # their corrector residual), else the balance at the edge of the mask
+            # starts the next step off by the trace's move over this one
+            lx = np.log(xs)
+            part = (~self.m).reshape(self.N, self.C).any(axis=0)
+            u = u.reshape(self.N, self.C)
+            u[:, part] = lx[:, part]
+            u = u.ravel()
         self.lnx = u
         self.remask()
         return True
@@ -351,13 +359,14 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
 
     Returns ``(x, report)``: the aqueous profile at the end of the path (None when
     the path does not reach it) and a dict: ``steps`` (accepted), ``rejected``,
-    ``p`` (where the path ended), ``reason`` (why it stopped short, or None)
-    and, where the path used its steps with p fixed to RUNOFF_DP over the last
+    ``p`` (where the path ended), ``reason`` (why it stopped short, or None),
+    ``newton`` (the Newton iterations of the path's correctors and of the landing
+    at p = 1, rejected steps included) and, where the path used its steps with p fixed to RUNOFF_DP over the last
     RUNOFF_STEPS of them while the profile moved, ``runoff``: the stage and
     component (0-based) that moved most over those steps and by how many decades.
     """
     max_steps = MAX_STEPS if max_steps is None else max_steps
-    report = {"steps": 0, "rejected": 0, "p": 0.0, "reason": None}
+    report = {"steps": 0, "rejected": 0, "p": 0.0, "reason": None, "newton": 0}
     if eff is not None and np.any(np.asarray(eff) < 1.0):
         report["reason"] = "Murphree stages (not followed by arclength)"
         return None, report
@@ -388,6 +397,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
                 return None
             if np.max(np.abs(r), initial=0.0) <= LANDING_TOL:
                 return um
+            report["newton"] += 1
             du = J.solve(-r)
             if du is None:
                 return None
@@ -438,6 +448,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
                 dw *= MAX_LOG_STEP / big
             w = w + dw
             it += 1
+            report["newton"] += 1
         if not ok:
             report["rejected"] += 1
             ds *= 0.5

@@ -158,6 +158,49 @@ def test_hard_sweep_scenario_reached_by_arclength_says_so():
     np.testing.assert_allclose(r.x, ref.x, rtol=1e-9, atol=1e-30)
 
 
+def test_hard_sweep_scenario_reached_from_alike_metals(monkeypatch):
+    # the homotopy in the separation factors alone: from the cascade where every
+    # metal has the same affinity (the lumped cascade) to the case's, by arclength
+    import rexopt.cascade as cascade_mod
+
+    monkeypatch.setattr(cascade_mod, "ARC_ORIGINS", (("separation factors", 0.0),))
+    monkeypatch.setattr(cascade_mod, "WALK_OFFSETS", ())  # no walk first
+    monkeypatch.setattr(cascade_mod, "FEED_WALK_ORIGINS", ())
+    r = Cascade(_hard_sweep_case()).simulate()
+    assert r.convergence["start"].startswith(
+        "arclength continuation from every metal's affinity alike ("
+    )
+    ref = Cascade(_hard_sweep_case()).simulate()
+    np.testing.assert_allclose(r.x, ref.x, rtol=1e-9, atol=1e-30)
+
+
+def test_newton_iterations_count_the_arclength_correctors(monkeypatch):
+    # convergence["newton_iterations"] is every Newton iteration spent reaching
+    # the answer: each kernel call's and each arclength path's correctors
+    import rexopt.cascade as cascade_mod
+    from rexopt import continuation
+
+    kernel, paths = [], []
+    solve, follow = cascade_mod.solve_arrays, continuation.follow
+
+    def counted_solve(*args, **kwargs):
+        res = solve(*args, **kwargs)
+        kernel.append(int(res[5][kernels.INFO_TOTAL]))
+        return res
+
+    def counted_follow(*args, **kwargs):
+        x, rep = follow(*args, **kwargs)
+        paths.append(rep["newton"])
+        return x, rep
+
+    monkeypatch.setattr(cascade_mod, "solve_arrays", counted_solve)
+    monkeypatch.setattr(continuation, "follow", counted_follow)
+    r = Cascade(_hard_sweep_case()).simulate(max_iter=2, branch_search=False)
+    assert r.convergence["start"].startswith("arclength continuation")
+    assert paths and min(paths) > 0
+    assert r.convergence["newton_iterations"] == sum(kernel) + sum(paths)
+
+
 def test_constant_model_random_flows_conserve():
     rng = np.random.default_rng(42)
     for _ in range(5):

@@ -327,7 +327,7 @@ def test_mass_action_cascade_reached_by_the_feed_walk_only(monkeypatch):
     par = cas.stage_parameters(net)
     st, *_ = solve_arrays(net, par, cas.efficiencies())
     assert st == kernels.NOT_CONVERGED
-    assert cas._organic_flow_walk(1e-12, 200) is None
+    assert cas._organic_flow_walk(1e-12, 200)[0] is None
     r = cas.simulate(branch_search=False)
     assert r.convergence["start"] == "feed walk from 0.1 x the feed's metals"
     assert r.convergence["max_balance_error"] <= 1e-10
@@ -342,6 +342,6 @@ def test_mass_action_cascade_reached_by_the_feed_walk_only(monkeypatch):
         assert any("is not converged" in w for w in r.warnings)
     assert np.max(np.abs(x_w[act] / r.x[act] - 1.0)) <= 1e-8
     monkeypatch.setattr(rc, "FEED_WALK_ORIGINS", (0.01,))
-    other = Cascade(case)._feed_walk(1e-12, 200)
+    other, _ = Cascade(case)._feed_walk(1e-12, 200)
     assert other is not None and other[0] == kernels.OK
     assert np.max(np.abs(other[1][act] / r.x[act] - 1.0)) <= 1e-8
