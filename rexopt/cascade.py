@@ -1624,7 +1624,11 @@ class Cascade:
                 # warm from the last pass; the kernel starts cold itself if that fails
                 res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
                 iters += int(res[5][kernels.INFO_TOTAL])
-                if res[0] != kernels.OK and (last_good is None or hist_r == []):
+                # the point failed is the plain pass from the last solved one when
+                # the history holds at most that pass (Anderson on one entry is
+                # the plain pass): no other point to fall back to
+                plain = last_good is None or len(hist_r) <= 1
+                if res[0] != kernels.OK and plain:
                     # about to fail: follow the steady state by arclength from
                     # the last solved pass to this one (rexopt.continuation)
                     arc, arc_note, arc_iters = self._arc_pass(
@@ -1636,7 +1640,7 @@ class Cascade:
                         iters += int(res[5][kernels.INFO_TOTAL])
                         arc_passes.append(passes + 1)
                 if res[0] != kernels.OK:
-                    if last_good is None or hist_r == []:
+                    if plain:
                         try:
                             self._raise_for(
                                 res[0], net, par, res[5],
