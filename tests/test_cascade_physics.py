@@ -174,7 +174,7 @@ def test_hard_sweep_scenario_reached_from_alike_metals(monkeypatch):
     np.testing.assert_allclose(r.x, ref.x, rtol=1e-9, atol=1e-30)
 
 
-def test_newton_iterations_count_the_arclength_correctors(monkeypatch):
+def test_hard_sweep_newton_iterations_count_every_path(monkeypatch):
     # convergence["newton_iterations"] is every Newton iteration spent reaching
     # the answer: each kernel call's and each arclength path's correctors
     import rexopt.cascade as cascade_mod
