@@ -25,8 +25,10 @@ bordered system
 differences in p).  Only components above
 ``TRACE_FRACTION`` of their throughput at a stage are unknowns: the others change
 nothing in any balance of the majors, and their (log) columns would be null
-directions of the tangent; they are recomputed at every accepted point by the exact
-elimination at frozen D = y / x (the kernel's own trace solve).  When p passes 1
+directions of the tangent; at every accepted point the exact elimination at frozen
+D = y / x (the kernel's own trace solve) gives them, and the whole stage profile of
+any component below the floor somewhere, so that the unknowns next to a trace agree
+with it.  When p passes 1
 the point is interpolated and corrected at p = 1; the caller then solves the case
 with the kernel warm from that profile, so the answer is the kernel's, with all its
 acceptance tests, and the path changes nothing in it.
@@ -361,9 +363,10 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
     the path does not reach it) and a dict: ``steps`` (accepted), ``rejected``,
     ``p`` (where the path ended), ``reason`` (why it stopped short, or None),
     ``newton`` (the Newton iterations of the path's correctors and of the landing
-    at p = 1, rejected steps included) and, where the path used its steps with p fixed to RUNOFF_DP over the last
-    RUNOFF_STEPS of them while the profile moved, ``runoff``: the stage and
-    component (0-based) that moved most over those steps and by how many decades.
+    at p = 1, rejected steps included) and, where the path used its steps with p
+    fixed to RUNOFF_DP over the last RUNOFF_STEPS of them while the profile
+    moved, ``runoff``: the stage and component (0-based) that moved most over
+    those steps and by how many decades.
     """
     max_steps = MAX_STEPS if max_steps is None else max_steps
     report = {"steps": 0, "rejected": 0, "p": 0.0, "reason": None, "newton": 0}
