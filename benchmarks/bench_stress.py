@@ -238,6 +238,7 @@ def run(
         "iters": [], "worst_balance": 0.0, "worst_closed_form": 0.0,
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
         "by_model": {}, "worst_balance_at": None, "arclength": 0, "loop_newton": 0,
+        "loop_base": 0,
         "by_budget": {},
     }  # fmt: skip
     while out["n"] < n:
@@ -285,6 +286,7 @@ def run(
         # organic-loop pass reached by it; the loop closed by Newton's method
         out["arclength"] += "arclength continuation" in how
         out["loop_newton"] += "closed by Newton's method" in how
+        out["loop_base"] += "closed by continuation in the organic's base" in how
         bm[1] += 1
         bb[1] += 1
         if verbose and out["n"] % 250 == 0:
@@ -320,7 +322,7 @@ def merge(parts: list[dict]) -> dict:
         (f for p in parts for f in p["failures"]), key=lambda f: f[0]
     )
     for k in ("kernel_tried", "kernel_ok", "sim_ok", "closed_form_cases",
-              "ill_conditioned", "arclength", "loop_newton"):  # fmt: skip
+              "ill_conditioned", "arclength", "loop_newton", "loop_base"):  # fmt: skip
         out[k] = sum(p[k] for p in parts)
     out["worst_closed_form"] = max(p["worst_closed_form"] for p in parts)
     worst = max(parts, key=lambda p: p["worst_balance"])
@@ -389,7 +391,8 @@ def main(argv=None):
         f"converged (Cascade.simulate): {o['sim_ok']}/{o['n']} = "
         f"{100.0 * o['sim_ok'] / max(o['n'], 1):.3f} % ({o['arclength']} of them "
         f"through arclength continuation, {o['loop_newton']} organic loops closed by "
-        f"Newton's method on the returning organic)"
+        f"Newton's method on the returning organic, {o['loop_base']} by continuation "
+        f"in the organic's base)"
     )
     print(
         f"converged (kernel cold start, once-through): {o['kernel_ok']}/"
@@ -435,6 +438,9 @@ def main(argv=None):
             else "balance not closed" if "balance closes only" in msg
             else "other"
         )  # fmt: skip
+        if "the free acid runs out as the base grows" in msg:
+            kind += "; followed in the base, its free acid runs out below the stated"
+            kind += " saponification"
         classes[(m, kind)] = classes.get((m, kind), 0) + 1
     for (m, kind), k in sorted(classes.items()):
         print(f"  failures: {m}, {kind}: {k}")

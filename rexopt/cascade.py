@@ -11,7 +11,6 @@ Stage numbering: the kernel uses 0-based stages 0..N-1 along the organic flow
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import time
@@ -62,7 +61,9 @@ FEED_WALK_MAX_SOLVES = 120
 # with 5,000 steps, 22 of the 23 more came from the base x 0.5, one from the feed);
 # last, the metals' affinities pulled together (the spread of their log affinity
 # constants x 0: every metal alike, the lumped cascade the kernel's own cold start
-# begins from) -- the homotopy in the separation factors
+# begins from) -- the homotopy in the separation factors; then the base x 0.25
+# and x 0.05 (mass-action cascades short of acid whose cold solve at half the base
+# fails too: seed-0 stress cascades 1366 and 1138 are reached from them)
 ARC_ORIGINS = (
     ("organic flow", -0.05),
     ("organic flow", 0.05),
@@ -70,6 +71,8 @@ ARC_ORIGINS = (
     ("feed", 0.1),
     ("organic flow", 0.25),
     ("separation factors", 0.0),
+    ("saponification", 0.25),
+    ("saponification", 0.05),
 )
 # a component circulating more than this many times its throughput through one
 # stage has its relative accuracy limited by round-off (1e-16 x circulation) above
@@ -114,6 +117,17 @@ LOOP_NEWTON_ITER = 40
 LOOP_NEWTON_FD = 1e-6
 LOOP_NEWTON_FD_FLOOR = 1e-9
 LOOP_NEWTON_HALVINGS = 20
+# the loop's last fallback (pH models with a saponified organic), continuation in
+# the organic's base: the factors on the base tried as origins (the loop closed
+# there by its accelerated passes alone), the first step and the smallest step on
+# that factor, and the passes a step may take to close before it is halved
+LOOP_BASE_ORIGINS = (0.5, 0.25, 0.05)
+LOOP_BASE_STEP = 0.1
+LOOP_BASE_MIN_STEP = 1e-6
+LOOP_BASE_PASSES = 60
+# where the walk stops with the lowest free acid below this [mol/L] (pH 5) and
+# below ACID_TREND_FALL of the origin's, the error says the free acid runs out
+LOOP_BASE_ACID_OUT = 1e-5
 # a failed organic loop whose lowest free acid fell below this fraction of the
 # first pass's is reported as running towards a stage without free acid
 ACID_TREND_FALL = 0.1
@@ -261,6 +275,7 @@ class Cascade:
         organic_in_mol_L: np.ndarray | None = None,
         organic_flow_L_h: float | None = None,
         feed_scale: float = 1.0,
+        base_scale: float = 1.0,
     ) -> Network:
         """Flows and inputs of every stage.
 
@@ -276,6 +291,10 @@ class Cascade:
         feed_scale : float
             Factor on the feed's metal concentrations (the feed walk solves the
             case with less metal fed; everything else is the case's). [-]
+        base_scale : float
+            Factor on the base the saponified organic brings (the arclength
+            origin and the organic loop's continuation in the base solve the case
+            with less of it; everything else is the case's). [-]
 
         Nothing on the aqueous side depends on the organic inlet: during a
         :meth:`simulate` it is built once and shared (the same arrays) by the
@@ -302,7 +321,9 @@ class Cascade:
         )
         if self.pH_model and c.organic.saponification > 0:
             ion = self.species.index(self.agent.ion)
-            y_in[ion] = c.organic.saponification * c.organic.extractant_mol_L / z[ion]
+            y_in[ion] = (
+                base_scale * c.organic.saponification * c.organic.extractant_mol_L
+            ) / z[ion]
         # the organic feed (if any) was added to zeros; x + y == y + x in IEEE
         # arithmetic, so adding the inlet second gives the numbers of adding it first
         org_add = aq["org_add"].copy()
@@ -1124,10 +1145,7 @@ class Cascade:
                 if not (self.pH_model and self.case.organic.saponification > 0):
                     continue
                 # the base enters with the organic at stage 1 only
-                ion = self.species.index(self.agent.ion)
-                net0, par0 = copy.copy(net), par
-                net0.ext_org = net.ext_org.copy()
-                net0.ext_org[0, ion] *= v
+                net0, par0 = self.network(base_scale=v), par
                 where = f"saponification x {v:g}"
                 origin = f"the organic's base x {v:g}"
             elif kind == "separation factors":
@@ -1526,8 +1544,9 @@ class Cascade:
         return res
 
     def _close_loop(
-        self, net, par, eff, first, tol, max_iter, recycle_tol, max_recycle
-    ):
+        self, net, par, eff, first, tol, max_iter, recycle_tol, max_recycle,
+        r0=None, base_scale=1.0, fallbacks=True,
+    ):  # fmt: skip
         """Organic loop: the stripped organic returns (re-saponified) to stage 1.
 
         The loop variable is the metal content r of the returning organic [mol/L];
@@ -1541,11 +1560,17 @@ class Cascade:
         the last solved one, and the history restarts.  Where that fails (a pass
         not solved even by arclength continuation from the pass before, or
         ``max_recycle`` passes without closing), Newton's method on r
-        (:meth:`_loop_newton`) is tried from the solved pass closest to closing.
+        (:meth:`_loop_newton`) is tried from the solved pass closest to closing,
+        and where that fails too, continuation in the organic's base
+        (:meth:`_loop_base_walk`).
         Every pass is a converged kernel solve; the answer is the last one, whose
         returning organic agrees with what it strips to ``recycle_tol`` of each
-        metal's throughput.  ``first`` is the kernel tuple of the pass with no
-        metal returning.  Returns (st, x, y, h, F, info, net, passes, newton
+        metal's throughput.  ``first`` is the kernel tuple of the pass with
+        ``r0`` returning (None: no metal) and ``net`` its network;
+        ``base_scale`` the factor on the organic's base (Cascade.network);
+        ``fallbacks=False`` raises at the first failure (no arclength pass, no
+        Newton, no base walk), with the Newton iterations spent in the error's
+        ``newton_iterations``.  Returns (st, x, y, h, F, info, net, passes, newton
         iterations, note for convergence["start"])."""
         c = self.case
         metals = [
@@ -1554,9 +1579,11 @@ class Cascade:
             if not (self.pH_model and s == self.agent.ion and c.organic.saponification > 0)
         ]
         C = len(self.species)
-        scale = np.maximum(net.ext_aq.sum(0) + net.ext_org.sum(0), 1e-300)
+        # throughput: what the feeds and the base bring, without returning metal
+        net_in = net if r0 is None else self.network(base_scale=base_scale)
+        scale = np.maximum(net_in.ext_aq.sum(0) + net_in.ext_org.sum(0), 1e-300)
         w = c.organic.flow_L_h / scale  # loading change -> fraction of throughput
-        r = np.zeros(C)
+        r = np.zeros(C) if r0 is None else np.array(r0, float)
         iters = 0
         passes = 0
         hist_r, hist_g = [], []
@@ -1608,19 +1635,32 @@ class Cascade:
 
         def newton_or_raise(err: CascadeError):
             nonlocal iters
+            if not fallbacks:
+                err.newton_iterations = iters
+                raise err
             got = self._loop_newton(
                 par, eff, best, metals, w, net.section, tol, max_iter, recycle_tol
             )
             iters += got["newton_iterations"]
-            if got["result"] is None:
-                raise type(err)(f"{err}{acid_trend()}; {got['why']}") from err
-            st, x, y, h, F, info = got["result"]
-            return (st, x, y, h, F, info, got["net"], passes + got["passes"], iters,
-                    note(got))  # fmt: skip
+            if got["result"] is not None:
+                st, x, y, h, F, info = got["result"]
+                return (st, x, y, h, F, info, got["net"], passes + got["passes"],
+                        iters, note(got))  # fmt: skip
+            walk = self._loop_base_walk(
+                par, eff, metals, first[1], tol, max_iter, recycle_tol, max_recycle
+            )
+            iters += walk["newton_iterations"]
+            if walk["result"] is None:
+                why = f"; {walk['why']}" if walk["why"] else ""
+                raise type(err)(f"{err}{acid_trend()}; {got['why']}{why}") from err
+            st, x, y, h, F, info = walk["result"]
+            return (st, x, y, h, F, info, walk["net"],
+                    passes + got["passes"] + walk["passes"], iters,
+                    note() + walk["note"])  # fmt: skip
 
         while True:
             if passes > 0:
-                net = self.network(organic_in_mol_L=r)
+                net = self.network(organic_in_mol_L=r, base_scale=base_scale)
                 # warm from the last pass; the kernel starts cold itself if that fails
                 res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
                 iters += int(res[5][kernels.INFO_TOTAL])
@@ -1628,7 +1668,7 @@ class Cascade:
                 # the history holds at most that pass (Anderson on one entry is
                 # the plain pass): no other point to fall back to
                 plain = last_good is None or len(hist_r) <= 1
-                if res[0] != kernels.OK and plain:
+                if res[0] != kernels.OK and plain and fallbacks:
                     # about to fail: follow the steady state by arclength from
                     # the last solved pass to this one (rexopt.continuation)
                     arc, arc_note, arc_iters = self._arc_pass(
@@ -1816,6 +1856,126 @@ class Cascade:
                 f"organic, {float(r[k]):.3g} mol/L returning at "
                 f"{O:g} L/h){strip}"
             )
+        return out
+
+    def _loop_base_walk(
+        self, par, eff, metals, x_first, tol, max_iter, recycle_tol, max_recycle
+    ) -> dict:
+        """The organic loop followed in the organic's base, from less of it.
+
+        The last fallback of :meth:`_close_loop` (pH models with a saponified
+        organic): the loop is closed by its accelerated passes alone with the
+        base scaled by a factor v0 (LOOP_BASE_ORIGINS, in turn, the first that
+        closes; its first pass solved warm from ``x_first``, the profile of the
+        case's first pass, else cold), then v is raised to 1 in steps
+        (LOOP_BASE_STEP, x 1.5 after a step closed in few passes, halved where a
+        step's loop does not close within LOOP_BASE_PASSES passes, down to
+        LOOP_BASE_MIN_STEP), every step's loop started from the returning organic
+        and the profile of the step before (warm, else followed there by
+        arclength continuation).  The answer at v = 1 is the case's
+        loop closed like any other (same test, every pass a converged kernel
+        solve).  Where the steps stop short, ``why`` gives the largest base
+        reached, with the lowest free acid there against the origin's (loops
+        whose raffinate runs out of free acid as the base grows: the base at
+        which the branch followed leaves the acid medium).  Returns a dict:
+        result (kernel tuple or None), net, passes, newton_iterations, note (for
+        convergence["start"]) and why."""
+        c = self.case
+        out = {"result": None, "net": None, "passes": 0, "newton_iterations": 0,
+               "note": "", "why": ""}  # fmt: skip
+        if not (self.pH_model and c.organic.saponification > 0):
+            return out
+        s = c.organic.saponification
+
+        def close(net, first, r0, v, max_passes):
+            # the loop at base factor v from (r0, first); None where it fails
+            try:
+                got = self._close_loop(
+                    net, par, eff, first, tol, max_iter, recycle_tol, max_passes,
+                    r0=r0, base_scale=v, fallbacks=False,
+                )  # fmt: skip
+            except CascadeError as e:
+                out["newton_iterations"] += getattr(e, "newton_iterations", 0)
+                return None
+            out["newton_iterations"] += got[8]
+            out["passes"] += got[7] + 1  # the first pass is the walk's own solve
+            return got
+
+        tried, got = [], None
+        for v0 in LOOP_BASE_ORIGINS:
+            net0 = self.network(base_scale=v0)
+            first = solve_arrays(net0, par, eff, x_first, tol=tol, max_iter=max_iter)
+            out["newton_iterations"] += int(first[5][kernels.INFO_TOTAL])
+            if first[0] != kernels.OK:
+                tried.append(f"x {v0:g}: its first pass not solved")
+                continue
+            got = close(net0, first, None, v0, max_recycle)
+            if got is not None:
+                break
+            tried.append(f"x {v0:g}: the loop does not close there either")
+        if got is None:
+            out["why"] = (
+                "continuation in the organic's base (organic.saponification) found "
+                "no origin: " + "; ".join(tried)
+            )
+            return out
+        h0 = float(np.min(got[3]))
+        v, dv, steps = v0, LOOP_BASE_STEP, 0
+        while v < 1.0 and dv >= LOOP_BASE_MIN_STEP:
+            v1 = min(v + dv, 1.0)
+            r = _returning(got[2], metals)
+            net = self.network(organic_in_mol_L=r, base_scale=v1)
+            # warm from the step before, else followed to it by arclength (so
+            # each step's loop starts on the steady state the last one closed on)
+            first = solve_arrays(
+                net, par, eff, got[1], tol=tol, max_iter=max_iter,
+                limits=kernels.LIMIT_WARM_ONLY,
+            )  # fmt: skip
+            out["newton_iterations"] += int(first[5][kernels.INFO_TOTAL])
+            if first[0] != kernels.OK:
+                arc, _, arc_iters = self._arc_pass(
+                    got[6], net, par, eff, got[1], got[4], tol, max_iter
+                )
+                out["newton_iterations"] += arc_iters
+                if arc is not None:
+                    first = arc
+                    out["newton_iterations"] += int(arc[5][kernels.INFO_TOTAL])
+            step = None
+            if first[0] == kernels.OK:
+                step = close(net, first, r, v1, LOOP_BASE_PASSES)
+            if step is None:
+                dv /= 2.0
+                continue
+            got, v, steps = step, v1, steps + 1
+            if got[7] < LOOP_BASE_PASSES // 4:
+                dv *= 1.5
+        if v >= 1.0:
+            out["result"], out["net"] = got[:6], got[6]
+            out["note"] = (
+                f"; organic loop closed by continuation in the organic's base "
+                f"(organic.saponification x {v0:g} -> x 1, {steps} steps, "
+                f"{out['passes']} passes) after Newton's method on the returning "
+                f"organic had not closed it"
+            )
+            return out
+        h = got[3]
+        j = int(np.argmin(h))
+        text = (
+            f"continuation in the organic's base from organic.saponification x "
+            f"{v0:g} ({v0 * s:.4g}), where the loop closes: {steps} steps up to x "
+            f"{v:.6g} (saponification {v * s:.6g} of the stated {s:g}), where the "
+            f"step fell below {LOOP_BASE_MIN_STEP:g}; there the lowest free acid "
+            f"is {h[j]:.3g} mol/L (pH {-np.log10(h[j]):.1f}, at "
+            f"{got[6].label(j)}; {h0:.3g} mol/L at x {v0:g})"
+        )
+        if h[j] < min(ACID_TREND_FALL * h0, LOOP_BASE_ACID_OUT):
+            text += (
+                f": the free acid runs out as the base grows -- no steady state of "
+                f"the loop in the acid medium the {self.model} model is stated for "
+                f"was found beyond saponification {v * s:.4g} (this does not prove "
+                f"that none exists); lower organic.saponification below it"
+            )
+        out["why"] = text
         return out
 
     def _arc_pass(self, net0, net, par, eff, x0, F0, tol, max_iter):

@@ -194,7 +194,9 @@ def test_organic_loop_closed_by_newton_where_anderson_fails(monkeypatch):
     does not solve (nor arclength from the pass before); Newton's method on the
     returning organic, from the pass closest to closing, closes the loop, the
     start says so, and the answer is a steady state of the loop.  Without the
-    Newton fallback the same case fails (it is what closes it)."""
+    Newton fallback the next one, continuation in the organic's base from half
+    of it, closes it on the same steady state (1e-12); without both, the same
+    case fails (they are what close it)."""
     cas = Cascade(STRESS_7819)
     r = cas.simulate(branch_search=False)
     conv = r.convergence
@@ -208,7 +210,22 @@ def test_organic_loop_closed_by_newton_where_anderson_fails(monkeypatch):
                 "iterations": 0, "net": None, "why": "switched off"}  # fmt: skip
 
     monkeypatch.setattr(Cascade, "_loop_newton", off)
-    with pytest.raises(CascadeError, match="switched off"):
+    cas = Cascade(STRESS_7819)
+    walked = cas.simulate(branch_search=False)
+    assert (
+        "organic loop closed by continuation in the organic's base "
+        "(organic.saponification x 0.5 -> x 1, " in walked.convergence["start"]
+    )
+    assert walked.convergence["max_balance_error"] <= 1e-9
+    assert _returning_again(cas, walked) <= 1e-8
+    assert np.max(np.abs(walked.x - r.x) / np.abs(r.x)) < 1e-10
+
+    def walk_off(self, *a, **k):
+        return {"result": None, "passes": 0, "newton_iterations": 0, "net": None,
+                "note": "", "why": "the walk switched off"}  # fmt: skip
+
+    monkeypatch.setattr(Cascade, "_loop_base_walk", walk_off)
+    with pytest.raises(CascadeError, match="switched off; the walk switched off"):
         Cascade(STRESS_7819).simulate(branch_search=False)
 
 
