@@ -1570,7 +1570,8 @@ class Cascade:
         ``base_scale`` the factor on the organic's base (Cascade.network);
         ``fallbacks=False`` raises at the first failure (no arclength pass, no
         Newton, no base walk), with the Newton iterations spent in the error's
-        ``newton_iterations``.  Returns (st, x, y, h, F, info, net, passes, newton
+        ``newton_iterations`` and the passes it solved or tried after the first
+        in its ``passes``.  Returns (st, x, y, h, F, info, net, passes, newton
         iterations, note for convergence["start"])."""
         c = self.case
         metals = [
@@ -1586,6 +1587,7 @@ class Cascade:
         r = np.zeros(C) if r0 is None else np.array(r0, float)
         iters = 0
         passes = 0
+        solves = 0  # kernel solves of passes made here (``first`` not counted)
         hist_r, hist_g = [], []
         last_good = None  # g of the last solved point: the plain pass from it
         st, x, y, h, F, info = first
@@ -1611,7 +1613,7 @@ class Cascade:
                 text += (
                     f"; organic loop closed by Newton's method on the returning "
                     f"organic ({newton['iterations']} iterations, "
-                    f"{newton['passes']} passes) after {passes} Anderson-accelerated "
+                    f"{newton['passes']} passes) after {solves} Anderson-accelerated "
                     f"passes had not closed it"
                 )
             return text
@@ -1637,6 +1639,7 @@ class Cascade:
             nonlocal iters
             if not fallbacks:
                 err.newton_iterations = iters
+                err.passes = solves
                 raise err
             got = self._loop_newton(
                 par, eff, best, metals, w, net.section, tol, max_iter, recycle_tol
@@ -1644,7 +1647,7 @@ class Cascade:
             iters += got["newton_iterations"]
             if got["result"] is not None:
                 st, x, y, h, F, info = got["result"]
-                return (st, x, y, h, F, info, got["net"], passes + got["passes"],
+                return (st, x, y, h, F, info, got["net"], solves + got["passes"],
                         iters, note(got))  # fmt: skip
             walk = self._loop_base_walk(
                 par, eff, metals, first[1], tol, max_iter, recycle_tol, max_recycle
@@ -1655,7 +1658,7 @@ class Cascade:
                 raise type(err)(f"{err}{acid_trend()}; {got['why']}{why}") from err
             st, x, y, h, F, info = walk["result"]
             return (st, x, y, h, F, info, walk["net"],
-                    passes + got["passes"] + walk["passes"], iters,
+                    solves + got["passes"] + walk["passes"], iters,
                     note() + walk["note"])  # fmt: skip
 
         while True:
@@ -1664,6 +1667,7 @@ class Cascade:
                 # warm from the last pass; the kernel starts cold itself if that fails
                 res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
                 iters += int(res[5][kernels.INFO_TOTAL])
+                solves += 1
                 # the point failed is the plain pass from the last solved one when
                 # the history holds at most that pass (Anderson on one entry is
                 # the plain pass): no other point to fall back to
@@ -1711,7 +1715,7 @@ class Cascade:
                 acid_first = acid_first or acid_last
             err = float(np.max(np.abs(g - r) * w))
             if err <= recycle_tol:
-                return st, x, y, h, F, info, net, passes, iters, note()
+                return st, x, y, h, F, info, net, solves, iters, note()
             if best is None or err < best[0]:
                 best = (err, r.copy(), (st, x, y, h, F, info))
             passes += 1
@@ -1896,9 +1900,10 @@ class Cascade:
                 )  # fmt: skip
             except CascadeError as e:
                 out["newton_iterations"] += getattr(e, "newton_iterations", 0)
+                out["passes"] += getattr(e, "passes", 0)
                 return None
             out["newton_iterations"] += got[8]
-            out["passes"] += got[7] + 1  # the first pass is the walk's own solve
+            out["passes"] += got[7]
             return got
 
         tried, got = [], None
@@ -1906,6 +1911,7 @@ class Cascade:
             net0 = self.network(base_scale=v0)
             first = solve_arrays(net0, par, eff, x_first, tol=tol, max_iter=max_iter)
             out["newton_iterations"] += int(first[5][kernels.INFO_TOTAL])
+            out["passes"] += 1  # every kernel solve of a pass, solved or not
             if first[0] != kernels.OK:
                 tried.append(f"x {v0:g}: its first pass not solved")
                 continue
@@ -1932,6 +1938,7 @@ class Cascade:
                 limits=kernels.LIMIT_WARM_ONLY,
             )  # fmt: skip
             out["newton_iterations"] += int(first[5][kernels.INFO_TOTAL])
+            out["passes"] += 1
             if first[0] != kernels.OK:
                 arc, _, arc_iters = self._arc_pass(
                     got[6], net, par, eff, got[1], got[4], tol, max_iter
@@ -1953,7 +1960,8 @@ class Cascade:
             out["result"], out["net"] = got[:6], got[6]
             out["note"] = (
                 f"; organic loop closed by continuation in the organic's base "
-                f"(organic.saponification x {v0:g} -> x 1, {steps} steps, "
+                f"(organic.saponification x {v0:g} -> x 1, {steps} "
+                f"step{'s' if steps != 1 else ''}, "
                 f"{out['passes']} passes) after Newton's method on the returning "
                 f"organic had not closed it"
             )
@@ -1962,7 +1970,8 @@ class Cascade:
         j = int(np.argmin(h))
         text = (
             f"continuation in the organic's base from organic.saponification x "
-            f"{v0:g} ({v0 * s:.4g}), where the loop closes: {steps} steps up to x "
+            f"{v0:g} ({v0 * s:.4g}), where the loop closes: {steps} "
+            f"step{'s' if steps != 1 else ''} up to x "
             f"{v:.6g} (saponification {v * s:.6g} of the stated {s:g}), where the "
             f"step fell below {LOOP_BASE_MIN_STEP:g}; there the lowest free acid "
             f"is {h[j]:.3g} mol/L (pH {-np.log10(h[j]):.1f}, at "
