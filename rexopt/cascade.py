@@ -120,11 +120,15 @@ LOOP_NEWTON_HALVINGS = 20
 # the loop's last fallback (pH models with a saponified organic), continuation in
 # the organic's base: the factors on the base tried as origins (the loop closed
 # there by its accelerated passes alone), the first step and the smallest step on
-# that factor, and the passes a step may take to close before it is halved
+# that factor, the passes a step may take to close before it is halved, and the
+# steps (closed or halved) the walk may take: of the seed-0 stress loops it ended
+# on, one closed in 5 steps and all but two stopped within 19; those two crawled
+# (469 and 3,971 steps, 9.5 min) where Anderson barely contracts
 LOOP_BASE_ORIGINS = (0.5, 0.25, 0.05)
 LOOP_BASE_STEP = 0.1
 LOOP_BASE_MIN_STEP = 1e-6
 LOOP_BASE_PASSES = 60
+LOOP_BASE_STEPS = 200
 # where the walk stops with the lowest free acid below this [mol/L] (pH 5) and
 # below ACID_TREND_FALL of the origin's, the error says the free acid runs out
 LOOP_BASE_ACID_OUT = 1e-5
@@ -1874,7 +1878,8 @@ class Cascade:
         case's first pass, else cold), then v is raised to 1 in steps
         (LOOP_BASE_STEP, x 1.5 after a step closed in few passes, halved where a
         step's loop does not close within LOOP_BASE_PASSES passes, down to
-        LOOP_BASE_MIN_STEP), every step's loop started from the returning organic
+        LOOP_BASE_MIN_STEP; at most LOOP_BASE_STEPS steps, closed or halved),
+        every step's loop started from the returning organic
         and the profile of the step before (warm, else followed there by
         arclength continuation).  The answer at v = 1 is the case's
         loop closed like any other (same test, every pass a converged kernel
@@ -1926,8 +1931,9 @@ class Cascade:
             )
             return out
         h0 = float(np.min(got[3]))
-        v, dv, steps = v0, LOOP_BASE_STEP, 0
-        while v < 1.0 and dv >= LOOP_BASE_MIN_STEP:
+        v, dv, steps, tries = v0, LOOP_BASE_STEP, 0, 0
+        while v < 1.0 and dv >= LOOP_BASE_MIN_STEP and tries < LOOP_BASE_STEPS:
+            tries += 1
             v1 = min(v + dv, 1.0)
             r = _returning(got[2], metals)
             net = self.network(organic_in_mol_L=r, base_scale=v1)
@@ -1972,8 +1978,14 @@ class Cascade:
             f"continuation in the organic's base from organic.saponification x "
             f"{v0:g} ({v0 * s:.4g}), where the loop closes: {steps} "
             f"step{'s' if steps != 1 else ''} up to x "
-            f"{v:.6g} (saponification {v * s:.6g} of the stated {s:g}), where the "
-            f"step fell below {LOOP_BASE_MIN_STEP:g}; there the lowest free acid "
+            f"{v:.6g} (saponification {v * s:.6g} of the stated {s:g}), where "
+            + (
+                f"the step fell below {LOOP_BASE_MIN_STEP:g}"
+                if dv < LOOP_BASE_MIN_STEP
+                else f"its budget of {LOOP_BASE_STEPS} steps (closed or halved) "
+                f"ran out at step {dv:.3g}"
+            )
+            + f"; there the lowest free acid "
             f"is {h[j]:.3g} mol/L (pH {-np.log10(h[j]):.1f}, at "
             f"{got[6].label(j)}; {h0:.3g} mol/L at x {v0:g})"
         )

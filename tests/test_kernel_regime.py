@@ -335,6 +335,7 @@ def test_failed_organic_loop_followed_in_its_base_says_the_saponification_it_hol
     assert walk.startswith("saponification x 0.5 ")
     held = float(walk.split("(saponification ")[1].split(" of the stated")[0])
     assert 0.5 * s < held < s
+    assert "where the step fell below 1e-06;" in walk
     lowest = float(walk.split("the lowest free acid is ")[1].split(" mol/L")[0])
     assert lowest < cascade_mod.LOOP_BASE_ACID_OUT
     assert "the free acid runs out as the base grows" in walk
@@ -347,6 +348,24 @@ def test_failed_organic_loop_followed_in_its_base_says_the_saponification_it_hol
     assert r.convergence["max_balance_error"] < 1e-10
     # the raffinate's free acid is low there, as it runs out at ``held``
     assert r.profiles["pH"].iloc[0] > 2.0
+
+
+def test_loop_walk_stops_at_its_step_budget_and_says_so(monkeypatch):
+    """The walk takes at most LOOP_BASE_STEPS steps (closed or halved): 1028
+    with a budget of 3 stops after at most 3 closed steps from x 0.5, and the
+    error says the budget ran out and the step it had come down to."""
+    monkeypatch.setattr(cascade_mod, "LOOP_BASE_STEPS", 3)
+    s = STRESS_1028["organic"]["saponification"]
+    with pytest.raises(CascadeError) as e:
+        Cascade(STRESS_1028).simulate(branch_search=False)
+    walk = str(e.value).split("continuation in the organic's base from organic.")[1]
+    assert walk.startswith("saponification x 0.5 ")
+    steps = int(walk.split("where the loop closes: ")[1].split(" step")[0])
+    assert steps <= 3
+    held = float(walk.split("(saponification ")[1].split(" of the stated")[0])
+    assert 0.5 * s <= held < s
+    assert "where its budget of 3 steps (closed or halved) ran out at step " in walk
+    assert "the step fell below" not in walk
 
 
 def test_loop_followed_in_its_base_closes_on_the_passes_answer():
