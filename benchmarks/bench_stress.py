@@ -238,7 +238,7 @@ def run(
         "iters": [], "worst_balance": 0.0, "worst_closed_form": 0.0,
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
         "by_model": {}, "worst_balance_at": None, "arclength": 0, "loop_newton": 0,
-        "loop_base": 0,
+        "loop_base": 0, "beyond_acid": 0,
         "by_budget": {},
     }  # fmt: skip
     while out["n"] < n:
@@ -287,6 +287,8 @@ def run(
         out["arclength"] += "arclength continuation" in how
         out["loop_newton"] += "closed by Newton's method" in how
         out["loop_base"] += "closed by continuation in the organic's base" in how
+        # converged, with stages beyond the acid medium of the pH models (warned)
+        out["beyond_acid"] += any(w.startswith("free acid below") for w in r.warnings)
         bm[1] += 1
         bb[1] += 1
         if verbose and out["n"] % 250 == 0:
@@ -322,7 +324,8 @@ def merge(parts: list[dict]) -> dict:
         (f for p in parts for f in p["failures"]), key=lambda f: f[0]
     )
     for k in ("kernel_tried", "kernel_ok", "sim_ok", "closed_form_cases",
-              "ill_conditioned", "arclength", "loop_newton", "loop_base"):  # fmt: skip
+              "ill_conditioned", "arclength", "loop_newton", "loop_base",
+              "beyond_acid"):  # fmt: skip
         out[k] = sum(p[k] for p in parts)
     out["worst_closed_form"] = max(p["worst_closed_form"] for p in parts)
     worst = max(parts, key=lambda p: p["worst_balance"])
@@ -392,7 +395,8 @@ def main(argv=None):
         f"{100.0 * o['sim_ok'] / max(o['n'], 1):.3f} % ({o['arclength']} of them "
         f"through arclength continuation, {o['loop_newton']} organic loops closed by "
         f"Newton's method on the returning organic, {o['loop_base']} by continuation "
-        f"in the organic's base)"
+        f"in the organic's base; {o['beyond_acid']} warned with stages beyond the "
+        f"acid medium, free acid < 1e-5 mol/L)"
     )
     print(
         f"converged (kernel cold start, once-through): {o['kernel_ok']}/"

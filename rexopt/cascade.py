@@ -129,9 +129,12 @@ LOOP_BASE_STEP = 0.1
 LOOP_BASE_MIN_STEP = 1e-6
 LOOP_BASE_PASSES = 60
 LOOP_BASE_STEPS = 200
-# where the walk stops with the lowest free acid below this [mol/L] (pH 5) and
-# below ACID_TREND_FALL of the origin's, the error says the free acid runs out
-LOOP_BASE_ACID_OUT = 1e-5
+# the acid medium the pH models are stated for: free acid at least this [mol/L]
+# (pH <= 5).  Hydrolysis and precipitation of the metals, which set in above it
+# (Fe(III) far below), are not modelled: a converged answer with a stage below it
+# is warned; the base walk stopping below it (and below ACID_TREND_FALL of its
+# origin's) says the free acid runs out
+ACID_MEDIUM_MIN = 1e-5
 # a failed organic loop whose lowest free acid fell below this fraction of the
 # first pass's is reported as running towards a stage without free acid
 ACID_TREND_FALL = 0.1
@@ -1471,6 +1474,18 @@ class Cascade:
                 f"{c.chemistry.model} model has no loading limit -- the numbers are "
                 f"the model's exact steady state, not a physical one"
             )
+        if self.pH_model and float(np.min(h)) < ACID_MEDIUM_MIN:
+            low = np.flatnonzero(h < ACID_MEDIUM_MIN)
+            j = int(np.argmin(h))
+            self.warnings.append(
+                f"free acid below {ACID_MEDIUM_MIN:g} mol/L (pH above "
+                f"{-np.log10(ACID_MEDIUM_MIN):g}) at {_stage_runs(low)}; the lowest "
+                f"{h[j]:.3g} mol/L (pH {-np.log10(h[j]):.2f}) at {net.label(j)}: "
+                f"outside the acid medium the {c.chemistry.model} model is stated "
+                f"for -- hydrolysis and precipitation of the metals, which set in "
+                f"at higher pH, are not modelled; the concentrations at those "
+                f"stages are the model's, unchecked against that chemistry"
+            )
         if circ.max() > CIRCULATION_MAX:
             i = int(np.argmax(circ))
             raise CascadeError(
@@ -1989,7 +2004,7 @@ class Cascade:
             f"is {h[j]:.3g} mol/L (pH {-np.log10(h[j]):.1f}, at "
             f"{got[6].label(j)}; {h0:.3g} mol/L at x {v0:g})"
         )
-        if h[j] < min(ACID_TREND_FALL * h0, LOOP_BASE_ACID_OUT):
+        if h[j] < min(ACID_TREND_FALL * h0, ACID_MEDIUM_MIN):
             text += (
                 f": the free acid runs out as the base grows -- no steady state of "
                 f"the loop in the acid medium the {self.model} model is stated for "
@@ -2236,6 +2251,18 @@ def circulation(net: Network, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     g[:-1] += net.aq_pass[1:, None] * x[1:]
     g[1:] += net.org_pass[:-1, None] * y[:-1]
     return g.max(axis=0) / np.maximum(ext.sum(axis=0), 1e-300)
+
+
+def _stage_runs(idx) -> str:
+    """Stage indices (0-based, ascending) as 1-based runs: 'stages 3-7, 12'."""
+    runs, start = [], None
+    for k, j in enumerate(idx):
+        if start is None:
+            start = j
+        if k + 1 == len(idx) or idx[k + 1] != j + 1:
+            runs.append(f"{start + 1}" if start == j else f"{start + 1}-{j + 1}")
+            start = None
+    return ("stage " if len(idx) == 1 else "stages ") + ", ".join(runs)
 
 
 def simulate(case, **kwargs):

@@ -340,6 +340,28 @@ def test_empirical_ph_case_closes_proton_balance():
     assert r.profiles["pH"].iloc[-1] < 0 < r.profiles["pH"].iloc[0]
 
 
+def test_stages_beyond_the_acid_medium_are_warned():
+    """The example's 0.01 M scrub acid is used up stripping the loaded organic:
+    its scrub runs at pH 5.8, beyond the acid medium the pH models are stated
+    for (free acid >= 1e-5 mol/L), and the result says at which stages, naming
+    the lowest; with 0.05 M scrub acid every stage stays acid and nothing is
+    warned."""
+    case = tomllib.loads((CASES / "lree_d2ehpa_empirical.toml").read_text())
+    r = rexopt.simulate(case)
+    pH = r.profiles["pH"]
+    above = [int(s) for s in pH.index[pH > 5.0]]
+    assert above == list(range(41, 61))  # the scrub section
+    said = [w for w in r.warnings if w.startswith("free acid below 1e-05 mol/L")]
+    assert len(said) == 1
+    assert "(pH above 5) at stages 41-60; the lowest " in said[0]
+    assert f"(pH {pH.max():.2f}) at stage {int(pH.idxmax())} (scrub stage" in said[0]
+    assert "outside the acid medium the empirical_ph model is stated for" in said[0]
+    case["scrub"]["acidity_mol_L"] = 0.05
+    r = rexopt.simulate(case)
+    assert r.profiles["pH"].max() < 5.0
+    assert not any("free acid below" in w for w in r.warnings)
+
+
 def test_mass_action_with_saponification_balances_counter_ion():
     case = prnd_case(
         **{

@@ -337,7 +337,7 @@ def test_failed_organic_loop_followed_in_its_base_says_the_saponification_it_hol
     assert 0.5 * s < held < s
     assert "where the step fell below 1e-06;" in walk
     lowest = float(walk.split("the lowest free acid is ")[1].split(" mol/L")[0])
-    assert lowest < cascade_mod.LOOP_BASE_ACID_OUT
+    assert lowest < cascade_mod.ACID_MEDIUM_MIN
     assert "the free acid runs out as the base grows" in walk
     assert f"beyond saponification {held:.4g}" in walk
     assert "lower organic.saponification below it" in walk
