@@ -238,7 +238,7 @@ def run(
         "iters": [], "worst_balance": 0.0, "worst_closed_form": 0.0,
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
         "by_model": {}, "worst_balance_at": None, "arclength": 0, "loop_newton": 0,
-        "loop_base": 0, "beyond_acid": 0,
+        "loop_base": 0, "beyond_acid": 0, "basic": 0,
         "by_budget": {},
     }  # fmt: skip
     while out["n"] < n:
@@ -289,6 +289,12 @@ def run(
         out["loop_base"] += "closed by continuation in the organic's base" in how
         # converged, with stages beyond the acid medium of the pH models (warned)
         out["beyond_acid"] += any(w.startswith("free acid below") for w in r.warnings)
+        # ... of them with basic stages (pH above 7: the excess carried as OH-)
+        basic = any("the aqueous is basic" in w for w in r.warnings)
+        out["basic"] += basic
+        if verbose and basic:
+            print("BASIC", out["n"], model, f"highest pH {r.profiles['pH'].max():.2f}",
+                  how[:100], flush=True)  # fmt: skip
         bm[1] += 1
         bb[1] += 1
         if verbose and out["n"] % 250 == 0:
@@ -325,7 +331,7 @@ def merge(parts: list[dict]) -> dict:
     )
     for k in ("kernel_tried", "kernel_ok", "sim_ok", "closed_form_cases",
               "ill_conditioned", "arclength", "loop_newton", "loop_base",
-              "beyond_acid"):  # fmt: skip
+              "beyond_acid", "basic"):  # fmt: skip
         out[k] = sum(p[k] for p in parts)
     out["worst_closed_form"] = max(p["worst_closed_form"] for p in parts)
     worst = max(parts, key=lambda p: p["worst_balance"])
@@ -396,7 +402,8 @@ def main(argv=None):
         f"through arclength continuation, {o['loop_newton']} organic loops closed by "
         f"Newton's method on the returning organic, {o['loop_base']} by continuation "
         f"in the organic's base; {o['beyond_acid']} warned with stages beyond the "
-        f"acid medium, free acid < 1e-5 mol/L)"
+        f"acid medium, free acid < 1e-5 mol/L, {o['basic']} of them with basic "
+        f"stages, pH > 7)"
     )
     print(
         f"converged (kernel cold start, once-through): {o['kernel_ok']}/"

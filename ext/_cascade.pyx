@@ -20,6 +20,8 @@ from libc.string cimport memcmp, memcpy, memset
 cnp.import_array()
 
 DEF LN10 = 2.302585092994046
+# ion product of water at 25 C [mol^2/L^2] (docs/data-sources.md)
+DEF KW = 1.0e-14
 
 # status codes and info layout: identical to rexopt._pure.cascade
 cdef int OK = 0
@@ -127,23 +129,42 @@ cdef struct Work:
 
 cdef inline void acid(double QT, double ST, double ka, double zx,
                       double *h, double *dh) noexcept nogil:
-    """Free [H+] and d[H+]/dH_T from total acidity H_T = Q - sum z x."""
-    cdef double HT = QT - zx, B, disc
-    if HT <= 0.0:
-        h[0] = -1.0
-        dh[0] = 0.0
-        return
+    """Free [H+] and d[H+]/dH_T from total acidity H_T = Q - sum z x.
+
+    H_T = [H+] + [HSO4-] - [OH-], with [HSO4-] = S_T [H+] / (ka + [H+]) and
+    [OH-] = KW / [H+]: f(h) = h + S_T h / (ka + h) - KW / h - H_T rises and is
+    concave in h > 0, so Newton's method from a point below the root (f <= 0)
+    climbs to it without overshooting.
+    """
+    cdef double HT = QT - zx, B, disc, x, r, fp, step, c
+    cdef int it
     if ST <= 0.0:
-        h[0] = HT
-        dh[0] = 1.0
+        disc = sqrt(HT * HT + 4.0 * KW)
+        h[0] = 0.5 * (HT + disc) if HT > 0.0 else 2.0 * KW / (disc - HT)
+        dh[0] = 1.0 / (1.0 + KW / (h[0] * h[0]))
         return
-    B = ka + ST - HT
-    disc = sqrt(B * B + 4.0 * ka * HT)
-    if B > 0.0:
-        h[0] = 2.0 * ka * HT / (B + disc)
-    else:
-        h[0] = 0.5 * (disc - B)
-    dh[0] = 1.0 / (1.0 + ST * ka / ((ka + h[0]) * (ka + h[0])))
+    # start below the root: where H_T > 0, the root without water (f = -KW / x
+    # there, stated exactly); always, the root with S_T h / (ka + h) <= S_T h / ka
+    c = 1.0 + ST / ka
+    disc = sqrt(HT * HT + 4.0 * c * KW)
+    x = 0.5 * (HT + disc) / c if HT > 0.0 else 2.0 * KW / (disc - HT)
+    r = x + ST * x / (ka + x) - KW / x - HT
+    if HT > 0.0:
+        B = ka + ST - HT
+        disc = sqrt(B * B + 4.0 * ka * HT)
+        h[0] = 2.0 * ka * HT / (B + disc) if B > 0.0 else 0.5 * (disc - B)
+        if h[0] > x:
+            x = h[0]
+            r = -KW / x
+    for it in range(100):
+        fp = 1.0 + ST * ka / ((ka + x) * (ka + x)) + KW / (x * x)
+        step = -r / fp
+        if not (step > 1e-15 * x):
+            break
+        x += step
+        r = x + ST * x / (ka + x) - KW / x - HT
+    h[0] = x
+    dh[0] = 1.0 / (1.0 + ST * ka / ((ka + x) * (ka + x)) + KW / (x * x))
 
 
 cdef inline void dist(int C, double *E, double *bj, double *dj, double F,
@@ -247,7 +268,8 @@ cdef int stage_eq(Chem *ch, int j, double *xj, double Fguess, double *y,
             zx += ch.z[i] * xj[i]
         acid(ch.Q[j], ch.ST[j], ch.ka, zx, &h, &dh)
         hout[0] = h
-        if h <= 0.0:
+        # use_ph 2: the solve's first round, held in the acid medium (H_T > 0)
+        if not h > 0.0 or (ch.use_ph == 2 and not ch.Q[j] - zx > 0.0):
             return NO_ACID
         pH = -log10(h)
     else:
@@ -488,20 +510,22 @@ cdef void residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
 
 
 cdef inline double ph_base(Chem *ch, int j, double *x) noexcept nogil:
-    """(Q + sum |z| x) / H_T at stage j, 0 without pH: times |a + b F| it is what
-    [H+] adds to the round-off factor of an organic flow (see the twin's
-    row_residual)."""
+    """(Q + sum |z| x) / H_T at stage j (at a basic stage (Q + sum |z| x) times
+    d[H+]/dH_T / [H+]), 0 without pH: times |a + b F| it is what [H+] adds to the
+    round-off factor of an organic flow (see the twin's row_residual)."""
     cdef int C = ch.C, k
-    cdef double zx = 0.0, zax = 0.0, HT
+    cdef double zx = 0.0, zax = 0.0, HT, h, dh
     if not ch.use_ph:
         return 0.0
     for k in range(C):
         zx += ch.z[k] * x[j * C + k]
         zax += fabs(ch.z[k]) * x[j * C + k]
     HT = ch.Q[j] - zx
-    if not (HT > 0.0):
-        return 0.0
-    return (ch.Q[j] + zax) / HT
+    if HT > 0.0:
+        return (ch.Q[j] + zax) / HT
+    # basic stage: the relative change of [H+] per relative change of H_T
+    acid(ch.Q[j], ch.ST[j], ch.ka, zx, &h, &dh)
+    return (ch.Q[j] + zax) * dh / h
 
 
 cdef double row_residual(Net *nt, Chem *ch, Work *w, double *x, double *y,
@@ -1381,10 +1405,12 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     Arrays: float64, C-contiguous; x (N, C) sets N and C, the others must match
     (stage vectors N, stage x component arrays N x C, z C); x, y, h, F, info are
     written.  limits: bits restricting the starts (see the twin): 1 a failed warm
-    start returns its status (no cold start), 2 no pseudo-transient fallback."""
+    start returns its status (no cold start), 2 no pseudo-transient fallback, 4
+    pH models held in the acid medium (no second round)."""
     if not isinstance(x, np.ndarray) or (<cnp.ndarray> x).ndim != 2:
         raise ValueError("solve_cascade: x must be a 2-D float64 array (stages x components)")
     cdef int N = x.shape[0], C = x.shape[1], j, i, st = OK, murphree = 0, warm = 1
+    cdef double *keep = NULL
     cdef Net nt
     cdef Chem full
     cdef Work w
@@ -1447,29 +1473,90 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
                     ph[j] = 1.0
                     pF[j] = 1.0
                 return OK
-        if warm:
-            pinfo[INFO_PATH] = 0
-            st = newton(&nt, &full, &w, px, py, ph, pF, tol,
-                        max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
-            if st == OK or limits & 1:
-                return polish(&nt, &full, &w, px, py, ph, pF, tol, pinfo, st)
-        # nothing a failed warm start left (x, y or F) carries into the cold start
-        flat_start(&nt, &full, &w, px, py, pF)
-        if not (use_ph or use_F):
-            pinfo[INFO_PATH] = 1
-            return newton(&nt, &full, &w, px, py, ph, pF, tol,
-                          max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
-        pinfo[INFO_PATH] = 2
-        st = cold_solve(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo)
-        if st != OK and not limits & 2:
-            # fallback: pseudo-transient steps from a flat profile (see the twin)
-            pinfo[INFO_PATH] = 3
-            flat_start(&nt, &full, &w, px, py, pF)
-            st = newton(&nt, &full, &w, px, py, ph, pF, tol,
-                        TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
-        return polish(&nt, &full, &w, px, py, ph, pF, tol, pinfo, st)
+        if not use_ph:
+            return run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo,
+                              warm, limits)
+        # pH models: a first round held in the acid medium, a second over the
+        # whole domain where it fails (see the twin); the start's x, y, F kept
+        keep = <double *> malloc((2 * N * C + N) * sizeof(double))
+        if keep == NULL:
+            raise MemoryError()
+        memcpy(keep, px, N * C * sizeof(double))
+        memcpy(keep + N * C, py, N * C * sizeof(double))
+        memcpy(keep + 2 * N * C, pF, N * sizeof(double))
+        if warm and basic_profile(&full, N, px):
+            # a basic warm start: Newton from it over the whole domain first
+            if not limits & 4:
+                st = run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo,
+                                1, limits | 1)
+                if st == OK or limits & 1:
+                    return st
+                restore(keep, px, py, pF, N, C)
+            elif limits & 1:
+                full.use_ph = 2
+                return run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter,
+                                  pinfo, 1, limits)
+            warm = 0
+        full.use_ph = 2
+        st = run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo, warm,
+                        limits)
+        if st != OK and not limits & 4:
+            full.use_ph = 1
+            restore(keep, px, py, pF, N, C)
+            st = run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo,
+                            warm, limits)
+        return st
     finally:
+        free(keep)
         free_work(&w)
+
+
+cdef inline void restore(double *keep, double *x, double *y, double *F, int N,
+                         int C) noexcept nogil:
+    memcpy(x, keep, N * C * sizeof(double))
+    memcpy(y, keep + N * C, N * C * sizeof(double))
+    memcpy(F, keep + 2 * N * C, N * sizeof(double))
+
+
+cdef int basic_profile(Chem *ch, int N, double *x) noexcept nogil:
+    """1 where a stage of the profile x has H_T = Q - sum z x <= 0 (basic)."""
+    cdef int C = ch.C, j, i
+    cdef double zx
+    for j in range(N):
+        zx = 0.0
+        for i in range(C):
+            zx += ch.z[i] * x[j * C + i]
+        if not ch.Q[j] - zx > 0.0:
+            return 1
+    return 0
+
+
+cdef int run_starts(Net *nt, Chem *full, Work *w, double *px, double *py, double *ph,
+                    double *pF, double tol, int max_iter, double *pinfo, int warm,
+                    int limits) noexcept nogil:
+    """The starts of a nonlinear solve in turn (see the twin's _run_starts)."""
+    cdef int st
+    if warm:
+        pinfo[INFO_PATH] = 0
+        st = newton(nt, full, w, px, py, ph, pF, tol,
+                    max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
+        if st == OK or limits & 1:
+            return polish(nt, full, w, px, py, ph, pF, tol, pinfo, st)
+    # nothing a failed warm start left (x, y or F) carries into the cold start
+    flat_start(nt, full, w, px, py, pF)
+    if not (full.use_ph or full.use_F):
+        pinfo[INFO_PATH] = 1
+        return newton(nt, full, w, px, py, ph, pF, tol,
+                      max_iter, tol, pinfo, MAX_HALVINGS, 0.0)
+    pinfo[INFO_PATH] = 2
+    st = cold_solve(nt, full, w, px, py, ph, pF, tol, max_iter, pinfo)
+    if st != OK and not limits & 2:
+        # fallback: pseudo-transient steps from a flat profile (see the twin)
+        pinfo[INFO_PATH] = 3
+        flat_start(nt, full, w, px, py, pF)
+        st = newton(nt, full, w, px, py, ph, pF, tol,
+                    TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
+    return polish(nt, full, w, px, py, ph, pF, tol, pinfo, st)
 
 
 def _invert_block(a, int way=0):

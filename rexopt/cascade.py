@@ -900,17 +900,32 @@ class Cascade:
             use_F=use_F,
         )
 
+    def _basic_text(self, net: Network, h) -> str:
+        """Where stages are basic ([H+] below sqrt(Kw), pH above 7): what the
+        model carries there."""
+        basic = np.flatnonzero(h < math.sqrt(kernels.KW))
+        if basic.size == 0:
+            return ""
+        return (
+            f"; at {_stage_runs(basic)} the aqueous is basic (pH above 7): the "
+            f"{self.agent.ion} and metal cations there exceed the anions and the "
+            f"excess is carried as OH- (water's ion product), with no acid-base "
+            f"chemistry of the base or the metals beyond that"
+        )
+
     # ------------------------------------------------------------ acid budget
     def acid_budget(self, net: Network) -> dict | None:
         """Proton/base budget of the stated inputs (docs/kernel.md, "Acid budget").
 
         At steady state the aqueous anions leave only with the aqueous outlets,
-        each electroneutral with free acid >= 0, so the aqueous outlets carry at
-        most (anion equivalents in) of metal and base cations; the rest of the
-        base and metal equivalents that enter leaves with the organic outlets.
-        Hence the organic outlets together carry at least ``deficit_eq_h`` =
-        (base + metal equivalents entering on the organic) - (free acid of all
-        aqueous streams).  Returns None for a model without [H+] or a cascade
+        each electroneutral; with free acid >= 0 in each (the acid medium), the
+        aqueous outlets carry at most (anion equivalents in) of metal and base
+        cations, and the rest of the base and metal equivalents that enter leaves
+        with the organic outlets.  Hence a steady state in the acid medium
+        carries at least ``deficit_eq_h`` = (base + metal equivalents entering on
+        the organic) - (free acid of all aqueous streams) out on its organic
+        outlets; one that does not carries the rest out as base (OH-, pH above 7)
+        in its aqueous outlets.  Returns None for a model without [H+] or a cascade
         without a strip section (there the loaded organic leaving with base is
         the normal outlet)."""
         if not self.pH_model or "strip" not in self._stage_index()[2]:
@@ -975,7 +990,9 @@ class Cascade:
                 f"{self._budget_text(b)}: short by {b['deficit_eq_h']:.4g} eq/h, so "
                 f"the organic outlets carry at least that much {self.agent.ion}/"
                 f"metal unstripped ({self._share(b)} of the organic's extractant "
-                f"sites): the strip cannot strip the organic clean -- raise "
+                f"sites), or the aqueous outlets carry the rest out as base (pH "
+                f"above 7, beyond the acid medium the {self.model} model is "
+                f"stated for): the strip cannot strip the organic clean -- raise "
                 f"strip.acidity_mol_L or strip.flow_L_h, or lower "
                 f"organic.saponification"
             )
@@ -1007,7 +1024,8 @@ class Cascade:
             f"acid budget short, no steady state found: {self._budget_text(b)}, "
             f"short by {b['deficit_eq_h']:.4g} eq/h -- every steady state carries "
             f"at least that much {self.agent.ion}/metal out unstripped on the "
-            f"organic ({self._share(b)} of its extractant sites) and the strip's "
+            f"organic ({self._share(b)} of its extractant sites) or the rest out "
+            f"as base (pH above 7) in its aqueous outlets, and the strip's "
             f"acid is exchanged for {self.agent.ion}, far from the acid medium the "
             f"{self.model} model is stated for (the probable cause of this "
             f"failure, not a proof that no steady state exists) -- raise "
@@ -1033,20 +1051,16 @@ class Cascade:
         where = net.label(min(max(j, 0), net.N - 1))
         comp = self.species[min(max(i, 0), len(self.species) - 1)]
         if st == kernels.NO_ACID:
-            # the solver's own path reached a profile without free acid at a stage;
-            # that proves nothing about the steady state (stress cascade 950 of
-            # bench_stress seed 0 ends so with one build and solves with another),
-            # so it is not an InfeasibleCascadeError (which sweeps record as
-            # "infeasible")
+            # [H+] from the charge balance (with water's OH-) is positive for any
+            # total acidity; status 2 means an iterate took it outside the range
+            # of double precision -- where the solver stopped, not infeasibility
             raise CascadeError(
                 f"{context}cascade solve did not converge: its iterates reached a "
-                f"profile with no free acid left at {where} (the aqueous anions, "
-                f"{par['Q'][j]:.4g} eq/L, all balanced by metal and base cations, "
-                f"where [H+] is undefined) after {int(info[kernels.INFO_TOTAL])} "
-                f"Newton iterations; this is where the solver stopped, not a proof "
-                f"that the cascade has no steady state -- a case with more free "
-                f"acid (feed or scrub acidity) or less organic.saponification is "
-                f"further from that limit{arc_text}"
+                f"profile whose free acid [H+] is not a positive double at {where} "
+                f"(aqueous anions {par['Q'][j]:.4g} eq/L) after "
+                f"{int(info[kernels.INFO_TOTAL])} Newton iterations; this is where "
+                f"the solver stopped, not a proof that the cascade has no steady "
+                f"state{arc_text}"
             )
         why = {
             kernels.NOT_CONVERGED: "did not converge",
@@ -1485,6 +1499,7 @@ class Cascade:
                 f"for -- hydrolysis and precipitation of the metals, which set in "
                 f"at higher pH, are not modelled; the concentrations at those "
                 f"stages are the model's, unchecked against that chemistry"
+                + self._basic_text(net, h)
             )
         if circ.max() > CIRCULATION_MAX:
             i = int(np.argmax(circ))
@@ -1683,14 +1698,25 @@ class Cascade:
         while True:
             if passes > 0:
                 net = self.network(organic_in_mol_L=r, base_scale=base_scale)
+                # the point is the plain pass from the last solved one when the
+                # history holds at most that pass (Anderson on one entry is the
+                # plain pass): no other point to fall back to
+                plain = last_good is None or len(hist_r) <= 1
+                # an accelerated point from a pass in the acid medium is held
+                # there: one the kernel solves only as a basic profile is an
+                # extrapolation's overshoot, replaced by the plain pass below
+                held = (
+                    not plain
+                    and acid_last is not None
+                    and acid_last[1] >= ACID_MEDIUM_MIN
+                )
                 # warm from the last pass; the kernel starts cold itself if that fails
-                res = solve_arrays(net, par, eff, x, tol=tol, max_iter=max_iter)
+                res = solve_arrays(
+                    net, par, eff, x, tol=tol, max_iter=max_iter,
+                    limits=kernels.LIMIT_ACID_ONLY if held else 0,
+                )  # fmt: skip
                 iters += int(res[5][kernels.INFO_TOTAL])
                 solves += 1
-                # the point failed is the plain pass from the last solved one when
-                # the history holds at most that pass (Anderson on one entry is
-                # the plain pass): no other point to fall back to
-                plain = last_good is None or len(hist_r) <= 1
                 if res[0] != kernels.OK and plain and fallbacks:
                     # about to fail: follow the steady state by arclength from
                     # the last solved pass to this one (rexopt.continuation)

@@ -262,14 +262,43 @@ def _bordered(J, hp, c, d, f, g):
     return np.concatenate([zf - dp * zh, [dp]])
 
 
+def acid_arrays(HT, ST, ka):
+    """The pure twin's ``_acid`` at every stage at once: free [H+] and
+    d[H+]/dH_T from the total acidity H_T = [H+] + [HSO4-] - [OH-]. [mol/L]"""
+    KW = _pc.KW
+    with np.errstate(all="ignore"):
+        sul = ST > 0.0
+        c = np.where(sul, 1.0 + ST / ka, 1.0)
+        disc = np.sqrt(HT * HT + 4.0 * c * KW)
+        # the root (ST = 0) or a point below it (sulfate; see _acid)
+        x = np.where(HT > 0.0, 0.5 * (HT + disc) / c, 2.0 * KW / (disc - HT))
+        B = ka + ST - HT
+        d2 = np.sqrt(B * B + 4.0 * ka * HT)
+        h0 = np.where(B > 0.0, 2.0 * ka * HT / (B + d2), 0.5 * (d2 - B))
+        up = sul & (HT > 0.0) & (h0 > x)
+        x = np.where(up, h0, x)
+        r = np.where(up, -KW / x, x + ST * x / (ka + x) - KW / x - HT)
+        act = sul.copy()
+        for _ in range(100):
+            if not act.any():
+                break
+            fp = 1.0 + ST * ka / ((ka + x) * (ka + x)) + KW / (x * x)
+            step = -r / fp
+            act &= step > 1e-15 * x
+            x = np.where(act, x + step, x)
+            r = x + ST * x / (ka + x) - KW / x - HT
+        dh = 1.0 / (1.0 + ST * ka / ((ka + x) * (ka + x)) + KW / (x * x))
+    return x, dh
+
+
 def stage_equilibrium(x, A, z, ka, use_ph, use_F, Fguess, jac):
     """The pure twin's stage equilibrium (``_stage_eq``) at every stage at once.
 
     x (N, C) aqueous [mol/L]; A the stage parameters (a, b, c, d, nu, sigma, cap,
     Q, ST as (N, ...) arrays); Fguess (N,) free sites to start from.  Returns
-    (y, F, G) with G[j] = dy_j/dx_j (or None without jac), or None where a stage
-    has no free acid or no free-site value closes its site balance: then a
-    string saying which (the stage counted from 1).
+    (y, F, G) with G[j] = dy_j/dx_j (or None without jac), or, where no free-site
+    value closes a stage's site balance, a string saying where (the stage counted
+    from 1).
     """
     N, C = x.shape
     a, b, c, d, nu = A["a"], A["b"], A["c"], A["d"], A["nu"]
@@ -278,16 +307,7 @@ def stage_equilibrium(x, A, z, ka, use_ph, use_F, Fguess, jac):
     h = np.ones(N)
     dh = np.zeros(N)
     if use_ph:
-        HT = A["Q"] - x @ z
-        if np.any(HT <= 0.0):
-            return f"no free acid at stage {int(np.argmin(HT)) + 1}"
-        ST = A["ST"]
-        B = ka + ST - HT
-        disc = np.sqrt(B * B + 4.0 * ka * HT)
-        with np.errstate(all="ignore"):
-            h = np.where(B > 0.0, 2.0 * ka * HT / (B + disc), 0.5 * (disc - B))
-        h = np.where(ST > 0.0, h, HT)
-        dh = np.where(ST > 0.0, 1.0 / (1.0 + ST * ka / ((ka + h) * (ka + h))), 1.0)
+        h, dh = acid_arrays(A["Q"] - x @ z, A["ST"], ka)
         pH = -np.log10(h)
     lnD0 = _LN10 * (a * pH[:, None] + c)
     F = np.ones(N)

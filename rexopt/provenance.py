@@ -263,6 +263,21 @@ def cascade_defaults(case, species: list[str] | None = None) -> list[DefaultUsed
                     override=f"chemistry.{m}.ka_HSO4_mol_L",
                 )
             )
+    # the ion product of water in the pH models' charge balance (a kernel constant)
+    if m in ("empirical_ph", "mass_action"):
+        out.append(
+            DefaultUsed(
+                parameter="ion product of water Kw",
+                value=1.0e-14,
+                unit="mol^2/L^2",
+                status="derived",
+                source="[BL2006] pKw 13.995 at 25 C, 0.1 MPa, rounded to 14.00; "
+                "used on the concentration scale (activity coefficients not "
+                "modelled)",
+                where="rexopt/_pure/cascade.py KW (kernel constant)",
+                override="none (a kernel constant)",
+            )
+        )
     # element and agent data behind g/L feeds, oxide masses and the reagent table
     el = read_data("elements")["meta"]
     out.append(

@@ -68,17 +68,27 @@ def test_stage_equilibrium_is_the_pure_twins_at_every_stage(path):
         np.testing.assert_allclose(G[j], Gj, rtol=1e-12, atol=1e-14 * np.abs(Gj).max())
 
 
-def test_stage_equilibrium_names_a_stage_without_free_acid():
+def test_stage_equilibrium_of_a_basic_stage_is_the_pure_twins():
+    """A stage whose cations exceed its anions (H_T < 0) is basic, its excess
+    carried as OH-: stated, not refused, and the same as the pure twin's."""
     cas, net, par = _arrays(_load(CASES[1]))
     st, x, *_ = solve_arrays(net, par, cas.efficiencies())
     A = {k: np.asarray(par[k], float) for k in continuation.PAR_ARRAYS}
     x = x.copy()
     # cations beyond the anions at stage 5: H_T = Q - z.x < 0
     x[4] += 2.0 * A["Q"][4] / net.z.max()
-    out = continuation.stage_equilibrium(
-        x, A, net.z, par["ka"], par["use_ph"], par["use_F"], np.ones(net.N), False
+    Fg = np.full(net.N, 0.3)
+    y, F, _ = continuation.stage_equilibrium(
+        x, A, net.z, par["ka"], par["use_ph"], par["use_F"], Fg, False
     )
-    assert out == "no free acid at stage 5"
+    s, yj, Fj, h, _ = pure._stage_eq(
+        x[4], A["a"][4], A["b"][4], A["c"][4], A["d"][4], A["nu"][4],
+        A["sigma"][4], A["cap"][4], net.z, A["Q"][4], A["ST"][4], par["ka"],
+        par["use_ph"], par["use_F"], Fg[4], False,
+    )  # fmt: skip
+    assert s == pure.OK and h < 1e-7
+    np.testing.assert_allclose(y[4], yj, rtol=1e-13, atol=0.0)
+    assert F[4] == pytest.approx(Fj, rel=1e-13)
 
 
 def test_bordered_banded_solve_is_the_dense_solve():

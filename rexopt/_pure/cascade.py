@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 LN10 = math.log(10.0)
+KW = 1.0e-14  # ion product of water at 25 C [mol^2/L^2] (docs/data-sources.md)
 DEBUG = False
 STEP_ITER = 12  # Newton iterations allowed per continuation step
 MAX_STEPS = 60
@@ -95,23 +96,44 @@ INFO_SIZE = 9
 # solve_cascade(limits=...): bits restricting the starts tried
 LIMIT_WARM_ONLY = 1
 LIMIT_NO_TRANSIENT = 2
+LIMIT_ACID_ONLY = 4
 
 
 def _acid(QT, ST, ka, zx):
-    """Free [H+] and d[H+]/dH_T from total acidity H_T = Q - sum z x. [mol/L]"""
+    """Free [H+] and d[H+]/dH_T from total acidity H_T = Q - sum z x. [mol/L]
+
+    H_T = [H+] + [HSO4-] - [OH-], with [HSO4-] = S_T [H+] / (ka + [H+]) and
+    [OH-] = KW / [H+]: f(h) = h + S_T h / (ka + h) - KW / h - H_T rises and is
+    concave in h > 0, so Newton's method from a point below the root (f <= 0)
+    climbs to it without overshooting.
+    """
     HT = QT - zx
-    if HT <= 0.0:
-        return HT, -1.0, 0.0
     if ST <= 0.0:
-        return HT, HT, 1.0
-    B = ka + ST - HT
-    disc = math.sqrt(B * B + 4.0 * ka * HT)
-    if B > 0.0:
-        h = 2.0 * ka * HT / (B + disc)
-    else:
-        h = 0.5 * (disc - B)
-    dh = 1.0 / (1.0 + ST * ka / ((ka + h) * (ka + h)))
-    return HT, h, dh
+        disc = math.sqrt(HT * HT + 4.0 * KW)
+        h = 0.5 * (HT + disc) if HT > 0.0 else 2.0 * KW / (disc - HT)
+        return HT, h, 1.0 / (1.0 + KW / (h * h))
+    # start below the root: where H_T > 0, the root without water (f = -KW / x
+    # there, stated exactly); always, the root with S_T h / (ka + h) <= S_T h / ka
+    c = 1.0 + ST / ka
+    disc = math.sqrt(HT * HT + 4.0 * c * KW)
+    x = 0.5 * (HT + disc) / c if HT > 0.0 else 2.0 * KW / (disc - HT)
+    r = x + ST * x / (ka + x) - KW / x - HT
+    if HT > 0.0:
+        B = ka + ST - HT
+        disc = math.sqrt(B * B + 4.0 * ka * HT)
+        h0 = 2.0 * ka * HT / (B + disc) if B > 0.0 else 0.5 * (disc - B)
+        if h0 > x:
+            x = h0
+            r = -KW / x
+    for _ in range(100):
+        fp = 1.0 + ST * ka / ((ka + x) * (ka + x)) + KW / (x * x)
+        step = -r / fp
+        if not step > 1e-15 * x:
+            break
+        x += step
+        r = x + ST * x / (ka + x) - KW / x - HT
+    dh = 1.0 / (1.0 + ST * ka / ((ka + x) * (ka + x)) + KW / (x * x))
+    return HT, x, dh
 
 
 def _stage_eq(
@@ -127,7 +149,8 @@ def _stage_eq(
     if use_ph:
         zx = float(np.dot(z, xj))
         HT, h, dh = _acid(QT, ST, ka, zx)
-        if h <= 0.0:
+        # use_ph 2: the solve's first round, held in the acid medium (H_T > 0)
+        if not h > 0.0 or (use_ph == 2 and not HT > 0.0):
             return NO_ACID, None, Fguess, h, None
         pH = -math.log10(h)
     F = 1.0
@@ -248,7 +271,9 @@ def solve_cascade(
         LIMIT_WARM_ONLY: a warm start (x >= 0) that fails returns its status
         instead of falling back to the cold start (which would only repeat the
         cold answer); LIMIT_NO_TRANSIENT: no pseudo-transient fallback after the
-        continuation start.  Linear cascades are solved exactly whatever the start.
+        continuation start; LIMIT_ACID_ONLY (pH models): every start held in the
+        acid medium, no second round over the whole domain.  Linear cascades are
+        solved exactly whatever the start.
 
     Returns
     -------
@@ -290,12 +315,49 @@ def solve_cascade(
             h[:] = 1.0  # as a stage evaluation without pH and site coupling sets them
             F[:] = 1.0
             return OK
-    if not np.any(x < 0.0):  # warm start from the caller's profile
+    warm = not np.any(x < 0.0)  # warm start from the caller's profile
+    if not use_ph:
+        return _run_starts(real, warm, limits)
+    # pH models: a first round of the starts held in the acid medium (a stage
+    # with H_T <= 0 is out of bounds, so Newton's line search backs off from
+    # basic profiles), then, where it fails, a second over the whole domain
+    # (basic stages carry their excess cations as OH-).  Where the cascade has
+    # a steady state in the acid medium the model is stated for, the starts
+    # reach it as they did without water's OH-, not a basic one on the way.
+    acid_only = limits & LIMIT_ACID_ONLY
+    keep = (x.copy(), y.copy(), F.copy())
+    held = (net, ext_aq, ext_org, full, chem[:6] + (2, use_F)) + real[5:]
+    if warm and np.any(Q - x @ z <= 0.0):
+        # a basic warm start: Newton from it over the whole domain first, then
+        # the rounds from cold
+        if not acid_only:
+            st = _run_starts(real, True, limits | LIMIT_WARM_ONLY)
+            if st == OK or limits & LIMIT_WARM_ONLY:
+                return st
+            x[:], y[:], F[:] = keep
+        elif limits & LIMIT_WARM_ONLY:
+            return _run_starts(held, True, limits)
+        warm = False
+    st = _run_starts(held, warm, limits)
+    if st != OK and not acid_only:
+        x[:], y[:], F[:] = keep
+        st = _run_starts(real, warm, limits)
+    return st
+
+
+def _run_starts(real, warm, limits):
+    """The starts of a nonlinear solve in turn: warm Newton (if warm), then the
+    cold continuation start and the pseudo-transient fallback.  Returns the
+    status (after the trace polish)."""
+    net, ext_aq, ext_org, full, chem, x, y, h, F, tol, _, info, scale, murphree = real
+    use_ph, use_F = chem[6], chem[7]
+    if warm:
         info[INFO_PATH] = PATH_WARM
         st = _newton(*real)
         if st == OK or limits & LIMIT_WARM_ONLY:
             return _polish(real, st)
     # nothing a failed warm start left (x, y or F) carries into the cold start
+    ext = ext_aq + ext_org
     _flat_start(net, ext, full, chem, scale, x, y, F)
     if not (use_ph or use_F):
         # linear (constant D): Newton from any start is exact in one step
@@ -841,6 +903,11 @@ def _newton(
                 if HT > 0.0:
                     amp[j] += np.abs(a[j] + b[j] * F[j]) * (
                         (Q[j] + float(np.abs(z) @ xv[j])) / HT
+                    )
+                else:  # basic: the relative change of [H+] per change of H_T
+                    _, hj, dhj = _acid(Q[j], ST[j], ka, float(z @ xv[j]))
+                    amp[j] += np.abs(a[j] + b[j] * F[j]) * (
+                        (Q[j] + float(np.abs(z) @ xv[j])) * dhj / hj
                     )
         G = np.empty((N, M))
         for j in range(N):
