@@ -900,10 +900,10 @@ class Cascade:
             use_F=use_F,
         )
 
-    def _basic_text(self, net: Network, h) -> str:
-        """Where stages are basic ([H+] below sqrt(Kw), pH above 7): what the
-        model carries there."""
-        basic = np.flatnonzero(h < math.sqrt(kernels.KW))
+    def _basic_text(self, net: Network, HT) -> str:
+        """Where stages are basic (total acidity H_T = [H+] + [HSO4-] - [OH-]
+        below zero, so [OH-] > [H+]: pH above 7): what the model carries there."""
+        basic = np.flatnonzero(HT < 0.0)
         if basic.size == 0:
             return ""
         return (
@@ -1499,7 +1499,7 @@ class Cascade:
                 f"for -- hydrolysis and precipitation of the metals, which set in "
                 f"at higher pH, are not modelled; the concentrations at those "
                 f"stages are the model's, unchecked against that chemistry"
-                + self._basic_text(net, h)
+                + self._basic_text(net, par["Q"] - x @ net.z)
             )
         if circ.max() > CIRCULATION_MAX:
             i = int(np.argmax(circ))

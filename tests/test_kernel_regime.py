@@ -339,6 +339,17 @@ STRESS_1339 = {
 }  # fmt: skip
 
 
+def _walk_inputs(cas):
+    """What the walk in the base takes: stage parameters, efficiencies, the
+    metals' indices and the case's first (once-through) pass."""
+    net = cas.network()
+    par = cas.stage_parameters(net)
+    eff = cas.efficiencies()
+    first = cascade_mod.solve_arrays(net, par, eff)
+    metals = [i for i, sp in enumerate(cas.species) if sp != "NH4"]
+    return par, eff, metals, first
+
+
 def test_loop_walk_stops_at_its_step_budget_and_says_so(monkeypatch):
     """The walk in the base takes at most LOOP_BASE_STEPS steps (closed or
     halved): 1028's walk from x 0.5 of its saponification with a budget of 3
@@ -349,11 +360,7 @@ def test_loop_walk_stops_at_its_step_budget_and_says_so(monkeypatch):
     the stated saponification."""
     s = STRESS_1028["organic"]["saponification"]
     cas = Cascade(STRESS_1028)
-    net = cas.network()
-    par = cas.stage_parameters(net)
-    eff = cas.efficiencies()
-    first = cascade_mod.solve_arrays(net, par, eff)
-    metals = [i for i, sp in enumerate(cas.species) if sp != "NH4"]
+    par, eff, metals, first = _walk_inputs(cas)
     monkeypatch.setattr(cascade_mod, "LOOP_BASE_STEPS", 3)
     walk = cas._loop_base_walk(par, eff, metals, first[1], 1e-12, 200, 1e-12, 200)
     assert walk["result"] is None
@@ -388,11 +395,7 @@ def test_loop_followed_in_its_base_closes_on_the_passes_answer():
     cas = Cascade(case)
     ref = cas.simulate(branch_search=False)
     assert "closed by" not in ref.convergence["start"]  # by the passes
-    net = cas.network()
-    par = cas.stage_parameters(net)
-    eff = cas.efficiencies()
-    first = cascade_mod.solve_arrays(net, par, eff)
-    metals = [i for i, sp in enumerate(cas.species) if sp != "NH4"]
+    par, eff, metals, first = _walk_inputs(cas)
     walk = cas._loop_base_walk(par, eff, metals, first[1], 1e-12, 200, 1e-12, 200)
     assert walk["result"] is not None and walk["result"][0] == kernels.OK
     assert walk["note"].startswith(
@@ -413,11 +416,7 @@ def test_loop_walk_counts_every_pass_it_solved_or_tried(monkeypatch):
     case = dict(STRESS_1028, organic={**STRESS_1028["organic"],
                                       "saponification": 0.14})  # fmt: skip
     cas = Cascade(case)
-    net = cas.network()
-    par = cas.stage_parameters(net)
-    eff = cas.efficiencies()
-    first = cascade_mod.solve_arrays(net, par, eff)
-    metals = [i for i, sp in enumerate(cas.species) if sp != "NH4"]
+    par, eff, metals, first = _walk_inputs(cas)
     solves, failed, in_arc = [0], [0], [False]
     solve, close, arc = (
         cascade_mod.solve_arrays, Cascade._close_loop, Cascade._arc_pass
