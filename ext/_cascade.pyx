@@ -1477,13 +1477,15 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
             return run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo,
                               warm, limits)
         # pH models: a first round held in the acid medium, a second over the
-        # whole domain where it fails (see the twin); the start's x, y, F kept
-        keep = <double *> malloc((2 * N * C + N) * sizeof(double))
-        if keep == NULL:
-            raise MemoryError()
-        memcpy(keep, px, N * C * sizeof(double))
-        memcpy(keep + N * C, py, N * C * sizeof(double))
-        memcpy(keep + 2 * N * C, pF, N * sizeof(double))
+        # whole domain where it fails (see the twin); a warm start's x, y, F
+        # kept for it (a cold round sets its own flat start)
+        if warm:
+            keep = <double *> malloc((2 * N * C + N) * sizeof(double))
+            if keep == NULL:
+                raise MemoryError()
+            memcpy(keep, px, N * C * sizeof(double))
+            memcpy(keep + N * C, py, N * C * sizeof(double))
+            memcpy(keep + 2 * N * C, pF, N * sizeof(double))
         if warm and basic_profile(&full, N, px):
             # a basic warm start: Newton from it over the whole domain first
             if not limits & 4:
@@ -1502,7 +1504,8 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
                         limits)
         if st != OK and not limits & 4:
             full.use_ph = 1
-            restore(keep, px, py, pF, N, C)
+            if warm:
+                restore(keep, px, py, pF, N, C)
             st = run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo,
                             warm, limits)
         return st

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+from rexopt._pure.cascade import KW
 from rexopt.chemistry import agents, element, read_data
 
 #: statuses a data file may give (docs/data-sources.md)
@@ -268,7 +269,7 @@ def cascade_defaults(case, species: list[str] | None = None) -> list[DefaultUsed
         out.append(
             DefaultUsed(
                 parameter="ion product of water Kw",
-                value=1.0e-14,
+                value=KW,
                 unit="mol^2/L^2",
                 status="derived",
                 source="[BL2006] pKw 13.995 at 25 C, 0.1 MPa, rounded to 14.00; "

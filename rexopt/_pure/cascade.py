@@ -325,7 +325,9 @@ def solve_cascade(
     # a steady state in the acid medium the model is stated for, the starts
     # reach it as they did without water's OH-, not a basic one on the way.
     acid_only = limits & LIMIT_ACID_ONLY
-    keep = (x.copy(), y.copy(), F.copy())
+    # a warm start's x, y, F kept for the second round (a cold round sets its
+    # own flat start)
+    keep = (x.copy(), y.copy(), F.copy()) if warm else None
     held = (net, ext_aq, ext_org, full, chem[:6] + (2, use_F)) + real[5:]
     if warm and np.any(Q - x @ z <= 0.0):
         # a basic warm start: Newton from it over the whole domain first, then
@@ -340,7 +342,8 @@ def solve_cascade(
         warm = False
     st = _run_starts(held, warm, limits)
     if st != OK and not acid_only:
-        x[:], y[:], F[:] = keep
+        if warm:
+            x[:], y[:], F[:] = keep
         st = _run_starts(real, warm, limits)
     return st
 
