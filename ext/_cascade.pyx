@@ -1406,7 +1406,8 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     (stage vectors N, stage x component arrays N x C, z C); x, y, h, F, info are
     written.  limits: bits restricting the starts (see the twin): 1 a failed warm
     start returns its status (no cold start), 2 no pseudo-transient fallback, 4
-    pH models held in the acid medium (no second round)."""
+    pH models held in the acid medium (no second round), 8 pH models over the
+    whole domain at once (no first round held in the acid medium)."""
     if not isinstance(x, np.ndarray) or (<cnp.ndarray> x).ndim != 2:
         raise ValueError("solve_cascade: x must be a 2-D float64 array (stages x components)")
     cdef int N = x.shape[0], C = x.shape[1], j, i, st = OK, murphree = 0, warm = 1
@@ -1473,7 +1474,7 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
                     ph[j] = 1.0
                     pF[j] = 1.0
                 return OK
-        if not use_ph:
+        if not use_ph or limits & 8:
             return run_starts(&nt, &full, &w, px, py, ph, pF, tol, max_iter, pinfo,
                               warm, limits)
         # pH models: a first round held in the acid medium, a second over the

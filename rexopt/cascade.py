@@ -100,6 +100,8 @@ BRANCH_SAME = 1e-6
 # organic flow; from there plain Newton crawls, and 200 iterations cost 40 cold
 # solves of the bundled Pr/Nd case)
 BRANCH_WARM_ITER = 60
+# the branch search's start for pH models over the whole pH domain at once
+WHOLE_DOMAIN_START = "cold start over the whole pH domain (not held in the acid medium)"
 # a relative Newton correction up to this is an estimate of the error (Newton is
 # near its quadratic convergence); above it the trace it belongs to is not converged
 REL_ESTIMATE_MAX = 1e-3
@@ -1420,10 +1422,10 @@ class Cascade:
                 max_iter=max_iter,
             )  # fmt: skip
             branches = found["branches"]
+            searched = self._searched(par)
             if found["unresolved"]:
                 branch_note = (
-                    "searched: cold start, organic flow +-"
-                    f"{BRANCH_OFFSET:g} continued back; not compared (relative "
+                    f"{searched}; not compared (relative "
                     f"error estimate above {BRANCH_SAME:g}): "
                     + ", ".join(found["unresolved"])
                 )
@@ -1547,8 +1549,7 @@ class Cascade:
             "branch_search": (
                 branch_note
                 if branch_note is not None
-                else "searched: cold start, organic flow +-"
-                f"{BRANCH_OFFSET:g} continued back"
+                else self._searched(par)
                 if branches is not None
                 else "not searched"
             ),
@@ -2115,13 +2116,25 @@ class Cascade:
         return flows
 
     @_built_once
+    def _searched(self, par) -> str:
+        """The starts the branch search tries, as convergence["branch_search"]
+        states them."""
+        return (
+            "searched: cold start"
+            + (", cold start over the whole pH domain" if par["use_ph"] else "")
+            + f", organic flow +-{BRANCH_OFFSET:g} continued back"
+        )
+
     def branches(self, net, par, eff, x, start, *, tol=1e-12, max_iter=200):
         """Steady states of this case reached from distinct starts.
 
         ``x`` is the solution found, as the kernel tuple (status, x, y, h, F,
         info) or as the aqueous profile alone (then solved once more for y, h, F),
         reached from ``start``.  Starts tried besides it: the cold start (when
-        ``x`` came from elsewhere), and the continuation from the solutions at
+        ``x`` came from elsewhere), for pH models the cold start over the whole
+        pH domain at once (the kernel's is held in the acid medium first; not
+        tried where a cold start gave a basic answer, which is that start's
+        already), and the continuation from the solutions at
         the organic flow +-BRANCH_OFFSET away (a cold solve there by the
         continuation start, without the pseudo-transient fallback; then a warm
         start alone at the case's own flow, at most BRANCH_WARM_ITER Newton
@@ -2173,6 +2186,18 @@ class Cascade:
         if start == START_PATHS[0]:  # x came from a warm start: try the cold one
             res = solve_arrays(net, par, eff, None, tol=tol, max_iter=max_iter)
             add(res, START_PATHS[int(res[5][kernels.INFO_PATH])], True)
+        if par["use_ph"] and not (
+            start != START_PATHS[0] and np.any(par["Q"] - x @ net.z <= 0.0)
+        ):
+            # the kernel's cold start is held in the acid medium first; the same
+            # start over the whole pH domain at once may reach a basic steady
+            # state besides the acid one (a basic answer from a cold start is
+            # already the whole-domain start's)
+            res = solve_arrays(
+                net, par, eff, None, tol=tol, max_iter=max_iter,
+                limits=kernels.LIMIT_WHOLE_DOMAIN | kernels.LIMIT_NO_TRANSIENT,
+            )  # fmt: skip
+            add(res, WHOLE_DOMAIN_START, True)
         target = self.case.organic.flow_L_h
         for rel in (-BRANCH_OFFSET, BRANCH_OFFSET):
             flow = target * (1.0 + rel)

@@ -52,6 +52,7 @@ PATH_EXACT = _pure_cascade.PATH_EXACT
 LIMIT_WARM_ONLY = _pure_cascade.LIMIT_WARM_ONLY
 LIMIT_NO_TRANSIENT = _pure_cascade.LIMIT_NO_TRANSIENT
 LIMIT_ACID_ONLY = _pure_cascade.LIMIT_ACID_ONLY
+LIMIT_WHOLE_DOMAIN = _pure_cascade.LIMIT_WHOLE_DOMAIN
 BALANCE_TOL = _pure_cascade.BALANCE_TOL
 LN10 = _pure_cascade.LN10
 ACC_FLOOR = _pure_cascade.ACC_FLOOR

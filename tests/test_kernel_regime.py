@@ -163,6 +163,81 @@ def test_cations_beyond_the_anions_make_a_basic_stage_not_a_failure():
     np.testing.assert_allclose(out[0][3][far], out[1][3][far], rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("kernel", ["compiled", "pure"])
+def test_whole_domain_limit_runs_the_second_round_alone(kernel):
+    """LIMIT_ACID_ONLY runs the first round (held in the acid medium) alone,
+    LIMIT_WHOLE_DOMAIN the second (over the whole pH domain) alone, in both
+    kernels.  The basic cascade: only the second round reaches its steady state,
+    the one the full solve reports.  An acid cascade 0.5 M in feed acid: the
+    first round solves it, the second alone does not (its iterates wander into
+    basic profiles) -- which is why the kernel runs the acid round first."""
+    k = kernels.solve_cascade if kernel == "compiled" else pure_kernel.solve_cascade
+    basic = small_case(0.6, 2.0, (2, 2, 2))
+    basic["feed"]["acidity_mol_L"] = 0.0
+    acid = small_case(0.4, 2.0, (2, 2, 2))
+    acid["feed"]["acidity_mol_L"] = 0.5
+    expect = {  # limits -> status, for the basic and the acid cascade
+        0: (kernels.OK, kernels.OK),
+        kernels.LIMIT_ACID_ONLY: (kernels.NOT_CONVERGED, kernels.OK),
+        kernels.LIMIT_WHOLE_DOMAIN: (kernels.OK, kernels.NOT_CONVERGED),
+    }
+    for n, case in enumerate((basic, acid)):
+        cas = Cascade(case)
+        net = cas.network()
+        par = cas.stage_parameters(net)
+        out = {
+            lim: cascade_mod.solve_arrays(net, par, cas.efficiencies(), kernel=k, limits=lim)
+            for lim in expect
+        }
+        assert {lim: o[0] for lim, o in out.items()} == {
+            lim: st[n] for lim, st in expect.items()
+        }
+        ok = [o for o in out.values() if o[0] == kernels.OK]
+        np.testing.assert_allclose(ok[1][1], ok[0][1], rtol=1e-12, atol=0)
+        ht = par["Q"] - ok[0][1] @ net.z
+        assert (ht.min() < 0.0) == (n == 0)  # basic stages only in the first
+
+
+def _search_limits(monkeypatch):
+    """The limits of every kernel solve simulate makes."""
+    seen = []
+    real = cascade_mod.solve_arrays
+
+    def spy(*a, **k):
+        seen.append(k.get("limits", 0))
+        return real(*a, **k)
+
+    monkeypatch.setattr(cascade_mod, "solve_arrays", spy)
+    return seen
+
+
+def test_branch_search_also_starts_over_the_whole_ph_domain(monkeypatch):
+    """An acid answer from the kernel's cold start (held in the acid medium
+    first): the branch search also solves the case over the whole pH domain
+    from cold (without the pseudo-transient fallback, as the neighbours), where
+    a basic steady state besides the acid one would be found, and says so."""
+    seen = _search_limits(monkeypatch)
+    r = Cascade(small_case(0.3, 130.0, (2, 2, 2))).simulate()
+    whole = kernels.LIMIT_WHOLE_DOMAIN | kernels.LIMIT_NO_TRANSIENT
+    assert seen.count(whole) == 1
+    assert r.convergence["branch_search"].startswith(
+        "searched: cold start, cold start over the whole pH domain, organic flow"
+    )
+    assert len(r.convergence["branches"]) == 1  # the same steady state
+
+
+def test_branch_search_does_not_repeat_the_whole_domain_start(monkeypatch):
+    """A basic answer from a cold start is the whole-domain round's already
+    (the acid-medium round cannot give one): that start is not solved again."""
+    seen = _search_limits(monkeypatch)
+    case = small_case(0.6, 2.0, (2, 2, 2))
+    case["feed"]["acidity_mol_L"] = 0.0
+    r = Cascade(case).simulate()
+    assert r.profiles["pH"].to_numpy(float)[0] > 13.0
+    assert not any(lim & kernels.LIMIT_WHOLE_DOMAIN for lim in seen)
+    assert "cold start over the whole pH domain" in r.convergence["branch_search"]
+
+
 def _forced_failure(monkeypatch):
     """Every kernel solve reports NOT_CONVERGED (the real solve's info): the
     error path of simulate without a cascade that takes minutes to fail."""

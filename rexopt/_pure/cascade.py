@@ -97,6 +97,7 @@ INFO_SIZE = 9
 LIMIT_WARM_ONLY = 1
 LIMIT_NO_TRANSIENT = 2
 LIMIT_ACID_ONLY = 4
+LIMIT_WHOLE_DOMAIN = 8
 
 
 def _acid(QT, ST, ka, zx):
@@ -272,8 +273,11 @@ def solve_cascade(
         instead of falling back to the cold start (which would only repeat the
         cold answer); LIMIT_NO_TRANSIENT: no pseudo-transient fallback after the
         continuation start; LIMIT_ACID_ONLY (pH models): every start held in the
-        acid medium, no second round over the whole domain.  Linear cascades are
-        solved exactly whatever the start.
+        acid medium, no second round over the whole domain; LIMIT_WHOLE_DOMAIN
+        (pH models): no first round held in the acid medium, the starts over the
+        whole domain at once (the branch search's start that may reach a basic
+        steady state where an acid one exists).  Linear cascades are solved
+        exactly whatever the start.
 
     Returns
     -------
@@ -316,7 +320,7 @@ def solve_cascade(
             F[:] = 1.0
             return OK
     warm = not np.any(x < 0.0)  # warm start from the caller's profile
-    if not use_ph:
+    if not use_ph or limits & LIMIT_WHOLE_DOMAIN:
         return _run_starts(real, warm, limits)
     # pH models: a first round of the starts held in the acid medium (a stage
     # with H_T <= 0 is out of bounds, so Newton's line search backs off from
