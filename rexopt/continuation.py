@@ -59,7 +59,7 @@ CORRECTOR_ITER = 8
 CORRECTOR_TOL = 1e-9  # scaled residual accepted on the path
 LANDING_TOL = 1e-11  # ... and at p = 1
 MAX_LOG_STEP = 2.0  # largest Newton change of one ln x in a corrector iteration
-DP_EPS = 1e-6  # central-difference step of H_p
+DP_EPS = 1e-6  # forward-difference step of H_p
 # a path that ends (MAX_STEPS) with p moved less than RUNOFF_DP over its last
 # RUNOFF_STEPS accepted steps is vertical there: the profile moves at a fixed
 # parameter (a front crossing the stages, or a concentration running to 0 or
@@ -169,17 +169,17 @@ class _Homotopy:
         )
         return r, _Band(vals, self._rows, self._cols, self.m)
 
-    def dp(self, um, p):
-        """H_p by central differences; one-sided where one side has no stage
-        equilibrium (a stage loaded to its capacity: p - eps may be beyond it)."""
+    def dp(self, um, p, mid):
+        """H_p by a forward difference from ``mid`` = H(um, p) (the residual the
+        caller has just evaluated with the same row scales); backward where
+        p + eps has no stage equilibrium (a stage loaded to its capacity).  Its
+        O(DP_EPS) error only slows the corrector's last digits (the corrector
+        accepts on the residual itself) and tilts the predictor's tangent."""
         a = self.residual(um, p + DP_EPS)
+        if a is not None:
+            return (a - mid) / DP_EPS
         b = self.residual(um, p - DP_EPS)
-        if a is not None and b is not None:
-            return (a - b) / (2.0 * DP_EPS)
-        mid = self.residual(um, p)
-        if mid is None or (a is None and b is None):
-            return None
-        return (a - mid) / DP_EPS if a is not None else (mid - b) / DP_EPS
+        return None if b is None else (mid - b) / DP_EPS
 
     def fill(self, um, p):
         """Traces from the exact elimination at frozen D = y / x; new unknowns."""
@@ -403,7 +403,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
         wu = 1.0 / max(n, 1)
         hom.S = None
         r, J = hom.residual(um, p, True)
-        hp = hom.dp(um, p)
+        hp = hom.dp(um, p, r) if r is not None else None
         if r is None or hp is None:
             return None
         t = _bordered(J, hp, wu * prev[:n], prev[n], np.zeros(n), 1.0)
@@ -456,7 +456,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
         it, ok = 0, False
         while it < CORRECTOR_ITER:
             r, J = hom.residual(w[:n], w[n], True)
-            hp = hom.dp(w[:n], w[n]) if r is not None else None
+            hp = hom.dp(w[:n], w[n], r) if r is not None else None
             if r is None or hp is None:
                 break
             g = wu * (t[:n] @ (w[:n] - wp[:n])) + t[n] * (w[n] - wp[n])
