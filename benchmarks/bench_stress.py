@@ -15,13 +15,16 @@ linear cascade; Kremser for one section).
     python benchmarks/bench_stress.py --n 200 --seed 1     # a quick look
 
 A case the generator draws that the case schema refuses (e.g. a side draw larger
-than the flow at its stage) is redrawn, and counted.
+than the flow at its stage) is redrawn, and counted.  ``--time-limit S`` stops a
+cascade's ``simulate`` after S seconds of wall time (SIGALRM, so Unix only) and
+counts it apart, as not finished: neither converged nor failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -29,7 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from rexopt import kernels  # noqa: E402
+from rexopt import continuation, kernels, results  # noqa: E402, F401
 from rexopt._pure.decimal_reference import (  # noqa: E402
     linear_profiles,
     worst_relative_error,
@@ -49,6 +52,17 @@ P507 = [
     "Yb", "Lu", "Fe", "Al",
 ]  # fmt: skip
 EMPIRICAL = ["La", "Ce", "Pr", "Nd", "Sm", "Gd", "Dy", "Y"]
+
+
+class TimeLimit(BaseException):
+    """A cascade's simulate ran past --time-limit (a BaseException, so no
+    ``except Exception`` on the way swallows it).  The modules simulate imports
+    on first use (continuation, results and pandas) are imported above: an
+    import the alarm interrupted would leave them half-initialised."""
+
+
+def _alarm(signum, frame):
+    raise TimeLimit()
 
 
 def _stage_split(rng, total, sections):
@@ -224,6 +238,7 @@ def run(
     start: int = 0,
     report_above: float | None = None,
     shard: tuple[int, int] = (0, 1),
+    time_limit: float | None = None,
 ):
     """Solve ``n`` random cascades; returns a dict of the figures.
 
@@ -231,7 +246,9 @@ def run(
     but not solved; ``report_above`` prints every case whose worst balance is
     above it, with the species and the case.  ``shard`` = (k, jobs): every
     cascade is drawn, only those with (index - 1) % jobs == k are solved (the
-    figures of the shards are merged by :func:`merge`)."""
+    figures of the shards are merged by :func:`merge`).  ``time_limit`` [s]:
+    a ``simulate`` still running after it is stopped and listed in
+    ``timed_out`` (not converged, not failed)."""
     rng = np.random.default_rng(seed)
     out = {
         "n": 0, "redrawn": 0, "kernel_tried": 0, "kernel_ok": 0, "sim_ok": 0,
@@ -239,8 +256,10 @@ def run(
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
         "by_model": {}, "worst_balance_at": None, "arclength": 0, "loop_newton": 0,
         "loop_base": 0, "beyond_acid": 0, "basic": 0,
-        "by_budget": {},
+        "by_budget": {}, "timed_out": [],
     }  # fmt: skip
+    if time_limit:
+        signal.signal(signal.SIGALRM, _alarm)
     while out["n"] < n:
         case = random_case(rng)
         try:
@@ -274,11 +293,23 @@ def run(
                     )
                     out["closed_form_cases"] += 1
         try:
-            r = cas.simulate(branch_search=False)
+            if time_limit:
+                signal.setitimer(signal.ITIMER_REAL, time_limit)
+            try:
+                r = cas.simulate(branch_search=False)
+            finally:
+                if time_limit:
+                    signal.setitimer(signal.ITIMER_REAL, 0.0)
         except CascadeError as e:
             out["failures"].append((out["n"], model, str(e)))  # classified whole
             if verbose:
                 print("FAIL", out["n"], model, str(e)[:200], flush=True)
+            continue
+        except TimeLimit:
+            out["timed_out"].append((out["n"], model))
+            if verbose:
+                print(f"TIME LIMIT {out['n']} {model}: stopped after {time_limit:g} s",
+                      flush=True)  # fmt: skip
             continue
         out["sim_ok"] += 1
         how = r.convergence["start"]
@@ -326,9 +357,8 @@ def merge(parts: list[dict]) -> dict:
     """The figures of several shards of one run, as one run would print them."""
     out = dict(parts[0])
     out["iters"] = [i for p in parts for i in p["iters"]]
-    out["failures"] = sorted(
-        (f for p in parts for f in p["failures"]), key=lambda f: f[0]
-    )
+    for key in ("failures", "timed_out"):
+        out[key] = sorted((f for p in parts for f in p[key]), key=lambda f: f[0])
     for k in ("kernel_tried", "kernel_ok", "sim_ok", "closed_form_cases",
               "ill_conditioned", "arclength", "loop_newton", "loop_base",
               "beyond_acid", "basic"):  # fmt: skip
@@ -367,6 +397,11 @@ def main(argv=None):
         "--jobs", type=int, default=1,
         help="worker processes (each draws every cascade and solves its share)",
     )  # fmt: skip
+    ap.add_argument(
+        "--time-limit", type=float, default=None, metavar="S",
+        help="stop a cascade's simulate after S seconds of wall time and count it "
+        "as not finished (neither converged nor failed; Unix only)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     common = (
@@ -382,11 +417,17 @@ def main(argv=None):
 
         with ProcessPoolExecutor(args.jobs) as ex:
             parts = list(
-                ex.map(_shard, [(*common, (k, args.jobs)) for k in range(args.jobs)])
+                ex.map(
+                    _shard,
+                    [
+                        (*common, (k, args.jobs), args.time_limit)
+                        for k in range(args.jobs)
+                    ],
+                )
             )
         o = merge(parts)
     else:
-        o = run(*common)
+        o = run(*common, time_limit=args.time_limit)
     dt = time.perf_counter() - t0
     it = np.array(o["iters"] or [0])
     print(f"kernel: {kernels.kernel_info()['cascade_kernel']}; seed {args.seed}")
@@ -405,6 +446,12 @@ def main(argv=None):
         f"acid medium, free acid < 1e-5 mol/L, {o['basic']} of them with basic "
         f"stages, pH > 7)"
     )
+    if args.time_limit:
+        print(
+            f"not finished within the time limit of {args.time_limit:g} s (stopped; "
+            f"neither converged nor failed): {len(o['timed_out'])}"
+            + "".join(f"\n  time limit: {k} {m}" for k, m in o["timed_out"])
+        )
     print(
         f"converged (kernel cold start, once-through): {o['kernel_ok']}/"
         f"{o['kernel_tried']} = {100.0 * o['kernel_ok'] / max(o['kernel_tried'], 1):.3f} %"

@@ -142,3 +142,28 @@ def test_the_benchmark_script_runs_and_its_counts_add_up(capsys):
     out = capsys.readouterr().out
     assert "converged (Cascade.simulate): 20/20 = 100.000 %" in out
     assert "converged by the acid budget of the stated inputs:" in out
+
+
+def test_the_benchmarks_time_limit_counts_a_stopped_cascade_apart(capsys):
+    """--time-limit stops a simulate still running after it (SIGALRM) and counts
+    the cascade as not finished: not converged, not a failure, listed by index
+    and model, in one process and merged over workers alike (a limit of 0.1 ms
+    is below what any simulate takes: building its result alone takes longer)."""
+    signal = pytest.importorskip("signal")
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no interval timer on this platform")
+    o = bench.run(12, 0, time_limit=1e-4)
+    assert o["n"] == 12
+    assert o["timed_out"], "a limit of 0.1 ms stops at least one simulate"
+    assert o["sim_ok"] + len(o["failures"]) + len(o["timed_out"]) == 12
+    assert len({k for k, _ in o["timed_out"]}) == len(o["timed_out"])
+    free = bench.run(12, 0)  # no limit: the same cascades all converge
+    assert free["sim_ok"] == 12 and free["timed_out"] == []
+    parts = [bench.run(12, 0, shard=(k, 2), time_limit=1e-4) for k in range(2)]
+    merged = bench.merge(parts)
+    assert [k for k, _ in merged["timed_out"]] == sorted(
+        k for p in parts for k, _ in p["timed_out"]
+    )
+    assert bench.main(["--n", "12", "--time-limit", "1e-4"]) == 1
+    out = capsys.readouterr().out
+    assert "not finished within the time limit of 0.0001 s" in out
