@@ -757,7 +757,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                 double *F, double tol, int max_it, double tol_accept,
                 double *info, int halvings, double mu0) noexcept nogil:
     cdef int N = nt.N, C = ch.C, M = w.M, j, i, k, it = 0, st, ls, js = 0, ic = 0
-    cdef double rn, phi, phin, lam, mu = mu0, drop, dmax, v, acc, yv
+    cdef double rn, phi, phin, lam, mu = mu0, drop, dmax, v, acc, yv, dy, s1, s2
     cdef double rel_tol = tol if tol > REL_TOL else REL_TOL
     cdef double best_d = 1e308
     cdef int best_it = 0
@@ -877,6 +877,16 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
             # concentration: the largest over those above the accuracy floor
             dmax = 0.0
             for j in range(N):
+                if not w.murphree:
+                    # y = D x: its correction dy = diag(D) dx + u (z.dx) + v (w.dx)
+                    # from the stage factors of dy*/dx (see the twin)
+                    fc = w.fac + 4 * j * C
+                    s1 = 0.0
+                    s2 = 0.0
+                    for k in range(C):
+                        zk = x[j * C + k] * w.du[j * C + k]
+                        s1 += ch.z[k] * zk
+                        s2 += fc[3 * C + k] * zk
                 for k in range(M):
                     if k < C:
                         v = x[j * C + k]
@@ -884,18 +894,23 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     else:
                         v = y[j * C + k - C]
                         acc = w.floor[k - C]
+                    acc *= ACC_FLOOR / CONC_FLOOR
                     # above the floor now or where Newton would take it (see the twin)
                     if w.du[j * M + k] > 0.0:
                         v = v * (1.0 + w.du[j * M + k])
-                    if not w.murphree:
-                        # y = D x above the floor counts too (see the twin)
-                        yv = y[j * C + k]
-                        if w.du[j * M + k] > 0.0:
-                            yv = yv * (1.0 + w.du[j * M + k])
-                        if yv > v:
-                            v = yv
-                    if v >= acc * (ACC_FLOOR / CONC_FLOOR) and fabs(w.du[j * M + k]) > dmax:
+                    if v >= acc and fabs(w.du[j * M + k]) > dmax:
                         dmax = fabs(w.du[j * M + k])
+                    if not w.murphree:
+                        # y = D x above the floor counts too, with its own relative
+                        # correction (see the twin)
+                        yv = y[j * C + k]
+                        dy = w.du[j * C + k]
+                        if yv > 0.0:
+                            dy += (fc[C + k] * s1 + fc[2 * C + k] * s2) / yv
+                        if dy > 0.0:
+                            yv = yv * (1.0 + dy)
+                        if yv >= acc and fabs(dy) > dmax:
+                            dmax = fabs(dy)
             if w.info_size > INFO_RELSTEP:
                 info[INFO_RELSTEP] = dmax
             if dmax < 0.5 * best_d or dmax > 0.5:

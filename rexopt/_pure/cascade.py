@@ -1029,12 +1029,21 @@ def _newton(
             # above the accuracy floor now or where Newton would take it (a value
             # dropped to the arithmetic floor that must rise again counts)
             act = np.maximum(zc_, zc_ * (1.0 + du)) >= np.tile(accfloor, M // C)
+            dmax = float(np.max(np.abs(du[act]), initial=0.0))
             if not murphree:
                 # y = D x: an organic value above the floor counts too (its aqueous
-                # partner may lie below it where D > 1); its relative correction is
-                # that of x (D moves with F and [H+] only, converged with the majors)
-                act |= np.maximum(y, y * (1.0 + du)) >= accfloor
-            dmax = float(np.max(np.abs(du[act]), initial=0.0))
+                # partner may lie below it where D > 1), with its own relative
+                # correction dy / y = (G x du) / y, G = dy*/dx: D moves with F and
+                # [H+], and at a stage poor in free acid [H+] is the small
+                # difference of the anions and cations (Q / H_T amplifies x's
+                # correction into it: stress cascade 1083, whose x agreed to 8e-13
+                # between two solves while y differed by 2e-10)
+                pos = y > 0.0
+                with np.errstate(all="ignore"):
+                    dy = np.einsum("jik,jk->ji", Gs, x * du) / np.where(pos, y, 1.0)
+                dy = np.where(pos, dy, du)
+                act_y = np.maximum(y, y * (1.0 + dy)) >= accfloor
+                dmax = max(dmax, float(np.max(np.abs(dy[act_y]), initial=0.0)))
             info[INFO_RELSTEP] = dmax
             if dmax < 0.5 * best_d or dmax > 0.5:
                 # progress (a correction above 0.5 is a trace still falling by
