@@ -1422,7 +1422,8 @@ def solve_cascade(aq_out, aq_pass, org_out, org_pass, org_in, ext_aq, ext_org, a
     written.  limits: bits restricting the starts (see the twin): 1 a failed warm
     start returns its status (no cold start), 2 no pseudo-transient fallback, 4
     pH models held in the acid medium (no second round), 8 pH models over the
-    whole domain at once (no first round held in the acid medium)."""
+    whole domain at once (no first round held in the acid medium), 16 a warm
+    start runs the pseudo-transient from x instead of plain Newton."""
     if not isinstance(x, np.ndarray) or (<cnp.ndarray> x).ndim != 2:
         raise ValueError("solve_cascade: x must be a 2-D float64 array (stages x components)")
     cdef int N = x.shape[0], C = x.shape[1], j, i, st = OK, murphree = 0, warm = 1
@@ -1555,7 +1556,14 @@ cdef int run_starts(Net *nt, Chem *full, Work *w, double *px, double *py, double
                     int limits) noexcept nogil:
     """The starts of a nonlinear solve in turn (see the twin's _run_starts)."""
     cdef int st
-    if warm:
+    if warm and limits & 16:
+        # the pseudo-transient from the caller's profile (see the twin)
+        pinfo[INFO_PATH] = 3
+        st = newton(nt, full, w, px, py, ph, pF, tol,
+                    TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
+        if st == OK or limits & 1:
+            return polish(nt, full, w, px, py, ph, pF, tol, pinfo, st)
+    elif warm:
         pinfo[INFO_PATH] = 0
         st = newton(nt, full, w, px, py, ph, pF, tol,
                     max_iter, tol, pinfo, MAX_HALVINGS, 0.0)

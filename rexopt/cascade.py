@@ -1198,18 +1198,40 @@ class Cascade:
                 continue
             x0, rep = continuation.follow(net0, par0, r0[1], r0[4], net, par, eff)
             iters += rep["newton"]
-            if x0 is None:
-                tried.append(f"{where}: {self._arc_stop(rep, net, kind, v)}")
-                continue
-            res = solve_arrays(
-                net, par, eff, x0, tol=tol, max_iter=max_iter,
-                limits=kernels.LIMIT_WARM_ONLY,
-            )  # fmt: skip
-            iters += int(res[5][kernels.INFO_TOTAL])
-            if res[0] == kernels.OK:
-                start = f"arclength continuation from {origin} ({rep['steps']} steps)"
-                return (*res, start), None, iters
-            tried.append(f"{where}: reached, kernel not converged from there")
+            if x0 is not None:
+                res = solve_arrays(
+                    net, par, eff, x0, tol=tol, max_iter=max_iter,
+                    limits=kernels.LIMIT_WARM_ONLY,
+                )  # fmt: skip
+                iters += int(res[5][kernels.INFO_TOTAL])
+                if res[0] == kernels.OK:
+                    start = (
+                        f"arclength continuation from {origin} ({rep['steps']} steps)"
+                    )
+                    return (*res, start), None, iters
+                stop, end = "reached, kernel not converged from there", x0
+            else:
+                stop, end = self._arc_stop(rep, net, kind, v), rep.get("x_end")
+            if end is not None:
+                # the case's own dynamics (the kernel's pseudo-transient) from the
+                # profile the path reached: a front the path crosses stage by
+                # stage at a nearly fixed parameter moves through in pseudo-time
+                res = solve_arrays(
+                    net, par, eff, end, tol=tol, max_iter=max_iter,
+                    limits=kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
+                )  # fmt: skip
+                iters += int(res[5][kernels.INFO_TOTAL])
+                if res[0] == kernels.OK:
+                    how = f"{rep['steps']} steps" + (
+                        "" if x0 is not None else f", stopped {rep['p']:.3g} of the way"
+                    )
+                    start = (
+                        f"pseudo-transient from the end of the arclength path from "
+                        f"{origin} ({how})"
+                    )
+                    return (*res, start), None, iters
+                stop += "; the pseudo-transient from where it ended did not converge"
+            tried.append(f"{where}: {stop}")
         return None, (
             "no arclength continuation reached it either (from "
             + "; ".join(tried)
@@ -1639,10 +1661,18 @@ class Cascade:
         def note(newton=None):
             text = ""
             if arc_passes:
+                by_pt = [k for k, pt in arc_passes if pt]
                 text = (
                     f"; organic-loop pass{'es' if len(arc_passes) > 1 else ''} "
-                    f"{', '.join(str(k) for k in arc_passes)} reached by "
+                    f"{', '.join(str(k) for k, _ in arc_passes)} reached by "
                     f"arclength continuation from the pass before"
+                    + (
+                        f" (pass{'es' if len(by_pt) > 1 else ''} "
+                        f"{', '.join(str(k) for k in by_pt)} by the pseudo-transient "
+                        f"from where the path ended)"
+                        if by_pt
+                        else ""
+                    )
                 )
             if newton is not None:
                 text += (
@@ -1728,7 +1758,9 @@ class Cascade:
                     if arc is not None:
                         res = arc
                         iters += int(res[5][kernels.INFO_TOTAL])
-                        arc_passes.append(passes + 1)
+                        arc_passes.append(
+                            (passes + 1, res[5][kernels.INFO_PATH] == kernels.PATH_TRANSIENT)
+                        )
                 if res[0] != kernels.OK:
                     if plain:
                         try:
@@ -2044,30 +2076,50 @@ class Cascade:
     def _arc_pass(self, net0, net, par, eff, x0, F0, tol, max_iter):
         """An organic-loop pass the kernel did not solve, retried warm from the
         profile that arclength continuation reaches from the last solved pass
-        (the same cascade with the previous returning organic).  Returns the
-        kernel tuple of that solve (or None), what stopped it (or None) and the
-        Newton iterations of the path's correctors (the kernel's own are in the
-        tuple's info)."""
+        (the same cascade with the previous returning organic), and where the
+        path stops short or the kernel does not converge from where it ends, by
+        the kernel's pseudo-transient from that profile.  Returns the kernel
+        tuple of that solve (or None; its info's INFO_PATH is PATH_TRANSIENT
+        where the pseudo-transient solved it), what stopped it (or None) and the
+        Newton iterations of the path's correctors and of the failed kernel
+        solves (a returned tuple's own are in its info)."""
         from rexopt import continuation
 
         if self._murphree(eff):
             return None, "no arclength continuation (Murphree stages)", 0
         xa, rep = continuation.follow(net0, par, x0, F0, net, par, eff)
-        if xa is None:
-            return None, (
+        iters = rep["newton"]
+        if xa is not None:
+            res = solve_arrays(
+                net, par, eff, xa, tol=tol, max_iter=max_iter,
+                limits=kernels.LIMIT_WARM_ONLY,
+            )  # fmt: skip
+            if res[0] == kernels.OK:
+                return res, None, iters
+            iters += int(res[5][kernels.INFO_TOTAL])
+            stop = (
+                "arclength continuation reached this pass, but the kernel did not "
+                "converge from the profile it reached"
+            )
+            end = xa
+        else:
+            stop = (
                 "arclength continuation from the last solved pass to this one "
                 f"stopped at {rep['p']:.4g} of the way ({rep['reason']})"
-            ), rep["newton"]
+            )
+            end = rep.get("x_end")
+        if end is None:
+            return None, stop, iters
         res = solve_arrays(
-            net, par, eff, xa, tol=tol, max_iter=max_iter,
-            limits=kernels.LIMIT_WARM_ONLY,
+            net, par, eff, end, tol=tol, max_iter=max_iter,
+            limits=kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
         )  # fmt: skip
         if res[0] == kernels.OK:
-            return res, None, rep["newton"]
+            return res, None, iters
+        iters += int(res[5][kernels.INFO_TOTAL])
         return None, (
-            "arclength continuation reached this pass, but the kernel did not "
-            "converge from the profile it reached"
-        ), rep["newton"] + int(res[5][kernels.INFO_TOTAL])
+            stop + "; the pseudo-transient from where it ended did not converge"
+        ), iters
 
     @staticmethod
     def _murphree(eff) -> bool:
@@ -2268,8 +2320,10 @@ def solve_arrays(
     benchmarks pass the compiled or the pure twin explicitly.  ``x0`` is an aqueous
     profile to start from (None: cold start); ``limits`` restricts the starts
     (``kernels.LIMIT_WARM_ONLY``: a failed warm start is returned as it failed;
-    ``kernels.LIMIT_NO_TRANSIENT``: no pseudo-transient fallback).  Returns
-    (status, x, y, h, F, info).
+    ``kernels.LIMIT_NO_TRANSIENT``: no pseudo-transient fallback;
+    ``LIMIT_ACID_ONLY`` / ``LIMIT_WHOLE_DOMAIN``: pH models, one round of the
+    starts only; ``LIMIT_WARM_TRANSIENT``: the warm start is the pseudo-transient
+    from ``x0``; docs/kernel.md).  Returns (status, x, y, h, F, info).
     """
     fn = kernels.solve_cascade if kernel is None else kernel
     N, C = net.ext_aq.shape

@@ -375,6 +375,14 @@ def stage_equilibrium(x, A, z, ka, use_ph, use_F, Fguess, jac):
     return y, F, G
 
 
+def _ended(report, hom):
+    """The report of a path that stopped short, with where it stopped: the
+    aqueous profile of its last accepted point (``x_end``, mol/L), a start for
+    the kernel's pseudo-transient."""
+    report["x_end"] = np.exp(hom.lnx.reshape(hom.N, hom.C))
+    return report
+
+
 def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
     """Follow the steady state from the arrays of (net0, par0), solved by profile
     ``x0`` (and free sites ``F0``), to those of (net1, par1).
@@ -386,7 +394,9 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
     at p = 1, rejected steps included) and, where the path used its steps with p
     fixed to RUNOFF_DP over the last RUNOFF_STEPS of them while the profile
     moved, ``runoff``: the stage and component (0-based) that moved most over
-    those steps and by how many decades.
+    those steps and by how many decades.  A path that stopped short after it
+    began also reports ``x_end``: the aqueous profile of its last accepted point
+    [mol/L].
     """
     max_steps = MAX_STEPS if max_steps is None else max_steps
     report = {"steps": 0, "rejected": 0, "p": 0.0, "reason": None, "newton": 0}
@@ -439,7 +449,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
     t = tangent(um, p, prev)
     if t is None:
         report["reason"] = "singular at the start"
-        return None, report
+        return None, _ended(report, hom)
     if t[n] < 0.0:
         t = -t
     ds = 0.05
@@ -482,7 +492,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
                     else ""
                 )
                 report["p"] = p
-                return None, report
+                return None, _ended(report, hom)
             continue
         report["steps"] += 1
         lnx_old, p_old, t_old = hom.lnx.copy(), p, t
@@ -492,7 +502,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
         if not hom.fill(um, p):
             report["reason"] = f"stage equilibrium failed at p = {p:.6g}"
             report["p"] = p
-            return None, report
+            return None, _ended(report, hom)
         if (p - 1.0) * (p_old - 1.0) <= 0.0:
             # passed p = 1: interpolate (whole profiles), correct at p = 1
             f = (1.0 - p_old) / (p - p_old)
@@ -518,7 +528,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
         if tn is None:
             report["reason"] = f"singular bordered system at p = {p:.6g}"
             report["p"] = p
-            return None, report
+            return None, _ended(report, hom)
         nn = um.size
         if (tn[:nn] @ prev[:nn]) / max(nn, 1) + tn[nn] * prev[nn] < 0.0:
             tn = -tn
@@ -542,4 +552,4 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
             f"{moved[k] / math.log(10.0):+.3g} decades over the last "
             f"{RUNOFF_STEPS} steps with p fixed to {RUNOFF_DP:g})"
         )
-    return None, report
+    return None, _ended(report, hom)

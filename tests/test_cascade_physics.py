@@ -134,17 +134,38 @@ def test_hard_sweep_scenario_converges_by_organic_flow_walk():
 
 def test_hard_sweep_scenario_unconverged_fails_loudly(monkeypatch):
     # too few iterations for any start and for the organic-flow walk; the
-    # arclength paths cut to 2 steps
-    from rexopt import continuation
+    # arclength paths cut to 2 steps, and the pseudo-transient from where they
+    # stop made a plain warm start of those 2 iterations (its bit cleared; with
+    # it this case converges, next test)
+    from rexopt import continuation, kernels
 
     monkeypatch.setattr(continuation, "MAX_STEPS", 2)
+    monkeypatch.setattr(kernels, "LIMIT_WARM_TRANSIENT", 0)
     with pytest.raises(
         CascadeError,
         match=r"stage \d+ \((extraction|scrub|strip) stage \d+\).*no walk in organic"
         r".*no arclength continuation reached it either \(from organic flow -0.05: "
-        r"stopped at organic flow [\d.]+ L/h \(2 steps used",
+        r"stopped at organic flow [\d.]+ L/h \(2 steps used, p = [\d.e-]+\); the "
+        r"pseudo-transient from where it ended did not converge",
     ):
         Cascade(_hard_sweep_case()).simulate(max_iter=2)
+
+
+def test_hard_sweep_scenario_reached_by_transient_from_a_cut_path(monkeypatch):
+    # the paths cut to 2 steps: the kernel's pseudo-transient from where the
+    # first one stopped (its own budget of 1,500 steps, not max_iter) reaches
+    # the steady state the default ladder reaches
+    from rexopt import continuation
+
+    ref = Cascade(_hard_sweep_case()).simulate()
+    monkeypatch.setattr(continuation, "MAX_STEPS", 2)
+    r = Cascade(_hard_sweep_case()).simulate(max_iter=2)
+    assert r.convergence["start"].startswith(
+        "pseudo-transient from the end of the arclength path from organic flow "
+    ), r.convergence["start"]
+    assert "(2 steps, stopped " in r.convergence["start"]
+    assert r.convergence["relative_error_estimate"] <= 1e-10
+    np.testing.assert_allclose(r.x, ref.x, rtol=1e-9, atol=1e-30)
 
 
 def test_hard_sweep_scenario_reached_by_arclength_says_so():

@@ -186,7 +186,9 @@ def test_whole_domain_limit_runs_the_second_round_alone(kernel):
         net = cas.network()
         par = cas.stage_parameters(net)
         out = {
-            lim: cascade_mod.solve_arrays(net, par, cas.efficiencies(), kernel=k, limits=lim)
+            lim: cascade_mod.solve_arrays(
+                net, par, cas.efficiencies(), kernel=k, limits=lim
+            )
             for lim in expect
         }
         assert {lim: o[0] for lim, o in out.items()} == {
@@ -196,6 +198,32 @@ def test_whole_domain_limit_runs_the_second_round_alone(kernel):
         np.testing.assert_allclose(ok[1][1], ok[0][1], rtol=1e-12, atol=0)
         ht = par["Q"] - ok[0][1] @ net.z
         assert (ht.min() < 0.0) == (n == 0)  # basic stages only in the first
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "pure"])
+def test_warm_transient_reaches_the_cold_answer_where_warm_newton_does_not(kernel):
+    """LIMIT_WARM_TRANSIENT: a warm start runs the pseudo-transient (the
+    cascade's own dynamics) from the caller's profile instead of plain Newton.
+    From the steady state at a strip flow of 130 L/h, plain Newton does not
+    reach the one at 20 L/h; the pseudo-transient does, to the cold answer."""
+    k = kernels.solve_cascade if kernel == "compiled" else pure_kernel.solve_cascade
+    arrays = []
+    for strip_flow in (130.0, 20.0):
+        cas = Cascade(small_case(0.3, strip_flow, (4, 3, 2)))
+        net = cas.network()
+        arrays.append((net, cas.stage_parameters(net), cas.efficiencies()))
+    start = cascade_mod.solve_arrays(*arrays[0], kernel=k)
+    cold = cascade_mod.solve_arrays(*arrays[1], kernel=k)
+    assert start[0] == cold[0] == kernels.OK
+    warm = kernels.LIMIT_WARM_ONLY
+    newton = cascade_mod.solve_arrays(*arrays[1], start[1], kernel=k, limits=warm)
+    assert newton[0] != kernels.OK
+    pt = cascade_mod.solve_arrays(
+        *arrays[1], start[1], kernel=k, limits=warm | kernels.LIMIT_WARM_TRANSIENT
+    )
+    assert pt[0] == kernels.OK
+    assert pt[5][kernels.INFO_PATH] == kernels.PATH_TRANSIENT
+    np.testing.assert_allclose(pt[1], cold[1], rtol=1e-10, atol=0)
 
 
 def _search_limits(monkeypatch):

@@ -803,6 +803,36 @@ def test_arclength_reaches_what_no_start_reaches(name):
 
 
 @pytest.mark.slow
+def test_pseudo_transient_from_where_a_path_stopped_reaches_the_same_answer(
+    monkeypatch,
+):
+    """Stress cascade 1083 (mass action, once-through): its arclength path from
+    the organic's base x 0.5 takes about 1,800 steps.  With the paths cut to 600
+    steps every one stops short; the kernel's pseudo-transient (the cascade's
+    own dynamics) from where the path from the base x 0.5 stopped converges --
+    to the steady state the whole path reaches, to 1e-10 above the floor.  (Of
+    the seed-0 stress cascades, 2275 and 3332, which no path reached in 5,000
+    steps, converge so.)"""
+    from rexopt import continuation
+
+    case = load("arclength/stress_1083_mass_action.toml")
+    whole = simulate(case, branch_search=False)
+    assert whole.convergence["start"] == (
+        "arclength continuation from the organic's base x 0.5 (1798 steps)"
+    )
+    monkeypatch.setattr(continuation, "MAX_STEPS", 600)
+    cut = simulate(case, branch_search=False)
+    assert cut.convergence["start"].startswith(
+        "pseudo-transient from the end of the arclength path from the organic's "
+        "base x 0.5 (598 steps, stopped 0.4"
+    ), cut.convergence["start"]
+    assert cut.convergence["relative_error_estimate"] <= 1e-10
+    net = Cascade(case).network()
+    assert rel_diff(net, (cut.x, cut.y), (whole.x, whole.y)) <= SAME
+    assert balance_error(net, cut.x, cut.y) <= net.N * 1e-12
+
+
+@pytest.mark.slow
 def test_organic_loop_pass_reached_by_arclength_is_said():
     """Stress cascade 6067 (saturated, organic loop): pass 38, a plain pass from
     the last solved one, is not solved warm or cold; followed by arclength from

@@ -98,6 +98,7 @@ LIMIT_WARM_ONLY = 1
 LIMIT_NO_TRANSIENT = 2
 LIMIT_ACID_ONLY = 4
 LIMIT_WHOLE_DOMAIN = 8
+LIMIT_WARM_TRANSIENT = 16
 
 
 def _acid(QT, ST, ka, zx):
@@ -276,7 +277,10 @@ def solve_cascade(
         acid medium, no second round over the whole domain; LIMIT_WHOLE_DOMAIN
         (pH models): no first round held in the acid medium, the starts over the
         whole domain at once (the branch search's start that may reach a basic
-        steady state where an acid one exists).  Linear cascades are solved
+        steady state where an acid one exists); LIMIT_WARM_TRANSIENT: a warm
+        start runs the pseudo-transient (the cascade's own dynamics, implicit
+        Euler) from the caller's profile instead of plain Newton (the fallback
+        from where an arclength path stopped).  Linear cascades are solved
         exactly whatever the start.
 
     Returns
@@ -359,8 +363,15 @@ def _run_starts(real, warm, limits):
     net, ext_aq, ext_org, full, chem, x, y, h, F, tol, _, info, scale, murphree = real
     use_ph, use_F = chem[6], chem[7]
     if warm:
-        info[INFO_PATH] = PATH_WARM
-        st = _newton(*real)
+        if limits & LIMIT_WARM_TRANSIENT:
+            info[INFO_PATH] = PATH_TRANSIENT
+            st = _newton(
+                net, ext_aq, ext_org, full, chem, x, y, h, F, tol, TRANSIENT_ITER,
+                info, scale, murphree, None, None, 1.0,
+            )  # fmt: skip
+        else:
+            info[INFO_PATH] = PATH_WARM
+            st = _newton(*real)
         if st == OK or limits & LIMIT_WARM_ONLY:
             return _polish(real, st)
     # nothing a failed warm start left (x, y or F) carries into the cold start
