@@ -1758,9 +1758,8 @@ class Cascade:
                     if arc is not None:
                         res = arc
                         iters += int(res[5][kernels.INFO_TOTAL])
-                        arc_passes.append(
-                            (passes + 1, res[5][kernels.INFO_PATH] == kernels.PATH_TRANSIENT)
-                        )
+                        pt = res[5][kernels.INFO_PATH] == kernels.PATH_TRANSIENT
+                        arc_passes.append((passes + 1, bool(pt)))
                 if res[0] != kernels.OK:
                     if plain:
                         try:
@@ -2167,7 +2166,6 @@ class Cascade:
             flows[name] = {sp: float(q * conc[i]) for i, sp in enumerate(net.species)}
         return flows
 
-    @_built_once
     def _searched(self, par) -> str:
         """The starts the branch search tries, as convergence["branch_search"]
         states them."""
@@ -2177,6 +2175,7 @@ class Cascade:
             + f", organic flow +-{BRANCH_OFFSET:g} continued back"
         )
 
+    @_built_once
     def branches(self, net, par, eff, x, start, *, tol=1e-12, max_iter=200):
         """Steady states of this case reached from distinct starts.
 
