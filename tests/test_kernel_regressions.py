@@ -19,6 +19,7 @@ documented accuracy floor, ACC_FLOOR x (component throughput / mean stage flow)
 from __future__ import annotations
 
 import copy
+import functools
 import tomllib
 from pathlib import Path
 
@@ -37,6 +38,13 @@ BALANCE = 1e-12  # outlet balances of a converged solve (round-off: ~1e-14)
 
 def load(name: str) -> dict:
     return tomllib.loads((DATA / name).read_text())
+
+
+@functools.cache
+def arclength_answer(name: str):
+    """simulate(branch_search=False) of an arclength test cascade, solved once
+    per test session (a minute for some; two tests read the same answer)."""
+    return simulate(load(f"arclength/{name}"), branch_search=False)
 
 
 def with_flows(case: dict, organic=None, scrub=None, strip=None) -> dict:
@@ -790,7 +798,7 @@ def test_arclength_reaches_what_no_start_reaches(name):
     case = load(f"arclength/{name}")
     net, st, x, y, info = solve(case)
     assert st != kernels.OK  # why these are here: no start of the kernel's own
-    r = simulate(case, branch_search=False)
+    r = arclength_answer(name)
     conv = r.convergence
     assert conv["start"].startswith("arclength continuation from"), conv["start"]
     assert conv["relative_error_estimate"] <= 1e-10
@@ -816,7 +824,7 @@ def test_pseudo_transient_from_where_a_path_stopped_reaches_the_same_answer(
     from rexopt import continuation
 
     case = load("arclength/stress_1083_mass_action.toml")
-    whole = simulate(case, branch_search=False)
+    whole = arclength_answer("stress_1083_mass_action.toml")
     assert whole.convergence["start"] == (
         "arclength continuation from the organic's base x 0.5 (1798 steps)"
     )
