@@ -74,6 +74,15 @@ ARC_ORIGINS = (
     ("saponification", 0.25),
     ("saponification", 0.05),
 )
+# the stage-count walk (the last fallback): the longest section cut to these
+# fractions of its stages, solved there, then given its stages back this many at
+# a time (halved on a failed warm solve) within this many kernel calls; sections
+# shorter than STAGE_WALK_MIN are not walked (measured: seed-0 stress cascade
+# 5635, 275 strip stages, solved at 28 and walked up in 10 warm solves)
+STAGE_WALK_FRACTIONS = (0.1, 0.3)
+STAGE_WALK_STEP = 25
+STAGE_WALK_MAX_SOLVES = 200
+STAGE_WALK_MIN = 10
 # a component circulating more than this many times its throughput through one
 # stage has its relative accuracy limited by round-off (1e-16 x circulation) above
 # 1e-11: said in the result's warnings
@@ -1198,38 +1207,26 @@ class Cascade:
                 continue
             x0, rep = continuation.follow(net0, par0, r0[1], r0[4], net, par, eff)
             iters += rep["newton"]
-            if x0 is not None:
-                res = solve_arrays(
-                    net, par, eff, x0, tol=tol, max_iter=max_iter,
-                    limits=kernels.LIMIT_WARM_ONLY,
-                )  # fmt: skip
-                iters += int(res[5][kernels.INFO_TOTAL])
-                if res[0] == kernels.OK:
-                    start = (
-                        f"arclength continuation from {origin} ({rep['steps']} steps)"
-                    )
-                    return (*res, start), None, iters
-                stop, end = "reached, kernel not converged from there", x0
-            else:
-                stop, end = self._arc_stop(rep, net, kind, v), rep.get("x_end")
-            if end is not None:
-                # the case's own dynamics (the kernel's pseudo-transient) from the
-                # profile the path reached: a front the path crosses stage by
-                # stage at a nearly fixed parameter moves through in pseudo-time
-                res = solve_arrays(
-                    net, par, eff, end, tol=tol, max_iter=max_iter,
-                    limits=kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
-                )  # fmt: skip
-                iters += int(res[5][kernels.INFO_TOTAL])
-                if res[0] == kernels.OK:
-                    how = f"{rep['steps']} steps" + (
-                        "" if x0 is not None else f", stopped {rep['p']:.3g} of the way"
-                    )
-                    start = (
-                        f"pseudo-transient from the end of the arclength path from "
-                        f"{origin} ({how})"
-                    )
-                    return (*res, start), None, iters
+            res, how, extra = _solve_from_path(net, par, eff, x0, rep, tol, max_iter)
+            iters += extra
+            if how == "warm":
+                start = f"arclength continuation from {origin} ({rep['steps']} steps)"
+                return (*res, start), None, iters + int(res[5][kernels.INFO_TOTAL])
+            if how == "transient":
+                steps = f"{rep['steps']} steps" + (
+                    "" if x0 is not None else f", stopped {rep['p']:.3g} of the way"
+                )
+                start = (
+                    f"pseudo-transient from the end of the arclength path from "
+                    f"{origin} ({steps})"
+                )
+                return (*res, start), None, iters + int(res[5][kernels.INFO_TOTAL])
+            stop = (
+                "reached, kernel not converged from there"
+                if x0 is not None
+                else self._arc_stop(rep, net, kind, v)
+            )
+            if how == "transient failed":
                 stop += "; the pseudo-transient from where it ended did not converge"
             tried.append(f"{where}: {stop}")
         return None, (
@@ -1237,6 +1234,113 @@ class Cascade:
             + "; ".join(tried)
             + ")"
         ), iters
+
+    def _stage_walk(self, net, par, tol: float, max_iter: int):
+        """Last fallback: solve the case with its longest section cut to
+        STAGE_WALK_FRACTIONS of its stages (cold, then the organic-flow and
+        feed walks), then give the section its stages back STAGE_WALK_STEP at a
+        time, each new stage a copy of the section's flattest stage (the
+        smallest change of log concentration to its neighbour) and each
+        cascade solved by the kernel warm from the last.
+
+        A long section of a cascade short of acid holds a plateau where a
+        stage inserted changes almost nothing: seed-0 stress cascade 5635
+        (60/107/275 stages, mass action), which no start, walk or arclength
+        path reaches, is solved at 28 strip stages by the feed walk and
+        carried to 275 in 10 warm solves of one Newton iteration each.  Every
+        accepted point is a converged steady state of its own stage count, the
+        last one the case itself (its own network), so the walk changes
+        nothing in the answer.  Returns (kernel tuple + start text, None) or
+        (None, what was tried), and the Newton iterations of every call."""
+        spans = self._stage_index()[2]
+        sec = max(spans, key=lambda k: spans[k][1] - spans[k][0])
+        a, b = spans[sec]
+        n = b - a
+        if n < STAGE_WALK_MIN:
+            return None, (
+                f"no stage-count walk (the longest section, {sec}, has {n} "
+                f"stages; walked from {STAGE_WALK_MIN} up)"
+            ), 0
+        # a feed or draw at a stage inside the section has no place when it is
+        # cut (at its first or last stage it keeps that place)
+        placed = [("the feed", self.case.feed.stage)] + [
+            ("a side draw", d.stage) for d in self.case.side_draws
+        ]
+        inside = [(what, p) for what, p in placed if p and a + 1 < p < b]
+        if inside:
+            return None, (
+                f"no stage-count walk ({inside[0][0]} at stage {inside[0][1]} lies "
+                f"inside the longest section, {sec})"
+            ), 0
+        eff = self.efficiencies()
+        iters = 0
+        tried = []
+        for frac in STAGE_WALK_FRACTIONS:
+            m = max(1, round(n * frac))
+            try:
+                short = self._with_stages(sec, m, n)
+                snet = short.network()
+                spar = short.stage_parameters(snet)
+                res, sstart, extra, _, _ = short._steady_state(
+                    snet, spar, short.efficiencies(), None, tol, max_iter,
+                    deep=False,
+                )  # fmt: skip
+            except CaseError as e:  # the shorter case cannot be stated
+                tried.append(f"{m} stages: {e}")
+                continue
+            iters += extra
+            if res[0] != kernels.OK:
+                tried.append(f"{m} stages: not solved there")
+                continue
+            x, have, k, calls = res[1], m, STAGE_WALK_STEP, 0
+            while have < n and calls < STAGE_WALK_MAX_SOLVES:
+                k = min(k, n - have)
+                if have + k == n:  # the case's own network and parameters
+                    net1, par1, eff1 = net, par, eff
+                else:  # stated, as the shorter and the whole case are
+                    nxt = self._with_stages(sec, have + k, n)
+                    net1 = nxt.network()
+                    par1, eff1 = nxt.stage_parameters(net1), nxt.efficiencies()
+                r = solve_arrays(
+                    net1, par1, eff1, _inserted(x, a, a + have, k), tol=tol,
+                    max_iter=max_iter, limits=kernels.LIMIT_WARM_ONLY,
+                )  # fmt: skip
+                calls += 1
+                iters += int(r[5][kernels.INFO_TOTAL])
+                if r[0] == kernels.OK:
+                    x, have, k = r[1], have + k, STAGE_WALK_STEP
+                else:
+                    k //= 2
+                    if k == 0:
+                        break
+            if have == n:
+                start = (
+                    f"stage-count walk: the {sec} section solved at {m} of its {n} "
+                    f"stages (start: {sstart}), then given its stages back in "
+                    f"{calls} warm solves, each new stage a copy of its flattest stage"
+                )
+                return (*r, start), None, iters
+            tried.append(
+                f"{m} stages: the walk stopped at {have} stages after {calls} "
+                f"warm solves"
+            )
+        return None, (
+            f"no stage-count walk in the {sec} section reached it either (from "
+            + "; ".join(tried)
+            + ")"
+        ), iters
+
+    def _with_stages(self, sec: str, m: int, n: int) -> Cascade:
+        """This case with section ``sec`` at ``m`` stages instead of its ``n``;
+        a feed or side draw at its last stage or beyond keeps its place relative
+        to its end (none lies strictly between its first and last: _stage_walk)."""
+        case = self.case.model_copy(deep=True)
+        getattr(case.sections, sec).stages = m
+        end = self._stage_index()[2][sec][1]
+        for item in [case.feed, *case.side_draws]:
+            if item.stage is not None and item.stage >= end:
+                item.stage += m - n
+        return Cascade(case)
 
     def _pulled_affinities(self, par: dict, v: float) -> dict:
         """The stage parameters with each metal's log affinity constant (``c``:
@@ -1344,6 +1448,51 @@ class Cascade:
         return None, iters
 
     @_built_once
+    def _steady_state(self, net, par, eff, x0, tol, max_iter, *, deep=True):
+        """The once-through steady state: the kernel's solve from ``x0`` (None:
+        cold), then, while none converged, the fallbacks in turn -- the
+        organic-flow walk and the feed walk (status NOT_CONVERGED only), then
+        (``deep``) arclength continuation and the stage-count walk.
+
+        Returns (kernel tuple, start text, Newton iterations of every call,
+        whether the two walks failed, what the deep fallbacks tried or None).
+        The tuple's status is the last failure where nothing converged."""
+        st, x, y, h, F, info = solve_arrays(
+            net, par, eff, x0, tol=tol, max_iter=max_iter
+        )
+        start = START_PATHS[int(info[kernels.INFO_PATH])]
+        iters = int(info[kernels.INFO_TOTAL])
+        walk_failed = False
+        # every fallback's Newton iterations count, reached or not
+        if st == kernels.NOT_CONVERGED:
+            walked, extra = self._organic_flow_walk(tol, max_iter)
+            iters += extra
+            walk_failed = walked is None
+            if walked is None:
+                walked, extra = self._feed_walk(tol, max_iter)
+                iters += extra
+            if walked is not None:
+                st, x, y, h, F, info, start = walked
+                walk_failed = False
+        tried = []
+        for fallback in (self._arclength_walk, self._stage_walk) if deep else ():
+            if st == kernels.OK:
+                break
+            walked, why, extra = fallback(net, par, tol, max_iter)
+            iters += extra
+            if walked is not None:
+                st, x, y, h, F, info, start = walked
+                walk_failed = False
+            else:
+                tried.append(why)
+        return (
+            (st, x, y, h, F, info),
+            start,
+            iters,
+            walk_failed,
+            "; ".join(tried) if st != kernels.OK and tried else None,
+        )
+
     def simulate(
         self,
         *,
@@ -1380,34 +1529,13 @@ class Cascade:
         budget = self.acid_budget(net)
         self._check_budget(budget)
         par = self.stage_parameters(net)
-        x0 = warm_start
-        st, x, y, h, F, info = solve_arrays(
-            net, par, eff, x0, tol=tol, max_iter=max_iter
+        solved, start, iters, walk_failed, failed = self._steady_state(
+            net, par, eff, warm_start, tol, max_iter
         )
-        start = START_PATHS[int(info[kernels.INFO_PATH])]
-        iters = int(info[kernels.INFO_TOTAL])
-        walk_failed = False
-        # every fallback's Newton iterations count, reached or not
-        if st == kernels.NOT_CONVERGED:
-            walked, extra = self._organic_flow_walk(tol, max_iter)
-            iters += extra
-            walk_failed = walked is None
-            if walked is None:
-                walked, extra = self._feed_walk(tol, max_iter)
-                iters += extra
-            if walked is not None:
-                st, x, y, h, F, info, start = walked
-                walk_failed = False
-        arc_failed = None
-        if st != kernels.OK:
-            walked, arc_failed, extra = self._arclength_walk(net, par, tol, max_iter)
-            iters += extra
-            if walked is not None:
-                st, x, y, h, F, info, start = walked
-                walk_failed = False
+        st, x, y, h, F, info = solved
         if st != kernels.OK:
             try:
-                self._raise_for(st, net, par, info, walk_failed, arc=arc_failed)
+                self._raise_for(st, net, par, info, walk_failed, arc=failed)
             except CascadeError as e:
                 raise self._budget_error(budget, e) from e
         loops = 0
@@ -2087,38 +2215,23 @@ class Cascade:
         if self._murphree(eff):
             return None, "no arclength continuation (Murphree stages)", 0
         xa, rep = continuation.follow(net0, par, x0, F0, net, par, eff)
-        iters = rep["newton"]
+        res, how, extra = _solve_from_path(net, par, eff, xa, rep, tol, max_iter)
+        iters = rep["newton"] + extra
+        if res is not None:
+            return res, None, iters
         if xa is not None:
-            res = solve_arrays(
-                net, par, eff, xa, tol=tol, max_iter=max_iter,
-                limits=kernels.LIMIT_WARM_ONLY,
-            )  # fmt: skip
-            if res[0] == kernels.OK:
-                return res, None, iters
-            iters += int(res[5][kernels.INFO_TOTAL])
             stop = (
                 "arclength continuation reached this pass, but the kernel did not "
                 "converge from the profile it reached"
             )
-            end = xa
         else:
             stop = (
                 "arclength continuation from the last solved pass to this one "
                 f"stopped at {rep['p']:.4g} of the way ({rep['reason']})"
             )
-            end = rep.get("x_end")
-        if end is None:
-            return None, stop, iters
-        res = solve_arrays(
-            net, par, eff, end, tol=tol, max_iter=max_iter,
-            limits=kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
-        )  # fmt: skip
-        if res[0] == kernels.OK:
-            return res, None, iters
-        iters += int(res[5][kernels.INFO_TOTAL])
-        return None, (
-            stop + "; the pseudo-transient from where it ended did not converge"
-        ), iters
+        if how == "transient failed":
+            stop += "; the pseudo-transient from where it ended did not converge"
+        return None, stop, iters
 
     @staticmethod
     def _murphree(eff) -> bool:
@@ -2339,6 +2452,49 @@ def solve_arrays(
         x, y, h, F, tol, max_iter, info, *((limits,) if limits else ()),
     )  # fmt: skip
     return st, x, y, h, F, info
+
+
+def _solve_from_path(net, par, eff, xa, rep: dict, tol: float, max_iter: int):
+    """The kernel's solve of a case from where an arclength path ended: warm
+    Newton from the point it reached at p = 1 (``xa``), else the kernel's
+    pseudo-transient (the case's own dynamics: a front the path crosses stage by
+    stage at a nearly fixed parameter moves on in pseudo-time) from that point
+    or from where the path stopped short (``rep["x_end"]``).
+
+    Returns (kernel tuple or None, which solve answered -- "warm" or
+    "transient" -- or why none did -- "transient failed" or "no profile" --,
+    the Newton iterations of the failed solves; a returned tuple's own are in
+    its info)."""
+    iters = 0
+    if xa is not None:
+        res = solve_arrays(
+            net, par, eff, xa, tol=tol, max_iter=max_iter,
+            limits=kernels.LIMIT_WARM_ONLY,
+        )  # fmt: skip
+        if res[0] == kernels.OK:
+            return res, "warm", iters
+        iters += int(res[5][kernels.INFO_TOTAL])
+    end = xa if xa is not None else rep.get("x_end")
+    if end is None:
+        return None, "no profile", iters
+    res = solve_arrays(
+        net, par, eff, end, tol=tol, max_iter=max_iter,
+        limits=kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
+    )  # fmt: skip
+    if res[0] == kernels.OK:
+        return res, "transient", iters
+    return None, "transient failed", iters + int(res[5][kernels.INFO_TOTAL])
+
+
+def _inserted(x: np.ndarray, a: int, b: int, k: int) -> np.ndarray:
+    """Profile ``x`` with ``k`` copies of the flattest stage of rows a..b-1
+    (the smallest largest change of log concentration to the next stage of the
+    span) inserted after it."""
+    j = a
+    if b - a > 1:
+        lx = np.log(np.maximum(x[a:b], 1e-300))
+        j = a + int(np.argmin(np.abs(np.diff(lx, axis=0)).max(axis=1)))
+    return np.concatenate([x[: j + 1], np.repeat(x[j : j + 1], k, axis=0), x[j + 1 :]])
 
 
 def circulation(net: Network, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -853,3 +853,97 @@ def test_organic_loop_pass_reached_by_arclength_is_said():
     assert conv["organic_loop_passes"] >= 38
     assert conv["relative_error_estimate"] <= 1e-10
     assert r.balance["relative_error"].max() <= 1e-10
+
+
+# --------------------- 7. cascades only the stage-count walk reaches (issue 17)
+def _cold_fails_at(monkeypatch, n_full: int | None):
+    """Make every cold kernel solve of a cascade of ``n_full`` stages (None:
+    of any size) report NOT_CONVERGED, as the kernel does for 5635 below; warm
+    solves and cold solves of other sizes are the kernel's own."""
+    from rexopt import cascade
+
+    real = cascade.solve_arrays
+
+    def solve_arrays(net, par, eff, x0=None, **kw):
+        res = real(net, par, eff, x0, **kw)
+        if x0 is None and (n_full is None or net.N == n_full):
+            return (kernels.NOT_CONVERGED, *res[1:])
+        return res
+
+    monkeypatch.setattr(cascade, "solve_arrays", solve_arrays)
+
+
+def test_stage_walk_reaches_the_cold_answer(monkeypatch):
+    """The stage-count walk on a case the kernel solves cold (Sm/Eu/Gd 38 + 28 +
+    3, feed at the last extraction stage, a side draw in the scrub): with every
+    cold solve of the whole case made to fail, simulate() solves the extraction
+    section at 4 stages and gives it its 38 back; the answer is the cold
+    solve's to 1e-10 above the floor (the feed and the draw kept their places)."""
+    case = load("smeugd_38_28_3.toml")
+    cold = simulate(case, branch_search=False)
+    assert cold.convergence["start"] in ("linear", "continuation")
+    _cold_fails_at(monkeypatch, 69)
+    r = simulate(case, branch_search=False)
+    assert r.convergence["start"].startswith(
+        "stage-count walk: the extraction section solved at 4 of its 38 stages "
+        "(start: "
+    ), r.convergence["start"]
+    assert r.convergence["relative_error_estimate"] <= 1e-10
+    net = Cascade(case).network()
+    assert rel_diff(net, (r.x, r.y), (cold.x, cold.y)) <= SAME
+    assert balance_error(net, r.x, r.y) <= BALANCE
+
+
+def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
+    """Where no cut cascade is solved either, the error names the stage counts
+    tried; a side draw strictly inside the longest section refuses the walk
+    (it would have no place at fewer stages), in words."""
+    from rexopt.cascade import CascadeError
+
+    case = load("smeugd_38_28_3.toml")
+    _cold_fails_at(monkeypatch, None)
+    with pytest.raises(CascadeError) as err:
+        simulate(case, branch_search=False)
+    assert (
+        "no stage-count walk in the extraction section reached it either (from "
+        "4 stages: not solved there; 11 stages: not solved there)"
+    ) in str(err.value)
+    inside = copy.deepcopy(case)
+    inside["side_draws"][0]["stage"] = 20
+    cas = Cascade(inside)
+    net = cas.network()
+    walked, why, iters = cas._stage_walk(net, cas.stage_parameters(net), 1e-12, 200)
+    assert walked is None and iters == 0
+    assert why == (
+        "no stage-count walk (a side draw at stage 20 lies inside the longest "
+        "section, extraction)"
+    )
+
+
+@pytest.mark.slow
+def test_stage_walk_reaches_stress_5635():
+    """Stress cascade 5635 (mass action, 60 + 107 + 275 stages, acid budget 58
+    eq/h short): no start, walk or arclength origin reaches it; the stage-count
+    walk solves the strip at 28 stages (feed walk) and gives it its 275 back.
+    The answer is the case's own converged solve: a warm solve from it moves
+    nothing beyond 1e-10, every balance closes, and it is the acid steady state
+    (lowest free acid above 1e-4 mol/L)."""
+    case = load("stagewalk/stress_5635_mass_action.toml")
+    net, st, x, y, info = solve(case)
+    assert st != kernels.OK  # why it is here: the kernel's own starts miss it
+    cas = Cascade(case)
+    walked, why, iters = cas._stage_walk(net, cas.stage_parameters(net), 1e-12, 200)
+    assert why is None
+    st, x, y, h, _F, info, start = walked
+    assert st == kernels.OK
+    assert start == (
+        "stage-count walk: the strip section solved at 28 of its 275 stages "
+        "(start: feed walk from 0.1 x the feed's metals), then given its stages "
+        "back in 10 warm solves, each new stage a copy of its flattest stage"
+    )
+    assert info[kernels.INFO_RELSTEP] <= 1e-10
+    net2, st2, x2, y2, info2 = solve(case, x)
+    assert st2 == kernels.OK
+    assert rel_diff(net2, (x2, y2), (x, y)) <= SAME
+    assert balance_error(net2, x2, y2) <= net2.N * 1e-12
+    assert h.min() > 1e-4

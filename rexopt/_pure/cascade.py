@@ -365,9 +365,9 @@ def _run_starts(real, warm, limits):
     if warm:
         if limits & LIMIT_WARM_TRANSIENT:
             info[INFO_PATH] = PATH_TRANSIENT
-            st = _newton(
-                net, ext_aq, ext_org, full, chem, x, y, h, F, tol, TRANSIENT_ITER,
-                info, scale, murphree, None, None, 1.0,
+            st = _transient_start(
+                net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale,
+                murphree, flat=False,
             )  # fmt: skip
         else:
             info[INFO_PATH] = PATH_WARM
@@ -664,13 +664,17 @@ def _flat_start(net, ext, full, chem, scale, x, y, F):
 
 
 def _transient_start(
-    net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree
-):
+    net, ext_aq, ext_org, full, chem, x, y, h, F, tol, info, scale, murphree,
+    flat=True,
+):  # fmt: skip
     """Fallback cold start: pseudo-transient steps from a flat profile (the cascade
     filled evenly), pseudo-time growing as the residual falls.  Slower on designed
     cascades than the continuation, but it passes the sharp saturation fronts and
-    strongly saponified mass-action cases where the continuation folds."""
-    _flat_start(net, ext_aq + ext_org, full, chem, scale, x, y, F)
+    strongly saponified mass-action cases where the continuation folds.  With
+    ``flat`` False the steps start from the caller's profile in x, y, F
+    (LIMIT_WARM_TRANSIENT)."""
+    if flat:
+        _flat_start(net, ext_aq + ext_org, full, chem, scale, x, y, F)
     return _newton(
         net,
         ext_aq,
