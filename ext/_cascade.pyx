@@ -884,7 +884,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                     s1 = 0.0
                     s2 = 0.0
                     for k in range(C):
-                        zk = x[j * C + k] * w.du[j * C + k]
+                        zk = x[j * C + k] * w.du[j * M + k]
                         s1 += ch.z[k] * zk
                         s2 += fc[3 * C + k] * zk
                 for k in range(M):
@@ -904,7 +904,7 @@ cdef int newton(Net *nt, Chem *ch, Work *w, double *x, double *y, double *h,
                         # y = D x above the floor counts too, with its own relative
                         # correction (see the twin)
                         yv = y[j * C + k]
-                        dy = w.du[j * C + k]
+                        dy = w.du[j * M + k]
                         if yv > 0.0:
                             dy += (fc[C + k] * s1 + fc[2 * C + k] * s2) / yv
                         if dy > 0.0:
@@ -1551,6 +1551,18 @@ cdef int basic_profile(Chem *ch, int N, double *x) noexcept nogil:
     return 0
 
 
+cdef int transient_start(Net *nt, Chem *full, Work *w, double *px, double *py,
+                         double *ph, double *pF, double tol, double *pinfo,
+                         int flat) noexcept nogil:
+    """Pseudo-transient steps from the caller's profile, or (flat) from a flat
+    one: the twin's _transient_start."""
+    pinfo[INFO_PATH] = 3
+    if flat:
+        flat_start(nt, full, w, px, py, pF)
+    return newton(nt, full, w, px, py, ph, pF, tol,
+                  TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
+
+
 cdef int run_starts(Net *nt, Chem *full, Work *w, double *px, double *py, double *ph,
                     double *pF, double tol, int max_iter, double *pinfo, int warm,
                     int limits) noexcept nogil:
@@ -1558,9 +1570,7 @@ cdef int run_starts(Net *nt, Chem *full, Work *w, double *px, double *py, double
     cdef int st
     if warm and limits & 16:
         # the pseudo-transient from the caller's profile (see the twin)
-        pinfo[INFO_PATH] = 3
-        st = newton(nt, full, w, px, py, ph, pF, tol,
-                    TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
+        st = transient_start(nt, full, w, px, py, ph, pF, tol, pinfo, 0)
         if st == OK or limits & 1:
             return polish(nt, full, w, px, py, ph, pF, tol, pinfo, st)
     elif warm:
@@ -1579,10 +1589,7 @@ cdef int run_starts(Net *nt, Chem *full, Work *w, double *px, double *py, double
     st = cold_solve(nt, full, w, px, py, ph, pF, tol, max_iter, pinfo)
     if st != OK and not limits & 2:
         # fallback: pseudo-transient steps from a flat profile (see the twin)
-        pinfo[INFO_PATH] = 3
-        flat_start(nt, full, w, px, py, pF)
-        st = newton(nt, full, w, px, py, ph, pF, tol,
-                    TRANSIENT_ITER, tol, pinfo, MAX_HALVINGS, 1.0)
+        st = transient_start(nt, full, w, px, py, ph, pF, tol, pinfo, 1)
     return polish(nt, full, w, px, py, ph, pF, tol, pinfo, st)
 
 
