@@ -74,10 +74,11 @@ ARC_ORIGINS = (
     ("saponification", 0.25),
     ("saponification", 0.05),
 )
-# the stage-count walk (the last fallback): the longest section cut to these
-# fractions of its stages, solved there, then given its stages back this many at
-# a time (halved on a failed warm solve) within this many kernel calls; sections
-# shorter than STAGE_WALK_MIN are not walked (measured: seed-0 stress cascade
+# the stage-count walk (the last fallback): the longest run of stages (a section,
+# or its part between feeds and side draws) cut to these fractions of its stages,
+# solved there, then given its stages back this many at a time (halved on a
+# failed warm solve) within this many kernel calls; runs shorter than
+# STAGE_WALK_MIN are not walked (measured: seed-0 stress cascade
 # 5635, 275 strip stages, solved at 28 and walked up in 10 warm solves)
 STAGE_WALK_FRACTIONS = (0.1, 0.3)
 STAGE_WALK_STEP = 25
@@ -1235,13 +1236,32 @@ class Cascade:
             + ")"
         ), iters
 
+    def _walk_run(self) -> tuple[str, int, int]:
+        """The run of stages the stage-count walk cuts: the longest run of one
+        section with no feed or side draw strictly inside it (one at its first
+        or last stage keeps its place when the run is cut), a whole section
+        where none lies inside.  Returns (section, first row, end row), rows
+        0-based with the end excluded; the first such run of the longest."""
+        spans = self._stage_index()[2]
+        placed = [self.case.feed.stage] + [d.stage for d in self.case.side_draws]
+        best = None
+        for sec, (a, b) in spans.items():
+            # a feed or draw at 1-based stage p inside ends one run and starts
+            # the next: row p - 1 belongs to both
+            ends = [a, *sorted({p - 1 for p in placed if p and a + 1 < p < b}), b - 1]
+            for lo, hi in zip(ends[:-1], ends[1:]):
+                if best is None or hi + 1 - lo > best[2] - best[1]:
+                    best = (sec, lo, hi + 1)
+        return best
+
     def _stage_walk(self, net, par, tol: float, max_iter: int):
-        """Last fallback: solve the case with its longest section cut to
-        STAGE_WALK_FRACTIONS of its stages (cold, then the organic-flow and
-        feed walks), then give the section its stages back STAGE_WALK_STEP at a
-        time, each new stage a copy of the section's flattest stage (the
-        smallest change of log concentration to its neighbour) and each
-        cascade solved by the kernel warm from the last.
+        """Last fallback: solve the case with its longest run of stages (a
+        section, or the part of one between feeds and side draws: _walk_run)
+        cut to STAGE_WALK_FRACTIONS of its stages (cold, then the organic-flow
+        and feed walks), then give the run its stages back STAGE_WALK_STEP at a
+        time, each new stage a copy of the run's flattest stage (the smallest
+        change of log concentration to its neighbour) and each cascade solved
+        by the kernel warm from the last.
 
         A long section of a cascade short of acid holds a plateau where a
         stage inserted changes almost nothing: seed-0 stress cascade 5635
@@ -1252,25 +1272,17 @@ class Cascade:
         last one the case itself (its own network), so the walk changes
         nothing in the answer.  Returns (kernel tuple + start text, None) or
         (None, what was tried), and the Newton iterations of every call."""
-        spans = self._stage_index()[2]
-        sec = max(spans, key=lambda k: spans[k][1] - spans[k][0])
-        a, b = spans[sec]
+        sec, a, b = self._walk_run()
         n = b - a
+        whole = (a, b) == self._stage_index()[2][sec]
+        where = f"the {sec} section" if whole else (
+            f"stages {a + 1}-{b} of the {sec} section"
+        )  # fmt: skip
         if n < STAGE_WALK_MIN:
             return None, (
-                f"no stage-count walk (the longest section, {sec}, has {n} "
-                f"stages; walked from {STAGE_WALK_MIN} up)"
-            ), 0
-        # a feed or draw at a stage inside the section has no place when it is
-        # cut (at its first or last stage it keeps that place)
-        placed = [("the feed", self.case.feed.stage)] + [
-            ("a side draw", d.stage) for d in self.case.side_draws
-        ]
-        inside = [(what, p) for what, p in placed if p and a + 1 < p < b]
-        if inside:
-            return None, (
-                f"no stage-count walk ({inside[0][0]} at stage {inside[0][1]} lies "
-                f"inside the longest section, {sec})"
+                f"no stage-count walk (the longest run of stages with no feed or "
+                f"side draw inside, {where}, has {n} stages; walked from "
+                f"{STAGE_WALK_MIN} up)"
             ), 0
         eff = self.efficiencies()
         iters = 0
@@ -1278,7 +1290,7 @@ class Cascade:
         for frac in STAGE_WALK_FRACTIONS:
             m = max(1, round(n * frac))
             try:
-                short = self._with_stages(sec, m, n)
+                short = self._with_stages(sec, b, m, n)
                 snet = short.network()
                 spar = short.stage_parameters(snet)
                 res, sstart, extra, _, _ = short._steady_state(
@@ -1292,15 +1304,19 @@ class Cascade:
             if res[0] != kernels.OK:
                 tried.append(f"{m} stages: not solved there")
                 continue
-            x, have, k, calls = res[1], m, STAGE_WALK_STEP, 0
+            x, have, k, calls, why = res[1], m, STAGE_WALK_STEP, 0, ""
             while have < n and calls < STAGE_WALK_MAX_SOLVES:
                 k = min(k, n - have)
                 if have + k == n:  # the case's own network and parameters
                     net1, par1, eff1 = net, par, eff
-                else:  # stated, as the shorter and the whole case are
-                    nxt = self._with_stages(sec, have + k, n)
-                    net1 = nxt.network()
-                    par1, eff1 = nxt.stage_parameters(net1), nxt.efficiencies()
+                else:
+                    try:
+                        nxt = self._with_stages(sec, b, have + k, n)
+                        net1 = nxt.network()
+                        par1, eff1 = nxt.stage_parameters(net1), nxt.efficiencies()
+                    except CaseError as e:
+                        why = f" ({have + k} stages: {e})"
+                        break
                 r = solve_arrays(
                     net1, par1, eff1, _inserted(x, a, a + have, k), tol=tol,
                     max_iter=max_iter, limits=kernels.LIMIT_WARM_ONLY,
@@ -1314,29 +1330,38 @@ class Cascade:
                     if k == 0:
                         break
             if have == n:
-                start = (
-                    f"stage-count walk: the {sec} section solved at {m} of its {n} "
-                    f"stages (start: {sstart}), then given its stages back in "
-                    f"{calls} warm solves, each new stage a copy of its flattest stage"
-                )
+                if whole:
+                    start = (
+                        f"stage-count walk: the {sec} section solved at {m} of its "
+                        f"{n} stages (start: {sstart}), then given its stages back "
+                        f"in {calls} warm solves, each new stage a copy of its "
+                        "flattest stage"
+                    )
+                else:
+                    start = (
+                        f"stage-count walk: the {sec} section solved with its "
+                        f"stages {a + 1}-{b} cut to {m} of {n} (start: {sstart}), "
+                        f"then given them back in {calls} warm solves, each new "
+                        "stage a copy of the run's flattest stage"
+                    )
                 return (*r, start), None, iters
             tried.append(
                 f"{m} stages: the walk stopped at {have} stages after {calls} "
-                f"warm solves"
+                f"warm solves{why}"
             )
         return None, (
-            f"no stage-count walk in the {sec} section reached it either (from "
+            f"no stage-count walk in {where} reached it either (from "
             + "; ".join(tried)
             + ")"
         ), iters
 
-    def _with_stages(self, sec: str, m: int, n: int) -> Cascade:
-        """This case with section ``sec`` at ``m`` stages instead of its ``n``;
-        a feed or side draw at its last stage or beyond keeps its place relative
-        to its end (none lies strictly between its first and last: _stage_walk)."""
+    def _with_stages(self, sec: str, end: int, m: int, n: int) -> Cascade:
+        """This case with the run of ``n`` stages of section ``sec`` that ends
+        at 1-based stage ``end`` cut to ``m``: a feed or side draw at the run's
+        last stage or beyond keeps its place relative to the run's end (none
+        lies strictly inside the run: _walk_run)."""
         case = self.case.model_copy(deep=True)
-        getattr(case.sections, sec).stages = m
-        end = self._stage_index()[2][sec][1]
+        getattr(case.sections, sec).stages += m - n
         for item in [case.feed, *case.side_draws]:
             if item.stage is not None and item.stage >= end:
                 item.stage += m - n

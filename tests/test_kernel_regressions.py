@@ -896,9 +896,9 @@ def test_stage_walk_reaches_the_cold_answer(monkeypatch):
 
 def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
     """Where no cut cascade is solved either, the error names the stage counts
-    tried; a side draw strictly inside the longest section refuses the walk
-    (it would have no place at fewer stages), in words."""
-    from rexopt.cascade import CascadeError
+    tried; where every run of stages between feeds and side draws is shorter
+    than STAGE_WALK_MIN, the walk is refused, in words, before any solve."""
+    from rexopt.cascade import STAGE_WALK_MIN, CascadeError
 
     case = load("smeugd_38_28_3.toml")
     _cold_fails_at(monkeypatch, None)
@@ -908,16 +908,50 @@ def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
         "no stage-count walk in the extraction section reached it either (from "
         "4 stages: not solved there; 11 stages: not solved there)"
     ) in str(err.value)
-    inside = copy.deepcopy(case)
-    inside["side_draws"][0]["stage"] = 20
-    cas = Cascade(inside)
+    assert STAGE_WALK_MIN == 10
+    many = copy.deepcopy(case)
+    draw = many["side_draws"][0]
+    many["side_draws"] = [
+        {**draw, "name": f"d{p}", "stage": p, "flow_L_h": 1.0}
+        for p in (8, 16, 24, 32, 46, 54, 62)
+    ]
+    cas = Cascade(many)
+    # extraction runs 1-8, 8-16, 16-24, 24-32, 32-38; scrub 39-46, 46-54,
+    # 54-62, 62-66; strip 67-69: the first of the longest (9 stages)
+    assert cas._walk_run() == ("extraction", 7, 16)
     net = cas.network()
     walked, why, iters = cas._stage_walk(net, cas.stage_parameters(net), 1e-12, 200)
     assert walked is None and iters == 0
     assert why == (
-        "no stage-count walk (a side draw at stage 20 lies inside the longest "
-        "section, extraction)"
+        "no stage-count walk (the longest run of stages with no feed or side "
+        "draw inside, stages 8-16 of the extraction section, has 9 stages; "
+        "walked from 10 up)"
     )
+
+
+def test_stage_walk_cuts_between_side_draws(monkeypatch):
+    """A side draw inside the longest section (the Sm/Eu/Gd case with its draw
+    moved to extraction stage 10) splits it: the walk cuts the longer part,
+    stages 10-38 (29 > the scrub's 28), keeps the draw at stage 10 and the feed
+    at the last extraction stage, and reaches the cold solve's answer."""
+    case = load("smeugd_38_28_3.toml")
+    case["side_draws"][0]["stage"] = 10
+    cold = simulate(case, branch_search=False)
+    assert cold.convergence["start"] in ("linear", "continuation")
+    assert Cascade(case)._walk_run() == ("extraction", 9, 38)
+    _cold_fails_at(monkeypatch, 69)
+    r = simulate(case, branch_search=False)
+    assert r.convergence["start"].startswith(
+        "stage-count walk: the extraction section solved with its stages 10-38 "
+        "cut to 3 of 29 (start: "
+    ), r.convergence["start"]
+    assert r.convergence["start"].endswith(
+        "each new stage a copy of the run's flattest stage"
+    )
+    assert r.convergence["relative_error_estimate"] <= 1e-10
+    net = Cascade(case).network()
+    assert rel_diff(net, (r.x, r.y), (cold.x, cold.y)) <= SAME
+    assert balance_error(net, r.x, r.y) <= BALANCE
 
 
 @pytest.mark.slow
