@@ -17,12 +17,17 @@ linear cascade; Kremser for one section).
 A case the generator draws that the case schema refuses (e.g. a side draw larger
 than the flow at its stage) is redrawn, and counted.  ``--time-limit S`` stops a
 cascade's ``simulate`` after S seconds of wall time (SIGALRM, so Unix only) and
-counts it apart, as not finished: neither converged nor failed.
+counts it apart, as not finished: neither converged nor failed.  The wall
+time of every cascade's ``simulate`` is measured and summarised (median,
+percentiles, slowest); ``--record FILE.csv`` writes one row per cascade (index,
+model, size, loop, outcome, seconds, Newton iterations, how it was reached or
+the error in full), so the slow tail can be read without solving it again.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import signal
 import sys
@@ -256,7 +261,7 @@ def run(
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
         "by_model": {}, "worst_balance_at": None, "arclength": 0, "loop_newton": 0,
         "loop_base": 0, "beyond_acid": 0, "basic": 0,
-        "by_budget": {}, "timed_out": [],
+        "by_budget": {}, "timed_out": [], "records": [],
     }  # fmt: skip
     if time_limit:
         signal.signal(signal.SIGALRM, _alarm)
@@ -292,6 +297,9 @@ def run(
                         out["worst_closed_form"], decimal_error(net, par, x, circ)
                     )
                     out["closed_form_cases"] += 1
+        rec = _record(out["n"], case)
+        out["records"].append(rec)
+        t = time.perf_counter()
         try:
             if time_limit:
                 signal.setitimer(signal.ITIMER_REAL, time_limit)
@@ -300,19 +308,25 @@ def run(
             finally:
                 if time_limit:
                     signal.setitimer(signal.ITIMER_REAL, 0.0)
+                rec["seconds"] = time.perf_counter() - t
         except CascadeError as e:
             out["failures"].append((out["n"], model, str(e)))  # classified whole
+            rec.update(outcome="failed", how=str(e),
+                       newton_iterations=getattr(e, "newton_iterations", ""))  # fmt: skip
             if verbose:
                 print("FAIL", out["n"], model, str(e)[:200], flush=True)
             continue
         except TimeLimit:
             out["timed_out"].append((out["n"], model))
+            rec.update(outcome="time limit", how=f"stopped after {time_limit:g} s")
             if verbose:
                 print(f"TIME LIMIT {out['n']} {model}: stopped after {time_limit:g} s",
                       flush=True)  # fmt: skip
             continue
         out["sim_ok"] += 1
         how = r.convergence["start"]
+        rec.update(outcome="converged", how=how,
+                   newton_iterations=r.convergence["newton_iterations"])  # fmt: skip
         # the once-through fallback ("arclength continuation from ...") or an
         # organic-loop pass reached by it; the loop closed by Newton's method
         out["arclength"] += "arclength continuation" in how
@@ -349,6 +363,50 @@ def run(
     return out
 
 
+def _record(n: int, case: dict) -> dict:
+    """One row of --record: the cascade, filled in with its outcome."""
+    sec = case["sections"]
+    return {
+        "index": n,
+        "model": case["chemistry"]["model"],
+        "components": len(case["chemistry"]["components"]),
+        **{f"stages_{k}": (sec.get(k) or {}).get("stages", 0)
+           for k in ("extraction", "scrub", "strip")},  # fmt: skip
+        "side_draws": len(case.get("side_draws", [])),
+        "organic_loop": bool(case["organic"].get("recycle")),
+        "outcome": "",
+        "seconds": float("nan"),
+        "newton_iterations": "",
+        "how": "",
+    }
+
+
+def time_summary(records: list[dict]) -> str:
+    """The wall time of simulate per cascade [s]: median, percentiles, slowest."""
+    rows = [r for r in records if r["seconds"] == r["seconds"]]
+    if not rows:
+        return "simulate wall time per cascade: none measured"
+    t = np.array([r["seconds"] for r in rows])
+    slow = max(rows, key=lambda r: r["seconds"])
+    over = ", ".join(f"{int((t > lim).sum())} over {lim:g} s" for lim in (1, 10, 60))
+    return (
+        f"simulate wall time per cascade [s] ({len(t)} cascades): median "
+        f"{np.median(t):.3g}, 90 % below {np.quantile(t, 0.9):.3g}, 99 % below "
+        f"{np.quantile(t, 0.99):.3g}, 99.9 % below {np.quantile(t, 0.999):.3g}, "
+        f"slowest {slow['seconds']:.1f} (cascade {slow['index']}, {slow['outcome']}); "
+        f"{over}; total {t.sum():.1f}"
+    )
+
+
+def write_records(path: str, records: list[dict]) -> None:
+    """The --record CSV: one row per cascade solved, by index."""
+    rows = sorted(records, key=lambda r: r["index"])
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["index"])
+        w.writeheader()
+        w.writerows(rows)
+
+
 def _shard(args):
     return run(*args)
 
@@ -357,6 +415,8 @@ def merge(parts: list[dict]) -> dict:
     """The figures of several shards of one run, as one run would print them."""
     out = dict(parts[0])
     out["iters"] = [i for p in parts for i in p["iters"]]
+    out["records"] = sorted((r for p in parts for r in p["records"]),
+                            key=lambda r: r["index"])  # fmt: skip
     for key in ("failures", "timed_out"):
         out[key] = sorted((f for p in parts for f in p[key]), key=lambda f: f[0])
     for k in ("kernel_tried", "kernel_ok", "sim_ok", "closed_form_cases",
@@ -401,6 +461,12 @@ def main(argv=None):
         "--time-limit", type=float, default=None, metavar="S",
         help="stop a cascade's simulate after S seconds of wall time and count it "
         "as not finished (neither converged nor failed; Unix only)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--record", default=None, metavar="FILE.csv",
+        help="write one row per cascade solved: index, model, size, organic loop, "
+        "outcome, simulate seconds, Newton iterations, how it was reached or the "
+        "error",
     )  # fmt: skip
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -504,6 +570,10 @@ def main(argv=None):
         print(f"  failures: {m}, {kind}: {k}")
     for n, m, msg in o["failures"]:
         print("  not converged:", n, m, msg[:200])
+    print(time_summary(o["records"]))
+    if args.record:
+        write_records(args.record, o["records"])
+        print(f"one row per cascade: {args.record}")
     print(f"time {dt:.1f} s")
     return 0 if o["sim_ok"] == o["n"] else 1
 

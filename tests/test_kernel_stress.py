@@ -12,6 +12,7 @@ the 10,000 of the benchmark are in docs/kernel.md, "Stress test".
 import importlib.util
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from rexopt._pure import cascade as pure
@@ -167,3 +168,27 @@ def test_the_benchmarks_time_limit_counts_a_stopped_cascade_apart(capsys):
     assert bench.main(["--n", "12", "--time-limit", "1e-4"]) == 1
     out = capsys.readouterr().out
     assert "not finished within the time limit of 0.0001 s" in out
+
+
+def test_the_record_has_one_row_per_cascade_and_shards_merge_to_one_run(tmp_path):
+    """--record: every cascade solved gets its row (outcome, seconds, how), the
+    rows of two shards merged are the rows of one run, and the CSV reads back."""
+    one = bench.run(12, 3, False)
+    parts = [bench.run(12, 3, False, shard=(k, 2)) for k in range(2)]
+    merged = bench.merge(parts)
+    key = ("index", "model", "outcome", "how", "newton_iterations")
+    assert [tuple(r[k] for k in key) for r in one["records"]] == [
+        tuple(r[k] for k in key) for r in merged["records"]
+    ]
+    assert [r["index"] for r in one["records"]] == list(range(1, 13))
+    for r in one["records"]:
+        assert r["outcome"] in ("converged", "failed")
+        assert r["seconds"] >= 0.0 and r["how"]
+    assert sum(r["outcome"] == "converged" for r in one["records"]) == one["sim_ok"]
+    text = bench.time_summary(one["records"])
+    assert text.startswith("simulate wall time per cascade [s] (12 cascades): median ")
+    path = tmp_path / "rec.csv"
+    bench.write_records(str(path), merged["records"])
+    back = pd.read_csv(path)
+    assert list(back["index"]) == list(range(1, 13))
+    assert list(back["outcome"]) == [r["outcome"] for r in one["records"]]
