@@ -21,7 +21,9 @@ counts it apart, as not finished: neither converged nor failed.  The wall
 time of every cascade's ``simulate`` is measured and summarised (median,
 percentiles, slowest); ``--record FILE.csv`` writes one row per cascade (index,
 model, size, loop, outcome, seconds, Newton iterations, how it was reached or
-the error in full), so the slow tail can be read without solving it again.
+the error in full), so the slow tail can be read without solving it again;
+while it runs, each process appends its rows to FILE.csv.part<k> as its cascades
+end (a run stopped midway keeps them).
 """
 
 from __future__ import annotations
@@ -244,6 +246,7 @@ def run(
     report_above: float | None = None,
     shard: tuple[int, int] = (0, 1),
     time_limit: float | None = None,
+    record: str | None = None,
 ):
     """Solve ``n`` random cascades; returns a dict of the figures.
 
@@ -253,7 +256,9 @@ def run(
     cascade is drawn, only those with (index - 1) % jobs == k are solved (the
     figures of the shards are merged by :func:`merge`).  ``time_limit`` [s]:
     a ``simulate`` still running after it is stopped and listed in
-    ``timed_out`` (not converged, not failed)."""
+    ``timed_out`` (not converged, not failed).  ``record``: the rows of
+    :func:`_record` are also written to ``record``.part<k> (k the shard) as each
+    cascade ends, so a run stopped midway keeps every row it finished."""
     rng = np.random.default_rng(seed)
     out = {
         "n": 0, "redrawn": 0, "kernel_tried": 0, "kernel_ok": 0, "sim_ok": 0,
@@ -265,6 +270,7 @@ def run(
     }  # fmt: skip
     if time_limit:
         signal.signal(signal.SIGALRM, _alarm)
+    part = _PartWriter(f"{record}.part{shard[0]}") if record else None
     while out["n"] < n:
         case = random_case(rng)
         try:
@@ -315,6 +321,8 @@ def run(
                        newton_iterations=getattr(e, "newton_iterations", ""))  # fmt: skip
             if verbose:
                 print("FAIL", out["n"], model, str(e)[:200], flush=True)
+            if part:
+                part.write(rec)
             continue
         except TimeLimit:
             out["timed_out"].append((out["n"], model))
@@ -322,11 +330,15 @@ def run(
             if verbose:
                 print(f"TIME LIMIT {out['n']} {model}: stopped after {time_limit:g} s",
                       flush=True)  # fmt: skip
+            if part:
+                part.write(rec)
             continue
         out["sim_ok"] += 1
         how = r.convergence["start"]
         rec.update(outcome="converged", how=how,
                    newton_iterations=r.convergence["newton_iterations"])  # fmt: skip
+        if part:
+            part.write(rec)
         # the once-through fallback ("arclength continuation from ...") or an
         # organic-loop pass reached by it; the loop closed by Newton's method
         out["arclength"] += "arclength continuation" in how
@@ -379,6 +391,22 @@ def _record(n: int, case: dict) -> dict:
         "newton_iterations": "",
         "how": "",
     }
+
+
+class _PartWriter:
+    """A shard's rows of --record, appended and flushed as each cascade ends."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.f = open(path, "w", newline="")
+        self.w = None
+
+    def write(self, rec: dict) -> None:
+        if self.w is None:
+            self.w = csv.DictWriter(self.f, fieldnames=list(rec))
+            self.w.writeheader()
+        self.w.writerow(rec)
+        self.f.flush()
 
 
 def time_summary(records: list[dict]) -> str:
@@ -466,7 +494,7 @@ def main(argv=None):
         "--record", default=None, metavar="FILE.csv",
         help="write one row per cascade solved: index, model, size, organic loop, "
         "outcome, simulate seconds, Newton iterations, how it was reached or the "
-        "error",
+        "error (while running, each process appends its rows to FILE.csv.part<k>)",
     )  # fmt: skip
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -486,14 +514,14 @@ def main(argv=None):
                 ex.map(
                     _shard,
                     [
-                        (*common, (k, args.jobs), args.time_limit)
+                        (*common, (k, args.jobs), args.time_limit, args.record)
                         for k in range(args.jobs)
                     ],
                 )
             )
         o = merge(parts)
     else:
-        o = run(*common, time_limit=args.time_limit)
+        o = run(*common, time_limit=args.time_limit, record=args.record)
     dt = time.perf_counter() - t0
     it = np.array(o["iters"] or [0])
     print(f"kernel: {kernels.kernel_info()['cascade_kernel']}; seed {args.seed}")
@@ -573,6 +601,9 @@ def main(argv=None):
     print(time_summary(o["records"]))
     if args.record:
         write_records(args.record, o["records"])
+        for k in range(max(args.jobs, 1)):  # the whole run is in the file now
+            if os.path.exists(f"{args.record}.part{k}"):
+                os.remove(f"{args.record}.part{k}")
         print(f"one row per cascade: {args.record}")
     print(f"time {dt:.1f} s")
     return 0 if o["sim_ok"] == o["n"] else 1

@@ -173,7 +173,10 @@ def test_the_benchmarks_time_limit_counts_a_stopped_cascade_apart(capsys):
 def test_the_record_has_one_row_per_cascade_and_shards_merge_to_one_run(tmp_path):
     """--record: every cascade solved gets its row (outcome, seconds, how), the
     rows of two shards merged are the rows of one run, and the CSV reads back."""
-    one = bench.run(12, 3, False)
+    path = tmp_path / "rec.csv"
+    one = bench.run(12, 3, False, record=str(path))
+    # written as each cascade ended: a run stopped midway keeps them
+    assert list(pd.read_csv(f"{path}.part0")["index"]) == list(range(1, 13))
     parts = [bench.run(12, 3, False, shard=(k, 2)) for k in range(2)]
     merged = bench.merge(parts)
     key = ("index", "model", "outcome", "how", "newton_iterations")
@@ -187,7 +190,6 @@ def test_the_record_has_one_row_per_cascade_and_shards_merge_to_one_run(tmp_path
     assert sum(r["outcome"] == "converged" for r in one["records"]) == one["sim_ok"]
     text = bench.time_summary(one["records"])
     assert text.startswith("simulate wall time per cascade [s] (12 cascades): median ")
-    path = tmp_path / "rec.csv"
     bench.write_records(str(path), merged["records"])
     back = pd.read_csv(path)
     assert list(back["index"]) == list(range(1, 13))
