@@ -873,21 +873,37 @@ def _cold_fails_at(monkeypatch, n_full: int | None):
     monkeypatch.setattr(cascade, "solve_arrays", solve_arrays)
 
 
-def test_stage_walk_reaches_the_cold_answer(monkeypatch):
+@pytest.mark.parametrize(
+    "draw_stage, run, start",
+    [
+        # the case as stated: its draw in the scrub; the whole extraction cut
+        (None, ("extraction", 0, 38),
+         "the extraction section solved at 4 of its 38 stages (start: "),
+        # the draw moved to extraction stage 10 splits the section: the longer
+        # part, stages 10-38 (29 > the scrub's 28), is cut
+        (10, ("extraction", 9, 38),
+         "the extraction section solved with its stages 10-38 cut to 3 of 29 "
+         "(start: "),
+    ],
+)  # fmt: skip
+def test_stage_walk_reaches_the_cold_answer(monkeypatch, draw_stage, run, start):
     """The stage-count walk on a case the kernel solves cold (Sm/Eu/Gd 38 + 28 +
-    3, feed at the last extraction stage, a side draw in the scrub): with every
-    cold solve of the whole case made to fail, simulate() solves the extraction
-    section at 4 stages and gives it its 38 back; the answer is the cold
-    solve's to 1e-10 above the floor (the feed and the draw kept their places)."""
+    3, feed at the last extraction stage, one aqueous side draw): with every
+    cold solve of the whole case made to fail, simulate() cuts the longest run
+    of stages with no feed or draw inside and gives it its stages back; the
+    answer is the cold solve's to 1e-10 above the floor (the feed and the draw
+    kept their places)."""
     case = load("smeugd_38_28_3.toml")
+    if draw_stage is not None:
+        case["side_draws"][0]["stage"] = draw_stage
     cold = simulate(case, branch_search=False)
     assert cold.convergence["start"] in ("linear", "continuation")
+    assert Cascade(case)._walk_run() == run
     _cold_fails_at(monkeypatch, 69)
     r = simulate(case, branch_search=False)
-    assert r.convergence["start"].startswith(
-        "stage-count walk: the extraction section solved at 4 of its 38 stages "
-        "(start: "
-    ), r.convergence["start"]
+    assert r.convergence["start"].startswith("stage-count walk: " + start), (
+        r.convergence["start"]
+    )
     assert r.convergence["relative_error_estimate"] <= 1e-10
     net = Cascade(case).network()
     assert rel_diff(net, (r.x, r.y), (cold.x, cold.y)) <= SAME
@@ -927,31 +943,6 @@ def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
         "draw inside, stages 8-16 of the extraction section, has 9 stages; "
         "walked from 10 up)"
     )
-
-
-def test_stage_walk_cuts_between_side_draws(monkeypatch):
-    """A side draw inside the longest section (the Sm/Eu/Gd case with its draw
-    moved to extraction stage 10) splits it: the walk cuts the longer part,
-    stages 10-38 (29 > the scrub's 28), keeps the draw at stage 10 and the feed
-    at the last extraction stage, and reaches the cold solve's answer."""
-    case = load("smeugd_38_28_3.toml")
-    case["side_draws"][0]["stage"] = 10
-    cold = simulate(case, branch_search=False)
-    assert cold.convergence["start"] in ("linear", "continuation")
-    assert Cascade(case)._walk_run() == ("extraction", 9, 38)
-    _cold_fails_at(monkeypatch, 69)
-    r = simulate(case, branch_search=False)
-    assert r.convergence["start"].startswith(
-        "stage-count walk: the extraction section solved with its stages 10-38 "
-        "cut to 3 of 29 (start: "
-    ), r.convergence["start"]
-    assert r.convergence["start"].endswith(
-        "each new stage a copy of the run's flattest stage"
-    )
-    assert r.convergence["relative_error_estimate"] <= 1e-10
-    net = Cascade(case).network()
-    assert rel_diff(net, (r.x, r.y), (cold.x, cold.y)) <= SAME
-    assert balance_error(net, r.x, r.y) <= BALANCE
 
 
 @pytest.mark.slow
