@@ -79,6 +79,8 @@ class _Homotopy:
         for k in PAR_ARRAYS:
             self.a0[k] = np.asarray(par0[k], float)
             self.a1[k] = np.asarray(par1[k], float)
+        self._da = {k: self.a1[k] - self.a0[k] for k in self.a0}
+        self._arrays = {}  # p -> arrays(p), the last few
         self.z = np.asarray(net1.z, float)
         self.ka = float(par1["ka"])
         self.use_ph = int(par1["use_ph"])
@@ -92,6 +94,8 @@ class _Homotopy:
         self.lnx = np.log(np.maximum(x0, 1e-300)).ravel()
         self.S = None
         self.failure = None  # why the last stage equilibrium failed
+        self.m = None  # the unknowns (remask)
+        self._pattern = None  # their band placement (_band_pattern), once per mask
         self.remask()
         N, C = self.N, self.C
         # block tridiagonal pattern of the full Jacobian (diagonal, upper, lower)
@@ -110,11 +114,26 @@ class _Homotopy:
 
     def remask(self):
         floor = TRACE_FRACTION * np.tile(self.scale / self.flow, self.N)
-        self.m = np.exp(self.lnx) > floor
+        m = np.exp(self.lnx) > floor
+        if self.m is None or not np.array_equal(m, self.m):
+            self._pattern = None
+        self.m = m
 
     def arrays(self, p):
-        # a0 + p (a1 - a0): an array the two ends share stays exactly itself
-        return {k: self.a0[k] + p * (self.a1[k] - self.a0[k]) for k in self.a0}
+        # a0 + p (a1 - a0): an array the two ends share stays exactly itself.
+        # The last few p asked for are kept (a step asks for p and p + DP_EPS
+        # again and again), read-only: no caller may change them
+        got = self._arrays.get(p)
+        if got is None:
+            got = {}
+            for k, a0 in self.a0.items():
+                a = a0 + p * self._da[k]
+                a.flags.writeable = False
+                got[k] = a
+            if len(self._arrays) >= 4:
+                self._arrays.pop(next(iter(self._arrays)))
+            self._arrays[p] = got
+        return got
 
     def organic(self, x, A, jac):
         """Stage equilibrium at every stage: y (N, C) and, with jac, dy/dx blocks."""
@@ -167,7 +186,9 @@ class _Homotopy:
                 (lo * xs[:-1] / Sr[1:]).ravel(),
             ]
         )
-        return r, _Band(vals, self._rows, self._cols, self.m)
+        if self._pattern is None:
+            self._pattern = _band_pattern(self._rows, self._cols, self.m)
+        return r, _Band(vals, self._pattern)
 
     def dp(self, um, p, mid):
         """H_p by a forward difference from ``mid`` = H(um, p) (the residual the
@@ -217,18 +238,15 @@ class _Homotopy:
 
 class _Band:
     """H_u on the unknowns as a banded matrix (stage-major order: bandwidth below
-    2C), factored once by LAPACK (gbtrf) for any number of right-hand sides."""
+    2C), factored once by LAPACK (gbtrf) for any number of right-hand sides.
+    ``pattern`` is :func:`_band_pattern`'s for the unknowns' mask (kept by the
+    homotopy until the mask changes: the placement is the same at every step)."""
 
-    def __init__(self, vals, rows, cols, m):
-        idx = np.cumsum(m) - 1
-        keep = m[rows] & m[cols]
-        i, j, v = idx[rows[keep]], idx[cols[keep]], vals[keep]
-        n = int(m.sum())
-        self.n = n
-        self.kl = int(max(np.max(i - j, initial=0), 0))
-        self.ku = int(max(np.max(j - i, initial=0), 0))
-        ab = np.zeros((2 * self.kl + self.ku + 1, n))
-        ab[self.kl + self.ku + i - j, j] = v  # the pattern has no duplicates
+    def __init__(self, vals, pattern):
+        keep, pos, shape, self.kl, self.ku = pattern
+        self.n = shape[1]
+        ab = np.zeros(shape)
+        ab.ravel()[pos] = vals[keep]  # the pattern has no duplicates
         self.ab = ab
         self.lu = None
 
@@ -246,6 +264,20 @@ class _Band:
         if info != 0 or not np.all(np.isfinite(z)):
             return None
         return z
+
+
+def _band_pattern(rows, cols, m):
+    """Where the Jacobian's values ``vals`` (at ``rows``, ``cols`` of the full
+    N C x N C pattern) go in LAPACK's band storage of the unknowns ``m``: (the
+    entries kept, their flat positions, the storage's shape, kl, ku)."""
+    idx = np.cumsum(m) - 1
+    keep = m[rows] & m[cols]
+    i, j = idx[rows[keep]], idx[cols[keep]]
+    n = int(m.sum())
+    kl = int(max(np.max(i - j, initial=0), 0))
+    ku = int(max(np.max(j - i, initial=0), 0))
+    shape = (2 * kl + ku + 1, n)
+    return keep, (kl + ku + i - j) * n + j, shape, kl, ku
 
 
 def _bordered(J, hp, c, d, f, g):

@@ -112,7 +112,7 @@ def test_bordered_banded_solve_is_the_dense_solve():
     dense = np.zeros((n, n))
     dense[rows, cols] = vals
     dense = dense[m][:, m]
-    J = continuation._Band(vals, rows, cols, m)
+    J = continuation._Band(vals, continuation._band_pattern(rows, cols, m))
     nm = int(m.sum())
     hp, c, f = rng.normal(size=nm), rng.normal(size=nm), rng.normal(size=nm)
     d, g = 0.7, -0.3
