@@ -2027,6 +2027,8 @@ def resimulate(
                 "raffinate_recovery_table": v["table"],
                 # the kernel ran at the plant's feed concentration
                 "feed_RE_mol_L": v["feed_RE_mol_L"],
+                # absent from the bank's feed: run as tracers (sx.TRACER_FRACTION)
+                "tracers": v["tracers"],
             }
         plant.units[name].verification = {}
     return Resim(

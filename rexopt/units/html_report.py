@@ -30,6 +30,7 @@ from rexopt.units.report import (
     pareto_remark,
     pareto_table,
     product_tables,
+    tracer_text,
 )
 
 CSS = """
@@ -253,6 +254,8 @@ def render(res, files: dict[str, str]) -> str:
                 P.append(f"<div class='warn'>{_e(feed_dilution_text(b))}</div>")
             elif b.get("flag_feed_more_dilute_than_design"):
                 P.append(f"<p>{_e(feed_dilution_text(b))}</p>")
+            if b.get("kernel_tracers"):
+                P.append(f"<p>{_e(tracer_text(b))}</p>")
             one = pd.DataFrame(
                 [{"quantity": k, "value": v} for k, v in b.items() if k != "bank"]
             )

@@ -784,10 +784,24 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "raffinate_purity_kernel": pur.get("kernel", (None, None))[0],
                 "strip_purity_kernel": pur.get("kernel", (None, None))[1],
                 "kernel_rerun": "kernel" in src,
+                # rare earths absent from the bank's feed, run by the kernel as
+                # tracers (rexopt.units.sx.TRACER_FRACTION); "" where none
+                "kernel_tracers": ", ".join((v or {}).get("tracers", [])),
                 "flag_kernel_vs_table_over_10pct": flag,
             }
         )
     return pd.DataFrame(banks), pd.DataFrame(recs)
+
+
+def tracer_text(b: dict) -> str:
+    """The rare earths a bank's kernel case ran as tracers (``kernel_tracers``)."""
+    from rexopt.units.sx import TRACER_FRACTION
+
+    return (
+        f"the kernel case of this bank runs {b['kernel_tracers']} (absent from the "
+        f"plant's feed to it) as tracers at {TRACER_FRACTION:g} of its RE, so that "
+        f"each element has a split; no plant flow depends on their split"
+    )
 
 
 def feed_dilution_text(b: dict) -> str:
@@ -1641,6 +1655,8 @@ def text_report(res) -> str:
                     f"{b_['raffinate_purity_table']:.6f} / "
                     f"{b_['strip_purity_table']:.6f}"
                 )
+                if b_["kernel_tracers"]:
+                    L.append("  note: " + tracer_text(b_))
             else:
                 L.append(
                     f"  purity raffinate / strip (table, NOT re-run with the kernel): "

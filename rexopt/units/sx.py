@@ -34,6 +34,15 @@ from rexopt.units.leaching import WATER_KMOL_M3
 REs = list(sp.RARE_EARTHS)
 STRIP_STAGES = 6
 FEED_FLOW_L_H = 100.0
+# a rare earth absent from a bank's feed is run by the kernel as a tracer at this
+# fraction of the feed's RE (every case carries all four, so each has a split);
+# no plant flow depends on the split of an element the bank is not fed
+TRACER_FRACTION = 1e-12
+
+
+def tracers(feed_frac: dict[str, float]) -> list[str]:
+    """The rare earths :func:`case_dict` runs as tracers: absent from the feed."""
+    return [c for c in REs if not feed_frac.get(c, 0.0) > 0.0]
 
 
 class KernelUnavailable(RuntimeError):
@@ -103,7 +112,8 @@ def case_dict(
     ``feed_RE_mol_L`` is the RE concentration of the aqueous feed (default: the
     design basis ``chemistry.feed_RE_mol_L``); the organic, scrub and strip flows
     follow the metal fed (per mol RE), so a more dilute feed lowers the O/A of
-    the extraction section.
+    the extraction section.  Every feed fraction is used as given; a rare earth
+    absent from it is run as a tracer (:func:`tracers`, TRACER_FRACTION).
     """
     ch = d.table("chemistry")
     F = FEED_FLOW_L_H * scale
@@ -115,7 +125,12 @@ def case_dict(
     O = design["S"] * F_RE / ymax
     scrub_acid = 3.0 * design["W"] * F_RE
     strip_acid = 3.0 * design["fA_out"] * F_RE * ch["strip_acid_excess"]
-    conc = {c: max(feed_frac.get(c, 0.0), 1e-6) * c_re for c in REs}
+    # every fraction as given (the kernel keeps traces to relative accuracy);
+    # an absent element as a tracer (:func:`tracers`, stated where reported)
+    conc = {
+        c: (feed_frac[c] if c not in tracers(feed_frac) else TRACER_FRACTION) * c_re
+        for c in REs
+    }
     return {
         "kind": "cascade",
         "name": f"ndfeb {cut} cut candidate",
@@ -410,6 +425,7 @@ class SXCut(Unit):
             "case": case,
             # the kernel ran at the plant's feed concentration, not the design's
             "feed_RE_mol_L": c_plant,
+            "tracers": tracers(frac),
             "raff": rec,
             "table": {c: row[f"raff_{c}"] for c in REs},
             "summary": getattr(res, "summary", dict)(),

@@ -240,6 +240,23 @@ def test_case_file_with_the_kernel_writes_everything(tmp_path):
     )
     # the group cut was re-run with the kernel at the end
     assert "sx_group" in s["sx_verification"]
+    # each re-run bank's kernel case has the feed composition the plant gives
+    # the bank, traces as they are (not raised to a floor); only an element the
+    # bank is not fed at all is a tracer, and the bank's row names it
+    from rexopt.units import species as spc
+
+    banks = res.tables["sx_banks"].set_index("bank")
+    for name, prof in res.resim.sx_profiles.items():
+        feed = res.resim.inlets[name]["feed"]
+        re_in = {c: feed.get(spc.chloride(c, 3), 0.0) for c in sx.REs}
+        tot = sum(re_in.values())
+        conc = prof["case"]["feed"]["conc_mol_L"]
+        c_re = sum(conc[c] for c in sx.REs if re_in[c] > 0)
+        absent = [c for c in sx.REs if re_in[c] <= 0]
+        for c in sx.REs:
+            want = re_in[c] / tot if re_in[c] > 0 else sx.TRACER_FRACTION
+            assert conc[c] / c_re == pytest.approx(want, rel=1e-9), (name, c)
+        assert banks.loc[name, "kernel_tracers"] == ", ".join(absent)
     text = nd.report(res)
     for word in (
         "Products",

@@ -167,3 +167,33 @@ def test_kernel_check_runs_the_bank_at_the_plant_feed():
         c: cs["organic"]["flow_L_h"] / cs["feed"]["flow_L_h"] for c, cs in cases.items()
     }
     assert oa[0.2] == pytest.approx(oa[0.8] * 0.2 / 0.8, rel=1e-3)
+
+
+@pytest.mark.component
+def test_kernel_rerun_runs_an_absent_element_as_a_named_tracer():
+    """A bank fed no Tb: the re-run's kernel case carries Tb as a tracer at
+    TRACER_FRACTION of the feed's RE, the verification names it, and the report's
+    sentence for it says so; the other elements keep the feed's fractions."""
+    from rexopt.units import report
+
+    try:
+        run = sx.kernel()
+    except sx.KernelUnavailable as exc:
+        pytest.skip(str(exc))
+    u = _unit()
+    u.runner = run
+    feed = _feed(2.0, 2.0 / 0.8)
+    del feed[sp.chloride("Tb", 3)]
+    pt = next(p for p in u.points if p["cut_on"])
+    out = u.simulate({"feed": feed}, pt)
+    v = u.verification
+    assert v["tracers"] == ["Tb"]
+    conc = v["case"]["feed"]["conc_mol_L"]
+    c_re = v["feed_RE_mol_L"]
+    assert conc["Tb"] == pytest.approx(sx.TRACER_FRACTION * c_re, rel=1e-12)
+    for c in ("Pr", "Nd", "Dy"):
+        assert conc[c] == pytest.approx(FRAC[c] / 0.99 * c_re, rel=1e-12)
+    # no Tb fed, none leaves
+    assert out.outlets["raffinate"].get(sp.chloride("Tb", 3), 0.0) == 0.0
+    text = report.tracer_text({"kernel_tracers": ", ".join(v["tracers"])})
+    assert "runs Tb (absent from the plant's feed to it) as tracers at 1e-12" in text
