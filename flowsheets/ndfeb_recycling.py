@@ -1935,6 +1935,9 @@ class Resim:
     sx_verification: dict[str, dict]
     #: kernel stage profiles of the chosen cascades (case scale), by SX unit
     sx_profiles: dict[str, Any] = field(default_factory=dict)
+    #: the candidate row each SX bank ran at in the re-simulation (flows per mol
+    #: fed re-set for its feed, rexopt.units.sx.feed_forward), by SX unit
+    sx_rows: dict[str, dict] = field(default_factory=dict)
 
 
 def resimulate(
@@ -2014,6 +2017,7 @@ def resimulate(
     }
     sxv = {}
     sxp = {}
+    sxr = {}
     for name in ("sx_group", "sx_prnd", "sx_dytb"):
         v = plant.units[name].verification
         if v and v.get("profiles") is not None and pts[name].get("cut_on"):
@@ -2029,11 +2033,15 @@ def resimulate(
                 "feed_RE_mol_L": v["feed_RE_mol_L"],
                 # absent from the bank's feed: run as tracers (sx.TRACER_FRACTION)
                 "tracers": v["tracers"],
+                # flows per mol fed re-set for the bank's feed (None: as designed)
+                "feed_forward": v["feed_forward"],
             }
+            sxr[name] = v["row"]
         plant.units[name].verification = {}
     return Resim(
-        streams, inlets_all, results, pts, it, unit_imb, plant_imb, resid, sxv, sxp
-    )
+        streams, inlets_all, results, pts, it, unit_imb, plant_imb, resid, sxv, sxp,
+        sxr,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------ results

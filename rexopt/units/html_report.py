@@ -26,6 +26,7 @@ from rexopt.units.report import (
     STEAM_MWh_t,
     energy_with_total,
     feed_dilution_text,
+    feed_forward_text,
     pareto_note,
     pareto_remark,
     pareto_table,
@@ -256,6 +257,8 @@ def render(res, files: dict[str, str]) -> str:
                 P.append(f"<p>{_e(feed_dilution_text(b))}</p>")
             if b.get("kernel_tracers"):
                 P.append(f"<p>{_e(tracer_text(b))}</p>")
+            if feed_forward_text(b):
+                P.append(f"<p>{_e(feed_forward_text(b))}</p>")
             one = pd.DataFrame(
                 [{"quantity": k, "value": v} for k, v in b.items() if k != "bank"]
             )

@@ -665,7 +665,10 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
         re_fed = sum(feed.get(sp.chloride(c, 3), 0.0) for c in sxm.REs)  # kmol/h
         if re_fed <= 0:
             continue
-        row = pt["_row"]
+        # the row the bank ran at in the re-simulation: flows per mol fed re-set
+        # for its feed (rexopt.units.sx.feed_forward); the MILP's split is the
+        # candidate table's (pt["_row"])
+        row = rs.sx_rows.get(name, pt["_row"])
         F_RE = 1000.0 * re_fed  # mol/h
         F = F_RE / ch["feed_RE_mol_L"]
         O = (
@@ -694,7 +697,7 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
         light, heavy = sxm.cut_groups(d, name[3:])
         frac = {c: feed.get(sp.chloride(c, 3), 0.0) / re_fed for c in sxm.REs}
         v = rs.sx_verification.get(name)
-        src = {"table": {c: row[f"raff_{c}"] for c in sxm.REs}}
+        src = {"table": {c: pt["_row"][f"raff_{c}"] for c in sxm.REs}}
         if v:
             src["kernel"] = v["raffinate_recovery_kernel"]
 
@@ -787,10 +790,45 @@ def sx_banks(plant, choice, rs) -> tuple[pd.DataFrame, pd.DataFrame]:
                 # rare earths absent from the bank's feed, run by the kernel as
                 # tracers (rexopt.units.sx.TRACER_FRACTION); "" where none
                 "kernel_tracers": ", ".join((v or {}).get("tracers", [])),
+                # the flows per mol fed re-set for the bank's feed (feed_forward)
+                **_feed_forward_columns((v or {}).get("feed_forward")),
                 "flag_kernel_vs_table_over_10pct": flag,
             }
         )
     return pd.DataFrame(banks), pd.DataFrame(recs)
+
+
+def _feed_forward_columns(ff: dict | None) -> dict:
+    """sx_banks.csv's columns for rexopt.units.sx.feed_forward's basis."""
+    ff = ff or {}
+    return {
+        "heavy_group": "+".join(ff.get("heavy", [])),
+        "heavy_fraction_feed": ff.get("f_heavy_feed"),
+        "heavy_fraction_design": ff.get("f_heavy_design"),
+        "organic_per_mol_vs_design": ff.get("organic_ratio"),
+        "strip_per_mol_vs_design": ff.get("strip_ratio"),
+        "flows_as_designed_why": ff.get("why", ""),
+    }
+
+
+def feed_forward_text(b: dict) -> str:
+    """How the bank's flows per mol fed were set for its feed ("" if as designed
+    because the feed's heavy fraction is the design's)."""
+    why = b.get("flows_as_designed_why")
+    if isinstance(why, str) and why:
+        return f"flows per mol RE fed as designed: {why}"
+    ratio = b.get("organic_per_mol_vs_design")
+    if ratio is None or not np.isfinite(ratio):  # NaN: a CSV/DataFrame gap
+        return ""
+    return (
+        f"flows per mol RE fed re-set for the plant's feed, as operators set them "
+        f"(Xu's S and f'_A at the candidate's purity target and k, stages as "
+        f"built): {b['heavy_group']} {b['heavy_fraction_feed']:.6g} of the feed's "
+        f"RE against {b['heavy_fraction_design']:.6g} at design, so organic x "
+        f"{b['organic_per_mol_vs_design']:.6f}, strip x "
+        f"{b['strip_per_mol_vs_design']:.6f}, scrub as designed; the figures of this "
+        f"bank are at these flows, the MILP's are the table's"
+    )
 
 
 def tracer_text(b: dict) -> str:
@@ -1657,6 +1695,8 @@ def text_report(res) -> str:
                 )
                 if b_["kernel_tracers"]:
                     L.append("  note: " + tracer_text(b_))
+                if feed_forward_text(b_):
+                    L.append("  note: " + feed_forward_text(b_))
             else:
                 L.append(
                     f"  purity raffinate / strip (table, NOT re-run with the kernel): "

@@ -12,6 +12,10 @@ There is no fallback: if the kernel cannot be imported, :func:`candidate_table`
 raises.  A table can also be read from a CSV the user supplies
 (:func:`read_table`), e.g. one written by an earlier run.
 
+In the plant's re-simulation a bank's organic and strip per mol RE fed are re-set
+for the heavy fraction of the feed it gets (:func:`feed_forward`), as operators
+set them; the MILP uses the table's.
+
 Reagents per mol RE fed follow from the design flows: base = saponified sites
 s C_HA O / F_RE (= 3 S), HCl = scrub + strip acid; the salt made is one
 equivalent per equivalent of base (DOMAIN 2.4, 5.1).
@@ -186,9 +190,15 @@ def recoveries_from_result(result, case: dict) -> dict[str, float]:
 
 
 def row_from_case(
-    d: DataSet, case: dict, name: str, raff: dict[str, float], verified_by: str
+    d: DataSet,
+    case: dict,
+    name: str,
+    raff: dict[str, float],
+    verified_by: str,
+    design: dict | None = None,
 ) -> dict:
-    """Candidate-table row: recoveries, reagents and volume per kmol/h RE fed."""
+    """Candidate-table row: recoveries, reagents and volume per kmol/h RE fed
+    (and, from ``design``, its basis: purity target, k, heavy fraction)."""
     ch = d.table("chemistry")
     sz = d.table("sizing")
     F = case["feed"]["flow_L_h"]
@@ -221,24 +231,111 @@ def row_from_case(
     }
     for c in REs:
         row[f"raff_{c}"] = raff[c]
+    if design is not None:
+        row["design_purity"] = design["purity"]
+        row["design_k"] = design["k"]
+        row["design_f_heavy"] = design["f_heavy"]
     return row
+
+
+def extract_side(d: DataSet, cut: str) -> list[str]:
+    """The rare earths a cut sends to its strip liquor: the heavy group and
+    everything more extractable than it (Dy and Tb in the Pr/Nd cut); the rest
+    leaves with the raffinate.  Xu's f_A is their fraction of the feed."""
+    _, heavy = cut_groups(d, cut)
+    K = d.table("separation_factors")
+    k_min = min(K[h] for h in heavy)
+    return [c for c in REs if K[c] >= k_min]
+
+
+def extract_fraction(d: DataSet, cut: str, feed_frac: dict[str, float]) -> float:
+    """Xu's f_A: the fraction of the feed's RE that the cut sends to its strip."""
+    tot = sum(feed_frac.values())
+    return sum(feed_frac.get(c, 0.0) for c in extract_side(d, cut)) / tot
 
 
 def designs(
     d: DataSet, cut: str, feed_frac: dict[str, float]
 ) -> list[tuple[str, dict]]:
-    light, heavy = cut_groups(d, cut)
-    # everything less extractable than the heavy group leaves with the raffinate
-    tot = sum(feed_frac.values())
-    f_A = sum(feed_frac.get(c, 0.0) for c in heavy) / tot
+    f_A = extract_fraction(d, cut, feed_frac)
     beta = key_beta(d, cut)
     out = []
     for p in d(f"cuts.{cut}.purity_targets"):
         for k in d("design.reflux_k"):
             des = xu_design(beta, f_A, p, k, d("design.stage_margin"))
             if des:
+                # the design's basis: what re-derives its flows for another feed
+                des.update(purity=p, k=k, f_heavy=f_A)
                 out.append((f"{cut}_p{p}_k{k}", des))
     return out
+
+
+# columns of a candidate row that state its Xu design basis (optional in a table
+# read from CSV: without them the flows stay as the row gives them)
+DESIGN_BASIS = ("design_purity", "design_k", "design_f_heavy")
+
+
+def row_design(d: DataSet, row: dict) -> dict:
+    """The design flows per mol RE fed of a candidate row (S, W, f'_A; the
+    inverse of :func:`case_dict`'s flows) and its stage numbers."""
+    ch = d.table("chemistry")
+    return {
+        "S": row["base_eq_per_mol"] / 3.0,
+        "W": row["scrub_L_per_mol"] * ch["scrub_acid_mol_L"] / 3.0,
+        "fA_out": row["strip_L_per_mol"]
+        * ch["strip_acid_mol_L"]
+        / (3.0 * ch["strip_acid_excess"]),
+        "n_extraction": int(row["n_extraction"]),
+        "n_scrub": int(row["n_scrub"]),
+    }
+
+
+def feed_forward(
+    d: DataSet, cut: str, row: dict, feed_frac: dict[str, float]
+) -> tuple[dict, dict | None]:
+    """The candidate's flows per mol RE fed, set for the feed it is given.
+
+    Xu's design fixes the heavy product per mol fed (S - W = f'_A, sized for the
+    purity target at the design feed's fraction f_A of what goes to the strip,
+    :func:`extract_fraction`); a feed richer or poorer in it shifts the cut, by a factor 13 in the minority
+    fraction of the Dy/Tb cut for 0.1 % more Dy in the feed.  A bank is run
+    as operators run it: with the organic and strip per mol fed re-set for the
+    feed's own heavy fraction (Xu's S and f'_A at the row's purity target and
+    k; W = 1 / (beta^k - 1) does not depend on the feed) and the stages as
+    built.  Returns (design, basis): basis None where the feed's heavy fraction
+    is the design's (the row's flows), else a dict with the two heavy fractions
+    and the flow ratios (new / row), or with ``why`` where the flows stay the
+    row's: the row has no design basis (a table from CSV without the
+    DESIGN_BASIS columns) or Xu's design has no solution at the feed."""
+    des = row_design(d, row)
+    basis = [row.get(c) for c in DESIGN_BASIS]
+    if any(b is None or not math.isfinite(float(b)) for b in basis):
+        return des, {
+            "why": "the candidate table gives no design basis ("
+            + ", ".join(DESIGN_BASIS)
+            + "): flows per mol fed as the table gives them"
+        }
+    p, k, f_design = (float(b) for b in basis)
+    f = extract_fraction(d, cut, feed_frac)
+    if f == f_design:
+        return des, None
+    new = xu_design(key_beta(d, cut), f, p, k, d("design.stage_margin"))
+    out = {
+        "heavy": extract_side(d, cut),
+        "f_heavy_feed": f,
+        "f_heavy_design": f_design,
+    }
+    if not new:
+        out["why"] = (
+            f"Xu's design has no solution at the feed's heavy fraction {f:.6g} "
+            f"(purity {p:g}, k {k:g}): flows as designed at {f_design:.6g}"
+        )
+        return des, out
+    new["n_extraction"], new["n_scrub"] = des["n_extraction"], des["n_scrub"]
+    out["organic_ratio"] = new["S"] / des["S"]
+    out["strip_ratio"] = new["fA_out"] / des["fA_out"]
+    out["scrub_ratio"] = new["W"] / des["W"]
+    return new, out
 
 
 def candidate_table(
@@ -285,7 +382,7 @@ def candidate_table(
                     }
                 )
             continue
-        rows.append(row_from_case(d, case, name, raff, "rexopt.simulate"))
+        rows.append(row_from_case(d, case, name, raff, "rexopt.simulate", des))
     cols = [
         "name",
         "n_extraction",
@@ -297,7 +394,7 @@ def candidate_table(
         "strip_L_per_mol",
         "volume_m3_per_kmol_h",
         "verified_by",
-    ] + [f"raff_{c}" for c in REs]
+    ] + [f"raff_{c}" for c in REs] + list(DESIGN_BASIS)
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -393,46 +490,56 @@ class SXCut(Unit):
         self.runner = runner  # set for the final re-simulation
         self.verification: dict = {}
 
-    def _raff(self, feed: dict, point: dict) -> dict[str, float]:
+    def _raff(self, feed: dict, point: dict) -> tuple[dict[str, float], dict]:
+        """Fraction of each RE fed that leaves in the raffinate, and the
+        candidate row the bank runs at (flows, reagents, volume per mol fed).
+
+        Without a runner: the table's row and split.  With one (the plant's
+        re-simulation): the kernel's split of the bank at the plant's feed
+        (composition and concentration), with the flows per mol fed re-set for
+        the feed's heavy fraction (:func:`feed_forward`); the row is then the
+        candidate's at those flows, with the kernel's split."""
         row = point["_row"]
+        table = {c: row[f"raff_{c}"] for c in REs}
         if self.runner is None:
-            return {c: row[f"raff_{c}"] for c in REs}
+            return table, row
         re_in = {c: feed.get(sp.chloride(c, 3), 0.0) for c in REs}
         tot = sum(re_in.values())
         if tot <= 0:
-            return {c: row[f"raff_{c}"] for c in REs}
+            return table, row
         frac = {c: v / tot for c, v in re_in.items()}
-        des = {
-            "S": row["base_eq_per_mol"] / 3.0,
-            "W": None,
-            "n_extraction": int(row["n_extraction"]),
-            "n_scrub": int(row["n_scrub"]),
-        }
-        # rebuild the design flows from the table row (per mol RE fed)
-        ch = self.d.table("chemistry")
-        des["W"] = row["scrub_L_per_mol"] * ch["scrub_acid_mol_L"] / 3.0
-        des["fA_out"] = (
-            row["strip_L_per_mol"]
-            * ch["strip_acid_mol_L"]
-            / (3.0 * ch["strip_acid_excess"])
-        )
+        des, basis = feed_forward(self.d, self.cut, row, frac)
         c_plant = feed_RE_mol_L(feed)
         case = case_dict(self.d, self.cut, frac, des, feed_RE_mol_L=c_plant)
         res = self.runner(case)
         rec = recoveries_from_result(res, case)
+        used = row
+        if basis is not None and "why" not in basis:
+            # per mol fed, as the table's rows are (at the design concentration)
+            used = row_from_case(
+                self.d,
+                case_dict(self.d, self.cut, frac, des),
+                row["name"],
+                rec,
+                "rexopt.simulate (flows re-set for the plant's feed)",
+            )
+            used.update({c: row[c] for c in DESIGN_BASIS})
         prof = getattr(res, "profiles", None)
         self.verification = {
             "case": case,
             # the kernel ran at the plant's feed concentration, not the design's
             "feed_RE_mol_L": c_plant,
             "tracers": tracers(frac),
+            # the flows re-set for the plant's feed (None: the row's, unchanged)
+            "feed_forward": basis,
+            "row": used,
             "raff": rec,
-            "table": {c: row[f"raff_{c}"] for c in REs},
+            "table": table,
             "summary": getattr(res, "summary", dict)(),
             # stage profile of the kernel run (case scale: FEED_FLOW_L_H)
             "profiles": prof if isinstance(prof, pd.DataFrame) else None,
         }
-        return rec
+        return rec, used
 
     def simulate(self, inlets, point):
         feed = inlets.get("feed", {})
@@ -444,8 +551,7 @@ class SXCut(Unit):
             return UnitResult(
                 outlets={"raffinate": dict(feed), "strip_liquor": {}, "offgas": {}}
             )
-        row = point["_row"]
-        r = self._raff(feed, point)
+        r, row = self._raff(feed, point)
         re_fed = 0.0
         for k, v in feed.items():
             re = sp.re_of(k)

@@ -257,6 +257,14 @@ def test_case_file_with_the_kernel_writes_everything(tmp_path):
             want = re_in[c] / tot if re_in[c] > 0 else sx.TRACER_FRACTION
             assert conc[c] / c_re == pytest.approx(want, rel=1e-9), (name, c)
         assert banks.loc[name, "kernel_tracers"] == ", ".join(absent)
+        # its flows per mol fed were re-set for the heavy fraction it is fed
+        # (sx.feed_forward), so its kernel split is its table's (no flag)
+        ff = s["sx_verification"][name]["feed_forward"]
+        if ff is not None:
+            assert "why" not in ff, ff
+            assert banks.loc[name, "organic_per_mol_vs_design"] == ff["organic_ratio"]
+        assert not banks.loc[name, "flag_kernel_vs_table_over_10pct"], name
+    assert "sx_dytb" in res.resim.sx_profiles  # the bank the README case flagged
     text = nd.report(res)
     for word in (
         "Products",

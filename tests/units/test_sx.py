@@ -89,3 +89,48 @@ def test_case_dict_keeps_traces_and_runs_absent_elements_as_tracers():
         sa, sb = to_strip(res_a, case_a, c), to_strip(res_b, case_b, c)
         assert 0.0 < sa < 1e-20
         assert sa == pytest.approx(sb, rel=1e-8)
+
+
+@pytest.mark.component
+def test_bank_flows_are_reset_for_the_heavy_fraction_of_the_plant_feed():
+    """Xu's design fixes the heavy product per mol fed: a Dy/Tb bank designed at
+    Dy 0.8302 of its feed and fed Dy 0.8314 (the README plant's group cut sends
+    some Tb to the Pr/Nd side) sends 13x its design's Dy to the Tb raffinate at
+    the designed flows.  feed_forward re-sets the organic and strip per mol fed
+    (Xu's S and f'_A at the feed's heavy fraction, same purity target and k, W
+    and stages kept); at those flows the kernel's split is the table's again."""
+    try:
+        run = sx.kernel()
+    except sx.KernelUnavailable as exc:
+        pytest.skip(str(exc))
+    design_feed = {"Dy": 0.8302, "Tb": 0.1698, "Pr": 1e-5, "Nd": 1e-5}
+    table = sx.candidate_table(D, "dytb", design_feed)
+    row = table[table["name"] == "dytb_p0.999_k0.8"].iloc[0].to_dict()
+    assert row["design_purity"] == 0.999 and row["design_k"] == 0.8
+    assert row["design_f_heavy"] == pytest.approx(0.8302 / 1.00002, rel=1e-12)
+    plant = {"Dy": 0.8314, "Tb": 0.1686, "Pr": 6e-10, "Nd": 1.8e-8}
+    f = 0.8314 / sum(plant.values())
+    des, basis = sx.feed_forward(D, "dytb", row, plant)
+    want = sx.xu_design(sx.key_beta(D, "dytb"), f, 0.999, 0.8, D("design.stage_margin"))
+    old = sx.row_design(D, row)
+    assert des["S"] == pytest.approx(want["S"], rel=1e-12)
+    assert des["fA_out"] == pytest.approx(want["fA_out"], rel=1e-12)
+    assert des["W"] == pytest.approx(old["W"], rel=1e-12)
+    assert (des["n_extraction"], des["n_scrub"]) == (old["n_extraction"], old["n_scrub"])
+    assert basis["f_heavy_feed"] == f and basis["heavy"] == ["Dy"]
+    assert basis["organic_ratio"] == pytest.approx(des["S"] / old["S"], rel=1e-12)
+    assert 1.0 < basis["organic_ratio"] < 1.002  # 0.06 % more organic per mol fed
+
+    def dy_to_raffinate(design):
+        case = sx.case_dict(D, "dytb", plant, design)
+        return sx.recoveries_from_result(run(case), case)["Dy"]
+
+    table_dy = row["raff_Dy"]
+    assert dy_to_raffinate(old) > 5.0 * table_dy  # the designed flows miss
+    assert dy_to_raffinate(des) == pytest.approx(table_dy, rel=0.1)
+    # at the design's own heavy fraction nothing is re-set; a row without the
+    # design basis (a user's CSV) keeps its flows and says why
+    assert sx.feed_forward(D, "dytb", row, design_feed)[1] is None
+    bare = {k: v for k, v in row.items() if k not in sx.DESIGN_BASIS}
+    des2, why = sx.feed_forward(D, "dytb", bare, plant)
+    assert des2 == old and "no design basis" in why["why"]
