@@ -29,6 +29,17 @@ def _unit():
     return sx.SXCut("sx_group", pts, "group", D)
 
 
+def _rerun_unit():
+    """The unit as the plant's re-simulation runs it: with the kernel."""
+    try:
+        run = sx.kernel()
+    except sx.KernelUnavailable as exc:
+        pytest.skip(str(exc))
+    u = _unit()
+    u.runner = run
+    return u
+
+
 def _feed(re_kmol_h: float, liquid_m3_h: float) -> dict[str, float]:
     """An SX feed with RE chlorides in FRAC and water to the given liquid flow."""
     st = {sp.chloride(c, 3): re_kmol_h * f for c, f in FRAC.items()}
@@ -146,12 +157,7 @@ def test_milp_block_reproduces_the_bank_volume_at_every_point():
 def test_kernel_check_runs_the_bank_at_the_plant_feed():
     """The re-simulation's kernel run gets the plant's concentration, and the
     organic flow follows the metal fed (O/A falls as the feed is diluted)."""
-    try:
-        run = sx.kernel()
-    except sx.KernelUnavailable as exc:
-        pytest.skip(str(exc))
-    u = _unit()
-    u.runner = run
+    u = _rerun_unit()
     pt = next(p for p in u.points if p["cut_on"] and p["agent"] == agents.AGENTS[0])
     cases = {}
     for c in (0.8, 0.2):
@@ -159,7 +165,7 @@ def test_kernel_check_runs_the_bank_at_the_plant_feed():
         v = u.verification
         assert v["feed_RE_mol_L"] == pytest.approx(c, rel=1e-12)
         fed = sum(v["case"]["feed"]["conc_mol_L"].values())
-        assert fed == pytest.approx(c, rel=1e-4)  # trace floors of 1e-6
+        assert fed == pytest.approx(c, rel=1e-12)  # the feed's fractions as given
         cases[c] = v["case"]
         # the kernel's raffinate split is a fraction for every element
         assert all(0.0 <= x <= 1.0 for x in v["raff"].values())
@@ -176,12 +182,7 @@ def test_kernel_rerun_runs_an_absent_element_as_a_named_tracer():
     sentence for it says so; the other elements keep the feed's fractions."""
     from rexopt.units import report
 
-    try:
-        run = sx.kernel()
-    except sx.KernelUnavailable as exc:
-        pytest.skip(str(exc))
-    u = _unit()
-    u.runner = run
+    u = _rerun_unit()
     feed = _feed(2.0, 2.0 / 0.8)
     del feed[sp.chloride("Tb", 3)]
     pt = next(p for p in u.points if p["cut_on"])
