@@ -164,3 +164,14 @@ def test_exact_elimination_twins_agree():
     ).mean()
     act = xp >= floor
     assert np.max(np.abs(xc[act] / xp[act] - 1.0)) <= ip[K.INFO_RELSTEP]
+
+
+@needs_compiled
+@pytest.mark.compiled
+def test_compiled_constants_are_the_twins():
+    """Every tolerance, budget, status code and info slot of the compiled kernel
+    is the pure twin's (by name, exactly): the twins cannot drift apart there."""
+    got = compiled.constants()
+    assert len(got) >= 45 and "KW" in got and "ACC_FLOOR" in got
+    for name, value in got.items():
+        assert getattr(pure, name) == value, name
