@@ -134,3 +134,20 @@ def test_bank_flows_are_reset_for_the_heavy_fraction_of_the_plant_feed():
     bare = {k: v for k, v in row.items() if k not in sx.DESIGN_BASIS}
     des2, why = sx.feed_forward(D, "dytb", bare, plant)
     assert des2 == old and "no design basis" in why["why"]
+
+
+@pytest.mark.unit
+def test_a_raffinate_fraction_outside_0_1_beyond_roundoff_is_an_error():
+    """Round-off past 1 is set to 1; a fraction of 1.01 is a broken balance,
+    named, not clipped."""
+    import pandas as pd
+
+    class Res:
+        def __init__(self, pr):
+            cols = [f"{c}_mol_h" for c in sx.REs]
+            self.outlets = pd.DataFrame([[pr, 0.0, 0.0, 0.0]], ["raffinate"], cols)
+
+    case = {"name": "t", "feed": {"flow_L_h": 100.0, "conc_mol_L": dict.fromkeys(sx.REs, 0.01)}}
+    assert sx.recoveries_from_result(Res(1.0 + 1e-13), case)["Pr"] == 1.0
+    with pytest.raises(ValueError, match=r"1\.01 of the Pr fed"):
+        sx.recoveries_from_result(Res(1.01), case)
