@@ -932,6 +932,17 @@ def economics_check(m, resim: dict, rs) -> dict:
     sx_diff = max(
         [x["max_abs_recovery_difference"] for x in rs.sx_verification.values()] or [0.0]
     )
+    # flows per mol fed re-set for a bank's feed (rexopt.units.sx.feed_forward):
+    # the largest relative change of its organic or strip
+    ff_diff = max(
+        [
+            abs(ff[k] - 1.0)
+            for x in rs.sx_verification.values()
+            if (ff := x.get("feed_forward")) and "why" not in ff
+            for k in ("organic_ratio", "strip_ratio")
+        ]
+        or [0.0]
+    )
     rows = []
     notes = []
     for k, a in milp.items():
@@ -965,7 +976,13 @@ def economics_check(m, resim: dict, rs) -> dict:
         why = (
             "the re-simulation re-runs the chosen SX cascades with the kernel "
             f"(largest recovery difference to the candidate table {sx_diff:.4f})"
-            if sx_diff > 0
+            + (
+                ", with their organic and strip per mol fed re-set for the feed "
+                f"each gets (largest change {100 * ff_diff:.3f} %)"
+                if ff_diff > 0
+                else ""
+            )
+            if sx_diff > 0 or ff_diff > 0
             else "UNEXPLAINED (the SX kernel re-run agrees with the table): "
             "please report this as a bug"
         )
