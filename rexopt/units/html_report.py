@@ -257,8 +257,9 @@ def render(res, files: dict[str, str]) -> str:
                 P.append(f"<p>{_e(feed_dilution_text(b))}</p>")
             if b.get("kernel_tracers"):
                 P.append(f"<p>{_e(tracer_text(b))}</p>")
-            if feed_forward_text(b):
-                P.append(f"<p>{_e(feed_forward_text(b))}</p>")
+            ff_text = feed_forward_text(b)
+            if ff_text:
+                P.append(f"<p>{_e(ff_text)}</p>")
             one = pd.DataFrame(
                 [{"quantity": k, "value": v} for k, v in b.items() if k != "bank"]
             )

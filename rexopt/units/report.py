@@ -1712,8 +1712,9 @@ def text_report(res) -> str:
                 )
                 if b_["kernel_tracers"]:
                     L.append("  note: " + tracer_text(b_))
-                if feed_forward_text(b_):
-                    L.append("  note: " + feed_forward_text(b_))
+                ff_text = feed_forward_text(b_)
+                if ff_text:
+                    L.append("  note: " + ff_text)
             else:
                 L.append(
                     f"  purity raffinate / strip (table, NOT re-run with the kernel): "

@@ -131,9 +131,9 @@ def case_dict(
     strip_acid = 3.0 * design["fA_out"] * F_RE * ch["strip_acid_excess"]
     # every fraction as given (the kernel keeps traces to relative accuracy);
     # an absent element as a tracer (:func:`tracers`, stated where reported)
+    traced = tracers(feed_frac)
     conc = {
-        c: (feed_frac[c] if c not in tracers(feed_frac) else TRACER_FRACTION) * c_re
-        for c in REs
+        c: (TRACER_FRACTION if c in traced else feed_frac[c]) * c_re for c in REs
     }
     return {
         "kind": "cascade",
