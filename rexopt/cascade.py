@@ -52,8 +52,9 @@ WALK_ORIGIN_SOLVES = 80  # kernel calls for the walk from one origin
 # warm-started steps of the log of the factor; kernel calls for the whole fallback
 FEED_WALK_ORIGINS = (0.1, 0.01)
 FEED_WALK_MAX_SOLVES = 120
-# last fallback (Cascade._arclength_walk): pseudo-arclength continuation
-# (rexopt.continuation) from each of these neighbours of the case, tried in turn,
+# last fallback (Cascade._arclength_walk, after the stage-count walk):
+# pseudo-arclength continuation (rexopt.continuation) from each of these
+# neighbours of the case, tried in turn,
 # each from the kernel's cold solve there: the organic flow x (1 + offset), the
 # base on the saponified organic x factor (pH models), or the feed's metals x factor
 # (on the seed-0 stress failures: with paths of up to 1,500 steps the cascades
@@ -74,7 +75,8 @@ ARC_ORIGINS = (
     ("saponification", 0.25),
     ("saponification", 0.05),
 )
-# the stage-count walk (the last fallback): the longest run of stages (a section,
+# the stage-count walk (the fallback before arclength): the longest run of
+# stages (a section,
 # or its part between feeds and side draws) cut to these fractions of its stages,
 # solved there, then given its stages back this many at a time (halved on a
 # failed warm solve) within this many kernel calls; runs shorter than
@@ -1153,8 +1155,8 @@ class Cascade:
         return None, iters
 
     def _arclength_walk(self, net, par, tol: float, max_iter: int):
-        """Last fallback: follow the steady state by pseudo-arclength
-        continuation (:mod:`rexopt.continuation`) from a neighbour of the case
+        """Last fallback (after the stage-count walk): follow the steady state
+        by pseudo-arclength continuation (:mod:`rexopt.continuation`) from a neighbour of the case
         the kernel solves cold (ARC_ORIGINS, in turn: other organic flows, less
         base on the organic, less metal fed) to the case, then solve the case
         with the kernel warm from the profile reached.
@@ -1236,12 +1238,13 @@ class Cascade:
             + ")"
         ), iters
 
-    def _walk_run(self) -> tuple[str, int, int]:
+    def _walk_run(self) -> tuple[str, int, int, bool]:
         """The run of stages the stage-count walk cuts: the longest run of one
         section with no feed or side draw strictly inside it (one at its first
         or last stage keeps its place when the run is cut), a whole section
-        where none lies inside.  Returns (section, first row, end row), rows
-        0-based with the end excluded; the first such run of the longest."""
+        where none lies inside.  Returns (section, first row, end row, whether
+        the run is the whole section), rows 0-based with the end excluded; the
+        first such run of the longest."""
         spans = self._stage_index()[2]
         placed = [self.case.feed.stage] + [d.stage for d in self.case.side_draws]
         best = None
@@ -1251,14 +1254,15 @@ class Cascade:
             ends = [a, *sorted({p - 1 for p in placed if p and a + 1 < p < b}), b - 1]
             for lo, hi in zip(ends[:-1], ends[1:]):
                 if best is None or hi + 1 - lo > best[2] - best[1]:
-                    best = (sec, lo, hi + 1)
+                    best = (sec, lo, hi + 1, (lo, hi + 1) == (a, b))
         return best
 
     def _stage_walk(self, net, par, tol: float, max_iter: int):
-        """Last fallback: solve the case with its longest run of stages (a
-        section, or the part of one between feeds and side draws: _walk_run)
-        cut to STAGE_WALK_FRACTIONS of its stages (cold, then the organic-flow
-        and feed walks), then give the run its stages back STAGE_WALK_STEP at a
+        """Fallback before arclength: solve the case with its longest run of
+        stages (a section, or the part of one between feeds and side draws:
+        _walk_run) cut to STAGE_WALK_FRACTIONS of its stages (cold, then the
+        organic-flow and feed walks, then arclength continuation on the cut
+        case), then give the run its stages back STAGE_WALK_STEP at a
         time, each new stage a copy of the run's flattest stage (the smallest
         change of log concentration to its neighbour) and each cascade solved
         by the kernel warm from the last.
@@ -1272,9 +1276,8 @@ class Cascade:
         last one the case itself (its own network), so the walk changes
         nothing in the answer.  Returns (kernel tuple + start text, None) or
         (None, what was tried), and the Newton iterations of every call."""
-        sec, a, b = self._walk_run()
+        sec, a, b, whole = self._walk_run()
         n = b - a
-        whole = (a, b) == self._stage_index()[2][sec]
         where = f"the {sec} section" if whole else (
             f"stages {a + 1}-{b} of the {sec} section"
         )  # fmt: skip
@@ -1302,8 +1305,14 @@ class Cascade:
                 continue
             iters += extra
             if res[0] != kernels.OK:
-                tried.append(f"{m} stages: not solved there")
-                continue
+                # arclength on the short case: a tenth of the stages makes its
+                # paths about ten times cheaper than the whole case's
+                arc, _, extra = short._arclength_walk(snet, spar, tol, max_iter)
+                iters += extra
+                if arc is None:
+                    tried.append(f"{m} stages: not solved there, nor by arclength")
+                    continue
+                res, sstart = arc[:6], arc[6]
             x, have, k, calls, why = res[1], m, STAGE_WALK_STEP, 0, ""
             while have < n and calls < STAGE_WALK_MAX_SOLVES:
                 k = min(k, n - have)
@@ -1500,7 +1509,7 @@ class Cascade:
                 st, x, y, h, F, info, start = walked
                 walk_failed = False
         tried = []
-        for fallback in (self._arclength_walk, self._stage_walk) if deep else ():
+        for fallback in (self._stage_walk, self._arclength_walk) if deep else ():
             if st == kernels.OK:
                 break
             walked, why, extra = fallback(net, par, tol, max_iter)

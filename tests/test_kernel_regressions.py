@@ -22,6 +22,7 @@ import copy
 import functools
 import tomllib
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -40,11 +41,18 @@ def load(name: str) -> dict:
     return tomllib.loads((DATA / name).read_text())
 
 
+def _no_stage_walk(cascade, net, par, tol, max_iter):
+    return None, "stage-count walk not tried (switched off by the test)", 0
+
+
 @functools.cache
 def arclength_answer(name: str):
-    """simulate(branch_search=False) of an arclength test cascade, solved once
-    per test session (a minute for some; two tests read the same answer)."""
-    return simulate(load(f"arclength/{name}"), branch_search=False)
+    """simulate(branch_search=False) of an arclength test cascade with the
+    stage-count walk (tried before arclength) switched off, so the answer is the
+    arclength fallback's; solved once per test session (a minute for some;
+    several tests read the same answer)."""
+    with mock.patch.object(Cascade, "_stage_walk", _no_stage_walk):
+        return simulate(load(f"arclength/{name}"), branch_search=False)
 
 
 def with_flows(case: dict, organic=None, scrub=None, strip=None) -> dict:
@@ -794,7 +802,8 @@ def test_arclength_reaches_what_no_start_reaches(name):
     simulate() does, through the arclength fallback, and the answer is the
     kernel's converged warm solve: balances closed, every concentration above the
     floor converged to 1e-10 relative, and a second warm solve from it moves
-    nothing beyond that."""
+    nothing beyond that.  (The stage-count walk, tried first, is switched off
+    here; the test below compares the two.)"""
     case = load(f"arclength/{name}")
     net, st, x, y, info = solve(case)
     assert st != kernels.OK  # why these are here: no start of the kernel's own
@@ -808,6 +817,24 @@ def test_arclength_reaches_what_no_start_reaches(name):
     # each stage balance closed to 1e-12 of the throughput (tol): the outlets to
     # at most N x that (measured 2.4e-12 on 6850's 144 stages)
     assert balance_error(net2, x2, y2) <= net2.N * 1e-12
+
+
+@pytest.mark.slow
+def test_stage_walk_and_arclength_reach_one_steady_state():
+    """Stress cascade 6850: simulate() reaches it by the stage-count walk (tried
+    before arclength), the arclength fallback alone from 0.95 x its organic flow;
+    two routes, one steady state, to 1e-10 above the floor."""
+    name = "stress_6850_saturated.toml"
+    case = load(f"arclength/{name}")
+    walked = simulate(case, branch_search=False)
+    assert walked.convergence["start"].startswith("stage-count walk: "), (
+        walked.convergence["start"]
+    )
+    arc = arclength_answer(name)
+    assert arc.convergence["start"].startswith("arclength continuation from")
+    net = Cascade(case).network()
+    assert rel_diff(net, (walked.x, walked.y), (arc.x, arc.y)) <= SAME
+    assert balance_error(net, walked.x, walked.y) <= net.N * 1e-12
 
 
 @pytest.mark.slow
@@ -829,6 +856,7 @@ def test_pseudo_transient_from_where_a_path_stopped_reaches_the_same_answer(
         "arclength continuation from the organic's base x 0.5 (1798 steps)"
     )
     monkeypatch.setattr(continuation, "MAX_STEPS", 600)
+    monkeypatch.setattr(Cascade, "_stage_walk", _no_stage_walk)
     cut = simulate(case, branch_search=False)
     assert cut.convergence["start"].startswith(
         "pseudo-transient from the end of the arclength path from the organic's "
@@ -877,11 +905,11 @@ def _cold_fails_at(monkeypatch, n_full: int | None):
     "draw_stage, run, start",
     [
         # the case as stated: its draw in the scrub; the whole extraction cut
-        (None, ("extraction", 0, 38),
+        (None, ("extraction", 0, 38, True),
          "the extraction section solved at 4 of its 38 stages (start: "),
         # the draw moved to extraction stage 10 splits the section: the longer
         # part, stages 10-38 (29 > the scrub's 28), is cut
-        (10, ("extraction", 9, 38),
+        (10, ("extraction", 9, 38, False),
          "the extraction section solved with its stages 10-38 cut to 3 of 29 "
          "(start: "),
     ],
@@ -922,7 +950,8 @@ def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
         simulate(case, branch_search=False)
     assert (
         "no stage-count walk in the extraction section reached it either (from "
-        "4 stages: not solved there; 11 stages: not solved there)"
+        "4 stages: not solved there, nor by arclength; 11 stages: not solved "
+        "there, nor by arclength)"
     ) in str(err.value)
     assert STAGE_WALK_MIN == 10
     many = copy.deepcopy(case)
@@ -934,7 +963,7 @@ def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
     cas = Cascade(many)
     # extraction runs 1-8, 8-16, 16-24, 24-32, 32-38; scrub 39-46, 46-54,
     # 54-62, 62-66; strip 67-69: the first of the longest (9 stages)
-    assert cas._walk_run() == ("extraction", 7, 16)
+    assert cas._walk_run() == ("extraction", 7, 16, False)
     net = cas.network()
     walked, why, iters = cas._stage_walk(net, cas.stage_parameters(net), 1e-12, 200)
     assert walked is None and iters == 0
