@@ -247,6 +247,7 @@ def run(
     shard: tuple[int, int] = (0, 1),
     time_limit: float | None = None,
     record: str | None = None,
+    only: frozenset[int] | None = None,
 ):
     """Solve ``n`` random cascades; returns a dict of the figures.
 
@@ -258,7 +259,9 @@ def run(
     a ``simulate`` still running after it is stopped and listed in
     ``timed_out`` (not converged, not failed).  ``record``: the rows of
     :func:`_record` are also written to ``record``.part<k> (k the shard) as each
-    cascade ends, so a run stopped midway keeps every row it finished."""
+    cascade ends, so a run stopped midway keeps every row it finished.
+    ``only``: the indices to solve (every cascade up to the largest is drawn,
+    so the indices are those of a whole run; the figures count these alone)."""
     rng = np.random.default_rng(seed)
     out = {
         "n": 0, "redrawn": 0, "kernel_tried": 0, "kernel_ok": 0, "sim_ok": 0,
@@ -266,8 +269,11 @@ def run(
         "closed_form_cases": 0, "ill_conditioned": 0, "failures": [],
         "by_model": {}, "worst_balance_at": None, "arclength": 0, "loop_newton": 0,
         "loop_base": 0, "beyond_acid": 0, "basic": 0,
-        "by_budget": {}, "timed_out": [], "records": [],
+        "by_budget": {}, "timed_out": [], "records": [], "solved": 0,
+        "stage_walk": 0,
     }  # fmt: skip
+    if only is not None:
+        n = max(only)
     if time_limit:
         signal.signal(signal.SIGALRM, _alarm)
     part = _PartWriter(f"{record}.part{shard[0]}") if record else None
@@ -283,6 +289,9 @@ def run(
         out["n"] += 1
         if out["n"] <= start or (out["n"] - 1) % shard[1] != shard[0]:
             continue
+        if only is not None and out["n"] not in only:
+            continue
+        out["solved"] += 1
         model = case["chemistry"]["model"]
         bm = out["by_model"].setdefault(model, [0, 0])
         bm[0] += 1
@@ -342,6 +351,7 @@ def run(
         # the once-through fallback ("arclength continuation from ...") or an
         # organic-loop pass reached by it; the loop closed by Newton's method
         out["arclength"] += "arclength continuation" in how
+        out["stage_walk"] += how.startswith("stage-count walk")
         out["loop_newton"] += "closed by Newton's method" in how
         out["loop_base"] += "closed by continuation in the organic's base" in how
         # converged, with stages beyond the acid medium of the pH models (warned)
@@ -439,6 +449,22 @@ def _shard(args):
     return run(*args)
 
 
+def _indices(text: str) -> frozenset[int]:
+    """--only's indices: "K,K,..." or "@FILE" (one per line, # comments)."""
+    if text.startswith("@"):
+        with open(text[1:]) as f:
+            items = [ln.split("#")[0].strip() for ln in f]
+    else:
+        items = [t.strip() for t in text.split(",")]
+    try:
+        out = frozenset(int(t) for t in items if t)
+    except ValueError as e:
+        raise SystemExit(f"--only {text!r}: not a list of cascade indices ({e})") from e
+    if not out or min(out) < 1:
+        raise SystemExit(f"--only {text!r}: cascade indices start at 1")
+    return out
+
+
 def merge(parts: list[dict]) -> dict:
     """The figures of several shards of one run, as one run would print them."""
     out = dict(parts[0])
@@ -449,7 +475,7 @@ def merge(parts: list[dict]) -> dict:
         out[key] = sorted((f for p in parts for f in p[key]), key=lambda f: f[0])
     for k in ("kernel_tried", "kernel_ok", "sim_ok", "closed_form_cases",
               "ill_conditioned", "arclength", "loop_newton", "loop_base",
-              "beyond_acid", "basic"):  # fmt: skip
+              "beyond_acid", "basic", "solved", "stage_walk"):  # fmt: skip
         out[k] = sum(p[k] for p in parts)
     out["worst_closed_form"] = max(p["worst_closed_form"] for p in parts)
     worst = max(parts, key=lambda p: p["worst_balance"])
@@ -496,7 +522,14 @@ def main(argv=None):
         "outcome, simulate seconds, Newton iterations, how it was reached or the "
         "error (while running, each process appends its rows to FILE.csv.part<k>)",
     )  # fmt: skip
+    ap.add_argument(
+        "--only", default=None, metavar="K,K,...|@FILE",
+        help="solve only these cascade indices (comma-separated, or one per line "
+        "in FILE): e.g. the slow tail or the failures of an earlier --record, "
+        "again after a change to the fallbacks; the figures count these alone",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    only = _indices(args.only) if args.only else None
     t0 = time.perf_counter()
     common = (
         args.n,
@@ -514,14 +547,14 @@ def main(argv=None):
                 ex.map(
                     _shard,
                     [
-                        (*common, (k, args.jobs), args.time_limit, args.record)
+                        (*common, (k, args.jobs), args.time_limit, args.record, only)
                         for k in range(args.jobs)
                     ],
                 )
             )
         o = merge(parts)
     else:
-        o = run(*common, time_limit=args.time_limit, record=args.record)
+        o = run(*common, time_limit=args.time_limit, record=args.record, only=only)
     dt = time.perf_counter() - t0
     it = np.array(o["iters"] or [0])
     print(f"kernel: {kernels.kernel_info()['cascade_kernel']}; seed {args.seed}")
@@ -531,10 +564,15 @@ def main(argv=None):
             f"the first {args.start} drawn, not solved: the counts below include "
             f"them as not converged"
         )
+    n_of = o["n"]
+    if only is not None:
+        n_of = o["solved"]
+        print(f"solved only the {n_of} cascades listed by --only (counts: theirs)")
     print(
-        f"converged (Cascade.simulate): {o['sim_ok']}/{o['n']} = "
-        f"{100.0 * o['sim_ok'] / max(o['n'], 1):.3f} % ({o['arclength']} of them "
-        f"through arclength continuation, {o['loop_newton']} organic loops closed by "
+        f"converged (Cascade.simulate): {o['sim_ok']}/{n_of} = "
+        f"{100.0 * o['sim_ok'] / max(n_of, 1):.3f} % ({o['arclength']} of them "
+        f"through arclength continuation, {o['stage_walk']} through the stage-count "
+        f"walk, {o['loop_newton']} organic loops closed by "
         f"Newton's method on the returning organic, {o['loop_base']} by continuation "
         f"in the organic's base; {o['beyond_acid']} warned with stages beyond the "
         f"acid medium, free acid < 1e-5 mol/L, {o['basic']} of them with basic "
@@ -606,7 +644,7 @@ def main(argv=None):
                 os.remove(f"{args.record}.part{k}")
         print(f"one row per cascade: {args.record}")
     print(f"time {dt:.1f} s")
-    return 0 if o["sim_ok"] == o["n"] else 1
+    return 0 if o["sim_ok"] == n_of else 1
 
 
 if __name__ == "__main__":

@@ -194,3 +194,28 @@ def test_the_record_has_one_row_per_cascade_and_shards_merge_to_one_run(tmp_path
     back = pd.read_csv(path)
     assert list(back["index"]) == list(range(1, 13))
     assert list(back["outcome"]) == [r["outcome"] for r in one["records"]]
+
+
+def test_only_solves_the_listed_cascades_with_their_indices(tmp_path, capsys):
+    """--only: the listed cascades are solved, with the indices and the cases of a
+    whole run (every cascade up to the largest is drawn), and the figures count
+    them alone; a list that is not one of indices is refused in words."""
+    whole = bench.run(12, 3, False)
+    listed = tmp_path / "slow.txt"
+    listed.write_text("# from an earlier record\n4\n11  # a loop\n7\n")
+    only = bench.run(12, 3, False, only=bench._indices(f"@{listed}"))
+    assert [r["index"] for r in only["records"]] == [4, 7, 11]
+    key = ("index", "model", "outcome", "how", "newton_iterations")
+    want = [
+        tuple(r[k] for k in key) for r in whole["records"] if r["index"] in (4, 7, 11)
+    ]
+    assert [tuple(r[k] for k in key) for r in only["records"]] == want
+    assert only["solved"] == 3
+    assert sum(k for k, _ in only["by_model"].values()) == 3
+    assert bench.main(["--seed", "3", "--only", "4,7,11", "--no-closed-form"]) == 0
+    out = capsys.readouterr().out
+    assert "solved only the 3 cascades listed by --only" in out
+    assert "converged (Cascade.simulate): 3/3 = 100.000 %" in out
+    for bad in ("4,x", "0,3", ","):
+        with pytest.raises(SystemExit, match="--only"):
+            bench._indices(bad)
