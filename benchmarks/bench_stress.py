@@ -407,7 +407,6 @@ class _PartWriter:
     """A shard's rows of --record, appended and flushed as each cascade ends."""
 
     def __init__(self, path: str):
-        self.path = path
         self.f = open(path, "w", newline="")
         self.w = None
 

@@ -1310,7 +1310,14 @@ class Cascade:
                 arc, _, extra = short._arclength_walk(snet, spar, tol, max_iter)
                 iters += extra
                 if arc is None:
-                    tried.append(f"{m} stages: not solved there, nor by arclength")
+                    tried.append(
+                        f"{m} stages: not solved there"
+                        + (
+                            " (no arclength continuation: Murphree stages)"
+                            if self._murphree(eff)
+                            else ", nor by arclength"
+                        )
+                    )
                     continue
                 res, sstart = arc[:6], arc[6]
             x, have, k, calls, why = res[1], m, STAGE_WALK_STEP, 0, ""

@@ -953,6 +953,16 @@ def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
         "4 stages: not solved there, nor by arclength; 11 stages: not solved "
         "there, nor by arclength)"
     ) in str(err.value)
+    # Murphree stages: no arclength on the cut case either, and the error says why
+    murphree = copy.deepcopy(case)
+    murphree["sections"]["scrub"]["efficiency"] = 0.9
+    with pytest.raises(CascadeError) as err:
+        simulate(murphree, branch_search=False)
+    assert (
+        "(from 4 stages: not solved there (no arclength continuation: Murphree "
+        "stages); 11 stages: not solved there (no arclength continuation: "
+        "Murphree stages))"
+    ) in str(err.value)
     assert STAGE_WALK_MIN == 10
     many = copy.deepcopy(case)
     draw = many["side_draws"][0]
