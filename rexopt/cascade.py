@@ -54,8 +54,8 @@ FEED_WALK_ORIGINS = (0.1, 0.01)
 FEED_WALK_MAX_SOLVES = 120
 # last fallback (Cascade._arclength_walk, after the stage-count walk):
 # pseudo-arclength continuation (rexopt.continuation) from each of these
-# neighbours of the case, tried in turn,
-# each from the kernel's cold solve there: the organic flow x (1 + offset), the
+# neighbours of the case, tried in turn, each from the kernel's cold solve
+# there: the organic flow x (1 + offset), the
 # base on the saponified organic x factor (pH models), or the feed's metals x factor
 # (on the seed-0 stress failures: with paths of up to 1,500 steps the cascades
 # reached came from 0.95 x, 1.05 x, 1.25 x the organic flow and the feed x 0.1;
@@ -76,8 +76,8 @@ ARC_ORIGINS = (
     ("saponification", 0.05),
 )
 # the stage-count walk (the fallback before arclength): the longest run of
-# stages (a section,
-# or its part between feeds and side draws) cut to these fractions of its stages,
+# stages (a section, or its part between feeds and side draws) cut to these
+# fractions of its stages (arclength on the cut case where it is not solved),
 # solved there, then given its stages back this many at a time (halved on a
 # failed warm solve) within this many kernel calls; runs shorter than
 # STAGE_WALK_MIN are not walked (measured: seed-0 stress cascade
@@ -1156,8 +1156,8 @@ class Cascade:
 
     def _arclength_walk(self, net, par, tol: float, max_iter: int):
         """Last fallback (after the stage-count walk): follow the steady state
-        by pseudo-arclength continuation (:mod:`rexopt.continuation`) from a neighbour of the case
-        the kernel solves cold (ARC_ORIGINS, in turn: other organic flows, less
+        by pseudo-arclength continuation (:mod:`rexopt.continuation`) from a
+        neighbour of the case the kernel solves cold (ARC_ORIGINS, in turn: other organic flows, less
         base on the organic, less metal fed) to the case, then solve the case
         with the kernel warm from the profile reached.
 
@@ -1493,7 +1493,7 @@ class Cascade:
         """The once-through steady state: the kernel's solve from ``x0`` (None:
         cold), then, while none converged, the fallbacks in turn -- the
         organic-flow walk and the feed walk (status NOT_CONVERGED only), then
-        (``deep``) arclength continuation and the stage-count walk.
+        (``deep``) the stage-count walk and arclength continuation.
 
         Returns (kernel tuple, start text, Newton iterations of every call,
         whether the two walks failed, what the deep fallbacks tried or None).
