@@ -938,6 +938,45 @@ def test_stage_walk_reaches_the_cold_answer(monkeypatch, draw_stage, run, start)
     assert balance_error(net, r.x, r.y) <= BALANCE
 
 
+def test_a_long_run_is_walked_before_the_two_walks(monkeypatch):
+    """A run of STAGE_WALK_FIRST (100) stages or more: where the cold solve
+    fails, the stage-count walk comes before the organic-flow and feed walks
+    (their failing kernel calls on a long cascade cost more than the walk);
+    below it, after them.  Either way the answer is the cold solve's to 1e-10
+    (Sm/Eu/Gd with 110 extraction + 28 scrub + 3 strip stages)."""
+    import rexopt.cascade as cascade_mod
+
+    case = load("smeugd_38_28_3.toml")
+    case["sections"]["extraction"]["stages"] = 110
+    case["feed"]["stage"] = 110
+    case["side_draws"][0]["stage"] += 72
+    cold = simulate(case, branch_search=False)
+    assert cold.convergence["start"] in ("linear", "continuation")
+    net = Cascade(case).network()
+    _cold_fails_at(monkeypatch, net.N)
+    walks = []
+    real = Cascade._organic_flow_walk
+
+    def spy(self, *args):
+        walks.append(self.network().N)
+        return real(self, *args)
+
+    monkeypatch.setattr(Cascade, "_organic_flow_walk", spy)
+    assert cascade_mod.STAGE_WALK_FIRST == 100
+    for first, flow_walk_tried in ((100, False), (111, True)):
+        monkeypatch.setattr(cascade_mod, "STAGE_WALK_FIRST", first)
+        walks.clear()
+        r = simulate(case, branch_search=False)
+        assert r.convergence["start"].startswith(
+            "stage-count walk: the extraction section solved at 11 of its 110 "
+            "stages (start: "
+        ), r.convergence["start"]
+        # the whole case's organic-flow walk (the cut case solves cold)
+        assert (net.N in walks) is flow_walk_tried, (first, walks)
+        assert rel_diff(net, (r.x, r.y), (cold.x, cold.y)) <= SAME
+        assert balance_error(net, r.x, r.y) <= BALANCE
+
+
 def test_stage_walk_failure_and_refusal_are_said(monkeypatch):
     """Where no cut cascade is solved either, the error names the stage counts
     tried; where every run of stages between feeds and side draws is shorter
