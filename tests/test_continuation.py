@@ -3,7 +3,7 @@ twin and dense linear algebra, and a followed path against the kernel's answer.
 
 The cascades only this fallback reaches are in test_kernel_regressions.py
 (section 6); the fallback's place in Cascade.simulate is documented in
-docs/kernel.md ("Starts and globalisation", start 7)."""
+docs/kernel.md ("Starts and globalisation", start 8)."""
 
 from __future__ import annotations
 
