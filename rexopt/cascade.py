@@ -1163,9 +1163,10 @@ class Cascade:
     def _arclength_walk(self, net, par, tol: float, max_iter: int):
         """Last fallback (after the stage-count walk): follow the steady state
         by pseudo-arclength continuation (:mod:`rexopt.continuation`) from a
-        neighbour of the case the kernel solves cold (ARC_ORIGINS, in turn: other organic flows, less
-        base on the organic, less metal fed) to the case, then solve the case
-        with the kernel warm from the profile reached.
+        neighbour of the case the kernel solves cold (ARC_ORIGINS, in turn:
+        other organic flows, less base on the organic, less metal fed) to the
+        case, then solve the case with the kernel warm from the profile
+        reached.
 
         Passes the steep stretches and turning points of the branch where the
         walks in a parameter stop (stress cascades 1354 and 6850 of
