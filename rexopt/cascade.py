@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rexopt import kernels
+from rexopt import kernels, watch
 from rexopt.case import CascadeCase, CaseError, load_case
 from rexopt.chemistry import (
     agents,
@@ -192,6 +192,17 @@ class InfeasibleCascadeError(CascadeError):
     """The inputs allow no steady state, proven from the inputs alone (kept for
     callers that catch it; the kernel's own failures are never raised as this:
     a solver that stops proves nothing about the steady state)."""
+
+
+class CascadeTimeLimit(CascadeError):
+    """``simulate`` ran past its ``time_limit_s`` before a steady state was
+    found: says in which phase it stopped and what it had tried.  Proves nothing
+    about the steady state.  ``elapsed_s`` [s] and ``phase`` are attributes."""
+
+    def __init__(self, msg: str, elapsed_s: float, phase: str):
+        super().__init__(msg)
+        self.elapsed_s = elapsed_s
+        self.phase = phase
 
 
 class AcidBudgetError(CascadeError):
@@ -1160,7 +1171,7 @@ class Cascade:
                             break
         return None, iters
 
-    def _arclength_walk(self, net, par, tol: float, max_iter: int):
+    def _arclength_walk(self, net, par, tol: float, max_iter: int, *, on=""):
         """Last fallback (after the stage-count walk): follow the steady state
         by pseudo-arclength continuation (:mod:`rexopt.continuation`) from a
         neighbour of the case the kernel solves cold (ARC_ORIGINS, in turn:
@@ -1173,7 +1184,8 @@ class Cascade:
         bench_stress).  The answer is the kernel's own converged solve of the
         case, so the path changes nothing in it.  Returns (kernel tuple + start
         text, None) or (None, what was tried), and the Newton iterations of every
-        kernel call and path corrector."""
+        kernel call and path corrector.  ``on``: which case this is, in the
+        progress messages (the stage-count walk's cut case)."""
         from rexopt import continuation
 
         eff = self.efficiencies()
@@ -1210,6 +1222,7 @@ class Cascade:
                 net0, par0 = self._neighbour(target * (1.0 + v))
                 where = f"organic flow {v:+g}"
                 origin = f"organic flow {target * (1.0 + v):.6g} L/h"
+            watch.note(f"{on}path from {origin}")
             r0 = solve_arrays(net0, par0, eff, tol=tol, max_iter=max_iter)
             iters += int(r0[5][kernels.INFO_TOTAL])
             if r0[0] != kernels.OK:
@@ -1299,6 +1312,8 @@ class Cascade:
         tried = []
         for frac in STAGE_WALK_FRACTIONS:
             m = max(1, round(n * frac))
+            cut = f"{where} cut to {m} of {n} stages"
+            watch.note(cut)
             try:
                 short = self._with_stages(sec, b, m, n)
                 snet = short.network()
@@ -1314,7 +1329,9 @@ class Cascade:
             if res[0] != kernels.OK:
                 # arclength on the short case: a tenth of the stages makes its
                 # paths about ten times cheaper than the whole case's
-                arc, _, extra = short._arclength_walk(snet, spar, tol, max_iter)
+                arc, _, extra = short._arclength_walk(
+                    snet, spar, tol, max_iter, on=f"{cut}: arclength "
+                )
                 iters += extra
                 if arc is None:
                     tried.append(
@@ -1329,6 +1346,7 @@ class Cascade:
                 res, sstart = arc[:6], arc[6]
             x, have, k, calls, why = res[1], m, STAGE_WALK_STEP, 0, ""
             while have < n and calls < STAGE_WALK_MAX_SOLVES:
+                watch.note(f"{where} given back {have} of {n} stages")
                 k = min(k, n - have)
                 if have + k == n:  # the case's own network and parameters
                     net1, par1, eff1 = net, par, eff
@@ -1516,10 +1534,13 @@ class Cascade:
         tried = []
         deep_fallbacks = (self._stage_walk, self._arclength_walk) if deep else ()
         # every fallback's Newton iterations count, reached or not
+        # the phases of the top-level solve only (a walk's cut case is not deep)
+        enter = watch.enter if deep else (lambda phase: None)
         if st == kernels.NOT_CONVERGED and deep:
             _, a, b, _ = self._walk_run()
             if b - a >= STAGE_WALK_FIRST:
                 # a long run of stages: the stage-count walk before the two walks
+                enter("stage-count walk")
                 walked, why, extra = self._stage_walk(net, par, tol, max_iter)
                 iters += extra
                 deep_fallbacks = (self._arclength_walk,)
@@ -1528,10 +1549,12 @@ class Cascade:
                 else:
                     tried.append(why)
         if st == kernels.NOT_CONVERGED:
+            enter("organic-flow walk")
             walked, extra = self._organic_flow_walk(tol, max_iter)
             iters += extra
             walk_failed = walked is None
             if walked is None:
+                enter("feed walk")
                 walked, extra = self._feed_walk(tol, max_iter)
                 iters += extra
             if walked is not None:
@@ -1540,6 +1563,11 @@ class Cascade:
         for fallback in deep_fallbacks:
             if st == kernels.OK:
                 break
+            enter(
+                "stage-count walk"
+                if fallback == self._stage_walk
+                else "arclength continuation"
+            )
             walked, why, extra = fallback(net, par, tol, max_iter)
             iters += extra
             if walked is not None:
@@ -1564,6 +1592,7 @@ class Cascade:
         recycle_tol: float = 1e-12,
         max_recycle: int = 200,
         branch_search: bool = True,
+        time_limit_s: float | None = None,
     ):
         """Solve the steady state and return a :class:`CascadeResult`.
 
@@ -1580,7 +1609,46 @@ class Cascade:
             solves).  Where more than one is found, the one the cold start reaches
             is reported, so the answer does not depend on ``warm_start``; every
             branch found is listed in ``convergence["branches"]``.
+        time_limit_s : float, optional
+            Stop after this many seconds [s] with :class:`CascadeTimeLimit` (a
+            ``CascadeError`` naming the phase it stopped in and every phase it
+            ran); None: no limit.  Checked before every kernel solve and
+            arclength step, so it can be passed by the length of one of them.
+            A solve running past ``rexopt.watch.QUIET_S`` logs its phases
+            (logger ``rexopt.cascade``, INFO; :mod:`rexopt.watch`).
         """
+        bad = time_limit_s is not None and (
+            isinstance(time_limit_s, bool)
+            or not isinstance(time_limit_s, (int, float))
+            or not math.isfinite(time_limit_s)
+            or time_limit_s <= 0
+        )
+        if bad:
+            raise ValueError(
+                f"time_limit_s = {time_limit_s!r}: allowed a number of seconds "
+                f"above 0, or None (no limit)"
+            )
+        name = f"cascade {self.case.name!r}"
+        with watch.watching(name, time_limit_s) as w:
+            try:
+                return self._simulate(
+                    tol, max_iter, warm_start, recycle_tol, max_recycle, branch_search
+                )
+            except watch.TimeLimitReached as e:
+                raise CascadeTimeLimit(
+                    f"no steady state found within the time limit of "
+                    f"{w.limit_s:g} s: stopped in the {e}; phases run: "
+                    f"{w.history()}.  This proves nothing about the steady state "
+                    f"(more time may reach it): raise time_limit_s (rexopt "
+                    f"simulate --time-limit SECONDS) or leave it unset (no limit)",
+                    w.elapsed(),
+                    w.phase,
+                ) from None
+
+    def _simulate(
+        self, tol, max_iter, warm_start, recycle_tol, max_recycle, branch_search
+    ):
+        """:meth:`simulate` inside its watch."""
         from rexopt.results import CascadeResult
 
         t0 = time.perf_counter()
@@ -1847,6 +1915,8 @@ class Cascade:
         acid_first = acid_last = None
         last_solved = 0  # the last pass solved (0: ``first``); an accelerated
         # point the kernel could not solve counts as a pass, not as solved
+        if fallbacks:  # (not the base walk's loops, which say their own step)
+            watch.enter("organic loop")
 
         def note(newton=None):
             text = ""
@@ -1918,6 +1988,11 @@ class Cascade:
 
         while True:
             if passes > 0:
+                if fallbacks:
+                    watch.note(
+                        f"pass {passes + 1}; the best solved pass off by "
+                        f"{best[0]:.3g} of a metal's throughput"
+                    )
                 net = self.network(organic_in_mol_L=r, base_scale=base_scale)
                 # the point is the plain pass from the last solved one when the
                 # history holds at most that pass (Anderson on one entry is the
@@ -2028,6 +2103,7 @@ class Cascade:
         Returns a dict: result (the kernel tuple of the closing pass, or None),
         net, passes, newton_iterations (the kernel's), iterations (Newton's on r)
         and why (words, where not closed)."""
+        watch.enter("organic loop: Newton's method on the returning organic")
         c = self.case
         O = c.organic.flow_L_h
         m = np.asarray(metals)
@@ -2157,6 +2233,7 @@ class Cascade:
                "note": "", "why": ""}  # fmt: skip
         if not (self.pH_model and c.organic.saponification > 0):
             return out
+        watch.enter("organic loop: walk in the organic's base")
         s = c.organic.saponification
 
         def close(net, first, r0, v, max_passes):
@@ -2176,6 +2253,7 @@ class Cascade:
 
         tried, got = [], None
         for v0 in LOOP_BASE_ORIGINS:
+            watch.note(f"origin: the base x {v0:g}")
             net0 = self.network(base_scale=v0)
             first = solve_arrays(net0, par, eff, x_first, tol=tol, max_iter=max_iter)
             out["newton_iterations"] += int(first[5][kernels.INFO_TOTAL])
@@ -2198,6 +2276,7 @@ class Cascade:
         while v < 1.0 and dv >= LOOP_BASE_MIN_STEP and tries < LOOP_BASE_STEPS:
             tries += 1
             v1 = min(v + dv, 1.0)
+            watch.note(f"the base x {v1:.6g} (step {tries})")
             r = _returning(got[2], metals)
             net = self.network(organic_in_mol_L=r, base_scale=v1)
             # warm from the step before, else followed to it by arclength (so
@@ -2376,6 +2455,7 @@ class Cascade:
         solution has a relative error estimate above BRANCH_SAME: not compared).
         This finds the branches these starts reach, not necessarily all.
         """
+        watch.enter("branch search")
         if isinstance(x, tuple):
             first = x
         else:
@@ -2499,6 +2579,7 @@ def solve_arrays(
     starts only; ``LIMIT_WARM_TRANSIENT``: the warm start is the pseudo-transient
     from ``x0``; docs/kernel.md).  Returns (status, x, y, h, F, info).
     """
+    watch.tick()  # a watched simulate's time limit and progress (rexopt.watch)
     fn = kernels.solve_cascade if kernel is None else kernel
     N, C = net.ext_aq.shape
     x = np.full((N, C), -1.0) if x0 is None else np.array(x0, float, copy=True)

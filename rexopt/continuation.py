@@ -45,6 +45,7 @@ import math
 
 import numpy as np
 
+from rexopt import watch
 from rexopt._pure import cascade as _pc
 
 NET_ARRAYS = ("aq_out", "aq_pass", "org_out", "org_pass", "org_in", "ext_aq", "ext_org")
@@ -487,6 +488,7 @@ def follow(net0, par0, x0, F0, net1, par1, eff=None, *, max_steps=None):
     ds = 0.05
     history = collections.deque(maxlen=RUNOFF_STEPS)  # (p, ln x) of the last steps
     while report["steps"] + report["rejected"] < max_steps:
+        watch.tick("step")  # a watched simulate's time limit and progress
         n = um.size
         wu = 1.0 / max(n, 1)
         hom.S = None
