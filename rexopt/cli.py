@@ -15,6 +15,8 @@ error names the file and the step it happened in (exit status 4), and with
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import sys
 import traceback
@@ -148,6 +150,25 @@ def _fail(msg: str, code: int = EXIT_INPUT):
     fail(msg, code, err_console)
 
 
+class _ProgressHandler(logging.Handler):
+    """The progress messages of long cascade solves (:mod:`rexopt.watch`: a
+    solve past a few seconds says its phase, then every half minute) on
+    standard error, so standard output keeps the result alone."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(
+            f"... {record.getMessage()}", style="dim", markup=False, highlight=False
+        )
+
+
+def _show_progress() -> None:
+    log = logging.getLogger("rexopt.cascade")
+    if not any(isinstance(h, _ProgressHandler) for h in log.handlers):
+        log.addHandler(_ProgressHandler())
+        log.setLevel(logging.INFO)
+        log.propagate = False  # printed once, whatever the root logger does
+
+
 def _version_cb(value: bool):
     if value:
         from rexopt.kernels import kernel_info
@@ -177,6 +198,7 @@ def _main(
     ),
 ):
     _STATE["log"] = log
+    _show_progress()
 
 
 @app.command(short_help="Version, kernels, bundled data sets and study kinds.")
@@ -340,12 +362,22 @@ def simulate(
         metavar="FILE.png",
         help="Draw the stage profiles (concentrations per stage) as a PNG.",
     ),
+    time_limit: float | None = typer.Option(
+        None,
+        "--time-limit",
+        metavar="SECONDS",
+        help="Stop a solve still running after this many seconds, saying where it "
+        "was (exit status 3); default: no limit.",
+    ),
 ):
     """Solve a cascade's steady state and print streams, purities and reagents.
 
     A cascade case with an [optimize] table is simulated as written (the
-    [optimize] table is checked, then left to rexopt optimize).
+    [optimize] table is checked, then left to rexopt optimize).  A solve that
+    runs more than a few seconds prints its progress on standard error.
     """
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        _fail(f"--time-limit = {time_limit:g}: allowed a number of seconds above 0")
     kind, _ = _load_kind(case)
     if kind.case_kind != "cascade":
         _fail(
@@ -358,7 +390,11 @@ def simulate(
                 kind.load_checked(case, where=str(case))  # the [optimize] table too
             except StudyInputError as e:
                 _fail(str(e))
-    oc = _run(get_study("cascade"), case, {"json": json_out, "plot": plot})
+    oc = _run(
+        get_study("cascade"),
+        case,
+        {"json": json_out, "plot": plot, "time_limit": time_limit},
+    )
     # e.g. which data file gave which parameters, an [optimize] table set aside
     _print_notes(oc.notes)
     with step("printing the result", case):

@@ -150,7 +150,7 @@ class StudyKind:
         ``describe(case object) -> str``: one line about a valid case.
     run : callable
         ``run(path, options: dict) -> Outcome``; options hold only the keys in
-        ``options`` (``json``, ``out``, ``pareto``, ``plot``).
+        ``options`` (``json``, ``out``, ``pareto``, ``plot``, ``time_limit`` [s]).
     options : frozenset of str
         Command options this kind honours.
     refused : dict
@@ -426,7 +426,7 @@ def _cascade_run(path: Path, opts: dict) -> Outcome:
 
     c = _CASCADE_KIND.load_checked(path, where=str(path))
     try:
-        res = c.simulate()
+        res = c.simulate(time_limit_s=opts.get("time_limit"))
     except CascadeError as exc:
         raise StudyRunError(f"{path}: simulation: {exc}", code=3) from None
     oc = Outcome(
@@ -809,7 +809,7 @@ _CASCADE_KIND = StudyKind(
     load=_cascade_load,
     describe=_cascade_describe,
     run=_cascade_run,
-    options=frozenset({"json", "plot"}),
+    options=frozenset({"json", "plot", "time_limit"}),
     refused={
         "out": "a simulation writes only --json and --plot files",
         "pareto": "a simulation has one answer; add an [optimize] table for fronts",

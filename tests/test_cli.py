@@ -371,3 +371,25 @@ def test_tables_fold_long_names_instead_of_cutting_them():
     assert "…" not in text and "0.995617" in text
     cells = [ln.split("│")[1].strip() for ln in text.splitlines() if "│" in ln]
     assert "".join(cells).replace(" ", "") == "Ndpurityinstrip_liquor>=0.995"
+
+
+def test_simulate_time_limit_stops_in_words_and_bad_limits_are_refused():
+    """--time-limit: a limit already past at the first kernel solve (1 ns) ends
+    the run with exit status 3 and the time-limit error (the phase, what was
+    run), no traceback; a limit that is not a positive number is bad input."""
+    case = str(CASES / "prnd_p507.toml")
+    out = run("simulate", case, "--time-limit", "1e-9")
+    assert out.returncode == 3, out.stderr
+    assert "Traceback" not in out.stderr
+    assert (
+        "simulation: no steady state found within the time limit of 1e-09 s: "
+        "stopped in the cold start, "
+    ) in out.stderr
+    assert "phases run: cold start at 0.0 s." in out.stderr
+    for bad in ("0", "-5", "nan"):
+        out = run("simulate", case, "--time-limit", bad)
+        assert out.returncode == 2, (bad, out.stderr)
+        assert (
+            f"--time-limit = {float(bad):g}: allowed a number of seconds above 0"
+            in (out.stderr)
+        )
