@@ -16,8 +16,9 @@ linear cascade; Kremser for one section).
 
 A case the generator draws that the case schema refuses (e.g. a side draw larger
 than the flow at its stage) is redrawn, and counted.  ``--time-limit S`` stops a
-cascade's ``simulate`` after S seconds of wall time (SIGALRM, so Unix only) and
-counts it apart, as not finished: neither converged nor failed.  The wall
+cascade's ``simulate`` after S seconds of wall time (its ``time_limit_s``: checked
+before every kernel solve and arclength step) and counts it apart, as not
+finished: neither converged nor failed.  The wall
 time of every cascade's ``simulate`` is measured and summarised (median,
 percentiles, slowest); ``--record FILE.csv`` writes one row per cascade (index,
 model, size, loop, outcome, seconds, Newton iterations, how it was reached or
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import signal
 import sys
 import time
 
@@ -39,7 +39,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from rexopt import continuation, kernels, results  # noqa: E402, F401
+from rexopt import kernels  # noqa: E402
 from rexopt._pure.decimal_reference import (  # noqa: E402
     linear_profiles,
     worst_relative_error,
@@ -48,6 +48,7 @@ from rexopt.cascade import (  # noqa: E402
     CIRCULATION_WARN,
     Cascade,
     CascadeError,
+    CascadeTimeLimit,
     circulation,
     solve_arrays,
 )
@@ -59,17 +60,6 @@ P507 = [
     "Yb", "Lu", "Fe", "Al",
 ]  # fmt: skip
 EMPIRICAL = ["La", "Ce", "Pr", "Nd", "Sm", "Gd", "Dy", "Y"]
-
-
-class TimeLimit(BaseException):
-    """A cascade's simulate ran past --time-limit (a BaseException, so no
-    ``except Exception`` on the way swallows it).  The modules simulate imports
-    on first use (continuation, results and pandas) are imported above: an
-    import the alarm interrupted would leave them half-initialised."""
-
-
-def _alarm(signum, frame):
-    raise TimeLimit()
 
 
 def _stage_split(rng, total, sections):
@@ -274,8 +264,6 @@ def run(
     }  # fmt: skip
     if only is not None:
         n = max(only)
-    if time_limit:
-        signal.signal(signal.SIGALRM, _alarm)
     part = _PartWriter(f"{record}.part{shard[0]}") if record else None
     while out["n"] < n:
         case = random_case(rng)
@@ -316,29 +304,24 @@ def run(
         out["records"].append(rec)
         t = time.perf_counter()
         try:
-            if time_limit:
-                signal.setitimer(signal.ITIMER_REAL, time_limit)
             try:
-                r = cas.simulate(branch_search=False)
+                r = cas.simulate(branch_search=False, time_limit_s=time_limit)
             finally:
-                if time_limit:
-                    signal.setitimer(signal.ITIMER_REAL, 0.0)
                 rec["seconds"] = time.perf_counter() - t
+        except CascadeTimeLimit as e:
+            out["timed_out"].append((out["n"], model))
+            rec.update(outcome="time limit", how=str(e))
+            if verbose:
+                print(f"TIME LIMIT {out['n']} {model}: {str(e)[:200]}", flush=True)
+            if part:
+                part.write(rec)
+            continue
         except CascadeError as e:
             out["failures"].append((out["n"], model, str(e)))  # classified whole
             rec.update(outcome="failed", how=str(e),
                        newton_iterations=getattr(e, "newton_iterations", ""))  # fmt: skip
             if verbose:
                 print("FAIL", out["n"], model, str(e)[:200], flush=True)
-            if part:
-                part.write(rec)
-            continue
-        except TimeLimit:
-            out["timed_out"].append((out["n"], model))
-            rec.update(outcome="time limit", how=f"stopped after {time_limit:g} s")
-            if verbose:
-                print(f"TIME LIMIT {out['n']} {model}: stopped after {time_limit:g} s",
-                      flush=True)  # fmt: skip
             if part:
                 part.write(rec)
             continue
