@@ -237,6 +237,9 @@ class Network:
     sulfate_in: np.ndarray | None = None
     # the feed's charge balance as stated and as closed (Cascade.feed_anions)
     feed_charge: dict | None = None
+    # organic loop: the fraction of the stated saponification base the returning
+    # organic took up (below 1 where its metals leave too few free sites)
+    base_taken: float = 1.0
 
     def label(self, j: int) -> str:
         return f"stage {j + 1} ({self.section[j]} stage {self.local[j]})"
@@ -314,6 +317,7 @@ class Cascade:
         organic_flow_L_h: float | None = None,
         feed_scale: float = 1.0,
         base_scale: float = 1.0,
+        sites: tuple | None = None,
     ) -> Network:
         """Flows and inputs of every stage.
 
@@ -333,6 +337,14 @@ class Cascade:
             Factor on the base the saponified organic brings (the arclength
             origin and the organic loop's continuation in the base solve the case
             with less of it; everything else is the case's). [-]
+        sites : (nu, cap), optional
+            Site use of every species and the capacity at stage 1 (the stage
+            parameters' ``nu[0]`` and ``cap[0]``), given with
+            ``organic_in_mol_L`` by the organic loop: the returning organic is
+            re-saponified with the stated base up to its free extractant (what
+            its metals leave of ``cap``), no further (docs/kernel.md, "Organic
+            loop"); ``Network.base_taken`` is the fraction of the stated base
+            taken up.
 
         Nothing on the aqueous side depends on the organic inlet: during a
         :meth:`simulate` it is built once and shared (the same arrays) by the
@@ -357,11 +369,20 @@ class Cascade:
             if organic_in_mol_L is None
             else np.asarray(organic_in_mol_L, float).copy()
         )
+        base_taken = 1.0
         if self.pH_model and c.organic.saponification > 0:
             ion = self.species.index(self.agent.ion)
             y_in[ion] = (
                 base_scale * c.organic.saponification * c.organic.extractant_mol_L
             ) / z[ion]
+            if sites is not None and y_in[ion] > 0.0:
+                nu, cap = sites
+                metal = np.arange(len(y_in)) != ion
+                free = float(cap - nu[metal] @ y_in[metal])  # site units, mol/L
+                most = max(free, 0.0) / nu[ion]
+                if most < y_in[ion]:
+                    base_taken = most / y_in[ion]
+                    y_in[ion] = most
         # the organic feed (if any) was added to zeros; x + y == y + x in IEEE
         # arithmetic, so adding the inlet second gives the numbers of adding it first
         org_add = aq["org_add"].copy()
@@ -435,6 +456,7 @@ class Cascade:
             internal,
             aq["sulfate_in"],
             aq["feed_charge"],
+            base_taken,
         )
 
     def _aqueous_side(self, feed_scale: float = 1.0) -> dict:
@@ -1679,6 +1701,8 @@ class Cascade:
             except CascadeError as e:
                 raise self._budget_error(budget, e) from e
             iters += extra
+            if net.base_taken < 1.0:
+                self.warnings.append(self._base_taken_text(net, par, y))
         branches = None
         branch_note = None
         if branch_search and not c.organic.recycle and not (
@@ -1812,6 +1836,10 @@ class Cascade:
             "relative_error_estimate": rel_err,
             "accuracy_floor": ACCURACY_FLOOR_TEXT,
             "organic_loop_passes": loops,
+            # organic loop: the fraction of the stated saponification base the
+            # returning organic takes up (1: all; below 1 where its metals leave
+            # too few free sites, warned)
+            "saponification_base_taken": float(net.base_taken),
             # the aqueous feed's charge balance: cations + acidity - anions as
             # stated [eq/L], and what closed it (None: anions derived)
             "feed_electroneutrality": {
@@ -1889,6 +1917,7 @@ class Cascade:
         in its ``passes``.  Returns (st, x, y, h, F, info, net, passes, newton
         iterations, note for convergence["start"])."""
         c = self.case
+        sites = _inlet_sites(par)
         metals = [
             i
             for i, s in enumerate(self.species)
@@ -1909,6 +1938,7 @@ class Cascade:
         net_ok = net  # network of the last solved pass
         arc_note = None
         arc_passes = []  # passes (1-based) reached by arclength: said in start
+        pt_passes = []  # passes solved by the pseudo-transient from the pass before
         best = None  # (loading change, r, kernel tuple) of the pass closest to closing
         # (pass, lowest [H+] of the pass [mol/L], its stage index) of the first and
         # of the last solved pass (pH models)
@@ -1933,6 +1963,12 @@ class Cascade:
                         if by_pt
                         else ""
                     )
+                )
+            if pt_passes:
+                text += (
+                    f"; organic-loop pass{'es' if len(pt_passes) > 1 else ''} "
+                    f"{', '.join(str(k) for k in pt_passes)} solved by the "
+                    f"pseudo-transient from the pass before"
                 )
             if newton is not None:
                 text += (
@@ -1993,7 +2029,9 @@ class Cascade:
                         f"pass {passes + 1}; the best solved pass off by "
                         f"{best[0]:.3g} of a metal's throughput"
                     )
-                net = self.network(organic_in_mol_L=r, base_scale=base_scale)
+                net = self.network(
+                    organic_in_mol_L=r, base_scale=base_scale, sites=sites
+                )
                 # the point is the plain pass from the last solved one when the
                 # history holds at most that pass (Anderson on one entry is the
                 # plain pass): no other point to fall back to
@@ -2013,6 +2051,20 @@ class Cascade:
                 )  # fmt: skip
                 iters += int(res[5][kernels.INFO_TOTAL])
                 solves += 1
+                if res[0] != kernels.OK and plain:
+                    # the kernel's pseudo-transient from the last pass's profile
+                    # (one solve): the pass where the returning organic's metals
+                    # first leave too few free sites for the stated base (its
+                    # uptake capped, Cascade.network) -- stress loop 461, which
+                    # the cold and warm starts and arclength miss there
+                    pt = solve_arrays(
+                        net, par, eff, x, tol=tol, max_iter=max_iter,
+                        limits=kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
+                    )  # fmt: skip
+                    iters += int(pt[5][kernels.INFO_TOTAL])
+                    if pt[0] == kernels.OK:
+                        res = pt
+                        pt_passes.append(passes + 1)
                 if res[0] != kernels.OK and plain and fallbacks:
                     # about to fail: follow the steady state by arclength from
                     # the last solved pass to this one (rexopt.continuation)
@@ -2072,6 +2124,22 @@ class Cascade:
                 dF = np.diff(Fk, axis=1)
                 gam = np.linalg.lstsq(dF, Fk[:, -1], rcond=None)[0]
                 r_new = g - np.diff(np.array(hist_g).T, axis=1) @ gam
+                # no estimate of the fixed point: a step against the plain pass's
+                # (a local rate of 1 or more: no fixed point ahead to extrapolate
+                # to), a metal below zero by more than the plain pass moves it, or
+                # more metal than the organic's sites hold.  Where a pass adds the
+                # same metal to the organic pass after pass (Fe building up until
+                # its sites fill: stress loop 461), the residuals' differences
+                # vanish and Anderson's step is unbounded or backwards; the plain
+                # pass instead, history restarted there
+                back = float(((r_new - r) * w) @ ((g - r) * w)) < 0.0
+                below = float(np.max(np.maximum(-r_new, 0.0) * w))
+                full = bool(par["use_F"]) and float(
+                    sites[0][metals] @ r_new[metals]
+                ) > sites[1]
+                if back or below > err or full:
+                    r_new = g
+                    hist_r, hist_g = hist_r[-1:], hist_g[-1:]
             else:
                 r_new = g
             r = np.maximum(r_new, 0.0)
@@ -2104,6 +2172,7 @@ class Cascade:
         net, passes, newton_iterations (the kernel's), iterations (Newton's on r)
         and why (words, where not closed)."""
         watch.enter("organic loop: Newton's method on the returning organic")
+        sites = _inlet_sites(par)
         c = self.case
         O = c.organic.flow_L_h
         m = np.asarray(metals)
@@ -2112,7 +2181,7 @@ class Cascade:
 
         def g_of(r, x0):
             nonlocal kernel_iters, passes
-            net = self.network(organic_in_mol_L=r)
+            net = self.network(organic_in_mol_L=r, sites=sites)
             # warm only: a trial point the warm start from a solved neighbour
             # misses is taken as not solved (the kernel's cold fallback costs
             # ~1e3 iterations there)
@@ -2234,6 +2303,7 @@ class Cascade:
         if not (self.pH_model and c.organic.saponification > 0):
             return out
         watch.enter("organic loop: walk in the organic's base")
+        sites = _inlet_sites(par)
         s = c.organic.saponification
 
         def close(net, first, r0, v, max_passes):
@@ -2278,7 +2348,7 @@ class Cascade:
             v1 = min(v + dv, 1.0)
             watch.note(f"the base x {v1:.6g} (step {tries})")
             r = _returning(got[2], metals)
-            net = self.network(organic_in_mol_L=r, base_scale=v1)
+            net = self.network(organic_in_mol_L=r, base_scale=v1, sites=sites)
             # warm from the step before, else followed to it by arclength (so
             # each step's loop starts on the steady state the last one closed on)
             first = solve_arrays(
@@ -2377,6 +2447,34 @@ class Cascade:
     @staticmethod
     def _murphree(eff) -> bool:
         return bool(np.any(np.asarray(eff) < 1.0))
+
+    def _base_taken_text(self, net, par, y) -> str:
+        """The warning of a loop whose returning organic took up less than the
+        stated saponification base (Cascade.network's ``sites``)."""
+        c = self.case
+        nu, cap = _inlet_sites(par)
+        ion = self.species.index(self.agent.ion)
+        r = y[-1].copy()
+        r[ion] = 0.0
+        used = nu * r
+        share = float(used.sum() / cap)
+        top = [i for i in np.argsort(-used) if used[i] > 0.01 * used.sum()][:3]
+        metals = ", ".join(f"{self.species[i]} {r[i]:.3g} mol/L" for i in top)
+        stated = c.organic.saponification * c.organic.extractant_mol_L * (
+            c.organic.flow_L_h
+        )
+        return (
+            f"organic loop: the stripped organic returns holding {share:.1%} of "
+            f"the extractant's sites as metal ({metals}); re-saponified with the "
+            f"stated base up to its free sites, it takes up only "
+            f"{net.base_taken:.1%} of the base organic.saponification = "
+            f"{c.organic.saponification:g} states ({net.base_taken * stated:.4g} of "
+            f"{stated:.4g} eq/h): the rest is not taken up by the organic (it stays "
+            f"in the saponification liquor, outside this cascade; the reagent "
+            f"table counts the base as stated).  The strip leaves that metal on "
+            f"the circulating organic: strip it harder (more acid or stages) or "
+            f"remove it before the cascade"
+        )
 
     def _loop_budget_error(self, net, passes: int, err: CascadeError):
         """A failed organic-loop pass, restated where that pass is short of acid.
@@ -2545,6 +2643,12 @@ class Cascade:
             if spec is not None:
                 eff += [spec.efficiency] * spec.stages
         return np.array(eff, float)
+
+
+def _inlet_sites(par: dict) -> tuple[np.ndarray, float]:
+    """Site use of every species and the capacity at stage 1, where the
+    returning organic of a loop enters (``Cascade.network``'s ``sites``)."""
+    return np.asarray(par["nu"])[0], float(np.asarray(par["cap"]).reshape(-1)[0])
 
 
 def _returning(y: np.ndarray, metals) -> np.ndarray:

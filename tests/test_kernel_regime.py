@@ -409,30 +409,54 @@ STRESS_1028 = {
 
 
 @pytest.mark.parametrize("which", ["1028", "1339"])
-def test_loops_whose_metal_builds_up_close_on_a_basic_raffinate(which):
+def test_loops_whose_metal_builds_up_take_up_only_the_base_their_sites_hold(which):
     """Two stress loops within their acid budget whose organic brings back a
-    metal the 4 M strip hardly takes (1028: Fe(III), 1339: Lu).  Before water's
-    OH- was modelled no pass could hold their raffinate (the passes' lowest free
-    acid fell pass by pass towards none: 5e-4 to 3e-6 mol/L over 30 passes for
-    1339) and both ended in a CascadeError.  Their steady state exists: the
-    metal crowds the returning organic and the raffinate takes the base the
-    organic releases beyond its anions, at pH 13.6 (1028) and 12.7 (1339).  The
-    loop closes on it (every pass a converged kernel solve), the balances close,
-    and the answer says in its warnings that its raffinate is basic, outside the
-    acid medium the model is stated for."""
+    metal the 4 M strip hardly takes (1028: Fe(III), 1339: Lu).  The returning
+    organic is re-saponified with the stated base up to its free sites, no
+    further (Cascade.network's ``sites``): its metal and its base then fill
+    the stage-1 inlet's sites exactly, and the answer says how much of the
+    stated base was taken up, and why.
+
+    Before that rule the loops closed with the full base on an organic that
+    could not hold it: stage 1 released the excess into the raffinate, basic at
+    pH 13.6 (1028) and 12.7 (1339).  Now 1028's raffinate stays in the acid
+    medium (64 % of the base taken up, the rest left in the saponification
+    liquor) and 1339's is basic only at its first two stages (pH 8.6; 95 %
+    taken up), said in its warnings."""
     case = {"1028": STRESS_1028, "1339": STRESS_1339}[which]
     cas, b = budget_of(case)
     assert b["deficit_eq_h"] < 0
     r = cas.simulate(branch_search=False)
-    assert r.convergence["organic_loop_passes"] > 0
-    assert r.convergence["max_balance_error"] < 1e-10
+    conv = r.convergence
+    assert conv["organic_loop_passes"] > 0
+    assert conv["max_balance_error"] < 1e-10
+    taken = conv["saponification_base_taken"]
+    lo, hi = {"1028": (0.6, 0.7), "1339": (0.9, 0.99)}[which]
+    assert lo < taken < hi
+    # the inlet of the closing pass: the stripped organic's metals and the base
+    # taken up fill stage 1's sites (sigma F + sum nu y = cap with no free site)
+    net = cas.network()
+    par = cas.stage_parameters(net)
+    nu, cap = cascade_mod._inlet_sites(par)
+    back = r.y[-1].copy()
+    ion = cas.species.index("NH4")
+    back[ion] = 0.0
+    loop_net = cas.network(organic_in_mol_L=back, sites=(nu, cap))
+    assert loop_net.base_taken == pytest.approx(taken, rel=1e-9)
+    y_in = loop_net.ext_org[0] / loop_net.org_in[0]
+    assert float(nu @ y_in) == pytest.approx(cap, rel=1e-12)
+    metal = {"1028": "Fe", "1339": "Lu"}[which]
+    said = [w for w in r.warnings if w.startswith("organic loop: the stripped")]
+    assert len(said) == 1 and f"as metal ({metal} " in said[0]
+    assert f"it takes up only {taken:.1%} of the base" in said[0]
     pH = r.profiles["pH"].to_numpy(float)
-    assert pH[0] > 12.5 and pH[-1] < 0.0  # a basic raffinate, an acid strip liquor
+    assert pH[-1] < 0.0  # the strip liquor
     basic = [w for w in r.warnings if "the aqueous is basic (pH above 7)" in w]
-    assert len(basic) == 1
-    at = {"1028": "stage 1", "1339": "stages 1-2"}[which]
-    assert f"; at {at} the aqueous is basic" in basic[0]
-    assert basic[0].startswith("free acid below 1e-05 mol/L (pH above 5) at stage")
+    if which == "1028":
+        assert 1.0 < pH[0] < 2.0 and basic == []
+    else:
+        assert 8.0 < pH[0] < 9.0 and len(basic) == 1
+        assert "; at stages 1-2 the aqueous is basic" in basic[0]
 
 
 # bench_stress seed 0 cascade 1339: heavy rare earths, 3+1+3 stages, organic loop
@@ -469,14 +493,16 @@ def _walk_inputs(cas):
 
 def test_loop_walk_stops_at_its_step_budget_and_says_so(monkeypatch):
     """The walk in the base takes at most LOOP_BASE_STEPS steps (closed or
-    halved): 1028's walk from x 0.5 of its saponification with a budget of 3
+    halved): 1339's walk from x 0.5 of its saponification with a budget of 3
     stops after 3 closed steps, and its account says the budget ran out, the
     step it had come down to, the saponification it holds, and that the free
-    acid ran out on the way (its raffinate's from 0.2 mol/L at x 0.5 to a basic
-    pH 13.4), with the remedy.  With the budget of 200 the same walk reaches
-    the stated saponification."""
-    s = STRESS_1028["organic"]["saponification"]
-    cas = Cascade(STRESS_1028)
+    acid ran out on the way (its raffinate's from 0.08 mol/L at x 0.5 to a
+    basic pH 8.6), with the remedy.  With the budget of 200 the same walk
+    reaches the stated saponification.  (Until the returning organic took up
+    only the base its free sites hold, 1028 ran out of free acid this way; it
+    now stays in the acid medium.)"""
+    s = STRESS_1339["organic"]["saponification"]
+    cas = Cascade(STRESS_1339)
     par, eff, metals, first = _walk_inputs(cas)
     monkeypatch.setattr(cascade_mod, "LOOP_BASE_STEPS", 3)
     walk = cas._loop_base_walk(par, eff, metals, first[1], 1e-12, 200, 1e-12, 200)
@@ -505,7 +531,7 @@ def test_loop_walk_stops_at_its_step_budget_and_says_so(monkeypatch):
 def test_loop_followed_in_its_base_closes_on_the_passes_answer():
     """The base walk reaching the stated saponification closes the case's loop
     like the passes do: 1028 at saponification 0.15 (which the passes close),
-    walked from x 0.5 of it, agrees with the passes' answer to 1e-11, and its
+    walked from x 0.5 of it, agrees with the passes' answer to 1e-10, and its
     note says how it was reached."""
     case = dict(STRESS_1028, organic={**STRESS_1028["organic"],
                                       "saponification": 0.15})  # fmt: skip
@@ -521,19 +547,21 @@ def test_loop_followed_in_its_base_closes_on_the_passes_answer():
     )
     assert walk["passes"] > 0 and walk["newton_iterations"] > 0
     x = walk["result"][1]
-    assert np.max(np.abs(x - ref.x) / np.abs(ref.x)) < 1e-11
+    # both close the loop to 1e-12 of each metal's throughput (recycle_tol); the
+    # concentrations agree to the issue's 1e-10 (2.7e-11 measured)
+    assert np.max(np.abs(x - ref.x) / np.abs(ref.x)) < 1e-10
 
 
 def test_loop_walk_counts_every_pass_it_solved_or_tried(monkeypatch):
     """The walk's pass count is every kernel solve of a loop pass it made, the
-    passes of a step whose loop did not close included: 1028 at saponification
-    0.14 walked in steps of 0.5 with 10 passes per step, where the first step
-    (x 0.5 -> x 1) fails and is halved, counted against the solves themselves
-    (those inside arclength continuation are not passes).  (With 15 passes per
-    step its first step closes since the organic's relative correction counts
-    D's move: the loop's passes take another course.)"""
-    case = dict(STRESS_1028, organic={**STRESS_1028["organic"],
-                                      "saponification": 0.14})  # fmt: skip
+    passes of a step whose loop did not close included: 1339 at saponification
+    0.15 walked in steps of 0.5 with 10 passes per step, where steps fail and
+    are halved (3 of them), counted against the solves themselves (those inside
+    arclength continuation are not passes).  (1028 at 0.14 was this test's case
+    until its returning organic took up only the base its free sites hold: its
+    walk with 10 passes per step no longer closes.)"""
+    case = dict(STRESS_1339, organic={**STRESS_1339["organic"],
+                                      "saponification": 0.15})  # fmt: skip
     cas = Cascade(case)
     par, eff, metals, first = _walk_inputs(cas)
     solves, failed, in_arc = [0], [0], [False]
