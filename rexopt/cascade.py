@@ -372,9 +372,7 @@ class Cascade:
         base_taken = 1.0
         if self.pH_model and c.organic.saponification > 0:
             ion = self.species.index(self.agent.ion)
-            y_in[ion] = (
-                base_scale * c.organic.saponification * c.organic.extractant_mol_L
-            ) / z[ion]
+            y_in[ion] = self._stated_base_mol_L(base_scale)
             if sites is not None and y_in[ion] > 0.0:
                 nu, cap = sites
                 metal = np.arange(len(y_in)) != ion
@@ -458,6 +456,13 @@ class Cascade:
             aq["feed_charge"],
             base_taken,
         )
+
+    def _stated_base_mol_L(self, base_scale: float = 1.0) -> float:
+        """The saponification counter-ion on the organic entering stage 1 as
+        stated (pH models): s x C_HA / z, times ``base_scale``. [mol/L]"""
+        c = self.case
+        z = self.z[self.species.index(self.agent.ion)]
+        return base_scale * c.organic.saponification * c.organic.extractant_mol_L / z
 
     def _aqueous_side(self, feed_scale: float = 1.0) -> dict:
         """Everything of :meth:`network` that does not depend on the organic
@@ -1923,6 +1928,19 @@ class Cascade:
             for i, s in enumerate(self.species)
             if not (self.pH_model and s == self.agent.ion and c.organic.saponification > 0)
         ]
+        # site use of the stated base at the inlet (pH models, saponified)
+        base_sites = 0.0
+        if self.pH_model and c.organic.saponification > 0:
+            ion = self.species.index(self.agent.ion)
+            base_sites = sites[0][ion] * self._stated_base_mol_L(base_scale)
+
+        def overfull(v) -> bool:
+            # v's metals and the stated base exceed stage 1's sites (sigma F +
+            # sum nu y = cap: Cascade.network bounds the base taken up there)
+            return bool(par["use_F"]) and (
+                float(sites[0][metals] @ v[metals]) + base_sites > sites[1]
+            )
+
         C = len(self.species)
         # throughput: what the feeds and the base bring, without returning metal
         net_in = net if r0 is None else self.network(base_scale=base_scale)
@@ -2127,17 +2145,17 @@ class Cascade:
                 # no estimate of the fixed point: a step against the plain pass's
                 # (a local rate of 1 or more: no fixed point ahead to extrapolate
                 # to), a metal below zero by more than the plain pass moves it, or
-                # more metal than the organic's sites hold.  Where a pass adds the
+                # more metal than the inlet's sites hold beside the stated base
+                # where the plain pass's does not (an overshoot into where the
+                # base taken up is bounded: another map than the passes', on
+                # which seed-0 loop 3316 lost its way).  Where a pass adds the
                 # same metal to the organic pass after pass (Fe building up until
                 # its sites fill: stress loop 461), the residuals' differences
                 # vanish and Anderson's step is unbounded or backwards; the plain
                 # pass instead, history restarted there
                 back = float(((r_new - r) * w) @ ((g - r) * w)) < 0.0
                 below = float(np.max(np.maximum(-r_new, 0.0) * w))
-                full = bool(par["use_F"]) and float(
-                    sites[0][metals] @ r_new[metals]
-                ) > sites[1]
-                if back or below > err or full:
+                if back or below > err or (overfull(r_new) and not overfull(g)):
                     r_new = g
                     hist_r, hist_g = hist_r[-1:], hist_g[-1:]
             else:
