@@ -194,6 +194,15 @@ def test_client_killed_then_resumed(dask_client, write_sweep, tmp_path):
     assert_matches_direct(out, sw, sweep_models.kremser)
 
 
+def _cmdline(proc) -> str:
+    import psutil
+
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:  # ended meanwhile
+        return ""
+
+
 @pytest.mark.slow
 def test_process_pool_rebuilt_after_worker_killed(write_sweep, tmp_path):
     """A plain ProcessPoolExecutor also fits; a killed worker breaks the pool,
@@ -215,7 +224,12 @@ def test_process_pool_rebuilt_after_worker_killed(write_sweep, tmp_path):
         while time.time() < deadline:
             time.sleep(0.1)
             if _done_count(out) >= 40:
-                new = [p for p in me.children() if p.pid not in before]
+                # a pool worker, not the resource tracker spawn also starts
+                new = [
+                    p
+                    for p in me.children()
+                    if p.pid not in before and "spawn_main" in _cmdline(p)
+                ]
                 if new:
                     killed.append(new[0].pid)
                     os.kill(new[0].pid, signal.SIGKILL)
