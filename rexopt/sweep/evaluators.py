@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -47,6 +48,7 @@ __all__ = [
     "line_factory",
     "ndfeb_factory",
     "case_overrides",
+    "stops_itself",
 ]
 
 Evaluate = Callable[[dict], Mapping[str, Any]]
@@ -212,8 +214,25 @@ BRANCH_SEARCH_OFF = (
 )
 
 
+def stops_itself(factory: Callable) -> bool:
+    """Whether ``factory`` takes a ``time_limit_s`` keyword: the scenario's wall-clock
+    limit, within which its ``evaluate`` stops its own solve and raises an error
+    saying where it was.  The sweep passes ``[execution] scenario_time_limit_s`` to
+    such a factory and kills the scenario's process only past a grace period
+    (:func:`rexopt.sweep.sandbox.kill_after`)."""
+    try:
+        p = inspect.signature(factory).parameters.get("time_limit_s")
+    except (TypeError, ValueError):
+        return False
+    return p is not None and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+
+
 def cascade_factory(
-    base_case: dict, *, base_dir: str | Path | None = None, branch_search: bool = True
+    base_case: dict,
+    *,
+    base_dir: str | Path | None = None,
+    branch_search: bool = True,
+    time_limit_s: float | None = None,
 ):
     """``kind = "cascade"``: ``rexopt.simulate(case).summary()`` per scenario.
 
@@ -221,7 +240,11 @@ def cascade_factory(
     ``branch_search`` and ``warnings_count``: :meth:`CascadeResult.summary`).
     The message of each scenario holds its warnings (``"<n> warning(s): ..."``,
     solve warnings before the unverified-default ones), preceded by
-    :data:`BRANCH_SEARCH_OFF` when the sweep switched the search off.
+    :data:`BRANCH_SEARCH_OFF` when the sweep switched the search off.  With
+    ``time_limit_s`` (the sweep's ``scenario_time_limit_s``) each simulate stops
+    itself at the limit: the scenario fails with
+    :class:`~rexopt.cascade.CascadeTimeLimit`, whose message names the phase the
+    solve was in, where in it and the time taken.
     """
     import rexopt
 
@@ -232,7 +255,9 @@ def cascade_factory(
         raise TypeError(f"branch_search = {branch_search!r}: expected true or false")
 
     def evaluate(case: dict) -> Mapping[str, Any]:
-        res = rexopt.simulate(case, branch_search=branch_search)
+        res = rexopt.simulate(
+            case, branch_search=branch_search, time_limit_s=time_limit_s
+        )
         out: dict[str, Any] = res.summary()
         said = [] if branch_search else [BRANCH_SEARCH_OFF]
         if res.warnings:

@@ -296,7 +296,8 @@ class Execution(_Strict):
         allow_inf_nan=False,
         description="wall-clock limit of one scenario; a scenario past it is "
         "stopped and recorded as failed.  Scenarios then run in a child process "
-        "of the worker (killed at the limit) [s]",
+        "of the worker, killed at the limit, or for an evaluator that stops its "
+        "own solve (a cascade's simulate) a grace period later [s]",
     )
 
     @field_validator("batch_size")

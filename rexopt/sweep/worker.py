@@ -127,14 +127,17 @@ def get_evaluator(task: BatchTask) -> tuple[Callable, float]:
             return ev, 0.0
         t0 = time.perf_counter()
         if task.time_limit_s is not None:
+            from rexopt.sweep.evaluators import stops_itself
             from rexopt.sweep.sandbox import Sandbox
 
+            own = stops_itself(task.factory)
             ev = Sandbox(
                 task.factory,
                 task.base_case,
                 task.base_dir,
                 task.time_limit_s,
-                options=opts,
+                options={**opts, "time_limit_s": task.time_limit_s} if own else opts,
+                stops_itself=own,
             )
             ev._start()
         else:

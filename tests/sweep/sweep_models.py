@@ -93,3 +93,14 @@ def sticky(x=0.0, hang_at=-1.0, crash_at=-2.0):
     if x < 0:
         raise KremserInfeasible(f"x = {x} < 0")
     return {"y": 3.0 * x, "pid": float(os.getpid())}
+
+
+def hanging_factory(base_case, *, base_dir=None, time_limit_s=None):
+    """An evaluator factory that takes the scenario's time limit (so the sweep
+    lets it stop itself) and then ignores it: its scenarios never end."""
+
+    def evaluate(case):
+        while True:
+            time.sleep(0.05)
+
+    return evaluate
