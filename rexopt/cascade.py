@@ -991,11 +991,13 @@ class Cascade:
         c = self.case
         span = self._stage_index()[2]
         organic_eq = float((net.ext_org @ net.z).sum())
-        base_eq = 0.0
+        stated_eq = 0.0
         if c.organic.saponification > 0:
-            base_eq = c.organic.flow_L_h * c.organic.saponification * (
-                c.organic.extractant_mol_L
-            )
+            o = c.organic
+            stated_eq = o.flow_L_h * o.saponification * o.extractant_mol_L
+        # an organic-loop pass's network carries the base its returning organic
+        # takes up (Network.base_taken), not always all of the stated base
+        base_eq = stated_eq * net.base_taken
         acid = {}
         jf = self._feed_stage
         if c.feed.phase == "aqueous":
@@ -1013,6 +1015,7 @@ class Cascade:
         deficit = organic_eq - acid_eq
         return {
             "base_eq_h": base_eq,
+            "base_stated_eq_h": stated_eq,
             "organic_metal_eq_h": organic_eq - base_eq,
             "organic_eq_h": organic_eq,
             "acid_eq_h": acid,
@@ -1028,11 +1031,16 @@ class Cascade:
             f"acid budget: the organic brings {b['organic_eq_h']:.4g} eq/h of "
             f"cations to exchange (organic.saponification {c.organic.saponification:g}"
             f" x extractant {c.organic.extractant_mol_L:g} mol/L x organic "
-            f"{c.organic.flow_L_h:g} L/h = {b['base_eq_h']:.4g} eq/h "
+            f"{c.organic.flow_L_h:g} L/h = {b['base_stated_eq_h']:.4g} eq/h "
             f"{self.agent.ion}"
             + (
+                f", of which the organic takes up {b['base_eq_h']:.4g}"
+                if b["base_eq_h"] < b["base_stated_eq_h"]
+                else ""
+            )
+            + (
                 f", metals {b['organic_metal_eq_h']:.4g} eq/h"
-                if b["organic_metal_eq_h"] > 0
+                if b["organic_metal_eq_h"] > 1e-9 * b["organic_eq_h"]
                 else ""
             )
             + f"); the aqueous streams bring {b['acid_total_eq_h']:.4g} eq/h free "
@@ -1707,7 +1715,7 @@ class Cascade:
                 raise self._budget_error(budget, e) from e
             iters += extra
             if net.base_taken < 1.0:
-                self.warnings.append(self._base_taken_text(net, par, y))
+                self.warnings.append(self._base_taken_text(net, par, y, budget))
         branches = None
         branch_note = None
         if branch_search and not c.organic.recycle and not (
@@ -2466,9 +2474,11 @@ class Cascade:
     def _murphree(eff) -> bool:
         return bool(np.any(np.asarray(eff) < 1.0))
 
-    def _base_taken_text(self, net, par, y) -> str:
+    def _base_taken_text(self, net, par, y, budget: dict | None = None) -> str:
         """The warning of a loop whose returning organic took up less than the
-        stated saponification base (Cascade.network's ``sites``)."""
+        stated saponification base (Cascade.network's ``sites``); where the
+        stated inputs' acid budget was short, the budget again with the base
+        taken up."""
         c = self.case
         nu, cap = _inlet_sites(par)
         ion = self.species.index(self.agent.ion)
@@ -2492,6 +2502,26 @@ class Cascade:
             f"table counts the base as stated).  The strip leaves that metal on "
             f"the circulating organic: strip it harder (more acid or stages) or "
             f"remove it before the cascade"
+            + self._budget_taken_text(net, budget)
+        )
+
+    def _budget_taken_text(self, net, budget: dict | None) -> str:
+        """The loop's acid budget with the base its organic took up, where the
+        budget of the stated base was short (its warning counts the stated
+        base)."""
+        if budget is None or budget["deficit_eq_h"] <= 0:
+            return ""
+        untaken = (1.0 - net.base_taken) * budget["base_stated_eq_h"]
+        d = budget["deficit_eq_h"] - untaken
+        how = (
+            f"short by {d:.4g} eq/h"
+            if d > 0
+            else f"covered, with {-d:.4g} eq/h of free acid to spare"
+        )
+        return (
+            f".  With the base taken up the loop's acid budget is {how} (short by "
+            f"{budget['deficit_eq_h']:.4g} eq/h with the stated base, as the acid "
+            f"budget warning says)"
         )
 
     def _loop_budget_error(self, net, passes: int, err: CascadeError):
@@ -2504,12 +2534,23 @@ class Cascade:
         building up on the circulating organic faster than the strip removes
         it, which is what the message says (a probable cause, not a proof)."""
         b = self.acid_budget(net)
-        if b is None or b["deficit_eq_h"] <= 0 or b["organic_metal_eq_h"] <= 0:
+        if (
+            b is None
+            or b["deficit_eq_h"] <= 0
+            or b["organic_metal_eq_h"] <= 1e-9 * b["organic_eq_h"]  # round-off
+        ):
             return err
         return CascadeError(
             f"{err}; that pass is short of acid: the organic returning from pass "
             f"{passes} brings {b['organic_metal_eq_h']:.4g} eq/h of metal besides "
-            f"{b['base_eq_h']:.4g} eq/h {self.agent.ion}, against "
+            f"{b['base_eq_h']:.4g} eq/h {self.agent.ion}"
+            + (
+                f" (of the {b['base_stated_eq_h']:.4g} eq/h stated: its free sites "
+                f"take up no more)"
+                if b["base_eq_h"] < b["base_stated_eq_h"]
+                else ""
+            )
+            + f", against "
             f"{b['acid_total_eq_h']:.4g} eq/h of free acid (short by "
             f"{b['deficit_eq_h']:.4g} eq/h): metal builds up on the circulating "
             f"organic faster than the strip removes it (the probable cause, not a "

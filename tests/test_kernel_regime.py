@@ -445,6 +445,15 @@ def test_loops_whose_metal_builds_up_take_up_only_the_base_their_sites_hold(whic
     assert loop_net.base_taken == pytest.approx(taken, rel=1e-9)
     y_in = loop_net.ext_org[0] / loop_net.org_in[0]
     assert float(nu @ y_in) == pytest.approx(cap, rel=1e-12)
+    # that pass's acid budget counts the base taken up and the metal returning,
+    # each as the inlet carries it
+    lb = cas.acid_budget(loop_net)
+    flow = loop_net.org_in[0]
+    z = cas.z
+    assert lb["base_eq_h"] == pytest.approx(flow * z[ion] * y_in[ion], rel=1e-12)
+    assert lb["base_eq_h"] == pytest.approx(taken * b["base_eq_h"], rel=1e-9)
+    assert lb["base_stated_eq_h"] == b["base_eq_h"]
+    assert lb["organic_metal_eq_h"] == pytest.approx(flow * float(z @ back), rel=1e-9)
     metal = {"1028": "Fe", "1339": "Lu"}[which]
     said = [w for w in r.warnings if w.startswith("organic loop: the stripped")]
     assert len(said) == 1 and f"as metal ({metal} " in said[0]
