@@ -374,10 +374,7 @@ class Cascade:
             ion = self.species.index(self.agent.ion)
             y_in[ion] = self._stated_base_mol_L(base_scale)
             if sites is not None and y_in[ion] > 0.0:
-                nu, cap = sites
-                metal = np.arange(len(y_in)) != ion
-                free = float(cap - nu[metal] @ y_in[metal])  # site units, mol/L
-                most = max(free, 0.0) / nu[ion]
+                most = max(_free_sites(y_in, sites, ion), 0.0) / sites[0][ion]
                 if most < y_in[ion]:
                     base_taken = most / y_in[ion]
                     y_in[ion] = most
@@ -455,6 +452,14 @@ class Cascade:
             aq["sulfate_in"],
             aq["feed_charge"],
             base_taken,
+        )
+
+    def _loop_network(self, r, par: dict, base_scale: float = 1.0) -> Network:
+        """The network of an organic-loop pass: the stripped organic ``r``
+        [mol/L] returning to stage 1, re-saponified with the stated base (times
+        ``base_scale``) up to the free sites of stage 1 (``par``'s)."""
+        return self.network(
+            organic_in_mol_L=r, base_scale=base_scale, sites=_inlet_sites(par)
         )
 
     def _stated_base_mol_L(self, base_scale: float = 1.0) -> float:
@@ -1931,23 +1936,19 @@ class Cascade:
         iterations, note for convergence["start"])."""
         c = self.case
         sites = _inlet_sites(par)
-        metals = [
-            i
-            for i, s in enumerate(self.species)
-            if not (self.pH_model and s == self.agent.ion and c.organic.saponification > 0)
-        ]
-        # site use of the stated base at the inlet (pH models, saponified)
-        base_sites = 0.0
+        ion = None  # the base, re-saponified each pass (pH models, saponified)
         if self.pH_model and c.organic.saponification > 0:
             ion = self.species.index(self.agent.ion)
+        metals = [i for i in range(len(self.species)) if i != ion]
+        # site use of the stated base at the inlet
+        base_sites = 0.0
+        if ion is not None:
             base_sites = sites[0][ion] * self._stated_base_mol_L(base_scale)
 
         def overfull(v) -> bool:
             # v's metals and the stated base exceed stage 1's sites (sigma F +
             # sum nu y = cap: Cascade.network bounds the base taken up there)
-            return bool(par["use_F"]) and (
-                float(sites[0][metals] @ v[metals]) + base_sites > sites[1]
-            )
+            return bool(par["use_F"]) and base_sites > _free_sites(v, sites, ion)
 
         C = len(self.species)
         # throughput: what the feeds and the base bring, without returning metal
@@ -2055,9 +2056,7 @@ class Cascade:
                         f"pass {passes + 1}; the best solved pass off by "
                         f"{best[0]:.3g} of a metal's throughput"
                     )
-                net = self.network(
-                    organic_in_mol_L=r, base_scale=base_scale, sites=sites
-                )
+                net = self._loop_network(r, par, base_scale)
                 # the point is the plain pass from the last solved one when the
                 # history holds at most that pass (Anderson on one entry is the
                 # plain pass): no other point to fall back to
@@ -2198,7 +2197,6 @@ class Cascade:
         net, passes, newton_iterations (the kernel's), iterations (Newton's on r)
         and why (words, where not closed)."""
         watch.enter("organic loop: Newton's method on the returning organic")
-        sites = _inlet_sites(par)
         c = self.case
         O = c.organic.flow_L_h
         m = np.asarray(metals)
@@ -2207,7 +2205,7 @@ class Cascade:
 
         def g_of(r, x0):
             nonlocal kernel_iters, passes
-            net = self.network(organic_in_mol_L=r, sites=sites)
+            net = self._loop_network(r, par)
             # warm only: a trial point the warm start from a solved neighbour
             # misses is taken as not solved (the kernel's cold fallback costs
             # ~1e3 iterations there)
@@ -2329,7 +2327,6 @@ class Cascade:
         if not (self.pH_model and c.organic.saponification > 0):
             return out
         watch.enter("organic loop: walk in the organic's base")
-        sites = _inlet_sites(par)
         s = c.organic.saponification
 
         def close(net, first, r0, v, max_passes):
@@ -2374,7 +2371,7 @@ class Cascade:
             v1 = min(v + dv, 1.0)
             watch.note(f"the base x {v1:.6g} (step {tries})")
             r = _returning(got[2], metals)
-            net = self.network(organic_in_mol_L=r, base_scale=v1, sites=sites)
+            net = self._loop_network(r, par, v1)
             # warm from the step before, else followed to it by arclength (so
             # each step's loop starts on the steady state the last one closed on)
             first = solve_arrays(
@@ -2708,6 +2705,15 @@ def _inlet_sites(par: dict) -> tuple[np.ndarray, float]:
     """Site use of every species and the capacity at stage 1, where the
     returning organic of a loop enters (``Cascade.network``'s ``sites``)."""
     return np.asarray(par["nu"])[0], float(np.asarray(par["cap"]).reshape(-1)[0])
+
+
+def _free_sites(v: np.ndarray, sites: tuple, ion: int | None) -> float:
+    """Extractant left free at stage 1 by the metals of organic ``v`` [mol/L]:
+    cap - sum nu_i v_i over every species but the base ``ion`` (None: all), in
+    site units, mol/L (negative where the metals alone overfill the sites)."""
+    nu, cap = sites
+    metal = np.arange(len(v)) != ion if ion is not None else slice(None)
+    return float(cap - nu[metal] @ v[metal])
 
 
 def _returning(y: np.ndarray, metals) -> np.ndarray:
