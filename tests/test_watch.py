@@ -42,6 +42,19 @@ def clock(monkeypatch):
     return c
 
 
+@pytest.fixture(autouse=True)
+def cascade_log_as_found():
+    """The ``rexopt.cascade`` logger as a fresh process has it, and back after:
+    a command run in this process (``CliRunner``, here or in test_cli) installs
+    its progress handler there and stops propagation, so caplog would see
+    nothing in whichever test runs after it in the same worker."""
+    log = logging.getLogger("rexopt.cascade")
+    saved = (list(log.handlers), log.propagate, log.level)
+    log.handlers, log.propagate, log.level = [], True, logging.NOTSET
+    yield
+    log.handlers, log.propagate, log.level = list(saved[0]), saved[1], saved[2]
+
+
 def test_quiet_before_quiet_s_then_each_phase_and_a_heartbeat(clock, caplog):
     """Nothing is logged while the solve is shorter than QUIET_S; past it, the
     phase it is in (once), every phase entered after, and the phase still
