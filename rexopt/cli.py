@@ -125,6 +125,8 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_INPUT, EXIT_INFEASIBLE, EXIT_FAILED, EXIT_INTERNAL = 2, 1, 3, 4
+# the largest --loop-passes taken (a bound on a typing slip, not on the solver)
+MAX_LOOP_PASSES = 1_000_000
 TRACEBACK_ENV = "REXOPT_TRACEBACK"
 DEFAULT_LOG = "rexopt-traceback.log"
 
@@ -369,6 +371,14 @@ def simulate(
         help="Stop a solve still running after this many seconds, saying where it "
         "was (exit status 3); default: no limit.",
     ),
+    loop_passes: int | None = typer.Option(
+        None,
+        "--loop-passes",
+        metavar="N",
+        help="Passes of an organic loop (organic.recycle = true) before its "
+        "fallbacks; default 200.  Raise it where the error says the circulating "
+        "organic is still filling.",
+    ),
 ):
     """Solve a cascade's steady state and print streams, purities and reagents.
 
@@ -378,6 +388,11 @@ def simulate(
     """
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         _fail(f"--time-limit = {time_limit:g}: allowed a number of seconds above 0")
+    if loop_passes is not None and not 1 <= loop_passes <= MAX_LOOP_PASSES:
+        _fail(
+            f"--loop-passes = {loop_passes}: allowed a whole number from 1 to "
+            f"{MAX_LOOP_PASSES:,}"
+        )
     kind, _ = _load_kind(case)
     if kind.case_kind != "cascade":
         _fail(
@@ -393,7 +408,12 @@ def simulate(
     oc = _run(
         get_study("cascade"),
         case,
-        {"json": json_out, "plot": plot, "time_limit": time_limit},
+        {
+            "json": json_out,
+            "plot": plot,
+            "time_limit": time_limit,
+            "loop_passes": loop_passes,
+        },
     )
     # e.g. which data file gave which parameters, an [optimize] table set aside
     _print_notes(oc.notes)

@@ -150,7 +150,8 @@ class StudyKind:
         ``describe(case object) -> str``: one line about a valid case.
     run : callable
         ``run(path, options: dict) -> Outcome``; options hold only the keys in
-        ``options`` (``json``, ``out``, ``pareto``, ``plot``, ``time_limit`` [s]).
+        ``options`` (``json``, ``out``, ``pareto``, ``plot``, ``time_limit`` [s],
+        ``loop_passes``: the organic loop's passes, ``max_recycle``).
     options : frozenset of str
         Command options this kind honours.
     refused : dict
@@ -422,11 +423,14 @@ def _cascade_report(res) -> str:
 
 
 def _cascade_run(path: Path, opts: dict) -> Outcome:
-    from rexopt.cascade import CascadeError
+    from rexopt.cascade import LOOP_PASSES, CascadeError
 
     c = _CASCADE_KIND.load_checked(path, where=str(path))
     try:
-        res = c.simulate(time_limit_s=opts.get("time_limit"))
+        res = c.simulate(
+            time_limit_s=opts.get("time_limit"),
+            max_recycle=opts.get("loop_passes", LOOP_PASSES),
+        )
     except CascadeError as exc:
         raise StudyRunError(f"{path}: simulation: {exc}", code=3) from None
     oc = Outcome(
@@ -809,7 +813,7 @@ _CASCADE_KIND = StudyKind(
     load=_cascade_load,
     describe=_cascade_describe,
     run=_cascade_run,
-    options=frozenset({"json", "plot", "time_limit"}),
+    options=frozenset({"json", "plot", "time_limit", "loop_passes"}),
     refused={
         "out": "a simulation writes only --json and --plot files",
         "pareto": "a simulation has one answer; add an [optimize] table for fronts",

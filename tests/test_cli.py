@@ -393,3 +393,29 @@ def test_simulate_time_limit_stops_in_words_and_bad_limits_are_refused():
             f"--time-limit = {float(bad):g}: allowed a number of seconds above 0"
             in (out.stderr)
         )
+
+
+def test_simulate_loop_passes_reaches_the_loop_and_bad_values_are_refused(tmp_path):
+    """--loop-passes N: the organic loop's passes before its fallbacks.  Seed-0
+    stress loop 3316 cut to 3 passes is closed by Newton's method on the
+    returning organic, and its start says after how many passes; a pass count
+    that is not a whole number from 1 up is bad input (exit 2)."""
+    from .conftest import ROOT
+
+    case = str(ROOT / "tests/data/kernel/loops/stress0_3316_mass_action_loop.toml")
+    out = run(
+        "simulate", case, "--loop-passes", "3", "--json", str(tmp_path / "r.json")
+    )
+    assert out.returncode == 0, out.stderr
+    conv = json.loads((tmp_path / "r.json").read_text())["convergence"]
+    assert conv["start"].endswith(
+        "after 3 Anderson-accelerated passes had not closed it"
+    ), conv["start"]
+    for bad in ("0", "-2", "1000001"):
+        out = run("simulate", case, "--loop-passes", bad)
+        assert out.returncode == 2, (bad, out.stderr)
+        assert f"--loop-passes = {bad}: allowed a whole number from 1 to 1,000,000" in (
+            out.stderr
+        )
+    out = run("simulate", case, "--loop-passes", "2.5")
+    assert out.returncode == 2 and "--loop-passes" in out.stderr

@@ -30,7 +30,7 @@ import pytest
 
 from rexopt import kernels, simulate
 from rexopt._pure.decimal_reference import linear_profiles, worst_relative_error
-from rexopt.cascade import Cascade, solve_arrays
+from rexopt.cascade import Cascade, CascadeError, solve_arrays
 from rexopt.case import CaseError
 
 from .test_kernel_convergence import _returning_again
@@ -1137,3 +1137,47 @@ def test_loops_the_strip_leaves_loaded_close(name):
             assert "With the base taken up" not in said[0]
     # the raffinate in the acid medium: no basic stage on the way
     assert not any("the aqueous is basic" in w for w in r.warnings)
+
+
+def test_passes_run_out_while_the_organic_fills_and_the_error_says_so(monkeypatch):
+    """Seed-1 loop 461: Fe builds up on the circulating organic by all that the
+    feed brings, pass after pass, until its sites are full (it closes after 41).
+    Cut to 5 and 20 passes (``max_recycle``, with the fallbacks after them
+    switched off), the error says Fe still builds up by its whole throughput per
+    pass, the share of the extractant's sites the returning metals hold (growing
+    from the one to the other), and the remedy; once the passes have nearly
+    closed the loop (40), the same error does not say so.  Bad pass budgets are
+    refused in words."""
+
+    def off(self, *a, **k):
+        return {"result": None, "passes": 0, "newton_iterations": 0,
+                "iterations": 0, "net": None, "note": "", "why": "switched off"}  # fmt: skip
+
+    monkeypatch.setattr(Cascade, "_loop_newton", off)
+    monkeypatch.setattr(Cascade, "_loop_base_walk", off)
+    case = load("loops/stress1_461_mass_action_loop.toml")
+    held = {}
+    for n in (5, 20):
+        with pytest.raises(CascadeError) as e:
+            Cascade(case).simulate(branch_search=False, max_recycle=n)
+        msg = str(e.value)
+        assert msg.startswith(f"organic loop did not close after {n} passes")
+        m = re.search(
+            r"; Fe still builds up on the circulating organic by ([0-9.]+) of its "
+            rf"throughput per pass after {n} passes \(the organic is still "
+            r"filling: the metals it returns with hold ([0-9.]+)% of its "
+            r"extractant's sites\): more passes may close the loop -- raise "
+            r"max_recycle \(rexopt simulate --loop-passes\); ",
+            msg,
+        )
+        assert m, msg
+        assert float(m.group(1)) > 0.99
+        held[n] = float(m.group(2))
+    # the share grows as the Fe builds up (40.0 % and 74.7 % measured)
+    assert 0.0 < held[5] < held[20] < 100.0
+    with pytest.raises(CascadeError) as e:
+        Cascade(case).simulate(branch_search=False, max_recycle=40)
+    assert "still builds up" not in str(e.value)
+    for bad in (0, -3, 2.5, True, "200"):
+        with pytest.raises(ValueError, match=r"max_recycle = .*: allowed a whole"):
+            Cascade(case).simulate(branch_search=False, max_recycle=bad)
