@@ -359,7 +359,8 @@ class CascadeResult:
         steady states the branch search found: 1 normally, more when the
         reported one is one of several; NaN where it did not run),
         ``branch_search`` (1: other steady states were looked for, or proven
-        not to exist; 0: not, the search switched off or an organic loop) and
+        not to exist; 0: not, the search switched off or an organic loop),
+        ``organic_loop_passes`` (0 without an organic loop) and
         ``warnings_count`` (the length of :attr:`warnings`).
         """
         a = self._a
@@ -387,6 +388,9 @@ class CascadeResult:
         searched = isinstance(br, list)
         out["steady_states_found"] = float(len(br)) if searched else float("nan")
         out["branch_search"] = 1.0 if searched else 0.0
+        out["organic_loop_passes"] = float(
+            self.convergence.get("organic_loop_passes", 0)
+        )
         out["warnings_count"] = float(len(self.warnings))
         return out
 

@@ -50,6 +50,13 @@ def print_summary(summary, console: Console) -> None:
                 "looked for (said in every scenario's message)"
             ),
         )
+    if "loop_passes" in summary.evaluator_options:
+        t.add_row(
+            "organic-loop passes",
+            escape(
+                f"{summary.evaluator_options['loop_passes']:,} ([cascade] loop_passes)"
+            ),
+        )
     console.print(t)
 
 
@@ -67,6 +74,12 @@ def print_plan(sweep, out: Path, console: Console) -> None:
         console.print(
             "branch search: OFF ([cascade] branch_search = false): other steady "
             "states are not looked for (said in every scenario's message)",
+            markup=False,
+        )
+    if "loop_passes" in sweep.evaluator_options():
+        console.print(
+            f"organic-loop passes: {sweep.evaluator_options()['loop_passes']:,} "
+            "([cascade] loop_passes; default 200)",
             markup=False,
         )
     console.print(

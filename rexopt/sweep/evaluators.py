@@ -232,6 +232,7 @@ def cascade_factory(
     *,
     base_dir: str | Path | None = None,
     branch_search: bool = True,
+    loop_passes: int | None = None,
     time_limit_s: float | None = None,
 ):
     """``kind = "cascade"``: ``rexopt.simulate(case).summary()`` per scenario.
@@ -244,19 +245,25 @@ def cascade_factory(
     ``time_limit_s`` (the sweep's ``scenario_time_limit_s``) each simulate stops
     itself at the limit: the scenario fails with
     :class:`~rexopt.cascade.CascadeTimeLimit`, whose message names the phase the
-    solve was in, where in it and the time taken.
+    solve was in, where in it and the time taken.  ``loop_passes`` (the
+    sweep's ``[cascade] loop_passes``) is the organic loop's pass budget
+    (``max_recycle``; None: the default, ``rexopt.cascade.LOOP_PASSES``).
     """
     import rexopt
 
     # Import now so a missing or broken cascade module fails the set-up once,
     # with its own message, instead of every scenario separately.
-    importlib.import_module("rexopt.cascade")
+    cascade = importlib.import_module("rexopt.cascade")
+    passes = cascade.LOOP_PASSES if loop_passes is None else loop_passes
     if not isinstance(branch_search, bool):
         raise TypeError(f"branch_search = {branch_search!r}: expected true or false")
 
     def evaluate(case: dict) -> Mapping[str, Any]:
         res = rexopt.simulate(
-            case, branch_search=branch_search, time_limit_s=time_limit_s
+            case,
+            branch_search=branch_search,
+            max_recycle=passes,
+            time_limit_s=time_limit_s,
         )
         out: dict[str, Any] = res.summary()
         said = [] if branch_search else [BRANCH_SEARCH_OFF]

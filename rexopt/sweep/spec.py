@@ -308,6 +308,11 @@ class Execution(_Strict):
         return v
 
 
+# the organic loop's default pass budget (rexopt.cascade.LOOP_PASSES; not imported
+# here: reading a sweep file must not load the kernel)
+LOOP_PASSES = 200
+
+
 class CascadeOptions(_Strict):
     """How each scenario of a ``cascade`` sweep is simulated (``[cascade]``)."""
 
@@ -316,6 +321,15 @@ class CascadeOptions(_Strict):
         description="look for other steady states in every scenario (four more "
         "kernel solves, Cascade.simulate(branch_search=True)); false: not looked "
         "for, which every scenario's message and the sweep summary say",
+    )
+    loop_passes: int = Field(
+        LOOP_PASSES,
+        ge=1,
+        le=1_000_000,
+        strict=True,
+        description="passes of an organic loop (organic.recycle = true) before "
+        "its fallbacks, Cascade.simulate(max_recycle=...); raise it where a "
+        "scenario's error says the circulating organic is still filling",
     )
 
 
@@ -828,11 +842,15 @@ class Sweep:
 
     def evaluator_options(self) -> dict:
         """Keywords the evaluator factory gets besides the base case: the study
-        options that differ from their defaults (``{"branch_search": False}``)."""
+        options that differ from their defaults (``{"branch_search": False}``,
+        ``{"loop_passes": 1000}``)."""
         c = self.spec.cascade
+        out: dict = {}
         if c is not None and not c.branch_search:
-            return {"branch_search": False}
-        return {}
+            out["branch_search"] = False
+        if c is not None and c.loop_passes != LOOP_PASSES:
+            out["loop_passes"] = c.loop_passes
+        return out
 
     def definition(self) -> dict:
         """What identifies the scenarios: a rerun resumes only if this matches."""

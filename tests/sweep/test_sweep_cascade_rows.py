@@ -170,3 +170,44 @@ def test_switch_reaches_scenarios_run_under_a_time_limit(tmp_path):
     assert (df["branch_search"] == 0.0).all()
     assert df["steady_states_found"].isna().all()
     assert df["message"].str.startswith(BRANCH_SEARCH_OFF).all()
+
+
+def test_loop_passes_reach_each_scenario_and_are_part_of_the_identity(tmp_path):
+    """[cascade] loop_passes: the organic loop's pass budget of every scenario
+    (seed-0 stress loop 3316 cut to 3 passes is closed by Newton's method, as
+    the same simulate says); shown in the summary and part of the sweep's
+    identity; out-of-range values refused, naming the field."""
+    loop = ROOT / "tests" / "data" / "kernel" / "loops"
+    base = loop / "stress0_3316_mass_action_loop.toml"
+    flow = tomllib.loads(base.read_text())["feed"]["flow_L_h"]
+
+    def sweep(cascade: dict | None) -> dict:
+        d = {
+            "name": "loop passes",
+            "base": str(base),
+            "outputs": ["organic_loop_passes", "max_balance_error"],
+            "parameters": [{"path": "feed.flow_L_h", "values": [flow]}],
+            "cluster": {"kind": "serial"},
+        }
+        if cascade is not None:
+            d["cascade"] = cascade
+        return d
+
+    cut = sweep_from_dict(sweep({"loop_passes": 3}), base_dir=ROOT)
+    s = run_sweep(cut, tmp_path / "l.h5", executor=SerialExecutor(), progress=False)
+    assert s.ok == 1 and s.evaluator_options == {"loop_passes": 3}
+    row = read_results(tmp_path / "l.h5").iloc[0]
+    single = rexopt.simulate(tomllib.loads(base.read_text()), max_recycle=3)
+    assert (
+        "after 3 Anderson-accelerated passes had not closed it"
+        in (single.convergence["start"])
+    )
+    assert row["organic_loop_passes"] == single.summary()["organic_loop_passes"] > 3
+    default = sweep_from_dict(sweep(None), base_dir=ROOT)
+    explicit = sweep_from_dict(sweep({"loop_passes": 200}), base_dir=ROOT)
+    assert default.evaluator_options() == {} == explicit.evaluator_options()
+    assert default.definition_hash() == explicit.definition_hash()
+    assert cut.definition_hash() != default.definition_hash()
+    for bad in (0, 2_000_000, 2.5, "many"):
+        with pytest.raises(SweepFileError, match="loop_passes"):
+            sweep_from_dict(sweep({"loop_passes": bad}), base_dir=ROOT)
