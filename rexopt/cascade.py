@@ -133,8 +133,10 @@ UNIQUE_LINEAR = (
 LOOP_HISTORY = 6
 LOOP_PASSES = 200
 # passes run out while a metal still builds up by this fraction of its throughput
-# per pass or more: the error says the organic is still filling
+# per pass or more: the error says the organic is still filling; with the loading
+# change below LOOP_CLOSING of throughput: the error says the passes were closing
 LOOP_FILLING = 0.5
+LOOP_CLOSING = 1e-6
 # the loop's fallback, Newton's method on the returning organic: iterations, the
 # finite-difference step (relative to the metal's concentration, floored at this
 # fraction of its throughput) and the halvings of a step before it gives up
@@ -2200,6 +2202,14 @@ class Cascade:
                 f"steady state of the loop was found -- this does not prove that "
                 f"none exists"
                 + self._filling_text(r, g, w, par, metals, ion, max_recycle)
+                + (
+                    f"; the passes were closing: the loading change had come down "
+                    f"to {err:.3g} of throughput (the loop is closed at "
+                    f"recycle_tol = {recycle_tol:g}): more passes may close it -- "
+                    f"raise max_recycle (rexopt simulate --loop-passes)"
+                    if err <= LOOP_CLOSING
+                    else ""
+                )
             )
         )
 

@@ -1146,8 +1146,9 @@ def test_passes_run_out_while_the_organic_fills_and_the_error_says_so(monkeypatc
     switched off), the error says Fe still builds up by its whole throughput per
     pass, the share of the extractant's sites the returning metals hold (growing
     from the one to the other), and the remedy; once the passes have nearly
-    closed the loop (40), the same error does not say so.  Bad pass budgets are
-    refused in words."""
+    closed the loop (40), the error says that instead (seed-0 loop 6381 ends so
+    at 200 passes, and closes at 202).  Bad pass budgets are refused in
+    words."""
 
     def off(self, *a, **k):
         return {"result": None, "passes": 0, "newton_iterations": 0,
@@ -1175,9 +1176,18 @@ def test_passes_run_out_while_the_organic_fills_and_the_error_says_so(monkeypatc
         held[n] = float(m.group(2))
     # the share grows as the Fe builds up (40.0 % and 74.7 % measured)
     assert 0.0 < held[5] < held[20] < 100.0
+    # one pass short of closing (it closes after 41): the passes were closing
     with pytest.raises(CascadeError) as e:
         Cascade(case).simulate(branch_search=False, max_recycle=40)
     assert "still builds up" not in str(e.value)
+    m = re.search(
+        r"; the passes were closing: the loading change had come down to "
+        r"([0-9.e-]+) of throughput \(the loop is closed at recycle_tol = 1e-12\): "
+        r"more passes may close it -- raise max_recycle \(rexopt simulate "
+        r"--loop-passes\)",
+        str(e.value),
+    )
+    assert m and 1e-12 < float(m.group(1)) <= 1e-6, str(e.value)
     for bad in (0, -3, 2.5, True, "200"):
         with pytest.raises(ValueError, match=r"max_recycle = .*: allowed a whole"):
             Cascade(case).simulate(branch_search=False, max_recycle=bad)
