@@ -376,8 +376,8 @@ def simulate(
         "--loop-passes",
         metavar="N",
         help="Passes of an organic loop (organic.recycle = true) before its "
-        "fallbacks; default 200.  Raise it where the error says the circulating "
-        "organic is still filling.",
+        "fallbacks; default 200.  Raise it where the error says more passes may "
+        "close the loop.",
     ),
 ):
     """Solve a cascade's steady state and print streams, purities and reagents.

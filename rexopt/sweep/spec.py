@@ -329,7 +329,7 @@ class CascadeOptions(_Strict):
         strict=True,
         description="passes of an organic loop (organic.recycle = true) before "
         "its fallbacks, Cascade.simulate(max_recycle=...); raise it where a "
-        "scenario's error says the circulating organic is still filling",
+        "scenario's error says more passes may close the loop",
     )
 
 

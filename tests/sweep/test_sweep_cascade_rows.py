@@ -203,6 +203,11 @@ def test_loop_passes_reach_each_scenario_and_are_part_of_the_identity(tmp_path):
         in (single.convergence["start"])
     )
     assert row["organic_loop_passes"] == single.summary()["organic_loop_passes"] > 3
+    # the sweep file's default is the kernel's (spec.py does not import it)
+    from rexopt.cascade import LOOP_PASSES as KERNEL_DEFAULT
+    from rexopt.sweep.spec import LOOP_PASSES as SWEEP_DEFAULT
+
+    assert SWEEP_DEFAULT == KERNEL_DEFAULT == 200
     default = sweep_from_dict(sweep(None), base_dir=ROOT)
     explicit = sweep_from_dict(sweep({"loop_passes": 200}), base_dir=ROOT)
     assert default.evaluator_options() == {} == explicit.evaluator_options()
