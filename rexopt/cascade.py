@@ -131,7 +131,7 @@ UNIQUE_LINEAR = (
 # organic loop (Cascade._close_loop): passes combined by Anderson acceleration;
 # passes before the fallbacks (simulate's max_recycle)
 LOOP_HISTORY = 6
-LOOP_PASSES = 200
+LOOP_PASSES = 1000
 # passes run out while a metal still builds up by this fraction of its throughput
 # per pass or more: the error says the organic is still filling; with the loading
 # change below LOOP_CLOSING of throughput: the error says the passes were closing
@@ -1657,7 +1657,7 @@ class Cascade:
             throughput. [-]
         max_recycle : int
             Passes of the organic loop before its fallbacks (Newton's method on
-            the returning organic, the walk in the base); ``LOOP_PASSES`` (200)
+            the returning organic, the walk in the base); ``LOOP_PASSES`` (1000)
             by default.  Where they run out while a metal still builds up on the
             circulating organic, the error says so and how many more passes
             would fill its sites at that pace (docs/kernel.md, "Organic loop").

@@ -376,7 +376,7 @@ def simulate(
         "--loop-passes",
         metavar="N",
         help="Passes of an organic loop (organic.recycle = true) before its "
-        "fallbacks; default 200.  Raise it where the error says more passes may "
+        "fallbacks; default 1000.  Raise it where the error says more passes may "
         "close the loop.",
     ),
 ):

@@ -79,7 +79,7 @@ def print_plan(sweep, out: Path, console: Console) -> None:
     if "loop_passes" in sweep.evaluator_options():
         console.print(
             f"organic-loop passes: {sweep.evaluator_options()['loop_passes']:,} "
-            "([cascade] loop_passes; default 200)",
+            "([cascade] loop_passes; default 1000)",
             markup=False,
         )
     console.print(

@@ -310,7 +310,7 @@ class Execution(_Strict):
 
 # the organic loop's default pass budget (rexopt.cascade.LOOP_PASSES; not imported
 # here: reading a sweep file must not load the kernel)
-LOOP_PASSES = 200
+LOOP_PASSES = 1000
 
 
 class CascadeOptions(_Strict):

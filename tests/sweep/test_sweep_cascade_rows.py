@@ -207,9 +207,9 @@ def test_loop_passes_reach_each_scenario_and_are_part_of_the_identity(tmp_path):
     from rexopt.cascade import LOOP_PASSES as KERNEL_DEFAULT
     from rexopt.sweep.spec import LOOP_PASSES as SWEEP_DEFAULT
 
-    assert SWEEP_DEFAULT == KERNEL_DEFAULT == 200
+    assert SWEEP_DEFAULT == KERNEL_DEFAULT == 1000
     default = sweep_from_dict(sweep(None), base_dir=ROOT)
-    explicit = sweep_from_dict(sweep({"loop_passes": 200}), base_dir=ROOT)
+    explicit = sweep_from_dict(sweep({"loop_passes": 1000}), base_dir=ROOT)
     assert default.evaluator_options() == {} == explicit.evaluator_options()
     assert default.definition_hash() == explicit.definition_hash()
     assert cut.definition_hash() != default.definition_hash()
