@@ -1025,10 +1025,13 @@ class Cascade:
                     acid["feed"] -= acid[name]
         acid_eq = float(sum(acid.values()))
         deficit = organic_eq - acid_eq
+        metal_eq = organic_eq - base_eq
+        if abs(metal_eq) <= 1e-9 * organic_eq:
+            metal_eq = 0.0  # the round-off of the difference (2.8e-14 eq/h seen)
         return {
             "base_eq_h": base_eq,
             "base_stated_eq_h": stated_eq,
-            "organic_metal_eq_h": organic_eq - base_eq,
+            "organic_metal_eq_h": metal_eq,
             "organic_eq_h": organic_eq,
             "acid_eq_h": acid,
             "acid_total_eq_h": acid_eq,
@@ -1052,7 +1055,7 @@ class Cascade:
             )
             + (
                 f", metals {b['organic_metal_eq_h']:.4g} eq/h"
-                if b["organic_metal_eq_h"] > 1e-9 * b["organic_eq_h"]
+                if b["organic_metal_eq_h"] > 0
                 else ""
             )
             + f"); the aqueous streams bring {b['acid_total_eq_h']:.4g} eq/h free "
@@ -1659,8 +1662,8 @@ class Cascade:
             Passes of the organic loop before its fallbacks (Newton's method on
             the returning organic, the walk in the base); ``LOOP_PASSES`` (1000)
             by default.  Where they run out while a metal still builds up on the
-            circulating organic, the error says so and how many more passes
-            would fill its sites at that pace (docs/kernel.md, "Organic loop").
+            circulating organic, or while the passes were closing, the error
+            says so (docs/kernel.md, "Organic loop").
         branch_search : bool
             Look for other steady states (:meth:`branches`; four more kernel
             solves).  Where more than one is found, the one the cold start reaches
@@ -2592,11 +2595,7 @@ class Cascade:
         building up on the circulating organic faster than the strip removes
         it, which is what the message says (a probable cause, not a proof)."""
         b = self.acid_budget(net)
-        if (
-            b is None
-            or b["deficit_eq_h"] <= 0
-            or b["organic_metal_eq_h"] <= 1e-9 * b["organic_eq_h"]  # round-off
-        ):
+        if b is None or b["deficit_eq_h"] <= 0 or b["organic_metal_eq_h"] <= 0:
             return err
         return CascadeError(
             f"{err}; that pass is short of acid: the organic returning from pass "
