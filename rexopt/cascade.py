@@ -2004,6 +2004,15 @@ class Cascade:
         if fallbacks:  # (not the base walk's loops, which say their own step)
             watch.enter("organic loop")
 
+        def by_transient(newton):
+            k = newton.get("transient_passes", 0)
+            if not k:
+                return ""
+            return (
+                f", {k} of them solved by the kernel's pseudo-transient from the "
+                f"neighbouring pass's profile"
+            )
+
         def note(newton=None):
             text = ""
             if arc_passes:
@@ -2030,8 +2039,8 @@ class Cascade:
                 text += (
                     f"; organic loop closed by Newton's method on the returning "
                     f"organic ({newton['iterations']} iterations, "
-                    f"{newton['passes']} passes) after {solves} Anderson-accelerated "
-                    f"passes had not closed it"
+                    f"{newton['passes']} passes{by_transient(newton)}) after "
+                    f"{solves} Anderson-accelerated passes had not closed it"
                 )
             return text
 
@@ -2252,8 +2261,9 @@ class Cascade:
         metal's throughput.  The Jacobian of g is formed by forward differences
         (step LOOP_NEWTON_FD x r_i, at least LOOP_NEWTON_FD_FLOOR of the metal's
         throughput; backward where the forward pass is not solved), one pass
-        per metal, every pass warm from the base point's profile (warm only: a
-        pass that does not converge from there counts as not solved).  The step is
+        per metal, every pass warm from the base point's profile (plain Newton,
+        then the kernel's pseudo-transient from that profile; a pass neither
+        reaches counts as not solved, no cold start).  The step is
         halved (at most LOOP_NEWTON_HALVINGS times, r kept >= 0) until the pass
         is solved and max |f| falls.  ``best`` = (max |f|, r, kernel tuple) of the
         solved pass to start from; ``sections`` the section of every stage.
@@ -2266,18 +2276,26 @@ class Cascade:
         m = np.asarray(metals)
         kernel_iters = 0
         passes = 0
+        transient = 0
 
         def g_of(r, x0):
-            nonlocal kernel_iters, passes
+            nonlocal kernel_iters, passes, transient
             net = self._loop_network(r, par)
-            # warm only: a trial point the warm start from a solved neighbour
-            # misses is taken as not solved (the kernel's cold fallback costs
-            # ~1e3 iterations there)
-            res = solve_arrays(
-                net, par, eff, x0, tol=tol, max_iter=max_iter,
-                limits=kernels.LIMIT_WARM_ONLY,
-            )  # fmt: skip
-            kernel_iters += int(res[5][kernels.INFO_TOTAL])
+            # warm only: the kernel's cold fallback costs ~1e3 iterations
+            # there; where plain Newton from the solved neighbour's profile
+            # misses (it does on small steps of an organic whose raffinate is
+            # basic: stress loop 9613), the pseudo-transient from that profile
+            for limits in (
+                kernels.LIMIT_WARM_ONLY,
+                kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
+            ):
+                res = solve_arrays(
+                    net, par, eff, x0, tol=tol, max_iter=max_iter, limits=limits
+                )
+                kernel_iters += int(res[5][kernels.INFO_TOTAL])
+                if res[0] == kernels.OK:
+                    transient += limits != kernels.LIMIT_WARM_ONLY
+                    break
             passes += 1
             if res[0] != kernels.OK:
                 return None, None, None
@@ -2338,6 +2356,7 @@ class Cascade:
         else:
             why = f"not closed in {LOOP_NEWTON_ITER} iterations"
         out["passes"] = passes
+        out["transient_passes"] = transient
         out["newton_iterations"] = kernel_iters
         if out["result"] is None:
             k = int(m[np.argmax(np.abs(f[m]))])

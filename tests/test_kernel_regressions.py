@@ -1139,6 +1139,41 @@ def test_loops_the_strip_leaves_loaded_close(name):
     assert not any("the aqueous is basic" in w for w in r.warnings)
 
 
+def test_loop_newton_solves_a_pass_plain_newton_misses_by_the_pseudo_transient():
+    """Seed-0 loop 9613: Fe builds up on the circulating organic by nearly all the
+    feed brings per pass, so the default 1000 passes do not close it.  Newton's
+    method on the returning organic forms its Jacobian from passes warm from the
+    closest pass's profile; plain Newton from there missed some of them (small
+    steps of the returning Fe, the raffinate near pH 6.4), Newton stopped ("the
+    passes around the closest point are not solved") and the loop ended in a
+    CascadeError.  Such a pass is now solved by the kernel's pseudo-transient
+    from the same profile, and Newton closes the loop (10 iterations, 73 passes,
+    2 of them by the pseudo-transient, measured), which the answer says.  The
+    answer is a steady state of the loop (solved again with its own returning
+    organic, nothing moves beyond 1e-8) and the one Newton reaches from the
+    passes' point 2000 passes further on (to 1e-10)."""
+    cas = Cascade(load("loops/stress0_9613_mass_action_loop.toml"))
+    r = cas.simulate(branch_search=False)
+    conv = r.convergence
+    assert conv["status"] == "converged"
+    assert re.search(
+        r"organic loop closed by Newton's method on the returning organic "
+        r"\(\d+ iterations, \d+ passes, [1-9]\d* of them solved by the kernel's "
+        r"pseudo-transient from the neighbouring pass's profile\) after 1000 "
+        r"Anderson-accelerated passes had not closed it$",
+        conv["start"],
+    ), conv["start"]
+    assert conv["max_balance_error"] <= 1e-10
+    assert conv["relative_error_estimate"] <= 1e-10
+    assert _returning_again(cas, r) <= 1e-8
+    far = cas.simulate(branch_search=False, max_recycle=3000)
+    assert "after 3000 Anderson-accelerated passes" in far.convergence["start"]
+    for a, b in ((r.x, far.x), (r.y, far.y)):
+        on = b > 0
+        assert np.max(np.abs(a[on] / b[on] - 1.0)) <= 1e-10
+    assert not np.any(r.x[far.x == 0]) and not np.any(r.y[far.y == 0])
+
+
 def test_passes_run_out_while_the_organic_fills_and_the_error_says_so(monkeypatch):
     """Seed-1 loop 461: Fe builds up on the circulating organic by all that the
     feed brings, pass after pass, until its sites are full (it closes after 41).
