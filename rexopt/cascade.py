@@ -2283,8 +2283,8 @@ class Cascade:
             net = self._loop_network(r, par)
             # warm only: the kernel's cold fallback costs ~1e3 iterations
             # there; where plain Newton from the solved neighbour's profile
-            # misses (it does on small steps of an organic whose raffinate is
-            # basic: stress loop 9613), the pseudo-transient from that profile
+            # misses (small steps of the returning Fe on stress loop 9613, its
+            # raffinate near pH 6.4), the pseudo-transient from that profile
             for limits in (
                 kernels.LIMIT_WARM_ONLY,
                 kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
