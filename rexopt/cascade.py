@@ -2285,20 +2285,13 @@ class Cascade:
             # there; where plain Newton from the solved neighbour's profile
             # misses (small steps of the returning Fe on stress loop 9613, its
             # raffinate near pH 6.4), the pseudo-transient from that profile
-            for limits in (
-                kernels.LIMIT_WARM_ONLY,
-                kernels.LIMIT_WARM_ONLY | kernels.LIMIT_WARM_TRANSIENT,
-            ):
-                res = solve_arrays(
-                    net, par, eff, x0, tol=tol, max_iter=max_iter, limits=limits
-                )
-                kernel_iters += int(res[5][kernels.INFO_TOTAL])
-                if res[0] == kernels.OK:
-                    transient += limits != kernels.LIMIT_WARM_ONLY
-                    break
+            res, how, failed = _solve_from_path(net, par, eff, x0, {}, tol, max_iter)
+            kernel_iters += failed
             passes += 1
-            if res[0] != kernels.OK:
+            if res is None:
                 return None, None, None
+            kernel_iters += int(res[5][kernels.INFO_TOTAL])
+            transient += how == "transient"
             return _returning(res[2], m), res, net
 
         err, r, res = best
@@ -2850,7 +2843,9 @@ def _solve_from_path(net, par, eff, xa, rep: dict, tol: float, max_iter: int):
     Newton from the point it reached at p = 1 (``xa``), else the kernel's
     pseudo-transient (the case's own dynamics: a front the path crosses stage by
     stage at a nearly fixed parameter moves on in pseudo-time) from that point
-    or from where the path stopped short (``rep["x_end"]``).
+    or from where the path stopped short (``rep["x_end"]``).  Also the solve of
+    a pass of Newton's method on the organic loop from its neighbour's profile
+    (``xa``; ``rep`` empty).
 
     Returns (kernel tuple or None, which solve answered -- "warm" or
     "transient" -- or why none did -- "transient failed" or "no profile" --,
