@@ -70,16 +70,19 @@ def print_plan(sweep, out: Path, console: Console) -> None:
     )
     base = sweep.base_path or "inline [base]"
     console.print(f"base case: {sweep.kind} study, {base}", markup=False)
-    if sweep.evaluator_options().get("branch_search") is False:
+    options = sweep.evaluator_options()
+    if options.get("branch_search") is False:
         console.print(
             "branch search: OFF ([cascade] branch_search = false): other steady "
             "states are not looked for (said in every scenario's message)",
             markup=False,
         )
-    if "loop_passes" in sweep.evaluator_options():
+    if "loop_passes" in options:
+        from rexopt.sweep.spec import LOOP_PASSES
+
         console.print(
-            f"organic-loop passes: {sweep.evaluator_options()['loop_passes']:,} "
-            "([cascade] loop_passes; default 1000)",
+            f"organic-loop passes: {options['loop_passes']:,} "
+            f"([cascade] loop_passes; default {LOOP_PASSES:,})",
             markup=False,
         )
     console.print(
